@@ -1,0 +1,16 @@
+"""The Celery application: the platform's only job engine (no home-made queue)."""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("artefact")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+# Queues by cost: residents wait on `interactive`; sweeps and training go to `batch`;
+# GPU hosts consume `gpu`. The default queue is interactive so nothing lands nowhere.
+app.conf.task_queues = (Queue("interactive"), Queue("batch"), Queue("gpu"))
+app.conf.task_default_queue = "interactive"
+app.autodiscover_tasks()

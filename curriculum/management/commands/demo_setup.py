@@ -1,0 +1,43 @@
+"""Load demo content and demo accounts (refused under production settings)."""
+
+import json
+import os
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import User
+from accounts.services import cohort_ensure, demo_accounts_ensure
+from curriculum.services import demo_course_ensure
+
+
+class Command(BaseCommand):
+    help = "Create the demo course, lab and the four demo accounts; safe to run again."
+
+    def handle(self, *args, **options):
+        if not settings.DEMO_SETUP_ALLOWED:
+            raise CommandError("The demo set-up is refused under production settings.")
+        lesson = demo_course_ensure()
+        accounts = demo_accounts_ensure()
+        course = lesson.get_parent().get_parent()
+        cohort_ensure(
+            name="Demo cohort",
+            courses=[course],
+            members=User.objects.filter(username="resident", is_demo=True),
+        )
+        credentials = self._credentials_remember(accounts)
+        self.stdout.write(self.style.SUCCESS(f"Demo lesson: {lesson.url}"))
+        self.stdout.write("Demo accounts (username / password / role):")
+        for account in accounts:
+            password = credentials.get(account.username, "(set earlier; see var/)")
+            self.stdout.write(f"  {account.username:10} {password:16} {account.role.label}")
+
+    def _credentials_remember(self, accounts) -> dict[str, str]:
+        """Keep generated passwords in a private file so a second run can print them again."""
+        path = settings.VAR_DIR / "demo-credentials.json"
+        known = json.loads(path.read_text()) if path.exists() else {}
+        known.update({a.username: a.password for a in accounts if a.created})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(known, indent=2))
+        os.chmod(path, 0o600)
+        return known

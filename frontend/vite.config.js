@@ -1,0 +1,20 @@
+import { defineConfig } from "vite";
+import { resolve } from "node:path";
+
+// Stable file names: Django's manifest storage adds content hashes in production, so the
+// bundle does not need its own.
+export default defineConfig({
+  build: {
+    outDir: resolve(import.meta.dirname, "../static/dist"),
+    emptyOutDir: true,
+    sourcemap: true,
+    rollupOptions: {
+      input: resolve(import.meta.dirname, "src/main.js"),
+      output: {
+        entryFileNames: "artefact.js",
+        chunkFileNames: "chunks/[name].js",
+        assetFileNames: "artefact[extname]",
+      },
+    },
+  },
+});

@@ -1,0 +1,1 @@
+"""Ways to break an image on purpose. Each implements `Perturbation`; see `registry`."""

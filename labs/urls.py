@@ -1,0 +1,14 @@
+from django.urls import path
+
+from labs import views
+
+app_name = "labs"
+
+urlpatterns = [
+    path("runs/", views.lab_run_list, name="run_list"),
+    path("exercises/<int:exercise_pk>/runs/", views.lab_run_create, name="run_create"),
+    path("runs/<int:run_pk>/", views.lab_run_detail, name="run_detail"),
+    path("runs/<int:run_pk>/status/", views.lab_run_status, name="run_status"),
+    path("runs/<int:run_pk>/cancel/", views.lab_run_cancel, name="run_cancel"),
+    path("runs/<int:run_pk>/outputs/<slug:output>.png", views.lab_run_output, name="run_output"),
+]

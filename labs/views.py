@@ -1,0 +1,103 @@
+"""Thin views for lab runs: parse the request, ask permissions, call a service, render."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from wagtail.models import Page
+
+from accounts import permissions
+from labs import selectors, services
+from labs.forms import BreakItForm
+from labs.models import LabExercise
+
+
+@login_required
+@require_POST
+def lab_run_create(request, exercise_pk: int):
+    exercise = get_object_or_404(LabExercise, pk=exercise_pk)
+    form = BreakItForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Please give the severity as a number.")
+        return redirect(request.headers.get("referer") or "home")
+    lesson = Page.objects.filter(pk=form.cleaned_data["lesson_id"]).first()
+    if lesson is None or not permissions.may_start_lab(
+        request.user, exercise=exercise, page=lesson
+    ):
+        raise PermissionDenied("You may not run this lab here.")
+    try:
+        run = services.lab_run_create(
+            user=request.user,
+            exercise=exercise,
+            lesson=lesson,
+            severity=form.cleaned_data["severity"],
+        )
+    except services.LabRunRefused as refusal:
+        messages.error(request, str(refusal))
+        return redirect(lesson.url)
+    return redirect("labs:run_detail", run_pk=run.pk)
+
+
+@login_required
+@require_GET
+def lab_run_detail(request, run_pk: int):
+    run = permissions.access_lab_run_by_id(request.user, run_pk)
+    return render(
+        request,
+        "labs/lab_run_detail.html",
+        {
+            "run": run,
+            "metrics": selectors.lab_run_metrics_display(run),
+            "may_cancel": permissions.may_cancel_lab_run(request.user, run),
+        },
+    )
+
+
+@login_required
+@require_GET
+def lab_run_status(request, run_pk: int):
+    """The live part of the run page, polled by htmx until the run is final."""
+    run = permissions.access_lab_run_by_id(request.user, run_pk)
+    return render(
+        request,
+        "labs/_lab_run_status.html",
+        {
+            "run": run,
+            "metrics": selectors.lab_run_metrics_display(run),
+            "may_cancel": permissions.may_cancel_lab_run(request.user, run),
+        },
+    )
+
+
+@login_required
+@require_POST
+def lab_run_cancel(request, run_pk: int):
+    run = permissions.access_lab_run_by_id(request.user, run_pk, for_cancel=True)
+    if services.lab_run_cancel(run=run):
+        messages.info(request, "The run was cancelled.")
+    else:
+        messages.info(request, "The run had already finished.")
+    return redirect("labs:run_detail", run_pk=run.pk)
+
+
+@login_required
+@require_GET
+def lab_run_output(request, run_pk: int, output: str):
+    """Serve a run's picture to those who may see the run (media is never public)."""
+    run = permissions.access_lab_run_by_id(request.user, run_pk)
+    if output not in run.output_fields:
+        raise Http404("No such output.")
+    stored = getattr(run, output)
+    if not stored:
+        raise Http404("This output is not ready.")
+    return FileResponse(stored.open("rb"), content_type="image/png")
+
+
+@login_required
+@require_GET
+def lab_run_list(request):
+    return render(
+        request, "labs/lab_run_list.html", {"runs": selectors.lab_runs_for_user(user=request.user)}
+    )

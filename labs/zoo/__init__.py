@@ -1,0 +1,1 @@
+"""The model zoo: every model implements `ZooModel` and is found through `registry`."""

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Everything a fresh Debian machine needs before Artefact runs or tests, and nothing twice:
+# each step leaves a stamp keyed by the hash of its inputs and is skipped while they hold.
+#   scripts/bootstrap.sh            venv + Python packages + frontend build
+#   scripts/bootstrap.sh --browser  ... and Debian's chromium for the browser tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_browser=0
+[ "${1:-}" = "--browser" ] && want_browser=1
+
+say() { printf '\033[1;34m[bootstrap]\033[0m %s\n' "$*"; }
+stamp_ok() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+
+apt_install() {
+  local runner=()
+  [ "$(id -u)" -ne 0 ] && runner=(sudo)
+  say "Installing Debian packages: $*"
+  "${runner[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${runner[@]}" apt-get install -y -qq "$@" >/dev/null
+}
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+"$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \
+  || { echo "Artefact needs Python 3.11 (Django 5.2 LTS + torch 2.13 CPU wheel)." >&2; exit 1; }
+
+if [ ! -x .venv/bin/python ]; then
+  say "Creating the virtual environment (.venv)"
+  "$PYTHON" -m venv .venv
+fi
+
+python_inputs=$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)
+if ! stamp_ok .venv/.artefact-installed "$python_inputs"; then
+  say "Installing Python packages (pinned by requirements.lock; torch is the local CPU wheel)"
+  find_links=()
+  [ -d /opt/wheels ] && find_links=(--find-links /opt/wheels)
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q "${find_links[@]}" -c requirements.lock -e ".[dev]"
+  echo "$python_inputs" > .venv/.artefact-installed
+fi
+
+command -v npm >/dev/null || apt_install nodejs npm
+frontend_inputs=$(cat frontend/package.json frontend/package-lock.json | sha256sum | cut -d' ' -f1)
+if ! stamp_ok frontend/node_modules/.artefact-installed "$frontend_inputs"; then
+  say "Installing npm packages (package-lock.json)"
+  (cd frontend && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$frontend_inputs" > frontend/node_modules/.artefact-installed
+fi
+build_inputs=$(find frontend/src frontend/vite.config.js frontend/package-lock.json -type f -print0 \
+  | sort -z | xargs -0 cat | sha256sum | cut -d' ' -f1)
+if ! stamp_ok static/dist/.artefact-built "$build_inputs"; then
+  say "Building the frontend (vite -> static/dist)"
+  (cd frontend && npm run --silent build >/dev/null)
+  echo "$build_inputs" > static/dist/.artefact-built
+fi
+
+if [ "$want_browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
+  apt_install chromium
+fi
+say "Ready."

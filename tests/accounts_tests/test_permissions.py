@@ -1,0 +1,74 @@
+import pytest
+
+from accounts import permissions
+from accounts.models import Role
+from accounts.services import cohort_ensure, demo_accounts_ensure
+from labs.services import lab_run_create
+from tests.factories import UserFactory
+
+
+@pytest.mark.django_db
+def test_course_pages_need_enrolment_or_a_staff_role(demo_lesson, people):
+    assert permissions.may_view_page(people["resident"], demo_lesson)
+    assert not permissions.may_view_page(people["outsider"], demo_lesson)
+    for role in ("educator", "examiner", "admin"):
+        assert permissions.may_view_page(people[role], demo_lesson)
+
+
+@pytest.mark.django_db
+def test_cohort_membership_enrols(demo_lesson, people):
+    course = demo_lesson.get_parent().get_parent()
+    assert not permissions.may_view_page(people["outsider"], demo_lesson)
+    cohort_ensure(name="Residents 2026", courses=[course], members=[people["outsider"]])
+    assert permissions.may_view_page(people["outsider"], demo_lesson)
+
+
+@pytest.mark.django_db
+def test_lab_may_only_be_started_from_a_lesson_that_embeds_it(demo_lesson, people):
+    exercise = demo_lesson.body[1].value["exercise"]
+    module = demo_lesson.get_parent()
+    assert permissions.may_start_lab(people["resident"], exercise=exercise, page=demo_lesson)
+    assert not permissions.may_start_lab(people["resident"], exercise=exercise, page=module)
+    assert not permissions.may_start_lab(people["outsider"], exercise=exercise, page=demo_lesson)
+
+
+@pytest.mark.django_db
+def test_a_residents_run_is_hidden_from_other_residents(demo_lesson, people):
+    exercise = demo_lesson.body[1].value["exercise"]
+    run = lab_run_create(user=people["resident"], exercise=exercise, severity=10)
+    assert permissions.may_view_lab_run(people["resident"], run)
+    assert not permissions.may_view_lab_run(people["outsider"], run)
+    assert permissions.may_view_lab_run(people["examiner"], run)
+    assert permissions.may_cancel_lab_run(people["resident"], run)
+    assert not permissions.may_cancel_lab_run(people["examiner"], run)
+
+
+@pytest.mark.django_db
+def test_roles_map_to_admin_access(people):
+    assert people["admin"].is_superuser and people["admin"].is_staff
+    assert people["educator"].has_perm("wagtailadmin.access_admin")
+    assert not people["examiner"].has_perm("wagtailadmin.access_admin")
+    assert not people["resident"].is_staff
+
+
+@pytest.mark.django_db
+def test_demo_accounts_are_idempotent_and_refused_in_production(settings):
+    first = demo_accounts_ensure()
+    assert {a.username for a in first} == {"resident", "educator", "examiner", "admin"}
+    assert all(a.created and len(a.password) >= 12 for a in first)
+    second = demo_accounts_ensure()
+    assert not any(a.created for a in second)
+    settings.DEMO_SETUP_ALLOWED = False
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured):
+        demo_accounts_ensure()
+
+
+@pytest.mark.django_db
+def test_demo_set_up_never_takes_over_a_real_account():
+    UserFactory(username="admin", role=Role.RESIDENT)
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured, match="real account"):
+        demo_accounts_ensure()

@@ -1,0 +1,24 @@
+"""Factories for test data: people by role, enrolled or not."""
+
+import factory
+
+from accounts.models import Role, User
+from accounts.services import user_role_set
+
+TEST_PASSWORD = "correct-horse-battery-staple-42"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"person{n}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.LazyAttribute(lambda person: f"{person.username}@example.invalid")
+    password = factory.django.Password(TEST_PASSWORD)
+
+    @factory.post_generation
+    def role(self, create, extracted, **kwargs):
+        user_role_set(user=self, role=extracted or Role.RESIDENT)
