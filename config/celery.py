@@ -13,4 +13,9 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # GPU hosts consume `gpu`. The default queue is interactive so nothing lands nowhere.
 app.conf.task_queues = (Queue("interactive"), Queue("batch"), Queue("gpu"))
 app.conf.task_default_queue = "interactive"
+# Which queue each task family waits in; tasks themselves stay free of routing.
+app.conf.task_routes = {
+    "labs.tasks.lab_run_execute_task": {"queue": "interactive"},
+    "labs.tasks.lab_runs_requeue_stale_task": {"queue": "interactive"},
+}
 app.autodiscover_tasks()

@@ -172,7 +172,7 @@ CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE = {
     "lab-runs-requeue-stale": {
         "task": "labs.tasks.lab_runs_requeue_stale_task",
-        "schedule": 30.0,
+        "schedule": float(os.environ.get("LAB_RUN_SWEEP_SECONDS", "30")),
     },
 }
 

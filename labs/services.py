@@ -92,7 +92,7 @@ def lab_run_enqueue(*, run_pk: int) -> None:
     from labs.tasks import lab_run_execute_task
 
     try:
-        lab_run_execute_task.apply_async(kwargs={"run_pk": run_pk}, queue="interactive")
+        lab_run_execute_task.apply_async(kwargs={"run_pk": run_pk})
     except Exception:
         logger.exception("Could not enqueue lab run %s; the sweeper will retry.", run_pk)
 

@@ -5,11 +5,11 @@ from celery import shared_task
 from labs import services
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, queue="interactive", ignore_result=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def lab_run_execute_task(*, run_pk: int) -> None:
     services.lab_run_execute(run_pk=run_pk)
 
 
-@shared_task(ignore_result=True, queue="interactive")
+@shared_task(ignore_result=True)
 def lab_runs_requeue_stale_task() -> None:
     services.lab_runs_requeue_stale()

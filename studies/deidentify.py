@@ -2,7 +2,8 @@
 
 DICOM PS3.15 Annex E defines the profile as an action for every attribute that can carry
 identifying information (Table E.1-1). This module holds that table as data
-(`BASIC_PROFILE_RULES`) and applies it to a pydicom Dataset, recursing into sequences:
+(`BASIC_PROFILE_RULES`, transcribed from a 2020s edition of PS3.15; compare with the current
+edition when updating) and applies it to a pydicom Dataset, recursing into sequences:
 
     report = dataset_deidentify(ds, uid_map=UidMap(namespace="..."), date_offset_days=-400)
 
@@ -80,7 +81,10 @@ DEIDENTIFICATION_METHOD_MODIFIED_DATES = "Retain Longitudinal Temporal Info Modi
 CODE_BASIC_PROFILE = ("113100", "Basic Application Confidentiality Profile")
 CODE_MODIFIED_DATES = ("113107", "Retain Longitudinal Temporal Information Modified Dates Option")
 
-Outcome = Literal["removed", "emptied", "replaced", "uid_replaced", "date_shifted", "kept"]
+# "cleaned": a sequence kept because the IOD may need it, its items de-identified in turn.
+Outcome = Literal[
+    "removed", "emptied", "replaced", "uid_replaced", "date_shifted", "cleaned", "kept"
+]
 
 
 @dataclass(frozen=True)
@@ -714,7 +718,9 @@ def dataset_deidentify(
     present, is updated too). Pass the same `uid_map` for every instance of a study so that
     references stay consistent; pass `date_offset_days` (same value for the whole study) to
     use the Retain Longitudinal Temporal Information with Modified Dates option instead of
-    removing dates. Copy the dataset first if the original is still needed.
+    removing dates. Copy the dataset first if the original is still needed. Changed elements
+    and sequences are replaced by new objects, never edited in place, so other datasets that
+    share element objects with `ds` (highdicom builds SEGs that way) are left untouched.
 
     Afterwards the dataset states Patient Identity Removed YES, the method (text and CID 7050
     codes) and Longitudinal Temporal Information Modified (PS3.3 C.7.1.1, C.12.1).
@@ -813,7 +819,7 @@ def _element_deidentify(ds: Dataset, *, tag: BaseTag, path: str, run: _Deidentif
     if action in {"D", "U*"} and elem.VR == "SQ":
         # A sequence stays (the IOD may require it); its items are cleaned by the same table.
         items_deidentify()
-        return record("replaced", rule.action)
+        return record("cleaned", rule.action)
     if action == "D":
         dummy = _DUMMY_BY_VR.get(elem.VR, b"" if elem.VR in _BINARY_VRS else _DUMMY_TEXT)
         _element_replace(ds, elem=elem, value=dummy)

@@ -51,6 +51,7 @@ class DeidentificationSummary:
     replaced: list[str] = field(default_factory=list)
     uid_replaced: list[str] = field(default_factory=list)
     date_shifted: list[str] = field(default_factory=list)
+    cleaned: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
 
 

@@ -56,7 +56,7 @@ from studies.library.study_builder import STUDY_BUILDERS, BuildInputs, SeriesDra
 logger = logging.getLogger(__name__)
 
 # Bump when the pipeline itself changes its output (de-identification, layout, identity).
-LIBRARY_FORMAT_VERSION = 1
+LIBRARY_FORMAT_VERSION = 2
 LAYOUT = "<study_key>/<SeriesNumber>/<InstanceNumber:04d>.dcm, manifest.json"
 
 
@@ -137,7 +137,8 @@ def study_build(
         progress(f"[{builder.key}] up to date")
         return BuiltStudy(key=builder.key, directory=study_dir, manifest=existing, skipped=True)
 
-    progress(f"[{builder.key}] building from {', '.join(s.path for s in sources)}")
+    packages = sorted({f"{s.package} {s.version}" for s in sources})
+    progress(f"[{builder.key}] building from {len(sources)} file(s) of {', '.join(packages)}")
     drafts = builder.series_build(BuildInputs(study_key=builder.key, files=files))
     staging = out_dir / f".{builder.key}.building"
     if staging.exists():
@@ -276,6 +277,7 @@ def _deidentification_summary(
         replaced=union("replaced"),
         uid_replaced=union("uid_replaced"),
         date_shifted=union("date_shifted"),
+        cleaned=union("cleaned"),
         kept=union("kept"),
     )
 

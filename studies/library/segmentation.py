@@ -86,9 +86,7 @@ def segmentation_from_label_volume(
     segment_numbers = np.zeros(int(labels.stored.max()) + 1, dtype=np.uint8)
     for number, segment in enumerate(segments, start=1):
         segment_numbers[segment.label_value] = number
-    label_slices = np.stack(
-        [labels.slice_pixels(index=k) for k in range(labels.slice_count)]
-    ).astype(np.intp)
+    label_slices = np.stack([labels.slice_pixels(index=k) for k in range(labels.slice_count)])
     pixel_array = segment_numbers[label_slices]
 
     identification = hd.AlgorithmIdentificationSequence(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -34,7 +35,11 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 Registry = Literal["pypi", "npm", "debian", "installed"]
 
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache" / "sources"
+# Outside the checkout by default, so a fresh clone (CI's, a second working copy) reuses
+# the packages already fetched and verified instead of downloading 200 MB again.
+DEFAULT_CACHE_DIR = Path(
+    os.environ.get("ARTEFACT_SOURCES_CACHE", Path.home() / ".cache" / "artefact" / "sources")
+)
 _UNPACKED_MARKER = ".artefact-source.json"
 
 
@@ -239,6 +244,10 @@ def _registry_download(*, source: Source, directory: Path) -> Path:
     else:  # pragma: no cover - guarded by the caller
         raise SourceError(f"{source.key} is not downloadable.")
     result = subprocess.run(command, cwd=directory, capture_output=True, text=True, check=False)
+    if result.returncode != 0 and source.registry == "debian" and os.geteuid() == 0:
+        # A fresh machine has empty package lists; refresh them once and try again.
+        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, check=False)
+        result = subprocess.run(command, cwd=directory, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise SourceError(
             f"Downloading {source.package} {source.version} failed ({' '.join(command[:3])} ...): "

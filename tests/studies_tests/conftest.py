@@ -36,7 +36,7 @@ class BuiltLibrary:
 
 @pytest.fixture(scope="session")
 def sources_cache_dir() -> Path:
-    cache_dir = Path(os.environ.get("ARTEFACT_SOURCES_CACHE", DEFAULT_CACHE_DIR))
+    cache_dir = DEFAULT_CACHE_DIR
     if not sources_cached(cache_dir=cache_dir) and os.environ.get("ARTEFACT_FETCH_SOURCES") != "1":
         pytest.skip(
             f"study sources are not cached in {cache_dir}: run `python -m studies.library "
