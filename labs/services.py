@@ -162,7 +162,7 @@ def lab_run_execute(*, run_pk: int) -> LabRun | None:
             ),
         )
         lab_run_progress_report(run=run, percent=95, message=_("Drawing the result"))
-        outputs = _result_pictures(result)
+        outputs = lab_run_pictures_render(result)
     except LabRunAbandoned:
         logger.info("Lab run %s was cancelled or taken over; dropping this attempt.", run.pk)
         return None
@@ -176,7 +176,7 @@ def lab_run_execute(*, run_pk: int) -> LabRun | None:
     return _lab_run_complete(run=run, result=result, outputs=outputs)
 
 
-def _result_pictures(result: BreakItResult) -> dict[str, bytes]:
+def lab_run_pictures_render(result: BreakItResult) -> dict[str, bytes]:
     # A soft-tissue window (W 400 / L 40) shows all four tissue classes at once.
     original = window_to_grey(result.original, centre=40, width=400)
     perturbed = window_to_grey(result.perturbed, centre=40, width=400)

@@ -1,0 +1,62 @@
+"""A resident runs the break-it lab in Chromium, through the live server and a real worker."""
+
+import pytest
+
+from labs.models import LabRun, LabRunStatus
+from tests.factories import TEST_PASSWORD
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+def log_in(page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state("networkidle")
+
+
+def test_resident_runs_the_lab_and_sees_the_result(
+    live_server, celery_worker, demo_lesson, people, browser_page, screenshot_dir
+):
+    page = browser_page
+    log_in(page, live_server.url, people["resident"].username)
+    assert page.get_by_text("Log out").is_visible()
+
+    page.goto(live_server.url + demo_lesson.url)
+    assert page.get_by_role("heading", name="When noise breaks a model").is_visible()
+    page.screenshot(path=screenshot_dir / "1-lesson.png", full_page=True)
+
+    page.get_by_label("Gaussian noise").fill("180")
+    page.get_by_role("button", name="Run the lab").click()
+    page.wait_for_url("**/labs/runs/*/")
+    page.screenshot(path=screenshot_dir / "2-progress.png", full_page=True)
+
+    # htmx polls the status fragment; the result replaces the progress bar when done.
+    page.wait_for_selector("#run-status[data-status='succeeded']", timeout=90_000)
+    images = page.locator(".image-grid img")
+    assert images.count() == 4
+    for index in range(4):
+        assert images.nth(index).evaluate("img => img.complete && img.naturalWidth") >= 128
+    assert page.get_by_role("rowheader", name="pixels relabelled (%)").is_visible()
+    page.screenshot(path=screenshot_dir / "3-result.png", full_page=True)
+
+    run = LabRun.objects.get(user=people["resident"])
+    assert run.status == LabRunStatus.SUCCEEDED
+    assert run.parameters["severity"] == 180.0
+
+
+def test_outsider_is_told_they_are_not_enrolled(
+    live_server, demo_lesson, people, browser_page, screenshot_dir
+):
+    page = browser_page
+    log_in(page, live_server.url, people["outsider"].username)
+    response = page.goto(live_server.url + demo_lesson.url)
+    assert response.status == 403
+    assert page.get_by_role("heading", name="You cannot open this page").is_visible()
+    assert page.get_by_text("not enrolled").is_visible()
+    page.screenshot(path=screenshot_dir / "forbidden.png", full_page=True)
