@@ -13,6 +13,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ARTEFACT_VAR_DIR", BASE_DIR / "var"))
+# The embedded defaults (SQLite file, demo credentials, Redis data) live here; a fresh clone
+# has no var/ yet, and SQLite cannot create the folder itself.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def _env_bool(name: str, default: bool) -> bool:

