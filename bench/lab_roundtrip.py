@@ -102,9 +102,9 @@ def main() -> int:
         base = f"http://127.0.0.1:{web_port}"
         for _ in range(200):
             try:
-                requests.get(f"{base}/healthz", timeout=1)
+                requests.get(f"{base}/healthz", timeout=2).raise_for_status()
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
 
         # In-process baseline: exactly what the worker computes, minus the platform.
