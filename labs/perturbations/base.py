@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 import numpy as np
 
@@ -25,3 +26,32 @@ class Perturbation(ABC):
     @abstractmethod
     def apply(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
         """Return a new image (the input is never modified)."""
+
+
+class VolumeRequired(ValueError):
+    """The perturbation is inherently 3-D and was given a single 2-D slice."""
+
+
+def image_copy(image: np.ndarray) -> np.ndarray:
+    """A float32 copy of the image: what every perturbation returns at `severity_min`."""
+    return np.array(image, dtype=np.float32, copy=True)
+
+
+def is_switched_on(severity: float) -> bool:
+    """For on/off perturbations (severity 0 or 1): half-way and above counts as on."""
+    return severity >= 0.5
+
+
+def for_each_slice(
+    image: np.ndarray, *, seed: int, apply_slice: Callable[[np.ndarray, int], np.ndarray]
+) -> np.ndarray:
+    """Apply a 2-D operation to a slice, or to every slice of a (slices, rows, cols) volume.
+
+    Slice k of a volume gets seed + k, so its noise differs from its neighbours' and the
+    whole volume is still reproducible from one seed.
+    """
+    if image.ndim == 2:
+        return apply_slice(image, seed)
+    if image.ndim == 3:
+        return np.stack([apply_slice(one, seed + k) for k, one in enumerate(image)])
+    raise ValueError(f"Expected (rows, cols) or (slices, rows, cols); got shape {image.shape}.")
