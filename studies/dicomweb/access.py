@@ -1,0 +1,120 @@
+"""Who is asking, and how errors are answered, for every DICOMweb view.
+
+DICOMweb clients (dicomweb-client, PACS tools) cannot follow a login form: they send HTTP
+Basic credentials (RFC 7617), checked by the site's own authentication backends. The
+browser viewer sends its Django session. Anonymous requests get 401 with a Basic
+challenge. A session-authenticated unsafe request (STOW-RS from the browser) must pass the
+CSRF check as every other form does; Basic-authenticated requests carry no ambient cookie.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model
+from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.views.decorators.csrf import csrf_exempt
+
+from studies.selectors import UID_PATTERN, UnsupportedMatch
+
+REALM = "Artefact DICOMweb"
+# Password hashing costs hundreds of milliseconds by design; a DICOMweb client sends the
+# same credentials with every frame. A verified pair is remembered briefly, keyed by an
+# HMAC of the credentials (never the password), and invalidated if the user's password
+# hash or active flag changes.
+_BASIC_CACHE_SECONDS = 60
+_basic_cache: dict[str, tuple[int, str, float]] = {}
+
+
+class DicomwebError(Exception):
+    """An error with its HTTP status and a message for the client."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def error_response(status: int, message: str) -> HttpResponse:
+    response = HttpResponse(message + "\n", status=status, content_type="text/plain")
+    if status == 401:
+        response["WWW-Authenticate"] = f'Basic realm="{REALM}", charset="UTF-8"'
+    return response
+
+
+def uid_check(value: str, *, what: str) -> str:
+    """A UID from the URL, checked strictly (PS3.5 §9.1): anything else, such as '..' or an
+    encoded slash, is refused before it gets near a query or a path."""
+    if not UID_PATTERN.fullmatch(value):
+        raise DicomwebError(400, f"{what} {value[:80]!r} is not a valid UID.")
+    return value
+
+
+def _basic_user(request: HttpRequest):
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        username, _, password = base64.b64decode(encoded.strip()).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    key = hmac.new(
+        settings.SECRET_KEY.encode(), f"{username}\x1f{password}".encode(), hashlib.sha256
+    ).hexdigest()
+    cached = _basic_cache.get(key)
+    if cached is not None and cached[2] > time.monotonic():
+        user = get_user_model().objects.filter(pk=cached[0], is_active=True).first()
+        if user is not None and user.password == cached[1]:
+            return user
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        _basic_cache.pop(key, None)
+        return None
+    if len(_basic_cache) > 1000:
+        _basic_cache.clear()
+    _basic_cache[key] = (user.pk, user.password, time.monotonic() + _BASIC_CACHE_SECONDS)
+    return user
+
+
+def dicomweb_endpoint(view: Callable) -> Callable:
+    """Authenticate (session or Basic), check CSRF for session writes, validate UIDs in the
+    URL, and turn DicomwebError / Http404 / UnsupportedMatch into plain-text answers."""
+
+    @csrf_exempt
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, **kwargs):
+        if request.user.is_authenticated:
+            if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
+                rejection = CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {})
+                if rejection is not None:
+                    return rejection
+        else:
+            user = _basic_user(request)
+            if user is None:
+                return error_response(401, "Authentication required (session or HTTP Basic).")
+            request.user = user
+        try:
+            for name, what in (
+                ("study", "StudyInstanceUID"),
+                ("series", "SeriesInstanceUID"),
+                ("instance", "SOPInstanceUID"),
+            ):
+                if name in kwargs:
+                    uid_check(kwargs[name], what=what)
+            return view(request, **kwargs)
+        except DicomwebError as error:
+            return error_response(error.status, str(error))
+        except UnsupportedMatch as error:
+            return error_response(400, str(error))
+        except Http404 as error:
+            return error_response(404, str(error) or "Not found.")
+
+    return wrapper

@@ -1,0 +1,188 @@
+"""Frames and rendered images of an instance (PS3.18 §10.4.1.1.3 frames, §10.4.1.1.4 rendered).
+
+Native (uncompressed) frames are a seek and a read at the offset the index recorded; other
+cases go through pydicom: compressed frames are passed through as stored when the client
+accepts any transfer syntax, else decoded to Explicit VR Little Endian, never relabelled.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from PIL import Image
+from pydicom.encaps import get_frame
+from pydicom.pixels import pack_bits
+from pydicom.pixels import pixel_array as pixels_read
+from pydicom.uid import UID, ExplicitVRLittleEndian
+
+from studies.models import Instance
+
+NATIVE_LITTLE_ENDIAN = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"})
+
+
+class FrameNotAvailable(LookupError):
+    """A frame number outside 1..NumberOfFrames (answered 404)."""
+
+
+class TransferSyntaxNotAvailable(ValueError):
+    """The client accepts no transfer syntax we can give for these frames (answered 406)."""
+
+
+@dataclass(frozen=True)
+class FrameBytes:
+    data: bytes
+    transfer_syntax_uid: str
+
+
+def frame_numbers_check(*, instance: Instance, numbers: list[int]) -> None:
+    count = instance.number_of_frames
+    for number in numbers:
+        if number < 1 or number > count:
+            raise FrameNotAvailable(
+                f"Frame {number} does not exist: this instance has frames 1 to {count}."
+                if count
+                else "This instance has no pixel data."
+            )
+
+
+def _native_frame_size(instance: Instance) -> int:
+    return (
+        (instance.rows or 0)
+        * (instance.columns or 0)
+        * (instance.samples_per_pixel or 1)
+        * ((instance.bits_allocated or 8) // 8)
+    )
+
+
+def frames_read(
+    *, instance: Instance, path: Path, numbers: list[int], accept_any_syntax: bool
+) -> list[FrameBytes]:
+    """The frames (1-based) as bytes with their transfer syntax.
+
+    Precondition: `frame_numbers_check` passed. With `accept_any_syntax`, compressed
+    frames come as stored (their syntax stated); otherwise every frame is native Explicit
+    VR Little Endian, decoded if needed. Raises TransferSyntaxNotAvailable if a compressed
+    frame cannot be decoded here.
+    """
+    syntax = instance.transfer_syntax_uid
+    frame_size = _native_frame_size(instance)
+    bits = instance.bits_allocated or 8
+    fast = (
+        syntax in NATIVE_LITTLE_ENDIAN
+        and bits % 8 == 0
+        and instance.pixel_data_offset is not None
+        and instance.pixel_data_length is not None
+        and instance.pixel_data_length >= frame_size * instance.number_of_frames
+        and path.stat().st_size == instance.file_size
+    )
+    if fast:
+        frames = []
+        with path.open("rb") as stream:
+            for number in numbers:
+                stream.seek(instance.pixel_data_offset + (number - 1) * frame_size)
+                frames.append(FrameBytes(stream.read(frame_size), ExplicitVRLittleEndian))
+        return frames
+    ds = pydicom.dcmread(path)
+    if UID(syntax).is_compressed and accept_any_syntax:
+        # Pass-through: the frame's compressed bitstream, labelled with its real syntax.
+        return [
+            FrameBytes(
+                get_frame(ds.PixelData, number - 1, number_of_frames=instance.number_of_frames),
+                syntax,
+            )
+            for number in numbers
+        ]
+    try:
+        array = ds.pixel_array
+    except Exception as exc:
+        raise TransferSyntaxNotAvailable(f"Cannot decode {syntax}: {exc}") from None
+    if instance.number_of_frames == 1:
+        array = array[np.newaxis]
+    frames = []
+    for number in numbers:
+        frame = array[number - 1]
+        if bits == 1:
+            # PS3.5 §8.1.1: single-bit frames are packed 8 pixels to a byte.
+            data = pack_bits(frame)
+        else:
+            data = frame.astype(frame.dtype.newbyteorder("<")).tobytes()
+        frames.append(FrameBytes(data, ExplicitVRLittleEndian))
+    return frames
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    media_type: str  # image/jpeg or image/png
+    window: tuple[float, float, str] | None  # centre, width, function
+    viewport: tuple[int, int] | None
+    quality: int = 90
+
+
+def _frame_pixels(*, path: Path, frame_index: int) -> np.ndarray:
+    return pixels_read(path, index=frame_index)
+
+
+def frame_render(*, instance: Instance, path: Path, frame_number: int, request: RenderRequest):
+    """An 8-bit image of one frame (PS3.18 §8.3.5.1): Modality LUT, then the VOI window
+    (the request's, else the instance's first, else the frame's range), MONOCHROME1
+    inverted, then scaled to fit the viewport keeping the aspect ratio. Returns bytes."""
+    header = pydicom.dcmread(path, stop_before_pixels=True)
+    pixels = _frame_pixels(path=path, frame_index=frame_number - 1)
+    photometric = str(header.get("PhotometricInterpretation", "MONOCHROME2"))
+    if pixels.ndim == 3 and pixels.shape[-1] in (3, 4):
+        image = Image.fromarray(_to_uint8(pixels.astype(np.float64)), mode="RGB")
+    else:
+        # PS3.3 §C.11.1.1.2 Modality LUT: stored values to modality units.
+        values = pixels.astype(np.float64) * float(header.get("RescaleSlope", 1) or 1) + float(
+            header.get("RescaleIntercept", 0) or 0
+        )
+        window = request.window or _instance_window(header) or _range_window(values)
+        grey = _voi_apply(values, centre=window[0], width=window[1], function=window[2])
+        if photometric == "MONOCHROME1":
+            grey = 255 - grey
+        image = Image.fromarray(grey, mode="L")
+    if request.viewport:
+        image.thumbnail(request.viewport, Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    if request.media_type == "image/png":
+        image.save(out, format="PNG")
+    else:
+        image.save(out, format="JPEG", quality=request.quality)
+    return out.getvalue()
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    if values.max(initial=0) <= 255:
+        return values.clip(0, 255).astype(np.uint8)
+    scale = 255.0 / max(values.max(), 1)
+    return (values * scale).clip(0, 255).astype(np.uint8)
+
+
+def _instance_window(header: pydicom.Dataset) -> tuple[float, float, str] | None:
+    centre, width = header.get("WindowCenter"), header.get("WindowWidth")
+    if centre is None or width is None:
+        return None
+    first = lambda v: float(v[0] if isinstance(v, pydicom.multival.MultiValue) else v)  # noqa: E731
+    function = str(header.get("VOILUTFunction", "LINEAR") or "LINEAR").lower()
+    return first(centre), max(first(width), 1.0), function.replace("_", "-")
+
+
+def _range_window(values: np.ndarray) -> tuple[float, float, str]:
+    low, high = float(values.min()), float(values.max())
+    return (low + high) / 2, max(high - low, 1.0), "linear-exact"
+
+
+def _voi_apply(values: np.ndarray, *, centre: float, width: float, function: str) -> np.ndarray:
+    """PS3.3 §C.11.2.1.2 (LINEAR), §C.11.2.1.3.1 (LINEAR_EXACT), §C.11.2.1.3.2 (SIGMOID)."""
+    if function == "sigmoid":
+        out = 255.0 / (1.0 + np.exp(-4.0 * (values - centre) / width))
+    elif function == "linear-exact":
+        out = ((values - centre) / width + 0.5) * 255.0
+    else:
+        width = max(width, 1.0)
+        out = ((values - (centre - 0.5)) / (width - 1 if width > 1 else 1) + 0.5) * 255.0
+    return np.clip(out, 0, 255).astype(np.uint8)
