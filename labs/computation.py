@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from labs.perturbations.registry import perturbation_get
-from labs.zoo.base import SegmentationOutput
+from labs.zoo.base import SegmentationOutput, ZooError
 from labs.zoo.ct_tissue import dice_per_class
 from labs.zoo.registry import model_get
 from studies.selectors import study_series_load
@@ -60,10 +60,16 @@ def break_it_compute(
     original = series.pixels[0]
     on_progress(25, f"Applying {perturbation.title.lower()}")
     perturbed = perturbation.apply(original, severity=severity, seed=seed)
-    on_progress(45, "Running the model on the original")
-    prediction_original = model.predict(original)
-    on_progress(65, "Running the model on the broken image")
-    prediction_perturbed = model.predict(perturbed)
+    try:
+        on_progress(45, "Running the model on the original")
+        prediction_original = model.predict(original)
+        on_progress(65, "Running the model on the broken image")
+        prediction_perturbed = model.predict(perturbed)
+    except ZooError as error:
+        # Wrong geometry, missing or damaged weights: the run fails with the model's words.
+        raise IncompatibleInput(str(error)) from error
+    if not isinstance(prediction_original, SegmentationOutput):
+        raise IncompatibleInput(f"{model.title} does not draw a map this lab can compare.")
     on_progress(85, "Measuring the change")
     agreement = dice_per_class(prediction_perturbed.labels, prediction_original.labels)
     metrics = {f"dice vs original: {name}": value for name, value in agreement.items()}

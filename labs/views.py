@@ -12,6 +12,7 @@ from accounts import permissions
 from labs import selectors, services
 from labs.forms import BreakItForm
 from labs.models import LabExercise
+from labs.zoo.registry import MODELS, UnknownModel, model_get
 
 
 @login_required
@@ -100,4 +101,19 @@ def lab_run_output(request, run_pk: int, output: str):
 def lab_run_list(request):
     return render(
         request, "labs/lab_run_list.html", {"runs": selectors.lab_runs_for_user(user=request.user)}
+    )
+
+
+@login_required
+@require_GET
+def model_card_detail(request, model_key: str):
+    """A model's card, generated from its measured metrics; every signed-in user may read it."""
+    try:
+        model = model_get(model_key)
+    except UnknownModel:
+        raise Http404("No such model.") from None
+    return render(
+        request,
+        "labs/model_card.html",
+        {"card": model.card(), "models": list(MODELS.values())},
     )

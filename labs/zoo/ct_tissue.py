@@ -24,7 +24,17 @@ import torch
 from scipy import ndimage
 from torch import nn
 
-from labs.zoo.base import ModelCard, SegmentationOutput, Task, ZooModel
+from labs.zoo.base import (
+    ImageVolume,
+    InputSpec,
+    MeasuredValue,
+    ModelCard,
+    PreparedInput,
+    SegmentationOutput,
+    Task,
+    ZooModel,
+)
+from labs.zoo.weights_files import state_dict_load
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 WEIGHTS_PATH = WEIGHTS_DIR / "ct_tissue.pt"
@@ -137,14 +147,22 @@ class CtTissueSegmenter(ZooModel):
     task = Task.SEGMENTATION
     modality = "CT"
     class_names = CLASS_NAMES
+    input_spec = InputSpec(
+        modalities=("CT",),
+        dimensions=2,
+        min_size=(16, 16),
+        max_size=(1024, 1024),
+        description="One axial CT slice in HU, any size from 16 x 16 to 1024 x 1024.",
+    )
+    saliency_layer = "features.2"
 
-    def preprocess(self, image: np.ndarray) -> torch.Tensor:
-        return _to_tensor(image)
+    def preprocess(self, volume: ImageVolume) -> PreparedInput:
+        return PreparedInput(tensor=_to_tensor(volume.pixels[0]))
 
     def network(self) -> nn.Module:
         return _network_load()
 
-    def postprocess(self, logits: torch.Tensor) -> SegmentationOutput:
+    def postprocess(self, logits: torch.Tensor, prepared: PreparedInput) -> SegmentationOutput:
         probabilities = logits.softmax(1)[0]
         confidence, labels = probabilities.max(0)
         return SegmentationOutput(
@@ -170,13 +188,19 @@ class CtTissueSegmenter(ZooModel):
             ),
             licence="Weights: MIT (trained by the Artefact project). Data: MIT (pydicom).",
             metrics=metrics,
+            measured=tuple(
+                MeasuredValue(name=name, value=value) for name, value in metrics.items()
+            ),
+            evaluation="Measured by zoo_build on the held-out right half of the slice.",
+            key=self.key,
+            title=self.title,
+            task=str(self.task),
+            inputs=self.input_spec.description,
         )
 
 
 @cache
 def _network_load() -> nn.Module:
-    network = TissueNet()
-    # weights_only: a weights file is data, never code (no arbitrary unpickling).
-    network.load_state_dict(torch.load(WEIGHTS_PATH, map_location="cpu", weights_only=True))
-    network.eval()
-    return network
+    return state_dict_load(
+        network=TissueNet(), path=WEIGHTS_PATH, model_title="CT tissue segmenter"
+    )

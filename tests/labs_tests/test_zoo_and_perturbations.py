@@ -21,6 +21,7 @@ def test_study_loads_in_hounsfield_units(ct_slice):
     assert ct_slice.max() > 250
 
 
+@pytest.mark.django_db  # unknown study keys are looked up in the library index first
 def test_unknown_keys_raise_lookup_errors():
     with pytest.raises(StudyNotFound):
         study_series_load(study_key="../etc/passwd")
