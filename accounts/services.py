@@ -12,10 +12,12 @@ from django.db import transaction
 
 from accounts.models import Cohort, Enrolment, Role, User
 
-# Wagtail ships these groups (migration wagtailcore 0002); educators author and publish
-# through them, so Wagtail's own page permissions stay the source of truth in the admin.
+# Wagtail ships these groups (migration wagtailcore 0002), so Wagtail's own page
+# permissions stay the source of truth in the admin. Educators are Editors: they draft and
+# submit for moderation; publishing goes through the "Curriculum review" workflow, approved
+# by a lead educator (a member of the "Lead educators" group, named by a programme admin).
 WAGTAIL_GROUPS_BY_ROLE = {
-    Role.EDUCATOR: ("Editors", "Moderators"),
+    Role.EDUCATOR: ("Editors",),
 }
 
 

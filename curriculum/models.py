@@ -1,12 +1,53 @@
-"""The curriculum as a Wagtail page tree: index > curriculum (a course) > module > lesson."""
+"""The curriculum as a Wagtail page tree: index > curriculum (a course) > module > lesson.
 
+Learning outcomes follow the European Training Curriculum for Radiology (ESR): each states a
+domain (knowledge, skills, competences) and a level (I and II: residency; III: subspecialty).
+"""
+
+from django.conf import settings
 from django.db import models
-from wagtail.admin.panels import FieldPanel
+from django.utils.translation import gettext_lazy as _
+from modelcluster.fields import ParentalKey
+from wagtail.admin.panels import FieldPanel, InlinePanel, MultiFieldPanel, PageChooserPanel
 from wagtail.fields import RichTextField, StreamField
-from wagtail.models import Page
+from wagtail.models import Orderable, Page
 from wagtail.search import index
 
 from curriculum.blocks import LessonBodyBlock
+
+
+class OutcomeDomain(models.TextChoices):
+    KNOWLEDGE = "knowledge", _("Knowledge")
+    SKILLS = "skills", _("Skills")
+    COMPETENCES = "competences", _("Competences")
+
+
+class OutcomeLevel(models.TextChoices):
+    LEVEL_I = "I", _("Level I (residency, years 1–3)")
+    LEVEL_II = "II", _("Level II (residency, years 4–5)")
+    LEVEL_III = "III", _("Level III (subspecialty)")
+
+
+class LearningOutcome(Orderable):
+    """What a reader can do afterwards; abstract, concrete per page type below."""
+
+    text = models.CharField(
+        max_length=300, help_text=_("Start with a verb: 'Explain…', 'Calculate…', 'Decide…'.")
+    )
+    domain = models.CharField(
+        max_length=16, choices=OutcomeDomain.choices, default=OutcomeDomain.KNOWLEDGE
+    )
+    level = models.CharField(
+        max_length=3, choices=OutcomeLevel.choices, default=OutcomeLevel.LEVEL_III
+    )
+
+    panels = [FieldPanel("text"), FieldPanel("domain"), FieldPanel("level")]
+
+    class Meta(Orderable.Meta):
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.text
 
 
 class CurriculumIndexPage(Page):
@@ -32,19 +73,78 @@ class CurriculumPage(Page):
 
     summary = models.CharField(max_length=300, blank=True)
     introduction = RichTextField(blank=True, features=["bold", "italic", "link", "ul", "ol"])
+    self_enrolment_allowed = models.BooleanField(
+        default=False,
+        help_text=_("Residents may enrol themselves; otherwise an admin or a cohort enrols them."),
+    )
 
     parent_page_types = ["curriculum.CurriculumIndexPage"]
     subpage_types = ["curriculum.ModulePage"]
     content_panels = [*Page.content_panels, FieldPanel("summary"), FieldPanel("introduction")]
+    settings_panels = [*Page.settings_panels, FieldPanel("self_enrolment_allowed")]
     search_fields = [*Page.search_fields, index.SearchField("summary")]
+
+    def get_context(self, request, *args, **kwargs):
+        from accounts import permissions
+        from curriculum.selectors import course_progress
+
+        context = super().get_context(request, *args, **kwargs)
+        context["progress"] = course_progress(user=request.user, course=self)
+        context["may_self_enrol"] = permissions.may_self_enrol(request.user, self)
+        context["may_view_course_progress"] = permissions.may_view_course_progress(
+            request.user, self
+        )
+        return context
 
 
 class ModulePage(Page):
     summary = models.CharField(max_length=300, blank=True)
+    estimated_minutes = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("Leave empty to use the sum of the lessons' estimates."),
+    )
 
     parent_page_types = ["curriculum.CurriculumPage"]
     subpage_types = ["curriculum.LessonPage"]
-    content_panels = [*Page.content_panels, FieldPanel("summary")]
+    content_panels = [
+        *Page.content_panels,
+        FieldPanel("summary"),
+        FieldPanel("estimated_minutes"),
+        MultiFieldPanel(
+            [InlinePanel("outcomes", label=_("Outcome"))], heading=_("Learning outcomes")
+        ),
+        MultiFieldPanel(
+            [InlinePanel("prerequisites", label=_("Required module"))],
+            heading=_("Prerequisites"),
+        ),
+    ]
+    search_fields = [*Page.search_fields, index.SearchField("summary")]
+
+    def get_context(self, request, *args, **kwargs):
+        from curriculum.selectors import module_progress
+
+        context = super().get_context(request, *args, **kwargs)
+        context["progress"] = module_progress(user=request.user, module=self)
+        return context
+
+
+class ModuleLearningOutcome(LearningOutcome):
+    page = ParentalKey(ModulePage, on_delete=models.CASCADE, related_name="outcomes")
+
+
+class ModulePrerequisite(Orderable):
+    """This module opens to a resident only once they completed `required_module`."""
+
+    page = ParentalKey(ModulePage, on_delete=models.CASCADE, related_name="prerequisites")
+    required_module = models.ForeignKey(
+        ModulePage, on_delete=models.CASCADE, related_name="required_by"
+    )
+
+    panels = [PageChooserPanel("required_module", page_type="curriculum.ModulePage")]
+
+    def __str__(self) -> str:
+        return str(self.required_module)
 
 
 class LessonPage(Page):
@@ -58,6 +158,73 @@ class LessonPage(Page):
         *Page.content_panels,
         FieldPanel("summary"),
         FieldPanel("estimated_minutes"),
+        MultiFieldPanel(
+            [InlinePanel("outcomes", label=_("Outcome"))], heading=_("Learning outcomes")
+        ),
         FieldPanel("body"),
     ]
-    search_fields = [*Page.search_fields, index.SearchField("body")]
+    search_fields = [
+        *Page.search_fields,
+        index.SearchField("summary"),
+        index.SearchField("body"),
+    ]
+
+    def get_context(self, request, *args, **kwargs):
+        from accounts import permissions
+        from curriculum.selectors import lesson_is_completed, lesson_neighbours
+
+        context = super().get_context(request, *args, **kwargs)
+        context["previous_lesson"], context["next_lesson"] = lesson_neighbours(lesson=self)
+        context["is_completed"] = lesson_is_completed(user=request.user, lesson=self)
+        context["may_mark_complete"] = permissions.may_mark_lesson_complete(request.user, self)
+        return context
+
+
+class LessonLearningOutcome(LearningOutcome):
+    page = ParentalKey(LessonPage, on_delete=models.CASCADE, related_name="outcomes")
+
+
+class CompletionSource(models.TextChoices):
+    MANUAL = "manual", _("Marked complete by the resident")
+    LAB = "lab", _("The lesson's lab finished")
+
+
+class LessonCompletion(models.Model):
+    """A resident finished a lesson. Written only by `curriculum.services`."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lesson_completions"
+    )
+    lesson = models.ForeignKey(LessonPage, on_delete=models.CASCADE, related_name="completions")
+    source = models.CharField(
+        max_length=16, choices=CompletionSource.choices, default=CompletionSource.MANUAL
+    )
+    completed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("user", "lesson"), name="unique_lesson_completion"),
+        ]
+        ordering = ("-completed_at",)
+
+    def __str__(self) -> str:
+        return f"{self.user} completed {self.lesson}"
+
+
+class LoadedContent(models.Model):
+    """What `curriculum_load` last wrote to a page, so that it never overwrites an edit.
+
+    `written_fingerprint` is the fingerprint of the page as the loader left it. If the page's
+    fingerprint differs now, an educator changed it and the loader keeps its hands off.
+    `source_fingerprint` hashes the file content that produced the page (which version of
+    content/ it came from).
+    """
+
+    page = models.OneToOneField(Page, on_delete=models.CASCADE, related_name="loaded_content")
+    source_path = models.CharField(max_length=300)
+    source_fingerprint = models.CharField(max_length=64)
+    written_fingerprint = models.CharField(max_length=64)
+    loaded_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.source_path

@@ -1,40 +1,346 @@
-"""Writes for the curriculum: the demo course the run command loads."""
+"""Writes for the curriculum: completion, self-enrolment, the review workflow, the course loader."""
 
 from __future__ import annotations
 
-from django.db import transaction
-from wagtail.models import Page, Site
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from curriculum.models import CurriculumIndexPage, CurriculumPage, LessonPage, ModulePage
+import nh3
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from wagtail.models import GroupApprovalTask, Page, Site, Workflow, WorkflowPage, WorkflowTask
+
+from accounts.models import Enrolment
+from accounts.services import enrolment_create
+from curriculum.content import (
+    CONTENT_DIR,
+    CourseSpec,
+    LabSpec,
+    LessonSpec,
+    ModuleSpec,
+    course_read,
+    source_fingerprint,
+)
+from curriculum.models import (
+    CompletionSource,
+    CurriculumIndexPage,
+    CurriculumPage,
+    LessonCompletion,
+    LessonLearningOutcome,
+    LessonPage,
+    LoadedContent,
+    ModuleLearningOutcome,
+    ModulePage,
+    ModulePrerequisite,
+)
 from labs.models import LabExercise
 
+logger = logging.getLogger(__name__)
+
 DEMO_COURSE_SLUG = "imaging-ai-foundations"
+DEMO_MODULE_SLUG = "where-ai-fails"
 DEMO_LESSON_SLUG = "when-noise-breaks-a-model"
+REVIEW_WORKFLOW_NAME = "Curriculum review"
+REVIEW_TASK_NAME = "Lead educator approval"
+LEAD_EDUCATORS_GROUP = "Lead educators"
+LEAD_EDUCATOR_PAGE_PERMISSIONS = (
+    "add_page",
+    "change_page",
+    "publish_page",
+    "lock_page",
+    "unlock_page",
+)
+
+# What the shipped content may contain: the same elements Wagtail's rich text features allow.
+ALLOWED_TAGS = {
+    "h2",
+    "h3",
+    "p",
+    "b",
+    "i",
+    "strong",
+    "em",
+    "ol",
+    "ul",
+    "li",
+    "a",
+    "hr",
+    "sub",
+    "sup",
+    "br",
+}
 
 
-def _child_ensure(parent: Page, page_class, *, slug: str, **fields) -> Page:
-    """The child with this slug, created (and published) only if it does not exist.
+# --- Completion and enrolment ------------------------------------------------------------
 
-    Existing pages are left as they are so an educator's edits survive re-running the set-up.
+
+def lesson_completion_record(
+    *, user, lesson: LessonPage, source: CompletionSource = CompletionSource.MANUAL
+) -> LessonCompletion:
+    """Record that the user completed the lesson; recording twice keeps the first record.
+
+    Callers check `accounts.permissions.may_mark_lesson_complete` first (views) or know the
+    user earned it (a finished lab run).
     """
-    existing = parent.get_children().filter(slug=slug).first()
-    if existing is not None:
-        return existing.specific
-    page = page_class(slug=slug, **fields)
-    parent.add_child(instance=page)
-    page.save_revision().publish()
-    return page
+    completion, _created = LessonCompletion.objects.get_or_create(
+        user=user, lesson=lesson, defaults={"source": source}
+    )
+    return completion
+
+
+def lesson_completion_record_from_lab_run(*, run) -> LessonCompletion | None:
+    """For the labs app to call when a run succeeds: completes the lesson that embeds the lab.
+
+    Returns None when the run did not succeed or was not started from a lesson embedding its
+    exercise (runs started elsewhere complete nothing).
+    """
+    from curriculum.selectors import lesson_lab_exercise_ids
+    from labs.models import LabRunStatus
+
+    if run.status != LabRunStatus.SUCCEEDED or run.lesson_id is None:
+        return None
+    lesson = LessonPage.objects.filter(pk=run.lesson_id).first()
+    if lesson is None or run.exercise_id not in lesson_lab_exercise_ids(lesson):
+        return None
+    return lesson_completion_record(user=run.user, lesson=lesson, source=CompletionSource.LAB)
+
+
+def course_self_enrol(*, user, course: CurriculumPage) -> Enrolment:
+    """Enrol a resident who asked to; callers check `permissions.may_self_enrol` first."""
+    return enrolment_create(user=user, course=course)
+
+
+# --- Moderation workflow -----------------------------------------------------------------
 
 
 @transaction.atomic
-def demo_course_ensure() -> LessonPage:
-    """One course, one module, one lesson embedding one break-it lab; idempotent."""
+def review_workflow_ensure(*, page: Page) -> Workflow:
+    """Educators submit, a lead educator approves: a Wagtail workflow on the curriculum tree.
+
+    Idempotent. A workflow an admin already assigned to the page is left in place.
+    """
+    group, _created = Group.objects.get_or_create(name=LEAD_EDUCATORS_GROUP)
+    group.permissions.add(Permission.objects.get(codename="access_admin"))
+    from wagtail.models import GroupPagePermission
+
+    for codename in LEAD_EDUCATOR_PAGE_PERMISSIONS:
+        permission = Permission.objects.get(
+            content_type__app_label="wagtailcore", codename=codename
+        )
+        GroupPagePermission.objects.get_or_create(group=group, page=page, permission=permission)
+    task = GroupApprovalTask.objects.filter(name=REVIEW_TASK_NAME).first()
+    if task is None:
+        task = GroupApprovalTask.objects.create(name=REVIEW_TASK_NAME)
+    task.groups.add(group)
+    workflow, _created = Workflow.objects.get_or_create(name=REVIEW_WORKFLOW_NAME)
+    WorkflowTask.objects.get_or_create(workflow=workflow, task=task, defaults={"sort_order": 0})
+    assigned, _created = WorkflowPage.objects.get_or_create(
+        page=page, defaults={"workflow": workflow}
+    )
+    return assigned.workflow
+
+
+# --- The course loader -------------------------------------------------------------------
+
+
+@dataclass
+class LoadReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    kept_edits: list[str] = field(default_factory=list)
+
+    def note(self, outcome: str, label: str) -> None:
+        getattr(self, outcome).append(label)
+
+
+def _without_block_ids(value):
+    """Stream data without the per-block UUIDs, which differ between equal contents."""
+    if isinstance(value, list):
+        return [_without_block_ids(each) for each in value]
+    if isinstance(value, dict):
+        return {key: _without_block_ids(each) for key, each in value.items() if key != "id"}
+    return value
+
+
+def page_fingerprint(page: Page) -> str:
+    """A hash of what an educator can edit on a curriculum page (fields, outcomes, body)."""
+    state: dict = {"title": page.title, "slug": page.slug}
+    for name in ("summary", "introduction", "estimated_minutes", "self_enrolment_allowed"):
+        if hasattr(page, name):
+            state[name] = getattr(page, name)
+    if isinstance(page, LessonPage):
+        raw = LessonPage._meta.get_field("body").get_prep_value(page.body)
+        state["body"] = _without_block_ids(json.loads(json.dumps(raw, default=str)))
+    if hasattr(page, "outcomes"):
+        state["outcomes"] = [(o.text, o.domain, o.level) for o in page.outcomes.all()]
+    if isinstance(page, ModulePage):
+        state["prerequisites"] = sorted(p.required_module_id for p in page.prerequisites.all())
+    return source_fingerprint(state)
+
+
+def _html_clean(html: str) -> str:
+    return nh3.clean(html, tags=ALLOWED_TAGS, attributes={"a": {"href"}}).strip()
+
+
+def _page_write(
+    *, parent: Page, page_class, spec_path: Path, slug: str, fields: dict, report: LoadReport
+) -> Page:
+    """Create or update one page from the content files, never over an educator's edit.
+
+    `fields` may carry `outcomes` (list of dicts) and `prerequisites` (module pages) besides
+    model fields. Only pages the loader made are updated, and only if nobody changed them
+    since: their fingerprint still equals the one stored when the loader last wrote them.
+    """
+    label = str(spec_path.relative_to(spec_path.parents[1]))
+    written_from = source_fingerprint(
+        {**fields, "prerequisites": [m.pk for m in fields.get("prerequisites") or []]}
+    )
+    outcomes = fields.pop("outcomes", None)
+    prerequisites = fields.pop("prerequisites", None)
+    existing = parent.get_children().filter(slug=slug).first()
+    record = None
+    if existing is not None:
+        page = existing.specific
+        record = LoadedContent.objects.filter(page=page).first()
+        current = page_fingerprint(page)
+        if record is None or page.has_unpublished_changes or current != record.written_fingerprint:
+            report.note("kept_edits", label)
+            return page
+    else:
+        page = page_class(slug=slug)
+    for name, value in fields.items():
+        setattr(page, name, value)
+    outcome_class = {LessonPage: LessonLearningOutcome, ModulePage: ModuleLearningOutcome}.get(
+        page_class
+    )
+    if outcomes is not None and outcome_class is not None:
+        page.outcomes = [outcome_class(sort_order=i, **o) for i, o in enumerate(outcomes)]
+    if prerequisites is not None:
+        page.prerequisites = [
+            ModulePrerequisite(sort_order=i, required_module=m) for i, m in enumerate(prerequisites)
+        ]
+    if existing is not None:
+        if page_fingerprint(page) == current:
+            report.note("unchanged", label)
+            return page
+        page.save_revision().publish()
+        report.note("updated", label)
+    else:
+        parent.add_child(instance=page)
+        page.save_revision().publish()
+        report.note("created", label)
+    page = page_class.objects.get(pk=page.pk)
+    LoadedContent.objects.update_or_create(
+        page=page,
+        defaults={
+            "source_path": label,
+            "source_fingerprint": written_from,
+            "written_fingerprint": page_fingerprint(page),
+        },
+    )
+    return page
+
+
+def _lab_exercise_ensure(lab: LabSpec) -> LabExercise:
+    """The exercise with this title; made from the content only if missing (never overwritten)."""
+    exercise, _created = LabExercise.objects.get_or_create(
+        title=lab.title,
+        defaults={
+            "instructions": _html_clean(lab.instructions),
+            "model_key": lab.model_key,
+            "study_key": lab.study_key,
+            "perturbation_key": lab.perturbation_key,
+            "severity_default": lab.severity_default,
+        },
+    )
+    return exercise
+
+
+def _citation_raw(citation: dict) -> dict:
+    return {
+        "authors": citation["authors"],
+        "title": citation["title"],
+        "source": citation["source"],
+        "year": int(citation["year"]),
+        "doi": citation.get("doi", ""),
+        "url": citation.get("url", ""),
+    }
+
+
+def _viewer_block_raw(block: dict, *, lesson: LessonSpec) -> dict | None:
+    """A viewer block naming a library study by key and its series by number.
+
+    The series UIDs come from the study index, so the library must be loaded first
+    (`make run` does: library_load, then demo_setup). Without it the block is left out
+    with a warning, and a later load adds it.
+    """
+    from studies.models import Series
+
+    def series_uid(number: int) -> str | None:
+        series = Series.objects.filter(study__key=block["study"], series_number=number).first()
+        return series.series_instance_uid if series else None
+
+    image_uid = series_uid(int(block["series_number"]))
+    if image_uid is None:
+        logger.warning(
+            "%s: study %r is not in the library index; run `manage.py library_load` and "
+            "load the course again to add its viewer.",
+            lesson.path,
+            block["study"],
+        )
+        return None
+    overlays = [series_uid(int(n)) for n in block.get("overlay_series_numbers", [])]
+    return {
+        "series": image_uid,
+        "initial_slice": block.get("initial_slice"),
+        "window_preset": block.get("window_preset", ""),
+        "overlays": [uid for uid in overlays if uid],
+        "caption": block.get("caption", ""),
+    }
+
+
+def _lesson_body_raw(lesson: LessonSpec, exercises: dict[str, LabExercise]) -> list[dict]:
+    """The lesson's blocks in StreamField's stored (raw) form."""
+    body = []
+    for block in lesson.body:
+        kind = block["type"]
+        if kind == "text":
+            body.append({"type": "paragraph", "value": _html_clean(block["html"])})
+        elif kind == "callout":
+            value = {
+                "kind": block["kind"],
+                "title": block.get("title", ""),
+                "text": _html_clean(block["html"]),
+            }
+            body.append({"type": "callout", "value": value})
+        elif kind == "lab":
+            exercise = exercises[block["exercise"]]
+            value = {"exercise": exercise.pk, "introduction": block.get("introduction", "")}
+            body.append({"type": "lab", "value": value})
+        elif kind == "viewer":
+            viewer = _viewer_block_raw(block, lesson=lesson)
+            if viewer is not None:
+                body.append({"type": "viewer", "value": viewer})
+        elif kind == "references":
+            value = {
+                "heading": block.get("heading", "References"),
+                "citations": [_citation_raw(c) for c in block["citations"]],
+            }
+            body.append({"type": "references", "value": value})
+        else:
+            raise ValueError(f"{lesson.path}: {kind} blocks need files; add them in the admin.")
+    return body
+
+
+def curriculum_index_ensure() -> CurriculumIndexPage:
+    """The one index page, made the default site's root (replacing Wagtail's 'Welcome')."""
     root = Page.get_first_root_node()
     index = CurriculumIndexPage.objects.first()
     if index is None:
-        index = _child_ensure(
-            root,
-            CurriculumIndexPage,
+        index = CurriculumIndexPage(
             slug="courses",
             title="Imaging informatics for radiologists",
             introduction=(
@@ -42,6 +348,8 @@ def demo_course_ensure() -> LessonPage:
                 "studies, and the physics of every way they break.</p>"
             ),
         )
+        root.add_child(instance=index)
+        index.save_revision().publish()
     site = Site.objects.filter(is_default_site=True).first()
     if site is None:
         Site.objects.create(hostname="localhost", port=80, root_page=index, is_default_site=True)
@@ -50,51 +358,106 @@ def demo_course_ensure() -> LessonPage:
         site.save()
     # Wagtail's migration creates a placeholder "Welcome" page; it is not part of our tree.
     root.get_children().exclude(pk=index.pk).filter(depth=2, slug="home").delete()
+    return index
 
-    course = _child_ensure(
-        index,
-        CurriculumPage,
-        slug=DEMO_COURSE_SLUG,
-        title="Foundations of imaging AI",
-        summary="How an AI model reads an image, and what it does when the image changes.",
-        introduction="<p>A first course: run a real model on a real CT and break it.</p>",
-    )
-    module = _child_ensure(
-        course,
-        ModulePage,
-        slug="where-ai-fails",
-        title="Where AI fails",
-        summary="Noise, artefacts and shortcuts: producing the failure yourself.",
-    )
-    exercise, _created = LabExercise.objects.get_or_create(
-        title="Noise against a tissue segmenter",
-        defaults={
-            "instructions": (
-                "<p>The model labels every pixel of a CT slice as air/lung, fat, soft tissue "
-                "or bone. Add noise of increasing standard deviation and watch which "
-                "tissue boundaries it loses first. Start at 20 HU, then try 100 and 250.</p>"
-            ),
-            "model_key": "ct-tissue",
-            "study_key": "ct-small",
-            "perturbation_key": "gaussian-noise",
-            "severity_default": 100.0,
+
+@transaction.atomic
+def curriculum_content_load(
+    *, content_dir: Path = CONTENT_DIR, only_lessons: set[str] | None = None
+) -> tuple[CurriculumPage, LoadReport]:
+    """Load the course in `content_dir` into Wagtail; idempotent and edit-preserving.
+
+    `only_lessons` ("module-slug/lesson-slug") restricts the load to those lessons and their
+    module and course pages (the demo set-up and fast tests use it). Prerequisites pointing
+    at modules not loaded are left out until a full load.
+    """
+    spec: CourseSpec = course_read(content_dir)
+    report = LoadReport()
+    index = curriculum_index_ensure()
+    review_workflow_ensure(page=index)
+    course = _page_write(
+        parent=index,
+        page_class=CurriculumPage,
+        spec_path=spec.path,
+        slug=spec.slug,
+        fields={
+            "title": spec.title,
+            "summary": spec.summary,
+            "introduction": _html_clean(spec.introduction),
+            "self_enrolment_allowed": spec.self_enrolment_allowed,
         },
+        report=report,
     )
-    return _child_ensure(
-        module,
-        LessonPage,
-        slug=DEMO_LESSON_SLUG,
-        title="When noise breaks a model",
-        summary="Quantum noise, pixel classifiers and why a confident model can be wrong.",
-        estimated_minutes=15,
-        body=[
-            (
-                "paragraph",
-                "<h2>Noise is physics, not a bug</h2><p>A CT number is an estimate from a "
-                "finite count of photons. Halve the dose and the noise standard deviation "
-                "grows by about the square root of two. A model trained on routine-dose "
-                "images has learned what tissue looks like at one noise level.</p>",
-            ),
-            ("lab", {"exercise": exercise, "introduction": "Break the model yourself."}),
-        ],
+    modules_by_slug: dict[str, ModulePage] = {}
+    for module_spec in spec.modules:
+        lessons = [
+            lesson
+            for lesson in module_spec.lessons
+            if only_lessons is None or f"{module_spec.slug}/{lesson.slug}" in only_lessons
+        ]
+        if not lessons:
+            continue
+        module = _module_write(
+            course=course, spec=module_spec, modules_by_slug=modules_by_slug, report=report
+        )
+        modules_by_slug[module_spec.slug] = module
+        exercises = {}
+        if module_spec.lab is not None:
+            exercises[module_spec.lab.title] = _lab_exercise_ensure(module_spec.lab)
+        for lesson in lessons:
+            for block in lesson.body:
+                if block["type"] == "lab" and block["exercise"] not in exercises:
+                    exercises[block["exercise"]] = LabExercise.objects.get(title=block["exercise"])
+            _page_write(
+                parent=module,
+                page_class=LessonPage,
+                spec_path=lesson.path,
+                slug=lesson.slug,
+                fields={
+                    "title": lesson.title,
+                    "summary": lesson.summary,
+                    "estimated_minutes": lesson.estimated_minutes,
+                    "body": _lesson_body_raw(lesson, exercises),
+                    "outcomes": lesson.outcomes,
+                },
+                report=report,
+            )
+    if report.kept_edits:
+        logger.info("curriculum_load kept educators' edits in: %s", ", ".join(report.kept_edits))
+    return course, report
+
+
+def _module_write(
+    *, course: Page, spec: ModuleSpec, modules_by_slug: dict[str, ModulePage], report: LoadReport
+) -> ModulePage:
+    existing_modules = {
+        page.slug: page for page in ModulePage.objects.child_of(course)
+    } | modules_by_slug
+    prerequisites = [existing_modules[s] for s in spec.prerequisites if s in existing_modules]
+    return _page_write(
+        parent=course,
+        page_class=ModulePage,
+        spec_path=spec.path,
+        slug=spec.slug,
+        fields={
+            "title": spec.title,
+            "summary": spec.summary,
+            "estimated_minutes": spec.estimated_minutes,
+            "outcomes": spec.outcomes,
+            "prerequisites": prerequisites,
+        },
+        report=report,
     )
+
+
+def demo_course_ensure() -> LessonPage:
+    """The demo lesson (a break-it lab on CT noise) with its module and course; idempotent.
+
+    Loads one lesson of the shipped course so that tests and the demo stay fast; the
+    `curriculum_load` command loads the rest.
+    """
+    course, _report = curriculum_content_load(
+        only_lessons={f"{DEMO_MODULE_SLUG}/{DEMO_LESSON_SLUG}"}
+    )
+    module = ModulePage.objects.child_of(course).get(slug=DEMO_MODULE_SLUG)
+    return LessonPage.objects.child_of(module).get(slug=DEMO_LESSON_SLUG)

@@ -1,7 +1,8 @@
-"""Wagtail hooks for the curriculum: course pages are served only to those who may see them."""
+"""Wagtail hooks for the curriculum: who may open course pages, and prerequisites enforced."""
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
 from wagtail import hooks
 
 from accounts import permissions
@@ -14,3 +15,17 @@ def course_page_access_check(page, request, serve_args, serve_kwargs):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     raise PermissionDenied("You are not enrolled in this course.")
+
+
+@hooks.register("before_serve_page")
+def lesson_prerequisites_check(page, request, serve_args, serve_kwargs):
+    """A resident who has not completed a required module is told which, not just refused."""
+    unmet = permissions.lesson_prerequisites_unmet(request.user, page)
+    if not unmet:
+        return None
+    from curriculum.selectors import course_progress
+
+    course = permissions.course_of(page)
+    progress = course_progress(user=request.user, course=course.specific)
+    context = {"page": page, "unmet": unmet, "course": course, "progress": progress}
+    return TemplateResponse(request, "curriculum/prerequisites_unmet.html", context, status=403)

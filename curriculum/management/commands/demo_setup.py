@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from accounts.services import cohort_ensure, demo_accounts_ensure
-from curriculum.services import demo_course_ensure
+from curriculum.services import curriculum_content_load, demo_course_ensure
 
 
 class Command(BaseCommand):
@@ -18,6 +18,10 @@ class Command(BaseCommand):
         if not settings.DEMO_SETUP_ALLOWED:
             raise CommandError("The demo set-up is refused under production settings.")
         lesson = demo_course_ensure()
+        # The rest of the shipped course; educators' edits survive (see curriculum_load).
+        _course, report = curriculum_content_load()
+        for label in report.kept_edits:
+            self.stdout.write(self.style.WARNING(f"Kept an educator's edit: {label}"))
         accounts = demo_accounts_ensure()
         course = lesson.get_parent().get_parent()
         cohort_ensure(

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from curriculum import views
+
+app_name = "curriculum"
+
+urlpatterns = [
+    path("courses/<int:course_id>/enrol/", views.course_enrol, name="course_enrol"),
+    path("courses/<int:course_id>/progress/", views.course_progress, name="course_progress"),
+    path("lessons/<int:lesson_id>/complete/", views.lesson_complete, name="lesson_complete"),
+    path("progress/", views.my_progress, name="my_progress"),
+    path("search/", views.lesson_search, name="search"),
+]
