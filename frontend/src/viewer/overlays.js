@@ -1,0 +1,161 @@
+// Overlay layers drawn over the viewer's image: DICOM SEG label maps (PS3.3 A.51), fetched
+// through WADO-RS like the images. Each layer keeps its own visibility and opacity; the
+// segments get colours from the SEG (RecommendedDisplayCIELabValue) or a fixed palette,
+// listed in a legend. The layer is drawn on a 2D canvas above Cornerstone's, mapped with
+// the viewport's own world-to-canvas transform, so zoom, pan, flip and rotation carry over.
+import { seriesMetadata, tagValue, tagValues } from "./dicomweb.js";
+
+// Okabe-Ito and Tol colour sets: distinguishable with the common colour-vision deficiencies.
+const PALETTE = [
+  [230, 159, 0], [86, 180, 233], [0, 158, 115], [240, 228, 66], [0, 114, 178],
+  [213, 94, 0], [204, 121, 167], [68, 170, 153], [136, 34, 85], [221, 204, 119],
+  [51, 34, 136], [17, 119, 51], [170, 68, 153], [153, 153, 51], [136, 204, 238],
+];
+
+const T = {
+  perFrame: "52009230",
+  derivationImage: "00089124",
+  sourceImage: "00082112",
+  referencedSOP: "00081155",
+  segmentIdentification: "0062000A",
+  referencedSegment: "0062000B",
+  planePosition: "00209113",
+  imagePosition: "00200032",
+  segmentSequence: "00620002",
+  segmentNumber: "00620004",
+  segmentLabel: "00620005",
+  recommendedCIELab: "0062000D",
+  rows: "00280010",
+  columns: "00280011",
+  sopInstanceUID: "00080018",
+};
+
+/** PS3.3 C.10.7.1.1: CIELab scaled to 0..65535, to sRGB (D65). */
+function cielabToRgb([l16, a16, b16]) {
+  const L = (l16 / 65535) * 100;
+  const a = (a16 / 65535) * 255 - 128;
+  const b = (b16 / 65535) * 255 - 128;
+  const fy = (L + 16) / 116;
+  const f = (t) => (t ** 3 > 0.008856 ? t ** 3 : (t - 16 / 116) / 7.787);
+  const [x, y, z] = [0.95047 * f(fy + a / 500), f(fy), 1.08883 * f(fy - b / 200)];
+  const linear = [
+    3.2406 * x - 1.5372 * y - 0.4986 * z,
+    -0.9689 * x + 1.8758 * y + 0.0415 * z,
+    0.0557 * x - 0.204 * y + 1.057 * z,
+  ];
+  return linear.map((c) => {
+    const v = c <= 0.0031308 ? 12.92 * c : 1.055 * c ** (1 / 2.4) - 0.055;
+    return Math.round(Math.min(Math.max(v, 0), 1) * 255);
+  });
+}
+
+function indexOfBytes(haystack, needle, from) {
+  outer: for (let i = from; i <= haystack.length - needle.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+/** The parts of a multipart/related body (PS3.18 §8.6.1.2), as byte arrays. */
+function multipartParts(buffer, contentType) {
+  const boundary = /boundary="?([^";]+)"?/i.exec(contentType)?.[1];
+  const bytes = new Uint8Array(buffer);
+  if (!boundary) return [bytes];
+  const marker = new TextEncoder().encode(`--${boundary}`);
+  const headerEnd = new TextEncoder().encode("\r\n\r\n");
+  const parts = [];
+  let at = indexOfBytes(bytes, marker, 0);
+  while (at >= 0) {
+    const headersAt = at + marker.length;
+    if (bytes[headersAt] === 45 && bytes[headersAt + 1] === 45) break; // closing "--"
+    const bodyAt = indexOfBytes(bytes, headerEnd, headersAt) + 4;
+    const next = indexOfBytes(bytes, marker, bodyAt);
+    if (bodyAt < 4 || next < 0) break;
+    parts.push(bytes.subarray(bodyAt, next - 2)); // without the CRLF before the boundary
+    at = next;
+  }
+  return parts;
+}
+
+async function framesFetch(url, numbers) {
+  const parts = [];
+  for (let i = 0; i < numbers.length; i += 200) {
+    const response = await fetch(`${url}/frames/${numbers.slice(i, i + 200).join(",")}`, {
+      headers: { Accept: 'multipart/related; type="application/octet-stream"; transfer-syntax=*' },
+      credentials: "same-origin",
+    });
+    if (!response.ok) throw new Error(`SEG frames: the server answered ${response.status}.`);
+    parts.push(...multipartParts(await response.arrayBuffer(), response.headers.get("content-type")));
+  }
+  return parts;
+}
+
+/** A SEG series as label masks per referenced image: Map(SOPInstanceUID -> [{segment, mask}]). */
+export async function segLayerLoad({ root, studyUID, seriesUID, imagePositions }) {
+  const [instance] = await seriesMetadata(root, studyUID, seriesUID);
+  const rows = Number(tagValue(instance, T.rows));
+  const columns = Number(tagValue(instance, T.columns));
+  const segments = tagValues(instance, T.segmentSequence).map((item, i) => {
+    const lab = tagValues(item, T.recommendedCIELab);
+    return {
+      number: Number(tagValue(item, T.segmentNumber)),
+      label: tagValue(item, T.segmentLabel, `Segment ${i + 1}`),
+      colour: lab.length === 3 ? cielabToRgb(lab) : PALETTE[i % PALETTE.length],
+    };
+  });
+  const frames = tagValues(instance, T.perFrame).map((item) => {
+    const source = tagValue(tagValue(item, T.derivationImage), T.sourceImage);
+    const position = tagValues(tagValue(item, T.planePosition), T.imagePosition).map(Number);
+    const byPosition = position.length === 3 ? imagePositions(position) : undefined;
+    return {
+      sop: tagValue(source, T.referencedSOP) ?? byPosition,
+      segment: Number(tagValue(tagValue(item, T.segmentIdentification), T.referencedSegment)),
+    };
+  });
+  const url = `${root}/studies/${studyUID}/series/${seriesUID}/instances/${tagValue(instance, T.sopInstanceUID)}`;
+  const data = await framesFetch(
+    url,
+    frames.map((_, i) => i + 1),
+  );
+  const masks = new Map();
+  const pixels = rows * columns;
+  frames.forEach((frame, i) => {
+    const bytes = data[i];
+    if (!bytes || !frame.sop) return;
+    // BitsAllocated 1 (PS3.5 §8.1.1: packed, least significant bit first), or one byte
+    // per pixel when the server unpacked them.
+    const mask = new Uint8Array(pixels);
+    if (bytes.length >= pixels) mask.set(bytes.subarray(0, pixels));
+    else for (let p = 0; p < pixels; p++) mask[p] = (bytes[p >> 3] >> (p & 7)) & 1;
+    if (!masks.has(frame.sop)) masks.set(frame.sop, []);
+    masks.get(frame.sop).push({ segment: frame.segment, mask });
+  });
+  return { kind: "seg", seriesUID, rows, columns, segments, masks };
+}
+
+/** The layer's colours for one image, as an RGBA canvas (null when nothing is labelled). */
+export function segLayerPaint(layer, sop) {
+  const entries = layer.masks.get(sop);
+  if (!entries?.length) return null;
+  const canvas = document.createElement("canvas");
+  canvas.width = layer.columns;
+  canvas.height = layer.rows;
+  const context = canvas.getContext("2d");
+  const image = context.createImageData(layer.columns, layer.rows);
+  const colours = new Map(layer.segments.map((s) => [s.number, s.colour]));
+  for (const { segment, mask } of entries) {
+    if (layer.hiddenSegments?.has(segment)) continue;
+    const [r, g, b] = colours.get(segment) ?? [255, 0, 0];
+    for (let p = 0; p < mask.length; p++) {
+      if (!mask[p]) continue;
+      const o = p * 4;
+      image.data[o] = r;
+      image.data[o + 1] = g;
+      image.data[o + 2] = b;
+      image.data[o + 3] = 255;
+    }
+  }
+  context.putImageData(image, 0, 0);
+  return canvas;
+}

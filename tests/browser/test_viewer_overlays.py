@@ -1,0 +1,63 @@
+"""Overlays and linked viewers in Chromium: the chest CT's DICOM SEG is drawn over the
+images and its visibility toggles pixels; two linked viewers scroll and window together."""
+
+import numpy as np
+import pytest
+
+from tests.browser import viewer_support
+from tests.browser.viewer_support import log_in, slice_wait, viewer_open, viewport_pixels
+
+# Fixtures shared by the viewer's browser tests.
+viewer_library_build = viewer_support.viewer_library_build
+viewer_studies = viewer_support.viewer_studies
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_segmentation_overlay_toggles_pixels(
+    live_server, people, viewer_studies, browser_page, screenshot_dir
+):
+    page = browser_page
+    page.on("console", lambda message: print("console:", message.type, message.text))
+    log_in(page, live_server.url, people["educator"].username)
+    ct = viewer_studies["chest-ct"]
+    viewer = viewer_open(
+        page, f"{live_server.url}/viewer/{ct.study_instance_uid}/?slice=75&overlays=auto"
+    )
+    assert viewer.get_attribute("data-state") == "ready"
+    legend = viewer.locator(".viewer-legend li")
+    legend.first.wait_for(timeout=60_000)
+    assert "Heart" in viewer.locator(".viewer-legend").text_content()
+    shown = viewport_pixels(viewer, screenshot_dir / "1-overlay-shown.png")
+    page.screenshot(path=screenshot_dir / "0-page.png", full_page=True)
+
+    viewer.get_by_label("Show").uncheck()
+    hidden = viewport_pixels(viewer, screenshot_dir / "2-overlay-hidden.png")
+    assert np.abs(shown - hidden).mean() > 1, "hiding the overlay did not change the image"
+
+    viewer.get_by_label("Show").check()
+    viewer.locator(".viewer-layer-opacity").fill("100")
+    opaque = viewport_pixels(viewer, screenshot_dir / "3-overlay-opaque.png")
+    assert np.abs(opaque - hidden).mean() > np.abs(shown - hidden).mean()
+
+
+def test_linked_viewers_scroll_and_window_together(
+    live_server, people, viewer_studies, browser_page, screenshot_dir
+):
+    page = browser_page
+    log_in(page, live_server.url, people["educator"].username)
+    ct = viewer_studies["chest-ct"]
+    series_uid = ct.series.get(modality="CT").series_instance_uid
+    url = f"{live_server.url}/viewer/{ct.study_instance_uid}/?slice=50&compare={series_uid}"
+    left = viewer_open(page, url, index=0)
+    right = viewer_open(page, url, index=1)
+    assert right.get_attribute("data-state") == "ready"
+    left.locator(".viewer-viewport").focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowDown")
+    slice_wait(left, 60)
+    slice_wait(right, 60)
+    left.locator(".viewer-preset").select_option("bone")
+    page.wait_for_timeout(300)
+    assert right.locator("[data-corner=bl]").text_content() == "W 1800 L 400"
+    page.screenshot(path=screenshot_dir / "side-by-side.png", full_page=True)
