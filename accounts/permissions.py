@@ -116,15 +116,123 @@ def access_lab_run_by_id(user, run_pk: int, *, for_cancel: bool = False) -> LabR
     return run
 
 
+# --- Curriculum delivery (issue 7) --------------------------------------------------------
+
+
+def may_self_enrol(user, course: Page) -> bool:
+    """Residents may enrol themselves in a course that allows it and they are not yet in."""
+    return (
+        role_of(user) == Role.RESIDENT
+        and getattr(course, "self_enrolment_allowed", False)
+        and not is_enrolled(user, course)
+    )
+
+
+def lesson_prerequisites_unmet(user, page: Page) -> list[Page]:
+    """Modules a resident must complete before opening this lesson; staff are never held back.
+
+    Empty for pages that are not lessons (a module page stays readable and lists what it
+    needs) and for staff roles.
+    """
+    from curriculum.models import LessonPage, ModulePage
+    from curriculum.selectors import unmet_prerequisites
+
+    if role_of(user) != Role.RESIDENT or page.specific_class is not LessonPage:
+        return []
+    module = ModulePage.objects.filter(pk=page.get_parent().pk).first()
+    if module is None:
+        return []
+    return unmet_prerequisites(user=user, module=module)
+
+
+def may_open_lesson(user, page: Page) -> bool:
+    """May view the page and has completed the modules its module requires."""
+    return may_view_page(user, page) and not lesson_prerequisites_unmet(user, page)
+
+
+def may_mark_lesson_complete(user, lesson: Page) -> bool:
+    """Progress belongs to residents: one who may open the lesson may mark it complete."""
+    return role_of(user) == Role.RESIDENT and may_open_lesson(user, lesson)
+
+
+def may_view_own_progress(user) -> bool:
+    return role_of(user) is not None
+
+
+def may_view_course_progress(user, course: Page) -> bool:
+    """Educators and programme admins see every resident's progress in a course."""
+    return role_of(user) in {Role.EDUCATOR, Role.ADMIN}
+
+
 def navigation_for(user) -> list[tuple[str, str]]:
     """The top navigation entries (label, url) this user may follow."""
     items = [(_("Courses"), reverse("home"))]
     role = role_of(user)
     if role is None:
         return items
+    items.append((_("My progress"), reverse("curriculum:my_progress")))
+    items.append((_("Search lessons"), reverse("curriculum:search")))
     items.append((_("My lab runs"), reverse("labs:run_list")))
     if role in {Role.EDUCATOR, Role.ADMIN}:
         items.append((_("Authoring"), reverse("wagtailadmin_home")))
     if role == Role.ADMIN:
         items.append((_("Administration"), reverse("admin:index")))
     return items
+
+
+# --- Studies (studies.models): per-course visibility of the study library -----------------
+
+
+def studies_visible_filter(user) -> Q:
+    """A filter over studies.Study: the studies this user may see.
+
+    Staff roles see every study, quarantined ones included (they review them). A resident
+    sees a published (not quarantined) study when it is made visible to a course the
+    resident is enrolled in, directly or through a cohort. Anonymous users see none.
+    """
+    from studies.models import Study
+
+    role = role_of(user)
+    if role in STAFF_ROLES:
+        return Q()
+    if role != Role.RESIDENT:
+        return Q(pk__in=[])
+    through_courses = Study.objects.filter(
+        Q(courses__enrolments__user=user) | Q(courses__cohorts__members=user)
+    ).values("pk")
+    return Q(is_quarantined=False, pk__in=through_courses)
+
+
+def may_view_study(user, study) -> bool:
+    """Whether this user may search, view and retrieve this study (see the filter above)."""
+    from studies.models import Study
+
+    return Study.objects.filter(studies_visible_filter(user), pk=study.pk).exists()
+
+
+def may_store_studies(user) -> bool:
+    """Educators and programme admins add studies (STOW-RS, PACS import)."""
+    return may_author(user)
+
+
+def may_store_without_deidentification(user) -> bool:
+    """Only a programme admin may declare a source already de-identified (issue 3, item 4)."""
+    return may_administer(user)
+
+
+def may_change_study_courses(user) -> bool:
+    """Educators and programme admins decide which courses see a study."""
+    return may_author(user)
+
+
+def access_study_by_uid(user, study_instance_uid: str):
+    """The study with this UID if the user may see it, else Http404 (never 403: a resident
+    must not learn that a study outside their courses exists)."""
+    from studies.models import Study
+
+    study = Study.objects.filter(
+        studies_visible_filter(user), study_instance_uid=study_instance_uid
+    ).first()
+    if study is None:
+        raise Http404(_("No such study."))
+    return study

@@ -18,6 +18,9 @@ urlpatterns = [
     path("healthz", health, name="health"),
     path("accounts/", include("accounts.urls")),
     path("labs/", include("labs.urls")),
+    path("viewer/", include("studies.viewer_pages")),
+    path("", include("studies.urls")),
+    path("learn/", include("curriculum.urls")),
     # One login page for the whole site: the Django admin's own is sent to ours.
     path(
         "django-admin/login/",

@@ -96,7 +96,11 @@ def main() -> int:
         os.environ.update(env)
         say("Migrating the database")
         manage("migrate", "--noinput", "-v", "0")
-        say("Loading demo content and demo accounts")
+        say("Building and indexing the study library (real images -> de-identified DICOM)")
+        manage("library_load")
+        say("Fetching and verifying third-party model weights")
+        subprocess.run([str(BIN / "python"), "-m", "labs.zoo", "fetch"], cwd=ROOT, check=True)
+        say("Loading the course, demo content and demo accounts")
         manage("demo_setup")
         port = env.get("ARTEFACT_PORT", "8000")
         children.append(

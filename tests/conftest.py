@@ -17,6 +17,30 @@ from tests.factories import UserFactory
 ROLES = ("resident", "educator", "examiner", "admin")
 
 
+def pytest_collection_modifyitems(items):
+    """Every transactional test (live server, worker, Chromium) restores the migrated data.
+
+    A transactional test ends with a flush, which also empties what migrations created:
+    Wagtail's root page and groups. Serialized rollback puts them back; mixing tests with
+    and without it makes the content types collide, so all of them use it.
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        transactional = bool(marker and marker.kwargs.get("transaction")) or any(
+            name in item.fixturenames for name in ("transactional_db", "live_server")
+        )
+        if transactional:
+            kwargs = {**(marker.kwargs if marker else {}), "transaction": True}
+            kwargs["serialized_rollback"] = True
+            item.add_marker(pytest.mark.django_db(**kwargs), append=False)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Tests create many accounts; a full-strength hash costs ~0.3 s each and proves nothing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def people(db):
     """One person per role; the resident is enrolled in the demo course when it exists."""
