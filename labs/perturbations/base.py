@@ -55,3 +55,27 @@ def for_each_slice(
     if image.ndim == 3:
         return np.stack([apply_slice(one, seed + k) for k, one in enumerate(image)])
     raise ValueError(f"Expected (rows, cols) or (slices, rows, cols); got shape {image.shape}.")
+
+
+class SlicewisePerturbation(Perturbation):
+    """A perturbation defined on one 2-D slice; volumes are done slice by slice.
+
+    At `severity_min` the image comes back unchanged (`image_copy`); otherwise
+    `apply_slice` runs on the slice, or on every slice of a volume with seed + k
+    (`for_each_slice`).
+    """
+
+    def apply(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
+        if severity <= self.severity_min:
+            return image_copy(image)
+        return for_each_slice(
+            image,
+            seed=seed,
+            apply_slice=lambda one, slice_seed: self.apply_slice(
+                one, severity=severity, seed=slice_seed
+            ),
+        )
+
+    @abstractmethod
+    def apply_slice(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
+        """Return the perturbed float32 copy of one (rows, cols) slice."""

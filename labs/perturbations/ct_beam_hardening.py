@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labs.perturbations.base import Perturbation, for_each_slice, image_copy
+from labs.perturbations.base import SlicewisePerturbation
 from labs.perturbations.ct_projection import (
     BODY_FIELD_OF_VIEW_MM,
     MU_WATER_PER_MM,
@@ -28,7 +28,7 @@ BONE_HARDENING = 0.12
 CROSS_HARDENING = 0.02
 
 
-class CtBeamHardening(Perturbation):
+class CtBeamHardening(SlicewisePerturbation):
     """The residual of an imperfect water/bone beam-hardening correction, in the sinogram."""
 
     key = "ct-beam-hardening"
@@ -51,18 +51,7 @@ class CtBeamHardening(Perturbation):
     modalities = frozenset({"CT"})
     field_of_view_mm = BODY_FIELD_OF_VIEW_MM
 
-    def apply(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
-        if severity <= self.severity_min:
-            return image_copy(image)
-        return for_each_slice(
-            image,
-            seed=seed,
-            apply_slice=lambda one, slice_seed: self._apply_slice(
-                one, severity=severity, seed=slice_seed
-            ),
-        )
-
-    def _apply_slice(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
+    def apply_slice(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
         mm = pixel_spacing_mm(image.shape, field_of_view_mm=self.field_of_view_mm)
         angles = view_angles_deg()
         mu = hu_to_mu(image)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labs.perturbations.base import Perturbation, for_each_slice, image_copy
+from labs.perturbations.base import SlicewisePerturbation
 from labs.perturbations.ct_projection import (
     BODY_FIELD_OF_VIEW_MM,
     filtered_back_projection,
@@ -38,7 +38,7 @@ def noisy_line_integrals(
     return -np.log(counts / incident_photons)
 
 
-class CtLowDose(Perturbation):
+class CtLowDose(SlicewisePerturbation):
     """Quantum noise of a reduced-dose scan, simulated in the sinogram (volumes slice by slice).
 
     The slice already carries the noise of its full-dose acquisition, so only the missing
@@ -68,18 +68,7 @@ class CtLowDose(Perturbation):
     modalities = frozenset({"CT"})
     field_of_view_mm = BODY_FIELD_OF_VIEW_MM
 
-    def apply(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
-        if severity <= self.severity_min:
-            return image_copy(image)
-        return for_each_slice(
-            image,
-            seed=seed,
-            apply_slice=lambda one, slice_seed: self._apply_slice(
-                one, severity=severity, seed=slice_seed
-            ),
-        )
-
-    def _apply_slice(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
+    def apply_slice(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
         mm = pixel_spacing_mm(image.shape, field_of_view_mm=self.field_of_view_mm)
         dose_fraction = 1.0 - min(severity, 99.9) / 100.0
         added_photons = FULL_DOSE_PHOTONS_PER_RAY * dose_fraction / (1.0 - dose_fraction)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labs.perturbations.base import Perturbation, for_each_slice, image_copy
+from labs.perturbations.base import SlicewisePerturbation
 from labs.perturbations.ct_low_dose import FULL_DOSE_PHOTONS_PER_RAY, noisy_line_integrals
 from labs.perturbations.ct_projection import (
     BODY_FIELD_OF_VIEW_MM,
@@ -41,7 +41,7 @@ def metal_insert_mask(image: np.ndarray, *, diameter_px: float) -> np.ndarray:
     return mask
 
 
-class CtMetalStreaks(Perturbation):
+class CtMetalStreaks(SlicewisePerturbation):
     """Two steel inserts added in the sinogram: photon starvation and beam hardening."""
 
     key = "ct-metal-streaks"
@@ -64,18 +64,7 @@ class CtMetalStreaks(Perturbation):
     modalities = frozenset({"CT"})
     field_of_view_mm = BODY_FIELD_OF_VIEW_MM
 
-    def apply(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
-        if severity <= self.severity_min:
-            return image_copy(image)
-        return for_each_slice(
-            image,
-            seed=seed,
-            apply_slice=lambda one, slice_seed: self._apply_slice(
-                one, severity=severity, seed=slice_seed
-            ),
-        )
-
-    def _apply_slice(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
+    def apply_slice(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
         mm = pixel_spacing_mm(image.shape, field_of_view_mm=self.field_of_view_mm)
         mask = metal_insert_mask(image, diameter_px=severity / mm)
         angles = view_angles_deg()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labs.perturbations.base import Perturbation, for_each_slice, image_copy
+from labs.perturbations.base import SlicewisePerturbation
 from labs.perturbations.mr_kspace import image_from_kspace, kspace_from_image
 
 
@@ -13,7 +13,7 @@ def kept_band(length: int, kept_fraction: float) -> slice:
     return slice(start, start + kept)
 
 
-class MrGibbsRinging(Perturbation):
+class MrGibbsRinging(SlicewisePerturbation):
     """A smaller acquired matrix: outer k-space set to zero (rectangular window), zero-filled.
 
     Truncating the Fourier series of an edge overshoots by ~9 % of the step on each side
@@ -38,18 +38,7 @@ class MrGibbsRinging(Perturbation):
     severity_max = 90.0
     modalities = frozenset({"MR"})
 
-    def apply(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
-        if severity <= self.severity_min:
-            return image_copy(image)
-        return for_each_slice(
-            image,
-            seed=seed,
-            apply_slice=lambda one, slice_seed: self._apply_slice(
-                one, severity=severity, seed=slice_seed
-            ),
-        )
-
-    def _apply_slice(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
+    def apply_slice(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
         kept_fraction = 1.0 - severity / 100.0
         kspace = kspace_from_image(image)
         truncated = np.zeros_like(kspace)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labs.perturbations.base import Perturbation, for_each_slice, image_copy
+from labs.perturbations.base import SlicewisePerturbation
 from labs.perturbations.mr_kspace import (
     centred_frequencies,
     image_from_kspace,
@@ -14,7 +14,7 @@ from labs.perturbations.mr_kspace import (
 MOTION_PERIOD_LINES = 8
 
 
-class MrMotionGhosting(Perturbation):
+class MrMotionGhosting(SlicewisePerturbation):
     """Periodic translation along phase-encode during acquisition, applied in k-space.
 
     Phase-encode line ky, acquired at time t(ky) (sequential order), sees the object shifted
@@ -43,18 +43,7 @@ class MrMotionGhosting(Perturbation):
     severity_max = 10.0
     modalities = frozenset({"MR"})
 
-    def apply(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
-        if severity <= self.severity_min:
-            return image_copy(image)
-        return for_each_slice(
-            image,
-            seed=seed,
-            apply_slice=lambda one, slice_seed: self._apply_slice(
-                one, severity=severity, seed=slice_seed
-            ),
-        )
-
-    def _apply_slice(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
+    def apply_slice(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
         lines = image.shape[0]
         ky = centred_frequencies(lines)
         acquisition_order = np.arange(lines)

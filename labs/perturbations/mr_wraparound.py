@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labs.perturbations.base import Perturbation, for_each_slice, image_copy
+from labs.perturbations.base import SlicewisePerturbation
 from labs.perturbations.mr_kspace import PHASE_ENCODE_AXIS
 
 
@@ -12,7 +12,7 @@ def field_of_view_rows(length: int, *, reduction_percent: float) -> tuple[int, i
     return (length - kept) // 2, kept
 
 
-class MrWraparound(Perturbation):
+class MrWraparound(SlicewisePerturbation):
     """Fold-over: signal from outside a smaller phase-encode FOV lands inside it.
 
     Sampling k-space with steps 1/FOV' instead of 1/FOV makes the reconstructed image
@@ -40,18 +40,7 @@ class MrWraparound(Perturbation):
     severity_max = 50.0
     modalities = frozenset({"MR"})
 
-    def apply(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
-        if severity <= self.severity_min:
-            return image_copy(image)
-        return for_each_slice(
-            image,
-            seed=seed,
-            apply_slice=lambda one, slice_seed: self._apply_slice(
-                one, severity=severity, seed=slice_seed
-            ),
-        )
-
-    def _apply_slice(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
+    def apply_slice(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
         length = image.shape[PHASE_ENCODE_AXIS]
         first, kept = field_of_view_rows(length, reduction_percent=severity)
         rows = np.arange(length)

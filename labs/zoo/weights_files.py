@@ -32,6 +32,8 @@ from labs.zoo.base import SpecMismatch, WeightsUnavailable
 ZOO_CACHE_DIR = Path(
     os.environ.get("ARTEFACT_ZOO_CACHE", Path.home() / ".cache" / "artefact" / "zoo")
 )
+# The project's own weights and every model's metrics file (committed, unlike the cache).
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 REBUILD_HINT = "An administrator can restore it with `python manage.py zoo_build`."
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from labs.cohorts import ct_lesions
 from labs.zoo import ct_lesion
+from labs.zoo.weights_files import file_sha256
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +17,7 @@ def held_out():
 
 def test_committed_weights_reach_the_recorded_held_out_metrics(held_out):
     recorded = json.loads(ct_lesion.METRICS_PATH.read_text())
-    assert recorded["weights_sha256"] == ct_lesion.file_sha256(ct_lesion.WEIGHTS_PATH)
+    assert recorded["weights_sha256"] == file_sha256(ct_lesion.WEIGHTS_PATH)
     measured = ct_lesion.evaluate(network=ct_lesion._network_load(), cohort=held_out)
     by_key = {(row["name"], row["group"]): row["value"] for row in measured}
     for row in recorded["measured"]:

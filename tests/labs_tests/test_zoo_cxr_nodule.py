@@ -7,11 +7,12 @@ import pytest
 
 from labs.cohorts import radiographs
 from labs.zoo import cxr_nodule
+from labs.zoo.weights_files import file_sha256
 
 
 def test_committed_weights_reach_the_recorded_held_out_metrics():
     recorded = json.loads(cxr_nodule.METRICS_PATH.read_text())
-    assert recorded["weights_sha256"] == cxr_nodule.file_sha256(cxr_nodule.WEIGHTS_PATH)
+    assert recorded["weights_sha256"] == file_sha256(cxr_nodule.WEIGHTS_PATH)
     measured = cxr_nodule.evaluate(
         network=cxr_nodule._network_load(),
         cohort=cxr_nodule.held_out_cohort(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from types import ModuleType
 
 import torch
 from django.core.management.base import BaseCommand, CommandError
@@ -98,41 +99,26 @@ class Command(BaseCommand):
         self._record_write(path=mr_brain_deepbet.METRICS_PATH, record=record)
 
     def build_ct_lesion(self, *, retrain: bool) -> None:
-        training_seconds = None
-        if retrain or not ct_lesion.WEIGHTS_PATH.exists():
-            self.say(f"ct-lesion: building the training cohort ({ct_lesion.TRAIN_CASES} cases)")
-            cohort = ct_lesion.training_cohort()
-            self.say("ct-lesion: training (seed 0, CPU)")
-            outcome = ct_lesion.train(cohort=cohort, seed=0, progress=self.say)
-            torch.save(outcome.state_dict, ct_lesion.WEIGHTS_PATH)
-            training_seconds = outcome.seconds
-            ct_lesion._network_load.cache_clear()
+        training_seconds = self._weights_trained(
+            key="ct-lesion", model=ct_lesion, retrain=retrain, unit="cases"
+        )
         self.say(f"ct-lesion: regenerating the held-out cohort ({ct_lesion.TEST_CASES} cases)")
         started = time.perf_counter()
         rows = ct_lesion.evaluate(
             network=ct_lesion._network_load(), cohort=ct_lesion.held_out_cohort()
         )
-        self._rows_report(key="ct-lesion", rows=rows)
-        if training_seconds is not None or not _rows_equal(ct_lesion.METRICS_PATH, rows):
-            ct_lesion.metrics_write(
-                rows=rows,
-                training_seconds=training_seconds,
-                evaluation_seconds=time.perf_counter() - started,
-            )
-            self.say(f"ct-lesion: wrote {ct_lesion.METRICS_PATH.name}")
-        else:
-            self.say("ct-lesion: metrics unchanged")
+        self._rows_record(
+            key="ct-lesion",
+            model=ct_lesion,
+            rows=rows,
+            training_seconds=training_seconds,
+            started=started,
+        )
 
     def build_cxr_nodule(self, *, retrain: bool) -> None:
-        training_seconds = None
-        if retrain or not cxr_nodule.WEIGHTS_PATH.exists():
-            self.say(f"cxr-nodule: building the training cohort ({cxr_nodule.TRAIN_CASES} DRRs)")
-            cohort = cxr_nodule.training_cohort()
-            self.say("cxr-nodule: training (seed 0, CPU)")
-            outcome = cxr_nodule.train(cohort=cohort, seed=0, progress=self.say)
-            torch.save(outcome.state_dict, cxr_nodule.WEIGHTS_PATH)
-            training_seconds = outcome.seconds
-            cxr_nodule._network_load.cache_clear()
+        training_seconds = self._weights_trained(
+            key="cxr-nodule", model=cxr_nodule, retrain=retrain, unit="DRRs"
+        )
         from studies.library import library_build
 
         library_dir = ZOO_CACHE_DIR / "library"
@@ -145,16 +131,49 @@ class Command(BaseCommand):
             cohort=cxr_nodule.held_out_cohort(),
             real_radiograph=real_film,
         )
-        self._rows_report(key="cxr-nodule", rows=rows)
-        if training_seconds is not None or not _rows_equal(cxr_nodule.METRICS_PATH, rows):
-            cxr_nodule.metrics_write(
+        self._rows_record(
+            key="cxr-nodule",
+            model=cxr_nodule,
+            rows=rows,
+            training_seconds=training_seconds,
+            started=started,
+        )
+
+    def _weights_trained(
+        self, *, key: str, model: ModuleType, retrain: bool, unit: str
+    ) -> float | None:
+        """Train a project-trained model (ct_lesion, cxr_nodule) if its weights are missing
+        or --retrain; the training time in seconds, None when nothing was trained."""
+        if not (retrain or not model.WEIGHTS_PATH.exists()):
+            return None
+        self.say(f"{key}: building the training cohort ({model.TRAIN_CASES} {unit})")
+        cohort = model.training_cohort()
+        self.say(f"{key}: training (seed 0, CPU)")
+        outcome = model.train(cohort=cohort, seed=0, progress=self.say)
+        torch.save(outcome.state_dict, model.WEIGHTS_PATH)
+        model._network_load.cache_clear()
+        return outcome.seconds
+
+    def _rows_record(
+        self,
+        *,
+        key: str,
+        model: ModuleType,
+        rows: list[dict],
+        training_seconds: float | None,
+        started: float,
+    ) -> None:
+        """Report the measured rows; rewrite the metrics file after training or on a change."""
+        self._rows_report(key=key, rows=rows)
+        if training_seconds is not None or not _rows_equal(model.METRICS_PATH, rows):
+            model.metrics_write(
                 rows=rows,
                 training_seconds=training_seconds,
                 evaluation_seconds=time.perf_counter() - started,
             )
-            self.say(f"cxr-nodule: wrote {cxr_nodule.METRICS_PATH.name}")
+            self.say(f"{key}: wrote {model.METRICS_PATH.name}")
         else:
-            self.say("cxr-nodule: metrics unchanged")
+            self.say(f"{key}: metrics unchanged")
 
     def _rows_report(self, *, key: str, rows: list[dict]) -> None:
         for row in rows:
