@@ -41,6 +41,11 @@ def may_author(user) -> bool:
     return role_of(user) in {Role.EDUCATOR, Role.ADMIN}
 
 
+def may_upload_models(user) -> bool:
+    """Educators and programme admins bring their own models (validated before use)."""
+    return may_author(user)
+
+
 def may_administer(user) -> bool:
     return role_of(user) == Role.ADMIN
 
@@ -175,6 +180,7 @@ def navigation_for(user) -> list[tuple[str, str]]:
     items.append((_("My lab runs"), reverse("labs:run_list")))
     if role in {Role.EDUCATOR, Role.ADMIN}:
         items.append((_("Authoring"), reverse("wagtailadmin_home")))
+        items.append((_("Uploaded models"), reverse("labs:uploaded_models")))
     if role == Role.ADMIN:
         items.append((_("Administration"), reverse("admin:index")))
     return items

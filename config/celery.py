@@ -17,5 +17,6 @@ app.conf.task_default_queue = "interactive"
 app.conf.task_routes = {
     "labs.tasks.lab_run_execute_task": {"queue": "interactive"},
     "labs.tasks.lab_runs_requeue_stale_task": {"queue": "interactive"},
+    "labs.tasks.uploaded_model_validate_task": {"queue": "batch"},
 }
 app.autodiscover_tasks()

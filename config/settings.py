@@ -216,3 +216,9 @@ if PRODUCTION:
     X_FRAME_OPTIONS = "DENY"
 else:
     X_FRAME_OPTIONS = "SAMEORIGIN"
+
+# Educators' own models (labs.zoo.uploaded): size of the upload, and the time and heap a
+# model may use while it is validated in a child process.
+ZOO_UPLOAD_MAX_BYTES = int(os.environ.get("ZOO_UPLOAD_MAX_BYTES", str(200 * 1024 * 1024)))
+ZOO_UPLOAD_TIMEOUT_SECONDS = float(os.environ.get("ZOO_UPLOAD_TIMEOUT_SECONDS", "60"))
+ZOO_UPLOAD_MEMORY_BYTES = int(os.environ.get("ZOO_UPLOAD_MEMORY_BYTES", str(2 * 1024**3)))

@@ -7,3 +7,49 @@ class BreakItForm(forms.Form):
 
     severity = forms.FloatField(label=_("Severity"))
     lesson_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+class ModelUploadForm(forms.Form):
+    """An educator's TorchScript model and what it expects; checked again by the service."""
+
+    title = forms.CharField(max_length=200)
+    archive = forms.FileField(
+        label=_("TorchScript file"),
+        help_text=_("Saved with torch.jit.save(torch.jit.script(model), path)."),
+    )
+    modality = forms.ChoiceField(choices=[("CT", "CT"), ("MR", "MR")])
+    input_rows = forms.IntegerField(min_value=16, max_value=1024, initial=128)
+    input_columns = forms.IntegerField(min_value=16, max_value=1024, initial=128)
+    normalisation = forms.ChoiceField(
+        choices=[
+            ("window", _("Window (centre/width) to 0..1")),
+            ("zscore", _("Zero mean, unit variance")),
+            ("minmax", _("Minimum..maximum to 0..1")),
+        ]
+    )
+    window_centre = forms.FloatField(initial=40.0, required=False)
+    window_width = forms.FloatField(initial=400.0, required=False)
+    output = forms.ChoiceField(
+        choices=[
+            ("classification", _("Classification: (1, labels)")),
+            ("segmentation", _("Segmentation: (1, labels, rows, columns)")),
+        ]
+    )
+    labels = forms.CharField(
+        help_text=_("One name per output channel, separated by commas, e.g. normal, nodule.")
+    )
+
+    def spec(self):
+        from labs.zoo.uploaded import UploadSpec
+
+        data = self.cleaned_data
+        return UploadSpec(
+            modality=data["modality"],
+            input_rows=data["input_rows"],
+            input_columns=data["input_columns"],
+            normalisation=data["normalisation"],
+            output=data["output"],
+            labels=tuple(label.strip() for label in data["labels"].split(",") if label.strip()),
+            window_centre=data["window_centre"] if data["window_centre"] is not None else 40.0,
+            window_width=data["window_width"] if data["window_width"] is not None else 400.0,
+        )

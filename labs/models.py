@@ -128,3 +128,37 @@ class LabRun(models.Model):
     @property
     def output_fields(self) -> tuple[str, ...]:
         return ("original_image", "perturbed_image", "original_overlay", "perturbed_overlay")
+
+
+class UploadedModelStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for validation")
+    VALID = "valid", _("Validated")
+    INVALID = "invalid", _("Refused")
+
+
+class UploadedModel(models.Model):
+    """An educator's TorchScript model and its spec; usable in labs once VALID."""
+
+    title = models.CharField(max_length=200)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="uploaded_models"
+    )
+    archive = models.FileField(upload_to="zoo-uploads/")
+    archive_sha256 = models.CharField(max_length=64)
+    spec = models.JSONField()
+    status = models.CharField(
+        max_length=16, choices=UploadedModelStatus.choices, default=UploadedModelStatus.PENDING
+    )
+    validation_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    validated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def zoo_key(self) -> str:
+        return f"upload-{self.pk}"

@@ -10,21 +10,38 @@ from the row by `lab_runs_requeue_stale`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import resource
 import secrets
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import timedelta
+from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from labs.computation import BreakItResult, IncompatibleInput, break_it_compute
-from labs.models import ACTIVE_STATUSES, LabExercise, LabRun, LabRunStatus
+from labs.models import (
+    ACTIVE_STATUSES,
+    LabExercise,
+    LabRun,
+    LabRunStatus,
+    UploadedModel,
+    UploadedModelStatus,
+)
 from labs.rendering import labels_overlay, png_bytes, window_to_grey
+from labs.zoo.base import SpecMismatch
 from studies.selectors import StudyNotFound
 
 logger = logging.getLogger(__name__)
@@ -241,3 +258,138 @@ def lab_runs_requeue_stale(*, now=None) -> list[int]:
     if requeued:
         logger.warning("Re-enqueued stale lab runs: %s", requeued)
     return requeued
+
+
+# --- Educators' own models ----------------------------------------------------------------
+
+
+class ModelUploadRefused(Exception):
+    """The upload cannot be stored; the message is written for the educator."""
+
+
+def uploaded_model_create(*, user, title: str, upload, spec) -> UploadedModel:
+    """Check the spec and the archive, store both, and queue validation on the batch queue.
+
+    Refuses (ModelUploadRefused) oversize files, inconsistent specs, pickles and state dicts
+    before anything is stored.
+    """
+    from labs.zoo.uploaded import torchscript_archive_check
+
+    problems = spec.problems()
+    if problems:
+        raise ModelUploadRefused(" ".join(problems))
+    if upload.size > settings.ZOO_UPLOAD_MAX_BYTES:
+        raise ModelUploadRefused(
+            _("The file is %(size)d MB; the limit is %(limit)d MB.")
+            % {"size": upload.size // 2**20, "limit": settings.ZOO_UPLOAD_MAX_BYTES // 2**20}
+        )
+    with tempfile.NamedTemporaryFile(suffix=".pt") as staged:
+        digest = hashlib.sha256()
+        for chunk in upload.chunks():
+            digest.update(chunk)
+            staged.write(chunk)
+        staged.flush()
+        try:
+            torchscript_archive_check(path=Path(staged.name))
+        except SpecMismatch as error:
+            raise ModelUploadRefused(str(error)) from None
+        with transaction.atomic():
+            model = UploadedModel(
+                title=title,
+                uploaded_by=user,
+                archive_sha256=digest.hexdigest(),
+                spec=spec.to_json(),
+            )
+            staged.seek(0)
+            model.archive.save(f"{digest.hexdigest()[:16]}.pt", File(staged), save=False)
+            model.save()
+            transaction.on_commit(lambda: uploaded_model_validation_enqueue(model_pk=model.pk))
+    return model
+
+
+def uploaded_model_validation_enqueue(*, model_pk: int) -> None:
+    from labs.tasks import uploaded_model_validate_task
+
+    try:
+        uploaded_model_validate_task.apply_async(kwargs={"model_pk": model_pk})
+    except Exception:
+        logger.exception("Could not enqueue validation of uploaded model %s.", model_pk)
+
+
+def _child_limits() -> None:
+    # Runs in the child between fork and exec: cap the heap (private anonymous memory, which
+    # is where tensors live) so a model cannot take the worker's memory with it.
+    limit = settings.ZOO_UPLOAD_MEMORY_BYTES
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+
+def uploaded_model_validate(*, model_pk: int) -> UploadedModel:
+    """Run the upload on its modality's sample study in a limited child process.
+
+    Idempotent: a model that already has a verdict is returned unchanged.
+    """
+    from labs.zoo.uploaded import UploadSpec
+    from studies.selectors import VALIDATION_SAMPLE_BY_MODALITY, study_series_load
+
+    model = UploadedModel.objects.get(pk=model_pk)
+    if model.status != UploadedModelStatus.PENDING:
+        return model
+    spec = UploadSpec.from_json(model.spec)
+    sample = study_series_load(study_key=VALIDATION_SAMPLE_BY_MODALITY[spec.modality]).pixels[0]
+    with tempfile.TemporaryDirectory() as scratch:
+        spec_path, sample_path = Path(scratch) / "spec.json", Path(scratch) / "sample.npy"
+        spec_path.write_text(json.dumps(spec.to_json()))
+        np.save(sample_path, sample)
+        command = [
+            sys.executable,
+            "-m",
+            "labs.zoo.uploaded",
+            model.archive.path,
+            str(spec_path),
+            str(sample_path),
+        ]
+        try:
+            completed = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                timeout=settings.ZOO_UPLOAD_TIMEOUT_SECONDS,
+                preexec_fn=_child_limits,
+                check=False,
+            )
+            verdict = _validation_verdict(completed)
+        except subprocess.TimeoutExpired:
+            verdict = {
+                "ok": False,
+                "message": _("The model did not finish on the sample study within %(s)g s.")
+                % {"s": settings.ZOO_UPLOAD_TIMEOUT_SECONDS},
+            }
+    model.status = UploadedModelStatus.VALID if verdict["ok"] else UploadedModelStatus.INVALID
+    model.validation_message = (
+        _("Ran on the %(modality)s sample in %(seconds).2f s; output shape %(shape)s.")
+        % {"modality": spec.modality, "seconds": verdict["seconds"], "shape": verdict["shape"]}
+        if verdict["ok"]
+        else verdict["message"]
+    )
+    model.validated_at = timezone.now()
+    model.save(update_fields=["status", "validation_message", "validated_at"])
+    return model
+
+
+def _validation_verdict(completed: subprocess.CompletedProcess) -> dict:
+    lines = completed.stdout.strip().splitlines()
+    if completed.returncode == 0 and lines:
+        try:
+            return json.loads(lines[-1])
+        except json.JSONDecodeError:
+            pass
+    if completed.returncode < 0:
+        return {
+            "ok": False,
+            "message": _("The model crashed the validation process (signal %(n)d).")
+            % {"n": -completed.returncode},
+        }
+    tail = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+    if "memory" in tail.lower() or "allocate" in tail.lower():
+        return {"ok": False, "message": _("The model ran out of its memory allowance.")}
+    return {"ok": False, "message": _("The model could not be run: %(tail)s") % {"tail": tail}}

@@ -13,3 +13,8 @@ def lab_run_execute_task(*, run_pk: int) -> None:
 @shared_task(ignore_result=True)
 def lab_runs_requeue_stale_task() -> None:
     services.lab_runs_requeue_stale()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def uploaded_model_validate_task(*, model_pk: int) -> None:
+    services.uploaded_model_validate(model_pk=model_pk)

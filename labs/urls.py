@@ -5,6 +5,8 @@ from labs import views
 app_name = "labs"
 
 urlpatterns = [
+    path("uploads/", views.uploaded_model_list, name="uploaded_models"),
+    path("uploads/new/", views.uploaded_model_create, name="uploaded_model_create"),
     path("runs/", views.lab_run_list, name="run_list"),
     path("exercises/<int:exercise_pk>/runs/", views.lab_run_create, name="run_create"),
     path("runs/<int:run_pk>/", views.lab_run_detail, name="run_detail"),

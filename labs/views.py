@@ -10,7 +10,7 @@ from wagtail.models import Page
 
 from accounts import permissions
 from labs import selectors, services
-from labs.forms import BreakItForm
+from labs.forms import BreakItForm, ModelUploadForm
 from labs.models import LabExercise
 from labs.zoo.registry import MODELS, UnknownModel, model_get
 
@@ -116,4 +116,39 @@ def model_card_detail(request, model_key: str):
         request,
         "labs/model_card.html",
         {"card": model.card(), "models": list(MODELS.values())},
+    )
+
+
+@login_required
+def uploaded_model_create(request):
+    if not permissions.may_upload_models(request.user):
+        raise PermissionDenied("Only educators and programme admins upload models.")
+    form = ModelUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.uploaded_model_create(
+                user=request.user,
+                title=form.cleaned_data["title"],
+                upload=form.cleaned_data["archive"],
+                spec=form.spec(),
+            )
+        except services.ModelUploadRefused as refusal:
+            form.add_error("archive", str(refusal))
+        else:
+            messages.success(
+                request, "Model stored. It is being validated on a sample study; refresh below."
+            )
+            return redirect("labs:uploaded_models")
+    return render(request, "labs/uploaded_model_form.html", {"form": form})
+
+
+@login_required
+@require_GET
+def uploaded_model_list(request):
+    if not permissions.may_upload_models(request.user):
+        raise PermissionDenied("Only educators and programme admins upload models.")
+    return render(
+        request,
+        "labs/uploaded_model_list.html",
+        {"models": selectors.uploaded_models_for_user(user=request.user)},
     )

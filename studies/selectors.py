@@ -74,8 +74,18 @@ SAMPLE_STUDIES = {
             licence="MIT",
             locate=_pydicom_test_file("CT_small.dcm"),
         ),
+        SampleStudy(
+            key="mr-small-sample",
+            title="Axial MR slice, 64 x 64 (pydicom MR_small)",
+            modality="MR",
+            source="pydicom 3.0.2, pydicom/data/test_files/MR_small.dcm",
+            licence="MIT",
+            locate=_pydicom_test_file("MR_small.dcm"),
+        ),
     )
 }
+# The sample each modality's uploaded models are validated on (labs.services).
+VALIDATION_SAMPLE_BY_MODALITY = {"CT": "ct-small", "MR": "mr-small-sample"}
 
 
 def sample_study_choices() -> list[tuple[str, str]]:

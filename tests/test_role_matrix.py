@@ -185,6 +185,18 @@ MATRIX = [
         lambda c: reverse("labs:model_card", args=["ct-lesion"]),
         signed_in(200),
     ),
+    Row(
+        "labs:uploaded_models",
+        "get",
+        lambda c: reverse("labs:uploaded_models"),
+        {**signed_in(403), "educator": 200, "admin": 200},
+    ),
+    Row(
+        "labs:uploaded_model_create",
+        "get",
+        lambda c: reverse("labs:uploaded_model_create"),
+        {**signed_in(403), "educator": 200, "admin": 200},
+    ),
     # The viewer page: any signed-in user; the images themselves are guarded by DICOMweb.
     Row("viewer:page", "get", lambda c: reverse("viewer:page", args=["1.2.3"]), signed_in(200)),
 ]

@@ -9,6 +9,7 @@ from labs.zoo.ct_lesion import CtLesionFinder
 from labs.zoo.ct_tissue import CtTissueSegmenter
 from labs.zoo.cxr_nodule import CxrNoduleClassifier
 from labs.zoo.mr_brain_deepbet import DeepbetBrainExtractor
+from labs.zoo.uploaded import UPLOAD_KEY_PREFIX
 
 
 class UnknownModel(LookupError):
@@ -27,11 +28,26 @@ MODELS: dict[str, ZooModel] = {
 
 
 def model_get(key: str) -> ZooModel:
-    try:
+    """A model of the zoo, or an educator's validated upload (keys "upload-<pk>")."""
+    if key in MODELS:
         return MODELS[key]
-    except KeyError:
-        raise UnknownModel(f"No model {key!r} in the zoo.") from None
+    if key.startswith(UPLOAD_KEY_PREFIX):
+        from labs.selectors import uploaded_model_usable
+
+        uploaded = uploaded_model_usable(key=key)
+        if uploaded is not None:
+            return uploaded
+    raise UnknownModel(f"No model {key!r} in the zoo.")
 
 
 def model_choices() -> list[tuple[str, str]]:
-    return [(model.key, model.title) for model in MODELS.values()]
+    """The zoo's models and every validated upload (for choosing a lab's model)."""
+    from django.db import DatabaseError
+
+    from labs.selectors import uploaded_models_usable_choices
+
+    try:
+        uploads = uploaded_models_usable_choices()
+    except DatabaseError:  # before migrations, e.g. during `manage.py check`
+        uploads = []
+    return [(model.key, model.title) for model in MODELS.values()] + uploads
