@@ -16,40 +16,26 @@ These machines are noisy: only same-run ratios mean anything.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
-PASSWORD = "bench-password-not-secret-9f3"  # noqa: S105 (a throw-away user on loopback)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
-
-
-def wait_http(url: str, *, auth=None, seconds: float = 60) -> None:
-    import requests
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, auth=auth, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer")
+from bench.harness import (
+    PASSWORD,
+    children_stop,
+    library_bench_env,
+    library_bench_prepare,
+    manage,
+    orthanc_load,
+    ours_and_orthanc_start,
+    percentile,
+)
 
 
 def synthetic_studies_write(*, out_dir: Path, count: int) -> list[Path]:
@@ -76,24 +62,6 @@ def synthetic_studies_write(*, out_dir: Path, count: int) -> list[Path]:
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
     return paths
-
-
-def orthanc_start(*, work_dir: Path, port: int) -> subprocess.Popen:
-    config = {
-        "Name": "bench",
-        "HttpPort": port,
-        "DicomServerEnabled": False,
-        "DicomPort": port + 1,
-        "RemoteAccessAllowed": False,
-        "AuthenticationEnabled": False,
-        "StorageDirectory": str(work_dir / "storage"),
-        "IndexDirectory": str(work_dir / "index"),
-        "Plugins": ["/usr/share/orthanc/plugins/libOrthancDicomWeb.so"],
-        "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "StudiesMetadata": "Full"},
-    }
-    (work_dir / "orthanc.json").write_text(json.dumps(config))
-    log = (work_dir / "orthanc.log").open("wb")
-    return subprocess.Popen(["Orthanc", str(work_dir / "orthanc.json")], stdout=log, stderr=log)
 
 
 def frames_per_second(make_client, frames: list[tuple[str, str, str]], *, workers: int, **kw):
@@ -137,75 +105,22 @@ def main() -> int:
     import requests
     from dicomweb_client.api import DICOMwebClient
 
-    from config.localservices import free_port
-
     work = Path(tempfile.mkdtemp(prefix="bench-dicomweb-"))
-    env = os.environ.copy()
-    env.update(
-        ARTEFACT_VAR_DIR=str(work / "var"),
-        MEDIA_ROOT=str(work / "media"),
-        DATABASE_URL=f"sqlite:///{work / 'bench.sqlite3'}",
-        DJANGO_DEBUG="0",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        LOG_LEVEL="WARNING",
-        STATIC_ROOT=str(work / "static"),
-    )
-    (work / "var").mkdir()
-    (work / "static").mkdir()
+    env = library_bench_env(work)
     library = work / "media" / "library"
-    processes: list[subprocess.Popen] = []
+    children = []
     try:
         print("building the library and the index ...", flush=True)
-        manage = [PYTHON, str(ROOT / "manage.py")]
-        subprocess.run([*manage, "migrate", "-v0"], env=env, check=True)
-        subprocess.run(
-            [*manage, "library_load", "--only", "chest-ct"],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        library_bench_prepare(env)
         synthetic = synthetic_studies_write(out_dir=library / "uploads", count=args.studies)
-        subprocess.run([*manage, "library_load", "--index-only"], env=env, check=True)
-        subprocess.run(
-            [
-                *manage,
-                "shell",
-                "-c",
-                "from accounts.models import User, Role;"
-                f"u=User.objects.create_user('bench', password='{PASSWORD}'); "
-                "u.role=Role.EDUCATOR; u.save()",
-            ],
-            env=env,
-            check=True,
+        manage(env, "library_load", "--index-only")
+        base_url, orthanc_url = ours_and_orthanc_start(
+            work=work, env=env, workers=args.workers, children=children
         )
-        our_port, orthanc_port = free_port(), free_port()
-        processes.append(
-            subprocess.Popen(
-                [
-                    str(ROOT / ".venv" / "bin" / "gunicorn"),
-                    "config.wsgi",
-                    "-b",
-                    f"127.0.0.1:{our_port}",
-                    "-w",
-                    str(args.workers),
-                    "--log-level",
-                    "warning",
-                ],
-                env=env,
-                cwd=ROOT,
-            )
-        )
-        (work / "orthanc").mkdir()
-        processes.append(orthanc_start(work_dir=work / "orthanc", port=orthanc_port))
-        ours_url = f"http://127.0.0.1:{our_port}/dicomweb"
-        orthanc_url = f"http://127.0.0.1:{orthanc_port}"
-        wait_http(f"http://127.0.0.1:{our_port}/healthz")
-        wait_http(f"{orthanc_url}/system")
+        ours_url = f"{base_url}/dicomweb"
         print("loading the same files into Orthanc ...", flush=True)
         ct_files = sorted((library / "chest-ct").rglob("*.dcm"))
-        with requests.Session() as session:
-            for path in [*ct_files, *synthetic]:
-                session.post(f"{orthanc_url}/instances", data=path.read_bytes()).raise_for_status()
+        orthanc_load(orthanc_url, [*ct_files, *synthetic])
 
         def ours():
             session = requests.Session()
@@ -264,13 +179,7 @@ def main() -> int:
             print(f"{key:48} {mine:10.1f} {peer:10.1f} {mine / peer:13.2f}")
         return 0
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        children_stop(children)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -23,11 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
+from bench.harness import gunicorn_start, manage, percentile, wait_http  # noqa: E402
 
 
 def summary(label: str, seconds: list[float]) -> str:
@@ -44,7 +40,7 @@ def main() -> int:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="artefact-bench-"))
-    from config.localservices import child_start, free_port, redis_start, worker_start
+    from config.localservices import free_port, redis_start, worker_start
 
     redis_port, web_port = free_port(), free_port()
     env = {
@@ -58,34 +54,12 @@ def main() -> int:
     os.environ.update(env)
     children = [redis_start(port=redis_port, data_dir=workdir / "redis")]
     try:
-        python = str(Path(sys.executable))
         for command in (["migrate", "--noinput", "-v", "0"], ["demo_setup"]):
-            subprocess.run(
-                [python, "manage.py", *command],
-                cwd=ROOT,
-                env=env,
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
+            manage(env, *command, stdout=subprocess.DEVNULL)
         log = (workdir / "services.log").open("wb")
         children.append(worker_start(env=env, stdout=log, stderr=log))
         children.append(
-            child_start(
-                "web",
-                [
-                    str(Path(sys.executable).parent / "gunicorn"),
-                    "config.wsgi:application",
-                    "--bind",
-                    f"127.0.0.1:{web_port}",
-                    "--workers",
-                    "2",
-                    "--threads",
-                    "4",
-                ],
-                env=env,
-                stdout=log,
-                stderr=log,
-            )
+            gunicorn_start(env=env, port=web_port, workers=2, threads=4, stdout=log, stderr=log)
         )
         import django
 
@@ -100,12 +74,7 @@ def main() -> int:
         lesson = LessonPage.objects.get(slug="when-noise-breaks-a-model")
         exercise = lesson.body[1].value["exercise"]
         base = f"http://127.0.0.1:{web_port}"
-        for _ in range(200):
-            try:
-                requests.get(f"{base}/healthz", timeout=2).raise_for_status()
-                break
-            except requests.RequestException:
-                time.sleep(0.2)
+        wait_http(f"{base}/healthz")
 
         # In-process baseline: exactly what the worker computes, minus the platform.
         severity, runs = 100.0, args.runs

@@ -26,10 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PG = "postgres://postgres@127.0.0.1:5432"
 
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
+from bench.harness import gunicorn_start, manage, percentile, wait_http  # noqa: E402
 
 
 def load(
@@ -63,7 +60,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=32)
     args = parser.parse_args()
 
-    from config.localservices import child_start, free_port
+    from config.localservices import free_port
 
     work = Path(tempfile.mkdtemp(prefix="artefact-pages-"))
     database = f"artefact_bench_{os.getpid()}"
@@ -84,7 +81,6 @@ def main() -> int:
         "ALLOWED_HOSTS": "127.0.0.1",
         "DATABASE_CONN_MAX_AGE": "60",
     }
-    python = sys.executable
     web = None
     try:
         for command, env in (
@@ -92,29 +88,10 @@ def main() -> int:
             (["demo_setup"], common),  # demo content is refused under production settings
             (["collectstatic", "--noinput", "-v", "0"], production),
         ):
-            subprocess.run(
-                [python, "manage.py", *command],
-                cwd=ROOT,
-                env=env,
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
+            manage(env, *command, stdout=subprocess.DEVNULL)
         log = (work / "gunicorn.log").open("wb")
-        web = child_start(
-            "web",
-            [
-                str(Path(python).parent / "gunicorn"),
-                "config.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "4",
-                "--threads",
-                "2",
-            ],
-            env=production,
-            stdout=log,
-            stderr=log,
+        web = gunicorn_start(
+            env=production, port=port, workers=4, threads=2, stdout=log, stderr=log
         )
         os.environ.update(production)
         import django
@@ -138,13 +115,7 @@ def main() -> int:
         base = f"http://127.0.0.1:{port}"
         # The proxy header is what a TLS-terminating reverse proxy sends in production.
         headers = {"X-Forwarded-Proto": "https", "Cookie": f"sessionid={session.session_key}"}
-        for _ in range(300):
-            try:
-                if requests.get(f"{base}/healthz", headers=headers, timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
+        wait_http(f"{base}/healthz", headers=headers)
         page = requests.get(base + lesson.url, headers=headers, timeout=10)
         assert page.status_code == 200 and lesson.title in page.text, page.status_code
 

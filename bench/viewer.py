@@ -22,7 +22,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -30,7 +29,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.dicomweb import PASSWORD, PYTHON, orthanc_start, wait_http  # noqa: E402
+from bench.harness import (  # noqa: E402
+    PASSWORD,
+    children_stop,
+    library_bench_env,
+    library_bench_prepare,
+    orthanc_load,
+    ours_and_orthanc_start,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -84,79 +90,24 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
 
-    import requests
     from playwright.sync_api import sync_playwright
-
-    from config.localservices import free_port
 
     if not (ROOT / "static" / "dist" / "viewer.js").exists():
         print("Build the frontend first (scripts/bootstrap.sh or npm run build).")
         return 1
     work = Path(tempfile.mkdtemp(prefix="bench-viewer-"))
-    env = os.environ.copy()
-    env.update(
-        ARTEFACT_VAR_DIR=str(work / "var"),
-        MEDIA_ROOT=str(work / "media"),
-        DATABASE_URL=f"sqlite:///{work / 'bench.sqlite3'}",
-        DJANGO_DEBUG="0",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        LOG_LEVEL="WARNING",
-        STATIC_ROOT=str(work / "static"),
-    )
-    (work / "var").mkdir()
+    env = library_bench_env(work)
     library = work / "media" / "library"
-    processes: list[subprocess.Popen] = []
+    children = []
     try:
         print("building the library, the index and the static files ...", flush=True)
-        manage = [PYTHON, str(ROOT / "manage.py")]
-        subprocess.run([*manage, "migrate", "-v0"], env=env, check=True)
-        subprocess.run(
-            [*manage, "library_load", "--only", "chest-ct"],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
+        library_bench_prepare(env, collectstatic=True)
+        base_url, orthanc_url = ours_and_orthanc_start(
+            work=work, env=env, workers=args.workers, children=children
         )
-        subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], env=env, check=True)
-        subprocess.run(
-            [
-                *manage,
-                "shell",
-                "-c",
-                "from accounts.models import User, Role;"
-                f"u=User.objects.create_user('bench', password='{PASSWORD}'); "
-                "u.role=Role.EDUCATOR; u.save()",
-            ],
-            env=env,
-            check=True,
-        )
-        our_port, orthanc_port = free_port(), free_port()
-        processes.append(
-            subprocess.Popen(
-                [
-                    str(ROOT / ".venv" / "bin" / "gunicorn"),
-                    "config.wsgi",
-                    "-b",
-                    f"127.0.0.1:{our_port}",
-                    "-w",
-                    str(args.workers),
-                    "--log-level",
-                    "warning",
-                ],
-                env=env,
-                cwd=ROOT,
-            )
-        )
-        (work / "orthanc").mkdir()
-        processes.append(orthanc_start(work_dir=work / "orthanc", port=orthanc_port))
-        base_url = f"http://127.0.0.1:{our_port}"
-        orthanc_url = f"http://127.0.0.1:{orthanc_port}"
-        wait_http(f"{base_url}/healthz")
-        wait_http(f"{orthanc_url}/system")
         ct_files = sorted((library / "chest-ct").rglob("*.dcm"))
         print(f"loading {len(ct_files)} files into Orthanc ...", flush=True)
-        with requests.Session() as session:
-            for path in ct_files:
-                session.post(f"{orthanc_url}/instances", data=path.read_bytes()).raise_for_status()
+        orthanc_load(orthanc_url, ct_files)
 
         os.environ.update(env)
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -202,13 +153,7 @@ def main() -> int:
         print(f"{'ours/orth.':10} {ratio_first:12.2f} {ratio_cached:12.2f}")
         return 0
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        children_stop(children)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -333,6 +333,30 @@ def series_instances(request, *, study: str, series: str):
     return _instance_search(request, study=study, series=series)
 
 
+# --- WADO-RS targets: what a study, series or instance URL names ---------------------------------
+
+
+def _study_instances(request, study: str) -> list[Instance]:
+    found = selectors.study_locate(user=request.user, study_instance_uid=study)
+    return selectors.study_instances(study=found)
+
+
+def _series_instances(request, study: str, series: str) -> list[Instance]:
+    found = selectors.series_locate(
+        user=request.user, study_instance_uid=study, series_instance_uid=series
+    )
+    return selectors.series_instances(series=found)
+
+
+def _located(request, study, series, instance) -> Instance:
+    return selectors.instance_locate(
+        user=request.user,
+        study_instance_uid=study,
+        series_instance_uid=series,
+        sop_instance_uid=instance,
+    )
+
+
 # --- WADO-RS metadata (PS3.18 §10.4.1.1.2) ----------------------------------------------------
 
 
@@ -356,29 +380,19 @@ def _metadata_response(request, instances: list[Instance]) -> StreamingHttpRespo
 @require_GET
 @dicomweb_endpoint
 def study_metadata(request, *, study: str):
-    found = selectors.study_locate(user=request.user, study_instance_uid=study)
-    return _metadata_response(request, selectors.study_instances(study=found))
+    return _metadata_response(request, _study_instances(request, study))
 
 
 @require_GET
 @dicomweb_endpoint
 def series_metadata(request, *, study: str, series: str):
-    found = selectors.series_locate(
-        user=request.user, study_instance_uid=study, series_instance_uid=series
-    )
-    return _metadata_response(request, selectors.series_instances(series=found))
+    return _metadata_response(request, _series_instances(request, study, series))
 
 
 @require_GET
 @dicomweb_endpoint
 def instance_metadata(request, *, study: str, series: str, instance: str):
-    found = selectors.instance_locate(
-        user=request.user,
-        study_instance_uid=study,
-        series_instance_uid=series,
-        sop_instance_uid=instance,
-    )
-    return _metadata_response(request, [found])
+    return _metadata_response(request, [_located(request, study, series, instance)])
 
 
 # --- WADO-RS instances (PS3.18 §10.4.1.1.1) ---------------------------------------------------
@@ -389,21 +403,19 @@ def _accept_header(request) -> str:
     return request.GET.get("accept") or request.META.get("HTTP_ACCEPT", "") or "*/*"
 
 
-def _dicom_syntax_negotiate(request) -> str:
-    """The transfer syntax asked for with application/dicom: '*' (as stored) or a UID.
-    PS3.18 §8.7.3.5.2: the default is Explicit VR Little Endian."""
+def _syntax_negotiate(request, *, media_type: str, what: str) -> str:
+    """The transfer syntax asked for with `media_type` (bare or inside multipart/related):
+    '*' (as stored) or a UID. PS3.18 §8.7.3.5.2: the default is Explicit VR Little Endian."""
     for media in accept_parse(_accept_header(request)):
         if media.type in ("*/*", "multipart/*") or (
             media.type == "multipart/related" and media.inner_type in ("", "*/*")
         ):
             return ExplicitVRLittleEndian
-        if media.type == "application/dicom" or (
-            media.type == "multipart/related" and media.inner_type == "application/dicom"
+        if media.type == media_type or (
+            media.type == "multipart/related" and media.inner_type == media_type
         ):
             return media.transfer_syntax or ExplicitVRLittleEndian
-    raise DicomwebError(
-        406, 'Instances are available as multipart/related; type="application/dicom".'
-    )
+    raise DicomwebError(406, f'{what} are available as multipart/related; type="{media_type}".')
 
 
 def _instance_as(instance: Instance, *, syntax: str) -> tuple[str, Iterator[bytes]]:
@@ -424,7 +436,7 @@ def _instance_as(instance: Instance, *, syntax: str) -> tuple[str, Iterator[byte
 
 
 def _instances_response(request, instances: list[Instance]) -> StreamingHttpResponse:
-    syntax = _dicom_syntax_negotiate(request)
+    syntax = _syntax_negotiate(request, media_type="application/dicom", what="Instances")
     if syntax not in ("*", ExplicitVRLittleEndian):
         unavailable = [i for i in instances if i.transfer_syntax_uid != syntax]
         if unavailable:
@@ -452,29 +464,19 @@ def study(request, *, study: str):
     """GET: retrieve the study's instances. POST: STOW-RS into this study."""
     if request.method == "POST":
         return _stow(request, study_uid=study)
-    found = selectors.study_locate(user=request.user, study_instance_uid=study)
-    return _instances_response(request, selectors.study_instances(study=found))
+    return _instances_response(request, _study_instances(request, study))
 
 
 @require_GET
 @dicomweb_endpoint
 def series(request, *, study: str, series: str):
-    found = selectors.series_locate(
-        user=request.user, study_instance_uid=study, series_instance_uid=series
-    )
-    return _instances_response(request, selectors.series_instances(series=found))
+    return _instances_response(request, _series_instances(request, study, series))
 
 
 @require_GET
 @dicomweb_endpoint
 def instance(request, *, study: str, series: str, instance: str):
-    found = selectors.instance_locate(
-        user=request.user,
-        study_instance_uid=study,
-        series_instance_uid=series,
-        sop_instance_uid=instance,
-    )
-    return _instances_response(request, [found])
+    return _instances_response(request, [_located(request, study, series, instance)])
 
 
 # --- WADO-RS frames and bulk data (PS3.18 §10.4.1.1.3, §10.4.1.1.5) ----------------------------
@@ -490,22 +492,6 @@ def _frame_list_parse(text: str) -> list[int]:
             raise DicomwebError(400, "Frame numbers start at 1 (PS3.18 §10.4.1.1.3).")
         numbers.append(number)
     return numbers
-
-
-def _octet_syntax_negotiate(request) -> str:
-    """'*' (as stored), or a UID; default Explicit VR Little Endian (PS3.18 §8.7.3.5.2)."""
-    for media in accept_parse(_accept_header(request)):
-        if media.type in ("*/*", "multipart/*") or (
-            media.type == "multipart/related" and media.inner_type in ("", "*/*")
-        ):
-            return ExplicitVRLittleEndian
-        if media.type == "application/octet-stream" or (
-            media.type == "multipart/related" and media.inner_type == "application/octet-stream"
-        ):
-            return media.transfer_syntax or ExplicitVRLittleEndian
-    raise DicomwebError(
-        406, 'Frames are available as multipart/related; type="application/octet-stream".'
-    )
 
 
 def _octet_parts_response(parts: list[tuple[str, bytes]]) -> HttpResponse:
@@ -527,13 +513,8 @@ def _octet_parts_response(parts: list[tuple[str, bytes]]) -> HttpResponse:
 @dicomweb_endpoint
 def instance_frames(request, *, study: str, series: str, instance: str, frames: str):
     numbers = _frame_list_parse(frames)
-    found = selectors.instance_locate(
-        user=request.user,
-        study_instance_uid=study,
-        series_instance_uid=series,
-        sop_instance_uid=instance,
-    )
-    syntax = _octet_syntax_negotiate(request)
+    found = _located(request, study, series, instance)
+    syntax = _syntax_negotiate(request, media_type="application/octet-stream", what="Frames")
     stored = found.transfer_syntax_uid
     if syntax not in ("*", ExplicitVRLittleEndian, stored):
         raise DicomwebError(
@@ -558,12 +539,7 @@ def instance_frames(request, *, study: str, series: str, instance: str, frames: 
 @require_GET
 @dicomweb_endpoint
 def instance_bulkdata(request, *, study: str, series: str, instance: str, tag: str):
-    found = selectors.instance_locate(
-        user=request.user,
-        study_instance_uid=study,
-        series_instance_uid=series,
-        sop_instance_uid=instance,
-    )
+    found = _located(request, study, series, instance)
     try:
         tag_number = int(tag, 16)
     except ValueError:
@@ -643,15 +619,6 @@ def _rendered(request, instance: Instance, *, frame_number: int, thumbnail: bool
     return HttpResponse(data, content_type=render.media_type)
 
 
-def _located(request, study, series, instance) -> Instance:
-    return selectors.instance_locate(
-        user=request.user,
-        study_instance_uid=study,
-        series_instance_uid=series,
-        sop_instance_uid=instance,
-    )
-
-
 @require_GET
 @dicomweb_endpoint
 def instance_rendered(request, *, study: str, series: str, instance: str):
@@ -692,18 +659,14 @@ def _middle_image(instances: list[Instance]) -> Instance:
 @require_GET
 @dicomweb_endpoint
 def series_thumbnail(request, *, study: str, series: str):
-    found = selectors.series_locate(
-        user=request.user, study_instance_uid=study, series_instance_uid=series
-    )
-    image = _middle_image(selectors.series_instances(series=found))
+    image = _middle_image(_series_instances(request, study, series))
     return _rendered(request, image, frame_number=1, thumbnail=True)
 
 
 @require_GET
 @dicomweb_endpoint
 def study_thumbnail(request, *, study: str):
-    found = selectors.study_locate(user=request.user, study_instance_uid=study)
-    image = _middle_image(selectors.study_instances(study=found))
+    image = _middle_image(_study_instances(request, study))
     return _rendered(request, image, frame_number=1, thumbnail=True)
 
 

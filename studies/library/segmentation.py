@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import highdicom as hd
 import numpy as np
@@ -18,6 +19,10 @@ from pydicom.sr.coding import Code
 from pydicom.uid import ExplicitVRLittleEndian
 
 from studies.library.nifti_volume import LpsVolume
+
+if TYPE_CHECKING:
+    from studies.library.identity import LibraryStudyIdentity
+    from studies.library.study_builder import BuildInputs
 from studies.library.volume_series import (
     LIBRARY_MANUFACTURER,
     LIBRARY_MODEL_NAME,
@@ -58,6 +63,28 @@ class SegmentationPlan:
     content_date: dt.date
     content_time: str
     dimension_organization_uid: str
+
+
+def segmentation_plan_for_series(
+    *,
+    inputs: BuildInputs,
+    study: LibraryStudyIdentity,
+    series_number: int,
+    series_description: str,
+    content_label: str,
+) -> SegmentationPlan:
+    """The plan of a library study's one-instance SEG series `series_number`: the builder's
+    reproducible UIDs for it, and the study's date and time as content date and time."""
+    return SegmentationPlan(
+        series_instance_uid=inputs.uid("series", series_number),
+        sop_instance_uid=inputs.uid("series", series_number, "instance", 1),
+        series_number=series_number,
+        series_description=series_description,
+        content_label=content_label,
+        content_date=study.study_date,
+        content_time=study.study_time,
+        dimension_organization_uid=inputs.uid("series", series_number, "dimension-organization"),
+    )
 
 
 def segmentation_from_label_volume(

@@ -16,11 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pydicom
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from studies.deidentify import uid_from_key
 from studies.library.identity import FictitiousPatient, LibraryStudyIdentity
+from studies.library.source_repairs import retired_attributes_remove
 from studies.library.sources import SourceFile
 
 
@@ -49,6 +51,12 @@ class BuildInputs:
         """A reproducible UID for an object the builder creates (series, instance, frame of
         reference); the pipeline's UID map replaces it, deterministically, afterwards."""
         return uid_from_key("artefact-library", self.study_key, *parts)
+
+    def dataset_read(self, source: SourceFile) -> Dataset:
+        """The DICOM file `source`, read, with its retired attributes removed."""
+        ds = pydicom.dcmread(self.files[source.path])
+        retired_attributes_remove(ds)
+        return ds
 
 
 @dataclass(frozen=True)

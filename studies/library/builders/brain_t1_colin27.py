@@ -17,9 +17,9 @@ from studies.library.identity import FictitiousPatient, LibraryStudyIdentity
 from studies.library.nifti_volume import LpsVolume, volume_from_nifti
 from studies.library.segmentation import (
     SegmentationAlgorithm,
-    SegmentationPlan,
     SegmentSpec,
     segmentation_from_label_volume,
+    segmentation_plan_for_series,
 )
 from studies.library.sources import MRICRON_DATA, SourceFile
 from studies.library.study_builder import (
@@ -80,6 +80,13 @@ def colin27_series_build(inputs: BuildInputs) -> list[SeriesDraft]:
             scanning_sequence="GR", sequence_variant="SP", mr_acquisition_type="3D"
         ),
     )
+    seg_plan = segmentation_plan_for_series(
+        inputs=inputs,
+        study=STUDY,
+        series_number=2,
+        series_description="Brain mask (skull-stripped reference)",
+        content_label="BRAIN_MASK",
+    )
     seg = segmentation_from_label_volume(
         source_images=mr_images,
         image_volume=t1,
@@ -92,16 +99,7 @@ def colin27_series_build(inputs: BuildInputs) -> list[SeriesDraft]:
             version="unrecorded",
             family=codes.cid7162.DeformableModels,
         ),
-        plan=SegmentationPlan(
-            series_instance_uid=inputs.uid("series", 2),
-            sop_instance_uid=inputs.uid("series", 2, "instance", 1),
-            series_number=2,
-            series_description="Brain mask (skull-stripped reference)",
-            content_label="BRAIN_MASK",
-            content_date=STUDY.study_date,
-            content_time=STUDY.study_time,
-            dimension_organization_uid=inputs.uid("series", 2, "dimension-organization"),
-        ),
+        plan=seg_plan,
     )
     derivation = "Converted from NIfTI ch2.nii.gz (Debian mricron-data)"
     return [
@@ -110,7 +108,7 @@ def colin27_series_build(inputs: BuildInputs) -> list[SeriesDraft]:
             datasets=mr_images,
             curated={"DerivationDescription": derivation},
         ),
-        SeriesDraft(description="Brain mask (skull-stripped reference)", datasets=[seg]),
+        SeriesDraft(description=seg_plan.series_description, datasets=[seg]),
     ]
 
 

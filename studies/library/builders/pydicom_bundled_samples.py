@@ -8,13 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pydicom
-
 from studies.library.identity import FictitiousPatient, LibraryStudyIdentity
-from studies.library.source_repairs import (
-    empty_laterality_remove_for_unpaired_part,
-    retired_attributes_remove,
-)
+from studies.library.source_repairs import empty_laterality_remove_for_unpaired_part
 from studies.library.sources import PYDICOM_BUNDLED, SourceFile
 from studies.library.study_builder import (
     BuildInputs,
@@ -28,8 +23,7 @@ MR_SMALL_FILE = SourceFile(source=PYDICOM_BUNDLED, path="MR_small.dcm")
 
 
 def ct_small_series_build(inputs: BuildInputs) -> list[SeriesDraft]:
-    ds = pydicom.dcmread(inputs.files[CT_SMALL_FILE.path])
-    retired_attributes_remove(ds)
+    ds = inputs.dataset_read(CT_SMALL_FILE)
     empty_laterality_remove_for_unpaired_part(ds, body_part_examined="CHEST")
     return [
         SeriesDraft(
@@ -42,8 +36,7 @@ def ct_small_series_build(inputs: BuildInputs) -> list[SeriesDraft]:
 
 
 def mr_small_series_build(inputs: BuildInputs) -> list[SeriesDraft]:
-    ds = pydicom.dcmread(inputs.files[MR_SMALL_FILE.path])
-    retired_attributes_remove(ds)
+    ds = inputs.dataset_read(MR_SMALL_FILE)
     # ImageType says SECONDARY, which would quarantine the image as a possible screen
     # capture; the 64 x 64 pixels were reviewed and hold no text.
     ds.BurnedInAnnotation = "NO"

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pydicom
-
 from studies.library.identity import FictitiousPatient, LibraryStudyIdentity
-from studies.library.source_repairs import retired_attributes_remove, zero_values_remove
+from studies.library.source_repairs import zero_values_remove
 from studies.library.sources import PYDICOM_DATA, SourceFile
 from studies.library.study_builder import (
     BuildInputs,
@@ -27,16 +25,14 @@ ULTRASOUND_FILE = SourceFile(source=PYDICOM_DATA, path="data_store/data/US1_UNCR
 
 
 def chest_cr_series_build(inputs: BuildInputs) -> list[SeriesDraft]:
-    ds = pydicom.dcmread(inputs.files[CHEST_CR_FILE.path])
-    retired_attributes_remove(ds)
+    ds = inputs.dataset_read(CHEST_CR_FILE)
     # The source writes Pixel Spacing 0\0 and Sensitivity 0 for "unknown".
     zero_values_remove(ds, keywords=("PixelSpacing", "Sensitivity"))
     return [SeriesDraft(description="Chest PA", datasets=[ds])]
 
 
 def ultrasound_series_build(inputs: BuildInputs) -> list[SeriesDraft]:
-    ds = pydicom.dcmread(inputs.files[ULTRASOUND_FILE.path])
-    retired_attributes_remove(ds)
+    ds = inputs.dataset_read(ULTRASOUND_FILE)
     # Body part unknown: Laterality (Type 2C) present and empty means "unknown" (PS3.3
     # C.7.3.1), which is the truth here.
     ds.Laterality = None

@@ -1,0 +1,157 @@
+"""What the benchmarks share: percentiles, waiting for a server, and starting gunicorn and
+Orthanc on loopback. Redis and Celery workers start through config.localservices, as they
+do for the run command and the tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from config.localservices import BIN, ChildProcess, child_start  # noqa: E402
+
+PYTHON = str(BIN / "python")
+PASSWORD = "bench-password-not-secret-9f3"  # noqa: S105 (a throw-away user on loopback)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
+
+
+def wait_http(url: str, *, headers: dict | None = None, auth=None, seconds: float = 60) -> None:
+    """Return once `url` answers without a server error; raise after `seconds`."""
+    import requests
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, headers=headers, auth=auth, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def manage(env: Mapping[str, str], *command: str, **kw) -> None:
+    """`manage.py <command>` in a child process with `env`; raises when it fails."""
+    subprocess.run([PYTHON, "manage.py", *command], cwd=ROOT, env=env, check=True, **kw)
+
+
+def gunicorn_start(
+    *,
+    env: Mapping[str, str],
+    port: int,
+    workers: int,
+    threads: int | None = None,
+    log_level: str | None = None,
+    **kw,
+) -> ChildProcess:
+    """gunicorn serving the project on 127.0.0.1:`port` (not waited for: see wait_http)."""
+    command = [
+        str(BIN / "gunicorn"),
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+    ]
+    if threads is not None:
+        command += ["--threads", str(threads)]
+    if log_level is not None:
+        command += ["--log-level", log_level]
+    return child_start("web", command, env=env, **kw)
+
+
+def orthanc_start(*, work_dir: Path, port: int) -> ChildProcess:
+    """The Debian Orthanc with its DICOMweb plugin, HTTP on 127.0.0.1:`port`, no auth."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    config = {
+        "Name": "bench",
+        "HttpPort": port,
+        "DicomServerEnabled": False,
+        "DicomPort": port + 1,
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False,
+        "StorageDirectory": str(work_dir / "storage"),
+        "IndexDirectory": str(work_dir / "index"),
+        "Plugins": ["/usr/share/orthanc/plugins/libOrthancDicomWeb.so"],
+        "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "StudiesMetadata": "Full"},
+    }
+    (work_dir / "orthanc.json").write_text(json.dumps(config))
+    log = (work_dir / "orthanc.log").open("wb")
+    return child_start(
+        "orthanc", ["Orthanc", str(work_dir / "orthanc.json")], stdout=log, stderr=log
+    )
+
+
+def library_bench_env(work: Path) -> dict[str, str]:
+    """Environment for a throw-away library, database and static root under `work`."""
+    env = os.environ.copy()
+    env.update(
+        ARTEFACT_VAR_DIR=str(work / "var"),
+        MEDIA_ROOT=str(work / "media"),
+        DATABASE_URL=f"sqlite:///{work / 'bench.sqlite3'}",
+        DJANGO_DEBUG="0",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        LOG_LEVEL="WARNING",
+        STATIC_ROOT=str(work / "static"),
+    )
+    (work / "var").mkdir()
+    (work / "static").mkdir()
+    return env
+
+
+def library_bench_prepare(env: Mapping[str, str], *, collectstatic: bool = False) -> None:
+    """Migrate, build and index the chest CT, and create the `bench` educator."""
+    manage(env, "migrate", "-v0")
+    manage(env, "library_load", "--only", "chest-ct", stdout=subprocess.DEVNULL)
+    if collectstatic:
+        manage(env, "collectstatic", "--noinput", "-v0")
+    manage(
+        env,
+        "shell",
+        "-c",
+        "from accounts.models import User, Role;"
+        f"u=User.objects.create_user('bench', password='{PASSWORD}'); "
+        "u.role=Role.EDUCATOR; u.save()",
+    )
+
+
+def ours_and_orthanc_start(
+    *, work: Path, env: Mapping[str, str], workers: int, children: list[ChildProcess]
+) -> tuple[str, str]:
+    """gunicorn and Orthanc on free ports, both answering; appended to `children`.
+    Returns (our base URL, Orthanc's base URL)."""
+    from config.localservices import free_port
+
+    our_port, orthanc_port = free_port(), free_port()
+    children.append(gunicorn_start(env=env, port=our_port, workers=workers, log_level="warning"))
+    children.append(orthanc_start(work_dir=work / "orthanc", port=orthanc_port))
+    base_url = f"http://127.0.0.1:{our_port}"
+    orthanc_url = f"http://127.0.0.1:{orthanc_port}"
+    wait_http(f"{base_url}/healthz")
+    wait_http(f"{orthanc_url}/system")
+    return base_url, orthanc_url
+
+
+def orthanc_load(orthanc_url: str, paths: list[Path]) -> None:
+    import requests
+
+    with requests.Session() as session:
+        for path in paths:
+            session.post(f"{orthanc_url}/instances", data=path.read_bytes()).raise_for_status()
+
+
+def children_stop(children: list[ChildProcess]) -> None:
+    for child in reversed(children):
+        child.stop()
