@@ -180,6 +180,7 @@ def navigation_for(user) -> list[tuple[str, str]]:
     items.append((_("My lab runs"), reverse("labs:run_list")))
     if role in {Role.EDUCATOR, Role.ADMIN}:
         items.append((_("Authoring"), reverse("wagtailadmin_home")))
+        items.append((_("Study library"), reverse("study_list")))
         items.append((_("Uploaded models"), reverse("labs:uploaded_models")))
     if role == Role.ADMIN:
         items.append((_("Administration"), reverse("admin:index")))
