@@ -270,6 +270,14 @@ def _citation_raw(citation: dict) -> dict:
     }
 
 
+def _course_sees_study(*, course: Page, study_key: str) -> None:
+    from studies.models import Study
+    from studies.services import study_course_add
+
+    for study in Study.objects.filter(key=study_key):
+        study_course_add(study=study, course=course)
+
+
 def _viewer_block_raw(block: dict, *, lesson: LessonSpec) -> dict | None:
     """A viewer block naming a library study by key and its series by number.
 
@@ -408,6 +416,9 @@ def curriculum_content_load(
             for block in lesson.body:
                 if block["type"] == "lab" and block["exercise"] not in exercises:
                     exercises[block["exercise"]] = LabExercise.objects.get(title=block["exercise"])
+                if block["type"] == "viewer":
+                    # A study a lesson shows must be visible to the course's residents.
+                    _course_sees_study(course=course, study_key=block["study"])
             _page_write(
                 parent=module,
                 page_class=LessonPage,

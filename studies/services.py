@@ -341,6 +341,11 @@ def study_courses_set(*, study: Study, courses: Iterable) -> Study:
     return study
 
 
+def study_course_add(*, study: Study, course) -> Study:
+    """Make the study visible to one more course, keeping the courses it already has."""
+    return study_courses_set(study=study, courses=[*study.courses.all(), course])
+
+
 # --- Storing uploaded instances (STOW-RS, PACS import) ---------------------------------------
 
 
