@@ -19,6 +19,18 @@ def broken_view(request):
 urlpatterns = [path("boom/", broken_view)]
 
 
+def manage(*args: str, env: dict) -> subprocess.CompletedProcess:
+    """manage.py in a child process, so that settings are read from `env` afresh."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 @pytest.mark.django_db
 def test_unknown_url_gets_the_styled_404(client, settings):
     settings.DEBUG = False
@@ -50,14 +62,7 @@ def test_deploy_check_with_production_settings_is_clean():
         "ALLOWED_HOSTS": "artefact.example.org",
         "DATABASE_URL": "sqlite:////tmp/artefact-deploy-check.sqlite3",
     }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 
@@ -65,14 +70,7 @@ def test_deploy_check_with_production_settings_is_clean():
 def test_production_refuses_to_start_without_a_secret_key():
     env = {**os.environ, "ARTEFACT_ENV": "production"}
     env.pop("SECRET_KEY", None)
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = manage("check", env=env)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
 
@@ -85,13 +83,6 @@ def test_demo_set_up_is_refused_under_production_settings():
         "ALLOWED_HOSTS": "artefact.example.org",
         "DATABASE_URL": "sqlite:////tmp/artefact-demo-refused.sqlite3",
     }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "demo_setup"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = manage("demo_setup", env=env)
     assert result.returncode != 0
     assert "refused under production settings" in result.stderr
