@@ -1,0 +1,198 @@
+"""Explainers: maps land where the evidence is, fail the sanity check when they should."""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+from torch import nn
+
+from labs.cohorts import ct_lesions
+from labs.explainers.registry import EXPLAINERS, UnknownExplainer, explainer_get
+from labs.explainers.sanity import randomisation_check, structural_similarity
+from labs.zoo import ct_lesion
+from labs.zoo.base import (
+    ClassificationOutput,
+    ImageVolume,
+    InputSpec,
+    ModelCard,
+    PreparedInput,
+    Task,
+    ZooModel,
+)
+
+SIDE = 64
+# The top-left quadrant grown by the network's 2-pixel reach (two 3 x 3 convolutions): the
+# pixels the class-1 logit can depend on.
+EVIDENCE = np.s_[: SIDE // 2 + 2, : SIDE // 2 + 2]
+
+
+class QuadrantGate(nn.Module):
+    """A learned per-pixel gain: ones on the top-left quadrant, zeros elsewhere.
+
+    The quadrant is in the weights, not the architecture, so scrambling them (the
+    randomisation check) must move the evidence.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        gain = torch.zeros(1, 1, SIDE, SIDE)
+        gain[..., : SIDE // 2, : SIDE // 2] = 1.0
+        self.weight = nn.Parameter(gain)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features * self.weight
+
+
+class QuadrantNet(nn.Module):
+    """Two convolutions, the gate, a global mean and a two-class head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.stem = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU())
+        self.gate = QuadrantGate()
+        # No bias: outside the gate the features are exactly zero.
+        self.features = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.ReLU())
+        self.head = nn.Linear(4, 2)
+        with torch.no_grad():
+            self.stem[0].bias.fill_(0.1)
+            self.features[0].weight.abs_()
+            self.head.weight[1].copy_(torch.tensor([1.0, 0.5, 0.8, 1.2]))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        features = self.features(self.gate(self.stem(image)))
+        return self.head(features.mean(dim=(2, 3)))
+
+
+class QuadrantClassifier(ZooModel):
+    """A 'CT' classifier whose class-1 logit depends on the top-left quadrant only."""
+
+    key = "test-quadrant"
+    title = "Quadrant classifier (test)"
+    task = Task.CLASSIFICATION
+    modality = "CT"
+    input_spec = InputSpec(
+        modalities=("CT",), dimensions=2, min_size=(SIDE, SIDE), max_size=(SIDE, SIDE)
+    )
+    saliency_layer = "features"
+
+    def __init__(self) -> None:
+        self._network = QuadrantNet().eval()
+
+    def preprocess(self, volume: ImageVolume) -> PreparedInput:
+        return PreparedInput(tensor=torch.from_numpy(volume.pixels[None] / 1000.0 + 1.0))
+
+    def network(self) -> nn.Module:
+        return self._network
+
+    def postprocess(self, output: torch.Tensor, prepared: PreparedInput) -> ClassificationOutput:
+        return ClassificationOutput(
+            probabilities=output.softmax(1)[0].numpy(), class_names=("no", "yes")
+        )
+
+    def card(self) -> ModelCard:
+        return ModelCard(intended_use="tests", training_data="", limitations="", licence="")
+
+
+@pytest.fixture(scope="module")
+def quadrant_model():
+    return QuadrantClassifier()
+
+
+@pytest.fixture(scope="module")
+def soft_tissue_slice():
+    """Soft tissue (~40 HU) with texture everywhere, so every quadrant has something."""
+    rng = np.random.default_rng(1)
+    return (40.0 + 60.0 * rng.standard_normal((SIDE, SIDE))).astype(np.float32)
+
+
+def test_registry_finds_every_explainer_by_key():
+    assert set(EXPLAINERS) == {"grad-cam", "integrated-gradients", "occlusion"}
+    assert explainer_get("occlusion").key == "occlusion"
+    with pytest.raises(UnknownExplainer):
+        explainer_get("lime")
+    for explainer in EXPLAINERS.values():
+        assert len(explainer.explanation) > 200, explainer.key
+
+
+@pytest.mark.parametrize("key", sorted(EXPLAINERS))
+def test_map_is_on_the_image_grid_in_unit_range_and_on_the_evidence(
+    key, quadrant_model, soft_tissue_slice
+):
+    saliency = explainer_get(key).explain(model=quadrant_model, image=soft_tissue_slice, target=1)
+    values = saliency.values
+    assert values.shape == soft_tissue_slice.shape and values.dtype == np.float32
+    assert np.isfinite(values).all() and values.min() >= 0.0 and values.max() == 1.0
+    assert saliency.target_index == 1 and np.isfinite(saliency.raw_sum)
+    share = values[EVIDENCE].sum() / values.sum()
+    # Occlusion patches straddle the quadrant's edge, so some mass leaks across it.
+    assert share > (0.8 if key == "occlusion" else 0.95), share
+
+
+@pytest.mark.parametrize("key", ["grad-cam", "integrated-gradients"])
+def test_randomising_the_weights_destroys_the_map(key, quadrant_model, soft_tissue_slice):
+    before = [p.detach().clone() for p in quadrant_model.network().parameters()]
+    steps = randomisation_check(
+        explainer=explainer_get(key), model=quadrant_model, image=soft_tissue_slice
+    )
+    assert [name for name, _, _ in steps] == ["head", "features.0", "gate", "stem.0"]
+    rho = [spearman for _, spearman, _ in steps]
+    ssim = [value for _, _, value in steps]
+    assert np.isfinite(rho).all() and np.isfinite(ssim).all()
+    # Scrambling the head and the last convolution leaves the gate (the learned "where"),
+    # so the map still follows it; once the gate goes, the map no longer does.
+    assert rho[0] > 0.8 and max(rho[2:]) < 0.5 and min(ssim[2:]) < 0.5, (rho, ssim)
+    # The check works on a copy: the model's own weights are untouched.
+    for old, new in zip(before, quadrant_model.network().parameters(), strict=True):
+        assert torch.equal(old, new)
+
+
+def test_ssim_is_one_for_identical_maps_and_low_for_unrelated_ones():
+    rng = np.random.default_rng(0)
+    first, second = rng.random((32, 32)), rng.random((32, 32))
+    assert structural_similarity(first, first) == pytest.approx(1.0)
+    assert structural_similarity(first, second) < 0.2
+
+
+@pytest.fixture(scope="module")
+def lesion_case():
+    """The held-out case with the largest inserted lesion among a few (1.4 mm pixels)."""
+    cohort = ct_lesions.cohort_ct_lesions_build(cases=8, held_out=True, seed=ct_lesion.TEST_SEED)
+    biggest = int(np.argmax(cohort.masks.sum(axis=(1, 2))))
+    image = ImageVolume.from_slice(
+        image=cohort.images[biggest],
+        modality="CT",
+        pixel_spacing_mm=(ct_lesion.PIXEL_SPACING_MM, ct_lesion.PIXEL_SPACING_MM),
+    )
+    return image, cohort.masks[biggest]
+
+
+def test_grad_cam_on_the_lesion_finder_peaks_on_the_inserted_lesion(lesion_case):
+    image, mask = lesion_case
+    model = ct_lesion.CtLesionFinder()
+    saliency = explainer_get("grad-cam").explain(model=model, image=image)
+    assert saliency.values.shape == mask.shape
+    assert saliency.target == "the lesion-present logit"
+    peak = np.unravel_index(np.argmax(saliency.values), mask.shape)
+    # Within 3 pixels (4 mm): the bottleneck's cells are 4 pixels wide.
+    near_lesion = ndimage.binary_dilation(mask, iterations=3)
+    assert near_lesion[peak], (peak, np.argwhere(mask).mean(0))
+    # Not a lucky pixel: the map is brighter on average near the lesion than elsewhere.
+    assert saliency.values[near_lesion].mean() > 2 * saliency.values[~near_lesion].mean()
+
+
+def test_each_explainer_runs_on_a_real_512_slice_in_seconds():
+    source = ct_lesions.source_ct_load()
+    level = source.hu.shape[0] // 2
+    image = ImageVolume.from_slice(
+        image=source.hu[level], modality="CT", pixel_spacing_mm=source.spacing_mm[1:]
+    )
+    model = ct_lesion.CtLesionFinder()
+    for key, explainer in EXPLAINERS.items():
+        started = time.perf_counter()
+        saliency = explainer.explain(model=model, image=image)
+        seconds = time.perf_counter() - started
+        assert saliency.values.shape == source.hu.shape[1:]
+        assert seconds < 15, (key, seconds)
