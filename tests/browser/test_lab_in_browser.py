@@ -3,21 +3,13 @@
 import pytest
 
 from labs.models import LabRun, LabRunStatus
-from tests.factories import TEST_PASSWORD
+from tests.browser.session import log_in
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.integration,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-
-def log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state("networkidle")
 
 
 def test_resident_runs_the_lab_and_sees_the_result(

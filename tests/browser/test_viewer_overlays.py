@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from tests.browser import viewer_support
-from tests.browser.viewer_support import log_in, slice_wait, viewer_open, viewport_pixels
+from tests.browser.session import log_in
+from tests.browser.viewer_support import slice_wait, viewer_open, viewport_pixels
 
 # Fixtures shared by the viewer's browser tests.
 viewer_library_build = viewer_support.viewer_library_build

@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.factories import TEST_PASSWORD
-
 VIEWER_STUDY_KEYS = ["chest-ct", "chest-cr"]
 
 
@@ -43,14 +41,6 @@ def viewer_studies(viewer_library_build, settings, transactional_db) -> dict:
     settings.STUDY_LIBRARY_ROOT = viewer_library_build
     library_index_rebuild(root=viewer_library_build)
     return {study.key: study for study in Study.objects.all()}
-
-
-def log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state("networkidle")
 
 
 def viewer_open(page, url: str, *, index: int = 0):

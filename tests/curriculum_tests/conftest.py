@@ -16,12 +16,6 @@ from curriculum.models import (
 from curriculum.services import curriculum_index_ensure
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # The people fixture hashes five passwords; PBKDF2 at full strength dominates test time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def page_add(parent, page):
     parent.add_child(instance=page)
     page.save_revision().publish()

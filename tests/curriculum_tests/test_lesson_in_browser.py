@@ -7,6 +7,7 @@ import pytest
 from accounts.services import enrolment_create
 from curriculum.services import curriculum_content_load
 from tests.browser.conftest import browser_page  # noqa: F401  (the shared Chromium fixture)
+from tests.browser.session import log_in
 from tests.factories import TEST_PASSWORD
 
 pytestmark = [
@@ -15,8 +16,7 @@ pytestmark = [
 ]
 
 
-def test_resident_works_through_a_lesson(live_server, people, browser_page, settings):  # noqa: F811
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def test_resident_works_through_a_lesson(live_server, people, browser_page):  # noqa: F811
     course, _report = curriculum_content_load(
         only_lessons={
             "where-ai-fails/when-noise-breaks-a-model",
@@ -28,10 +28,7 @@ def test_resident_works_through_a_lesson(live_server, people, browser_page, sett
     resident.save()
     enrolment_create(user=resident, course=course)
     page = browser_page
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill(resident.username)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, live_server.url, resident.username)
 
     page.goto(live_server.url + course.url)
     page.get_by_role("link", name="When noise breaks a model").first.click()
