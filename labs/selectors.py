@@ -40,6 +40,7 @@ def uploaded_model_usable(*, key: str):
         key=row.zoo_key,
         title=f"{row.title} (uploaded)",
         archive=Path(row.archive.path),
+        sha256=row.archive_sha256,
         spec=UploadSpec.from_json(row.spec),
         author=str(row.uploaded_by),
     )

@@ -19,6 +19,7 @@ import sys
 import time
 import zipfile
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +34,9 @@ from labs.zoo.base import (
     SegmentationOutput,
     SpecMismatch,
     Task,
-    WeightsUnavailable,
     ZooModel,
 )
+from labs.zoo.weights_files import torchscript_load
 
 MODALITIES = ("CT", "MR")
 NORMALISATIONS = ("window", "zscore", "minmax")
@@ -155,7 +156,10 @@ def output_check(*, spec: UploadSpec, output: torch.Tensor) -> None:
 class UploadedTorchScriptModel(ZooModel):
     """A validated educator upload, run through the same interface as the zoo's own models."""
 
-    def __init__(self, *, key: str, title: str, archive: Path, spec: UploadSpec, author: str):
+    def __init__(
+        self, *, key: str, title: str, archive: Path, sha256: str, spec: UploadSpec, author: str
+    ):
+        self.sha256 = sha256
         self.key, self.title, self.archive, self.spec, self.author = (
             key,
             title,
@@ -175,15 +179,10 @@ class UploadedTorchScriptModel(ZooModel):
                 f"{spec.input_columns}, {spec.normalisation} normalisation."
             ),
         )
-        self._network: torch.nn.Module | None = None
 
     def network(self) -> torch.nn.Module:
-        if self._network is None:
-            try:
-                self._network = torch.jit.load(str(self.archive), map_location="cpu").eval()
-            except (RuntimeError, OSError, ValueError) as error:
-                raise WeightsUnavailable(f"{self.title} could not be loaded: {error}") from error
-        return self._network
+        # A new adapter is made for every lab run; the loaded module is kept per process.
+        return _upload_network_load(self.archive, self.sha256, self.title)
 
     def preprocess(self, volume: ImageVolume) -> PreparedInput:
         return PreparedInput(
@@ -226,6 +225,17 @@ class UploadedTorchScriptModel(ZooModel):
             ),
             licence="As stated by the uploader.",
         )
+
+
+@lru_cache(maxsize=8)
+def _upload_network_load(archive: Path, sha256: str, title: str) -> torch.nn.Module:
+    """The upload's module, checked against the sha256 recorded when it was stored."""
+    return torchscript_load(
+        path=archive,
+        sha256=sha256,
+        model_title=title,
+        hint="Ask its uploader to upload it again.",
+    )
 
 
 def _validate_in_this_process(*, archive: Path, spec: UploadSpec, sample: np.ndarray) -> dict:

