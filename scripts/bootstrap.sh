@@ -2,7 +2,9 @@
 # Everything a fresh Debian machine needs before Artefact runs or tests, and nothing twice:
 # each step leaves a stamp keyed by the hash of its inputs and is skipped while they hold.
 #   scripts/bootstrap.sh            venv + Python packages + frontend build
-#   scripts/bootstrap.sh --browser  ... and Debian's chromium for the browser tests
+#   scripts/bootstrap.sh --browser  ... and the Debian tools the test suite drives: chromium
+#                                   (browser tests), orthanc + orthanc-dicomweb (the DICOMweb
+#                                   peer) and dicom3tools (dciodvfy validates every instance)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,7 +57,19 @@ if ! stamp_ok static/dist/.artefact-built "$build_inputs"; then
   echo "$build_inputs" > static/dist/.artefact-built
 fi
 
-if [ "$want_browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
-  apt_install chromium
+if [ "$want_browser" = 1 ]; then
+  missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v Orthanc >/dev/null || missing+=(orthanc)
+  [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || missing+=(orthanc-dicomweb)
+  command -v dciodvfy >/dev/null || missing+=(dicom3tools)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    apt_install "${missing[@]}"
+    # Debian starts the packaged Orthanc as a service on 4242/8042; the tests start their own
+    # on free ports, so the system one is stopped rather than left holding ports.
+    if [[ " ${missing[*]} " == *" orthanc "* ]] && command -v service >/dev/null; then
+      service orthanc stop >/dev/null 2>&1 || true
+    fi
+  fi
 fi
 say "Ready."
