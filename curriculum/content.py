@@ -5,6 +5,8 @@ Layout (reviewed like code):
     content/course.toml                    the course page
     content/<NN>-<module>/module.toml      a module: outcomes, prerequisites, its lab exercise
     content/<NN>-<module>/<NN>-<lesson>.toml  a lesson: outcomes and body blocks
+    content/<NN>-<module>/quiz.toml        the module's quiz: its questions and the lesson
+                                           that shows it
 
 TOML is read by the standard library (tomllib), so the content needs no extra package. The
 numeric prefixes fix the reading order; the `slug` inside each file is the page's identity.
@@ -49,6 +51,33 @@ class LessonSpec:
     body: list[dict]
 
 
+QUESTION_KINDS = frozenset({"single_choice", "multiple_choice", "numeric", "short_text"})
+
+
+@dataclass
+class QuestionSpec:
+    kind: str
+    title: str
+    prompt: str
+    explanation: str
+    difficulty: str
+    outcome_text: str
+    options: list[dict] = field(default_factory=list)  # choice kinds: {"text", "correct"}
+    answer: float | None = None  # numeric
+    tolerance: float = 0.0
+    unit: str = ""
+    accepted: list[str] = field(default_factory=list)  # short text
+
+
+@dataclass
+class QuizSpec:
+    path: Path
+    title: str
+    lesson_slug: str
+    pass_percent: float
+    questions: list[QuestionSpec]
+
+
 @dataclass
 class ModuleSpec:
     path: Path
@@ -60,6 +89,7 @@ class ModuleSpec:
     prerequisites: list[str]
     lab: LabSpec | None
     lessons: list[LessonSpec] = field(default_factory=list)
+    quiz: QuizSpec | None = None
 
 
 @dataclass
@@ -133,10 +163,64 @@ def module_read(directory: Path) -> ModuleSpec:
         prerequisites=list(data.get("prerequisites", [])),
         lab=lab,
     )
-    module.lessons = [
-        lesson_read(each) for each in sorted(directory.glob("*.toml")) if each.name != "module.toml"
-    ]
+    # Lessons carry a numeric prefix; module.toml and quiz.toml do not.
+    module.lessons = [lesson_read(each) for each in sorted(directory.glob("[0-9]*.toml"))]
+    quiz_path = directory / "quiz.toml"
+    if quiz_path.exists():
+        module.quiz = quiz_read(quiz_path, module=module)
     return module
+
+
+def _question_read(data: dict, path: Path, outcomes: list[dict]) -> QuestionSpec:
+    _require(data, path, "kind", "title", "prompt", "explanation")
+    kind = data["kind"]
+    where = f"{path}: question {data['title']!r}"
+    if kind not in QUESTION_KINDS:
+        raise ContentError(f"{where}: unknown kind {kind!r}")
+    position = int(data.get("outcome", 1))
+    if not 1 <= position <= len(outcomes):
+        raise ContentError(f"{where}: outcome {position} does not exist in module.toml")
+    question = QuestionSpec(
+        kind=kind,
+        title=data["title"],
+        prompt=data["prompt"],
+        explanation=data["explanation"],
+        difficulty=data.get("difficulty", "medium"),
+        outcome_text=outcomes[position - 1]["text"],
+    )
+    if kind in {"single_choice", "multiple_choice"}:
+        question.options = list(data.get("options", []))
+        correct = sum(bool(option.get("correct")) for option in question.options)
+        if len(question.options) < 2 or not all(o.get("text") for o in question.options):
+            raise ContentError(f"{where}: needs at least two options, each with text")
+        if correct == 0 or (kind == "single_choice" and correct != 1):
+            raise ContentError(f"{where}: a {kind} question needs its correct option(s) marked")
+    elif kind == "numeric":
+        if not isinstance(data.get("answer"), int | float):
+            raise ContentError(f"{where}: a numeric question needs a numeric answer")
+        question.answer = float(data["answer"])
+        question.tolerance = float(data.get("tolerance", 0.0))
+        question.unit = data.get("unit", "")
+    else:
+        question.accepted = [str(each) for each in data.get("accepted", []) if str(each).strip()]
+        if not question.accepted:
+            raise ContentError(f"{where}: a short-text question needs accepted answers")
+    return question
+
+
+def quiz_read(path: Path, *, module: ModuleSpec) -> QuizSpec:
+    data = _read(path)
+    _require(data, path, "title", "lesson", "questions")
+    lesson_slugs = {lesson.slug for lesson in module.lessons}
+    if data["lesson"] not in lesson_slugs:
+        raise ContentError(f"{path}: lesson {data['lesson']!r} is not a lesson of this module")
+    return QuizSpec(
+        path=path,
+        title=data["title"],
+        lesson_slug=data["lesson"],
+        pass_percent=float(data.get("pass_percent", 70)),
+        questions=[_question_read(each, path, module.outcomes) for each in data["questions"]],
+    )
 
 
 def course_read(content_dir: Path = CONTENT_DIR) -> CourseSpec:

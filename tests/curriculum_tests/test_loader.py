@@ -38,6 +38,8 @@ def test_the_shipped_course_is_complete():
             kinds = {block["type"] for block in lesson.body}
             assert {"text", "callout", "references"} <= kinds, lesson.path
             assert lesson.outcomes, lesson.path
+        assert module.quiz is not None and len(module.quiz.questions) >= 3, module.slug
+        assert len({question.kind for question in module.quiz.questions}) >= 2, module.slug
 
 
 def test_the_whole_course_loads_and_reloads_unchanged():
@@ -105,3 +107,17 @@ def test_the_command_reports_kept_edits(content_dir, capsys):
     lesson.save_revision().publish()
     call_command("curriculum_load", content_dir=content_dir)
     assert "kept an educator's edit" in capsys.readouterr().out
+
+
+def test_a_quiz_with_no_correct_option_is_refused_with_its_name(content_dir):
+    quiz = content_dir / MODULE / "quiz.toml"
+    quiz.write_text(quiz.read_text().replace("correct = true", "correct = false"))
+    with pytest.raises(ContentError, match=r"quiz\.toml: question .* correct option"):
+        course_read(content_dir)
+
+
+def test_a_quiz_for_a_lesson_of_another_module_is_refused(content_dir):
+    quiz = content_dir / MODULE / "quiz.toml"
+    quiz.write_text(quiz.read_text().replace('lesson = "adversarial-inputs"', 'lesson = "dicomweb"'))
+    with pytest.raises(ContentError, match="not a lesson of this module"):
+        course_read(content_dir)
