@@ -4,15 +4,17 @@
 viewer reads the images through DICOMweb with the user's own session, so a study the user
 may not see is refused there (PS3.18 answers 404) and the viewer says so in its place.
 ?series=, ?slice=, ?preset= and ?overlays=auto set up the viewer; ?compare=<series> shows
-a second, linked viewer beside the first. With ?answer=1 the page carries an answer form:
-marks placed on the image are posted back and shown as the server received them (the
-image-question round trip).
+a second, linked viewer beside the first. With ?answer=1 the page carries an answer form
+(marks on the image + the finding in words): marks placed on the image are posted back and
+shown as the server received them (the image-question round trip). The marks come back to
+the viewer with the page (answer_initial), so a form returned with an error keeps them.
 """
 
 from __future__ import annotations
 
 import json
 
+from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
@@ -24,8 +26,53 @@ from studies.selectors import UID_PATTERN
 PRESETS = ("lung", "mediastinum", "abdomen", "bone", "brain", "auto")
 
 
+# A few hundred marks with long outlines stay far below this; a bigger post is not marks.
+MARKS_MAX_CHARS = 200_000
+
+
 def _uid_or_empty(value: str) -> str:
     return value if UID_PATTERN.fullmatch(value) else ""
+
+
+class ImageAnswerForm(forms.Form):
+    """An image question's answer: marks placed in the viewer (JSON the viewer writes,
+    see frontend/src/viewer/index.js answersSerialize) and the finding in words."""
+
+    marks = forms.CharField(
+        widget=forms.HiddenInput(attrs={"id": "answer-marks"}),
+        required=False,
+        max_length=MARKS_MAX_CHARS,
+        error_messages={"max_length": "Too many marks to store: clear some and try again."},
+    )
+    finding = forms.CharField(
+        label="Your finding",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Describe the finding in words as well as marking it."},
+    )
+
+    def clean_marks(self) -> dict:
+        text = self.cleaned_data["marks"]
+        try:
+            value = json.loads(text or "{}")
+        except json.JSONDecodeError:
+            raise forms.ValidationError("The marks were not readable; place them again.") from None
+        if not isinstance(value, dict) or not isinstance(value.get("marks", []), list):
+            raise forms.ValidationError("The marks were not readable; place them again.")
+        if not value.get("marks"):
+            raise forms.ValidationError("Place at least one mark on the image.")
+        return value
+
+
+def _marks_to_keep(form: ImageAnswerForm) -> str:
+    """The posted marks, re-serialised, for the viewer to draw again ("" when unreadable)."""
+    marks = form.cleaned_data.get("marks") if hasattr(form, "cleaned_data") else None
+    if marks is None:
+        try:
+            marks = json.loads(form.data.get("marks") or "null")
+        except json.JSONDecodeError:
+            return ""
+    return json.dumps(marks) if isinstance(marks, dict) else ""
 
 
 @login_required
@@ -36,11 +83,16 @@ def viewer_page(request, study_uid: str):
     query = request.GET
     slice_text = query.get("slice", "")
     received = None
+    answer_form = ImageAnswerForm()
+    answer_initial = ""
     if request.method == "POST":
-        try:
-            received = json.loads(request.POST.get("marks") or "{}")
-        except json.JSONDecodeError:
-            received = {"error": "The marks were not valid JSON."}
+        answer_form = ImageAnswerForm(request.POST)
+        if answer_form.is_valid():
+            received = {
+                **answer_form.cleaned_data["marks"],
+                "finding": answer_form.cleaned_data["finding"],
+            }
+        answer_initial = _marks_to_keep(answer_form)
     context = {
         "study_uid": study_uid,
         "series_uid": _uid_or_empty(query.get("series", "")),
@@ -48,7 +100,9 @@ def viewer_page(request, study_uid: str):
         "slice": int(slice_text) if slice_text.isdigit() else "",
         "preset": query.get("preset") if query.get("preset") in PRESETS else "",
         "dicomweb_root": request.build_absolute_uri("/dicomweb").removesuffix("/"),
-        "answer_mode": query.get("answer") == "1",
+        "answer_mode": query.get("answer") == "1" or request.method == "POST",
+        "answer_form": answer_form,
+        "answer_initial": answer_initial,
         # ?overlays=auto shows every segmentation of the study over the images.
         "overlays": "auto" if query.get("overlays") == "auto" else "[]",
         "received": json.dumps(received, indent=2) if received is not None else None,

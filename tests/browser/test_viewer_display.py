@@ -148,6 +148,7 @@ def test_points_round_trip_to_the_server(
     )
     page.mouse.click(*target)
     viewport_pixels(viewer, screenshot_dir / "point.png")
+    page.get_by_label("Your finding").fill("Hilar mass")
     page.get_by_role("button", name="Submit the marks").click()
     received = json.loads(page.locator("#received-marks").text_content())
     page.screenshot(path=screenshot_dir / "received.png", full_page=True)

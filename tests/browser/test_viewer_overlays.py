@@ -61,4 +61,23 @@ def test_linked_viewers_scroll_and_window_together(
     left.locator(".viewer-preset").select_option("bone")
     page.wait_for_timeout(300)
     assert right.locator("[data-corner=bl]").text_content() == "W 1800 L 400"
+    # The drop-downs tell the truth on both sides, whichever side was changed.
+    assert right.locator(".viewer-preset").input_value() == "bone"
+    right.locator(".viewer-preset").select_option("lung")
+    page.wait_for_timeout(300)
+    assert left.locator("[data-corner=bl]").text_content() == "W 1500 L -600"
+    assert left.locator(".viewer-preset").input_value() == "lung"
+    # Dragging the window away from the preset says so on both sides.
+    box = left.locator(".viewer-viewport").bounding_box()
+    page.mouse.move(box["x"] + 200, box["y"] + 200)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 260, box["y"] + 240, steps=6)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    assert left.locator(".viewer-preset").input_value() == "custom"
+    assert right.locator(".viewer-preset").input_value() == "custom"
+    assert (
+        right.locator("[data-corner=bl]").text_content()
+        == left.locator("[data-corner=bl]").text_content()
+    )
     page.screenshot(path=screenshot_dir / "side-by-side.png", full_page=True)

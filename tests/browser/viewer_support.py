@@ -8,6 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpResponse
+from django.urls import include
+from django.urls import path as url_path
 from PIL import Image
 
 VIEWER_STUDY_KEYS = ["chest-ct", "chest-cr"]
@@ -63,3 +67,103 @@ def viewport_pixels(viewer, path: Path) -> np.ndarray:
 
 def slice_wait(viewer, number: int) -> None:
     viewer.locator(f"xpath=self::*[@data-slice='{number}']").wait_for(timeout=30_000)
+
+
+def viewport_rgb(viewer, path: Path) -> np.ndarray:
+    """A screenshot of the viewer's image area (saved to path) as an RGB array (int16, so
+    differences do not wrap)."""
+    viewer.page.wait_for_timeout(300)
+    png = viewer.locator(".viewer-viewport").screenshot(path=path)
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+
+
+def viewer_call(page, expression: str, *, index: int = 0):
+    """Evaluate `expression` with `v` bound to the index-th viewer's controller."""
+    return page.evaluate(
+        "([index, body]) => { const v = document.querySelectorAll('[data-viewer]')[index]"
+        ".artefactViewer; return eval(body); }",
+        [index, expression],
+    )
+
+
+# --- A test-only page for lab-output layers (image_urls + heatmap/labelmap overlays) -------
+#
+# Registered only in tests: settings.ROOT_URLCONF = "tests.browser.viewer_support" puts these
+# two URLs in front of the project's own. The page is the bare include, as a lab page would
+# embed it, without the site's navigation. The test fills LAYER_PAGE and LAYER_FILES; the
+# files are served to signed-in users only, like the lab's permission-checked outputs.
+
+LAYER_FILES: dict[str, tuple[Path, str]] = {}
+LAYER_PAGE: dict = {"viewers": []}
+
+_LAYER_PAGE_TEMPLATE = """{% load static %}<!doctype html><html lang="en"><head>
+<meta charset="utf-8"><title>Layers</title><link rel="icon" href="data:,">
+<link rel="stylesheet" href="{% static 'dist/artefact.css' %}"></head><body><main>
+<div class="viewer-pair">{% for v in viewers %}
+{% include "viewer/viewer.html" with image_urls=v.image_urls overlays=v.overlays link=v.link \
+preset=v.preset caption=v.caption study_uid="" %}
+{% endfor %}</div></main></body></html>"""
+
+
+def _layer_page(request):
+    from django.template import engines
+
+    template = engines["django"].from_string(_LAYER_PAGE_TEMPLATE)
+    return HttpResponse(template.render({"viewers": LAYER_PAGE["viewers"]}, request))
+
+
+def _layer_file(request, name: str):
+    if name not in LAYER_FILES:
+        raise Http404("No such file.")
+    path, content_type = LAYER_FILES[name]
+    return FileResponse(path.open("rb"), content_type=content_type)
+
+
+def __getattr__(name: str):
+    # urlpatterns is built when Django first resolves a URL with this URLconf, not at import:
+    # importing the project's URLconf during test collection would need every app ready.
+    if name == "urlpatterns":
+        return [
+            url_path("viewer-test/layers/", login_required(_layer_page)),
+            url_path("viewer-test/files/<str:name>", login_required(_layer_file)),
+            url_path("", include("config.urls")),
+        ]
+    raise AttributeError(name)
+
+
+def phantom_slice_write(
+    *,
+    template: Path,
+    out: Path,
+    squares: list[tuple[int, int, int, int, int]],
+    background_hu: int = 40,
+) -> None:
+    """A CT slice with the template's geometry, rescale and spacing, whose pixels are a flat
+    background with squares (row0, col0, row1, col1 exclusive, HU): a phantom whose every
+    feature's position is known. New SOP and Series Instance UIDs, DERIVED like a lab's
+    perturbed slice."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    ds = pydicom.dcmread(template)
+    slope = float(getattr(ds, "RescaleSlope", 1))
+    intercept = float(getattr(ds, "RescaleIntercept", 0))
+    hu = np.full((ds.Rows, ds.Columns), background_hu, dtype=np.float64)
+    for row0, col0, row1, col1, value in squares:
+        hu[row0:row1, col0:col1] = value
+    stored = np.round((hu - intercept) / slope)
+    dtype = np.int16 if ds.PixelRepresentation else np.uint16
+    ds.PixelData = stored.astype(dtype).tobytes()
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.SeriesInstanceUID = generate_uid()
+    ds.ImageType = ["DERIVED", "SECONDARY", "AXIAL"]
+    ds.SeriesDescription = "Phantom"
+    for keyword in ("WindowCenter", "WindowWidth"):
+        if keyword in ds:
+            delattr(ds, keyword)
+    ds.save_as(out, enforce_file_format=True)
+
+
+def png_write(out: Path, values: np.ndarray) -> None:
+    Image.fromarray(values.astype(np.uint8), mode="L").save(out)

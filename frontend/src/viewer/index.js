@@ -1,11 +1,13 @@
 // The Cornerstone3D viewer: mounts on every `[data-viewer]` element that
-// templates/viewer/viewer.html renders, and reads pixels only through DICOMweb.
+// templates/viewer/viewer.html renders. It reads a library study through DICOMweb, or
+// DICOM Part 10 files named by URL (lab outputs that are not library instances).
 import {
   Enums as CoreEnums,
   RenderingEngine,
   eventTarget,
   imageLoader,
   init as coreInit,
+  metaData,
   utilities as coreUtilities,
 } from "@cornerstonejs/core";
 import { init as dicomImageLoaderInit, wadors } from "@cornerstonejs/dicom-image-loader";
@@ -26,7 +28,13 @@ import {
   init as toolsInit,
   synchronizers,
 } from "@cornerstonejs/tools";
-import { segLayerLoad, segLayerPaint } from "./overlays.js";
+import {
+  HEATMAP_GRADIENT,
+  heatmapLayerLoad,
+  labelmapLayerLoad,
+  segLayerLoad,
+  segLayerPaint,
+} from "./overlays.js";
 import {
   DicomwebAccessError,
   TAGS,
@@ -103,6 +111,17 @@ function cornerstoneInit() {
 
 let viewerCount = 0;
 
+/** An image named by URL could not be read; the message says so on its own. */
+class ImageLoadError extends Error {}
+let renderingEngine = null;
+
+/** One rendering engine for every viewer of the page: Cornerstone's synchronizers look up
+ * the source and target viewports in one engine (zoom/pan sync finds nothing across two). */
+function renderingEngineShared() {
+  renderingEngine ??= new RenderingEngine("artefact-viewers");
+  return renderingEngine;
+}
+
 class Viewer {
   constructor(root) {
     this.root = root;
@@ -136,6 +155,19 @@ class Viewer {
     this.layersPanel = root.querySelector(".viewer-layers");
     this.layers = [];
     this.linkGroup = root.dataset.link || "";
+    this.presetKey = "";
+    this.presetRange = null;
+  }
+
+  /** A JSON data attribute, or a clear error naming it. */
+  jsonData(name, fallback) {
+    const text = this.root.dataset[name];
+    if (!text) return fallback;
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new Error(`The page gave the viewer unreadable ${name} (not JSON).`);
+    }
   }
 
   async mount() {
@@ -146,7 +178,7 @@ class Viewer {
     this.setBusy(true);
     try {
       await cornerstoneInit();
-      this.renderingEngine = new RenderingEngine(`${this.id}-engine`);
+      this.renderingEngine = renderingEngineShared();
       this.renderingEngine.enableElement({
         viewportId: `${this.id}-viewport`,
         type: CoreEnums.ViewportType.STACK,
@@ -156,24 +188,32 @@ class Viewer {
       this.viewport = this.renderingEngine.getViewport(`${this.id}-viewport`);
       this.toolsSetUp();
       this.controlsBind();
-      this.series = await studySeriesList(this.dicomwebRoot, this.studyUID);
-      const images = this.series.filter(isImageSeries);
-      if (!images.length) throw new Error("This study holds no image series.");
-      if (!this.seriesUID || !images.some((s) => s.uid === this.seriesUID)) {
-        this.seriesUID = images[0].uid;
+      const imageUrls = this.jsonData("imageUrls", []);
+      const start = { slice: this.initialSlice, preset: this.initialPreset };
+      if (Array.isArray(imageUrls) && imageUrls.length) {
+        await this.urlsLoad(imageUrls.map(String), start);
+      } else {
+        this.series = await studySeriesList(this.dicomwebRoot, this.studyUID);
+        const images = this.series.filter(isImageSeries);
+        if (!images.length) throw new Error("This study holds no image series.");
+        if (!this.seriesUID || !images.some((s) => s.uid === this.seriesUID)) {
+          this.seriesUID = images[0].uid;
+        }
+        this.seriesPickerRender(images);
+        await this.seriesLoad(this.seriesUID, start);
       }
-      this.seriesPickerRender(images);
-      await this.seriesLoad(this.seriesUID, {
-        slice: this.initialSlice,
-        preset: this.initialPreset,
-      });
+      try {
+        this.answersRestore(this.jsonData("answerInitial", null));
+      } catch (error) {
+        console.error(error); // the resident places the marks again; the image still shows
+      }
       this.root.dataset.state = "ready";
       if (this.linkGroup) viewerLink(this);
       await this.layersSetUp();
     } catch (error) {
       console.error(error);
       this.fail(
-        error instanceof DicomwebAccessError
+        error instanceof DicomwebAccessError || error instanceof ImageLoadError
           ? error.message
           : `The study could not be loaded. ${error.message ?? ""}`.trim(),
       );
@@ -249,6 +289,45 @@ class Viewer {
       .join(" ")
       .trim();
     this.photometric = tagValue(metadata[0], TAGS.photometricInterpretation, "");
+    await this.stackShow({ slice, preset });
+  }
+
+  /** DICOM Part 10 files by URL (wadouri: scheme; the session cookie authenticates), in
+   * the order given: their own headers name the modality, series and geometry. */
+  async urlsLoad(urls, { slice = 0, preset = "" }) {
+    const imageIds = urls.map((url) => `wadouri:${new URL(url, window.location.href).href}`);
+    try {
+      await Promise.all(imageIds.map((imageId) => imageLoader.loadAndCacheImage(imageId)));
+    } catch (error) {
+      const status = error?.request?.status ?? error?.status;
+      if (status === 401 || status === 403 || status === 404) {
+        throw new DicomwebAccessError("This image does not exist, or you do not have access to it.");
+      }
+      throw new ImageLoadError(
+        `The image could not be loaded${status ? ` (the server answered ${status})` : ""}.`,
+      );
+    }
+    const headers = imageIds.map((imageId) => metaData.get("naturalized", imageId) ?? {});
+    const first = headers[0];
+    this.imageIds = imageIds;
+    this.instances = headers.map((header) => ({
+      sop: header.SOPInstanceUID,
+      frame: 1,
+      position: (header.ImagePositionPatient ?? []).map(Number),
+    }));
+    this.studyUID = first.StudyInstanceUID ?? this.studyUID;
+    this.seriesUID = first.SeriesInstanceUID ?? "";
+    this.modality = first.Modality ?? "";
+    this.seriesLabel = [first.SeriesNumber ?? "", first.SeriesDescription ?? ""].join(" ").trim();
+    this.photometric = first.PhotometricInterpretation ?? "";
+    this.root.dataset.cached = "all";
+    await this.stackShow({ slice, preset, prefetch: false });
+    this.root.dataset.allCachedMs = String(Math.round(performance.now()));
+  }
+
+  /** Show this.imageIds from the given (1-based) image with a window preset. */
+  async stackShow({ slice = 0, preset = "", prefetch = true }) {
+    const { imageIds } = this;
     const index = Math.min(Math.max(slice - 1, 0), imageIds.length - 1);
     await this.viewport.setStack(imageIds, index);
     this.userInvert = false;
@@ -259,13 +338,17 @@ class Viewer {
     this.slider.value = index + 1;
     this.slider.disabled = imageIds.length < 2;
     for (const button of this.seriesNav.querySelectorAll("button")) {
-      button.setAttribute("aria-pressed", button.dataset.series === seriesUID ? "true" : "false");
+      button.setAttribute(
+        "aria-pressed",
+        button.dataset.series === this.seriesUID ? "true" : "false",
+      );
     }
+    this.root.dataset.series = this.seriesUID;
     this.viewport.render();
     this.cornersUpdate();
     performance.mark(`${this.id}-first-image`);
     this.root.dataset.firstImageMs = String(Math.round(performance.now()));
-    this.prefetch(imageIds);
+    if (prefetch) this.prefetch(imageIds);
   }
 
   /** Every image of the series into Cornerstone's cache, so scrolling and cine never wait
@@ -298,7 +381,7 @@ class Viewer {
     for (const name of [...Object.values(MEASURE_TOOLS), ...Object.values(ANSWER_TOOLS)]) {
       group.setToolPassive(name);
     }
-    group.addViewport(`${this.id}-viewport`, `${this.id}-engine`);
+    group.addViewport(`${this.id}-viewport`, this.renderingEngine.id);
     this.toolSelect("window");
   }
 
@@ -349,20 +432,54 @@ class Viewer {
     if (!preset) {
       // CT without an authored preset: the image's own window, else soft tissue.
       this.viewport.resetProperties();
-      if (!this.viewport.getProperties().voiRange) this.presetApply("mediastinum");
-      this.presetSelect.value = "auto";
+      if (!this.viewport.getProperties().voiRange) return this.presetApply("mediastinum");
+      key = "auto";
     } else if (preset.width) {
       this.viewport.setProperties({
         voiRange: coreUtilities.windowLevel.toLowHighRange(preset.width, preset.centre),
       });
-      this.presetSelect.value = key;
     } else {
       this.viewport.resetProperties();
-      this.presetSelect.value = "auto";
     }
     this.invertApply();
+    this.presetShow(key, this.viewport.getProperties().voiRange);
     this.viewport.render();
     this.cornersUpdate();
+    // Linked viewers get the window through the VOI synchronizer; their drop-down follows.
+    for (const other of linkedViewersOf(this)) other.presetShow(key, this.presetRange);
+  }
+
+  /** The drop-down shows `key` as long as the window is `range`; dragging the window away
+   * from it shows "Custom". */
+  presetShow(key, range) {
+    if (![...this.presetSelect.options].some((option) => option.value === key)) key = "custom";
+    this.presetKey = key;
+    this.presetRange = range ? { lower: range.lower, upper: range.upper } : null;
+    this.presetCustomOption(key === "custom");
+    this.presetSelect.value = key;
+  }
+
+  presetCustomOption(present) {
+    let option = this.presetSelect.querySelector("option[value=custom]");
+    if (present && !option) {
+      option = document.createElement("option");
+      option.value = "custom";
+      option.textContent = "Custom";
+      option.disabled = true;
+      this.presetSelect.append(option);
+    } else if (!present && option) {
+      option.remove();
+    }
+  }
+
+  /** After any window change (drag, preset, a linked viewer): does the drop-down still
+   * tell the truth? */
+  presetFollowWindow() {
+    const range = this.viewport?.getProperties().voiRange;
+    const shown = this.presetRange;
+    if (!range || !shown || this.presetKey === "custom") return;
+    const same = Math.abs(range.lower - shown.lower) < 0.5 && Math.abs(range.upper - shown.upper) < 0.5;
+    if (!same) this.presetShow("custom", null);
   }
 
   invertApply() {
@@ -452,70 +569,145 @@ class Viewer {
 
   // --- Overlays ---------------------------------------------------------------------------
 
-  /** SEG series of the study become layers: those the page names (data-overlays, or
-   * "auto" for all) are loaded and shown; the others are listed, loaded when shown. */
+  /** The page's overlay layers (data-overlays) and the study's SEG series become layers.
+   * SEG series the page names (or all, for "auto") are shown; the study's other SEG series
+   * are listed and loaded when shown. Heat maps and label maps are PNGs by URL. */
   async layersSetUp() {
     const named = this.root.dataset.overlays || "[]";
-    const wanted =
-      named === "auto" ? null : new Set(JSON.parse(named).map((layer) => layer.series));
-    const segs = this.series.filter((series) => series.modality === "SEG");
-    if (!segs.length) return;
+    const entries = named === "auto" ? [] : this.jsonData("overlays", []);
+    const wantedSegs = named === "auto" ? null : new Set();
+    const layers = [];
+    for (const entry of Array.isArray(entries) ? entries : []) {
+      const type = entry?.type ?? (entry?.series ? "seg" : "");
+      const slice = Number.isInteger(entry.slice) && entry.slice > 0 ? entry.slice : null;
+      const opacity = Number.isFinite(Number(entry.opacity))
+        ? Math.min(Math.max(Number(entry.opacity), 0), 1)
+        : 0.5;
+      if (type === "seg") {
+        wantedSegs?.add(entry.series);
+      } else if ((type === "heatmap" || type === "labelmap") && entry.url) {
+        layers.push({
+          kind: type,
+          title: String(entry.label || (type === "heatmap" ? "Heat map" : "Label map")),
+          url: String(entry.url),
+          legendEntries: Array.isArray(entry.legend) ? entry.legend : [],
+          slice,
+          visible: entry.visible !== false,
+          opacity,
+        });
+      }
+    }
+    for (const series of this.series.filter((s) => s.modality === "SEG")) {
+      layers.push({
+        kind: "seg",
+        title: `SEG ${series.description || series.number}`,
+        series,
+        slice: null,
+        visible: wantedSegs === null || wantedSegs.has(series.uid),
+        opacity: 0.4,
+      });
+    }
+    if (!layers.length) return;
     this.layersPanel.hidden = false;
     const heading = document.createElement("h3");
     heading.textContent = "Overlays";
     this.layersPanel.append(heading);
-    for (const series of segs) {
-      const layer = {
-        series,
-        visible: wanted === null || wanted.has(series.uid),
-        opacity: 0.4,
-        data: null,
-        painted: new Map(),
-      };
+    for (const layer of layers) {
+      Object.assign(layer, { data: null, painted: new Map() });
       this.layers.push(layer);
       this.layerControlsRender(layer);
-      if (layer.visible) await this.layerLoad(layer);
     }
+    await Promise.all(layers.filter((layer) => layer.visible).map((layer) => this.layerLoad(layer)));
     this.overlayDraw();
+    this.root.dataset.layers = "ready";
   }
 
   async layerLoad(layer) {
     if (layer.data) return;
+    layer.loading ??= this.layerFetch(layer);
+    await layer.loading;
+  }
+
+  async layerFetch(layer) {
     layer.status.textContent = "loading…";
     try {
-      layer.data = await segLayerLoad({
-        root: this.dicomwebRoot,
-        studyUID: this.studyUID,
-        seriesUID: layer.series.uid,
-        imagePositions: (position) =>
-          this.instances.find(
-            (i) => i.position.length === 3 && i.position.every((v, k) => Math.abs(v - position[k]) < 0.01),
-          )?.sop,
-      });
-      layer.status.textContent = "";
-      layer.legend.replaceChildren(
-        ...layer.data.segments.map((segment) => {
-          const item = document.createElement("li");
-          const swatch = document.createElement("span");
-          swatch.className = "swatch";
-          swatch.style.background = `rgb(${segment.colour.join(" ")})`;
-          item.append(swatch, ` ${segment.label}`);
-          return item;
-        }),
-      );
+      if (layer.kind === "seg") {
+        layer.data = await segLayerLoad({
+          root: this.dicomwebRoot,
+          studyUID: this.studyUID,
+          seriesUID: layer.series.uid,
+          imagePositions: (position) =>
+            this.instances.find(
+              (i) =>
+                i.position.length === 3 &&
+                i.position.every((v, k) => Math.abs(v - position[k]) < 0.01),
+            )?.sop,
+        });
+      } else {
+        const data =
+          layer.kind === "heatmap"
+            ? await heatmapLayerLoad({ url: layer.url })
+            : await labelmapLayerLoad({ url: layer.url, legend: layer.legendEntries });
+        const { rows, columns } = this.imageSize(layer.slice ? layer.slice - 1 : 0);
+        if (rows && (data.rows !== rows || data.columns !== columns)) {
+          throw new Error(
+            `it is ${data.columns}×${data.rows} pixels, the image ${columns}×${rows}`,
+          );
+        }
+        layer.data = data;
+      }
+      layer.status.textContent = layer.slice ? `on image ${layer.slice} only` : "";
+      this.layerLegendRender(layer);
     } catch (error) {
       console.error(error);
-      layer.status.textContent = "could not be loaded";
+      layer.status.textContent = `could not be shown: ${error.message ?? error}`;
       layer.visible = false;
       layer.checkbox.checked = false;
+      layer.checkbox.disabled = true;
+      layer.loading = null;
     }
+  }
+
+  /** Rows and columns of one image of the stack, from its header. */
+  imageSize(index) {
+    const imageId = this.imageIds[Math.min(index, this.imageIds.length - 1)];
+    const pixel = metaData.get("imagePixelModule", imageId) ?? {};
+    return { rows: Number(pixel.rows) || 0, columns: Number(pixel.columns) || 0 };
+  }
+
+  layerLegendRender(layer) {
+    if (layer.kind === "heatmap") {
+      const ramp = document.createElement("li");
+      ramp.className = "viewer-ramp";
+      const bar = document.createElement("span");
+      bar.className = "viewer-ramp-bar";
+      bar.style.backgroundImage = HEATMAP_GRADIENT;
+      const low = document.createElement("span");
+      low.textContent = "low";
+      const high = document.createElement("span");
+      high.textContent = "high";
+      ramp.append(low, bar, high);
+      layer.legend.replaceChildren(ramp);
+      return;
+    }
+    layer.legend.replaceChildren(
+      ...layer.data.segments.map((segment) => {
+        const item = document.createElement("li");
+        const swatch = document.createElement("span");
+        swatch.className = "swatch";
+        swatch.style.background = `rgb(${segment.colour.join(" ")})`;
+        item.append(swatch, ` ${segment.label}`);
+        return item;
+      }),
+    );
   }
 
   layerControlsRender(layer) {
     const box = document.createElement("fieldset");
     box.className = "viewer-layer";
+    box.dataset.kind = layer.kind;
     const legendTitle = document.createElement("legend");
-    legendTitle.textContent = `${layer.series.modality} ${layer.series.description || layer.series.number}`;
+    legendTitle.textContent = layer.title;
     const show = document.createElement("label");
     const checkbox = document.createElement("input");
     checkbox.type = "checkbox";
@@ -529,6 +721,7 @@ class Viewer {
     opacity.max = 100;
     opacity.value = Math.round(layer.opacity * 100);
     opacity.className = "viewer-layer-opacity";
+    opacity.setAttribute("aria-label", `${layer.title} opacity`);
     opacityLabel.append("Opacity ", opacity);
     const status = document.createElement("span");
     status.className = "muted";
@@ -537,16 +730,46 @@ class Viewer {
     legend.className = "viewer-legend";
     box.append(legendTitle, show, opacityLabel, status, legend);
     this.layersPanel.append(box);
-    Object.assign(layer, { checkbox, status, legend });
-    checkbox.addEventListener("change", async () => {
-      layer.visible = checkbox.checked;
-      if (layer.visible) await this.layerLoad(layer);
-      this.overlayDraw();
-    });
-    opacity.addEventListener("input", () => {
-      layer.opacity = Number(opacity.value) / 100;
-      this.overlayDraw();
-    });
+    Object.assign(layer, { box, checkbox, opacityInput: opacity, status, legend });
+    checkbox.addEventListener("change", () =>
+      this.layerSet(layer, { visible: checkbox.checked }),
+    );
+    opacity.addEventListener("input", () =>
+      this.layerSet(layer, { opacity: Number(opacity.value) / 100 }),
+    );
+  }
+
+  /** Visibility / opacity of a layer; the same layer (kind and title) of linked viewers
+   * follows, so "original vs broken" keep showing the same things. */
+  async layerSet(layer, { visible, opacity }, { fromLink = false } = {}) {
+    if (visible !== undefined) {
+      layer.visible = visible;
+      layer.checkbox.checked = visible;
+    }
+    if (opacity !== undefined) {
+      layer.opacity = opacity;
+      layer.opacityInput.value = Math.round(opacity * 100);
+    }
+    if (!fromLink) {
+      for (const other of linkedViewersOf(this)) {
+        const twin = other.layers.find((l) => l.kind === layer.kind && l.title === layer.title);
+        if (twin && !twin.checkbox.disabled) other.layerSet(twin, { visible, opacity }, { fromLink: true });
+      }
+    }
+    if (layer.visible) await this.layerLoad(layer);
+    this.overlayDraw();
+  }
+
+  /** The layers as drawn on the current image: what a test or page code can ask. */
+  layersState() {
+    return this.layers.map((layer) => ({
+      kind: layer.kind,
+      title: layer.title,
+      visible: layer.visible,
+      opacity: layer.opacity,
+      loaded: Boolean(layer.data),
+      slice: layer.slice,
+    }));
   }
 
   overlayDraw() {
@@ -564,10 +787,17 @@ class Viewer {
     const sop = this.instances[index]?.sop;
     for (const layer of this.layers) {
       if (!layer.visible || !layer.data) continue;
-      if (!layer.painted.has(sop)) layer.painted.set(sop, segLayerPaint(layer.data, sop));
-      const painted = layer.painted.get(sop);
+      if (layer.slice && layer.slice !== index + 1) continue;
+      let painted;
+      if (layer.kind === "seg") {
+        if (!layer.painted.has(sop)) layer.painted.set(sop, segLayerPaint(layer.data, sop));
+        painted = layer.painted.get(sop);
+      } else {
+        painted = layer.data.canvas;
+      }
       if (!painted) continue;
-      // Image (column, row) -> canvas, from three corners of the image (PS3.3 C.7.6.2.1.1).
+      // Image (column, row) -> canvas, from three corners of the image (PS3.3 C.7.6.2.1.1):
+      // the viewport's own camera, so zoom, pan, flip and rotation carry over exactly.
       const corner = (column, row) =>
         this.viewport.worldToCanvas(coreUtilities.imageToWorldCoords(imageId, [column, row]));
       const [x0, y0] = corner(0, 0);
@@ -581,10 +811,12 @@ class Viewer {
         ratio * x0,
         ratio * y0,
       );
-      context.imageSmoothingEnabled = false;
+      // Labels keep hard edges; a heat map is a continuous field.
+      context.imageSmoothingEnabled = layer.kind === "heatmap";
       context.globalAlpha = layer.opacity;
       context.drawImage(painted, 0, 0);
     }
+    context.globalAlpha = 1;
   }
 
   // --- Answers on images ------------------------------------------------------------------
@@ -596,10 +828,11 @@ class Viewer {
       for (const item of annotation.state.getAnnotations(toolName, this.element) ?? []) {
         const imageId = item.metadata.referencedImageId;
         const index = this.imageIds.indexOf(imageId);
+        if (index < 0) continue; // a mark on another series of the same frame of reference
         const world =
           kind === "outline" ? (item.data.contour?.polyline ?? []) : item.data.handles.points;
         const points = kind === "box" ? [world[0], world[3]] : world;
-        marks.push({
+        const mark = {
           kind,
           slice: index + 1,
           sopInstanceUID: this.instances[index]?.sop,
@@ -610,7 +843,12 @@ class Viewer {
           ),
           // Patient coordinates (LPS, mm; PS3.3 C.7.6.2.1.1).
           patient: points.map((p) => p.map((v) => Number(v.toFixed(2)))),
-        });
+          ...(kind === "outline" ? { closed: Boolean(item.data.contour?.closed) } : {}),
+        };
+        // A mark drawn again from the page and not moved since is posted exactly as it
+        // came (recomputing from rounded numbers could change the last digit).
+        const restored = item.metadata.restoredMark;
+        marks.push(restored && marksAlike(restored, mark) ? restored : mark);
       }
     }
     this.answerField.value = JSON.stringify({
@@ -619,6 +857,65 @@ class Viewer {
       marks,
     });
     this.answerField.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  /** Marks the page hands back (data-answer-initial: the JSON this viewer posted, e.g.
+   * when the form came back with an error) are drawn again, editable, and fill the field. */
+  answersRestore(initial) {
+    if (!this.answerField || !Array.isArray(initial?.marks)) return;
+    const camera = this.viewport.getCamera();
+    const frameOfReferenceUID = this.viewport.getFrameOfReferenceUID();
+    const isPair = (p) => Array.isArray(p) && p.length === 2 && p.every(Number.isFinite);
+    let firstIndex = -1;
+    for (const mark of initial.marks) {
+      const toolName = ANSWER_TOOLS[mark?.kind];
+      const index = this.instances.findIndex(
+        (i) => i.sop === mark?.sopInstanceUID && i.frame === (Number(mark.frame) || 1),
+      );
+      const image = Array.isArray(mark?.image) ? mark.image.filter(isPair) : [];
+      if (!toolName || index < 0 || !image.length) continue;
+      const imageId = this.imageIds[index];
+      const world = (column, row) => coreUtilities.imageToWorldCoords(imageId, [column, row]);
+      const data = { handles: { points: [], activeHandleIndex: null }, label: "", cachedStats: {} };
+      if (mark.kind === "point") {
+        data.handles.points = [world(...image[0])];
+      } else if (mark.kind === "box") {
+        if (image.length < 2) continue;
+        const [[c0, r0], [c3, r3]] = image;
+        // RectangleROI's corners: 0 and 3 are the drawn diagonal, 1 and 2 the other two.
+        data.handles.points = [world(c0, r0), world(c3, r0), world(c0, r3), world(c3, r3)];
+      } else {
+        if (image.length < 3) continue;
+        data.contour = { polyline: image.map((p) => world(...p)), closed: mark.closed !== false };
+      }
+      if (firstIndex < 0) firstIndex = index;
+      annotation.state.addAnnotation(
+        {
+          annotationUID: coreUtilities.uuidv4(),
+          highlighted: false,
+          invalidated: true,
+          isLocked: false,
+          isVisible: true,
+          autoGenerated: false,
+          metadata: {
+            toolName,
+            restoredMark: mark,
+            FrameOfReferenceUID: frameOfReferenceUID,
+            referencedImageId: imageId,
+            viewPlaneNormal: [...camera.viewPlaneNormal],
+            viewUp: [...camera.viewUp],
+          },
+          data,
+        },
+        this.element,
+      );
+    }
+    // The resident sees their marks again where they left them.
+    if (firstIndex >= 0 && firstIndex !== this.viewport.getCurrentImageIdIndex()) {
+      this.viewport.setImageIdIndex(firstIndex);
+    }
+    this.viewport.render();
+    this.answersSerialize();
   }
 
   answersClear() {
@@ -654,7 +951,10 @@ class Viewer {
   controlsBind() {
     const element = this.element;
     element.addEventListener(CoreEnums.Events.STACK_NEW_IMAGE, () => this.cornersUpdate());
-    element.addEventListener(CoreEnums.Events.VOI_MODIFIED, () => this.cornersUpdate());
+    element.addEventListener(CoreEnums.Events.VOI_MODIFIED, () => {
+      this.cornersUpdate();
+      this.presetFollowWindow();
+    });
     element.addEventListener(CoreEnums.Events.CAMERA_MODIFIED, () => this.cornersUpdate());
     element.addEventListener(CoreEnums.Events.IMAGE_RENDERED, () => {
       this.overlayDraw();
@@ -668,7 +968,7 @@ class Viewer {
     ]) {
       // Annotation events are dispatched on Cornerstone's global event target.
       eventTarget.addEventListener(name, (event) => {
-        if (event.detail?.annotation?.metadata?.referencedImageId?.includes(this.seriesUID)) {
+        if (this.imageIds.includes(event.detail?.annotation?.metadata?.referencedImageId)) {
           this.answersSerialize();
         }
       });
@@ -792,6 +1092,28 @@ function viewerLink(viewer) {
       viewportId: viewer.viewport.id,
     });
   }
+}
+
+/** Two answer marks are the same mark: kind, image and coordinates within rounding. */
+function marksAlike(a, b) {
+  const close = (x, y) =>
+    Array.isArray(x) &&
+    Array.isArray(y) &&
+    x.length === y.length &&
+    x.every((p, i) => p.length === y[i].length && p.every((v, k) => Math.abs(v - y[i][k]) <= 0.02));
+  return (
+    a.kind === b.kind &&
+    a.sopInstanceUID === b.sopInstanceUID &&
+    a.frame === b.frame &&
+    close(a.image, b.image) &&
+    close(a.patient, b.patient)
+  );
+}
+
+/** The other viewers linked with this one (none until it has joined its group). */
+function linkedViewersOf(viewer) {
+  const group = linkedViewers.get(viewer.linkGroup) ?? [];
+  return group.includes(viewer) ? group.filter((other) => other !== viewer) : [];
 }
 
 async function viewersMount() {

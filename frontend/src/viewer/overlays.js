@@ -159,3 +159,129 @@ export function segLayerPaint(layer, sop) {
   context.putImageData(image, 0, 0);
   return canvas;
 }
+
+// --- Lab outputs: heat maps and label maps as 8-bit PNGs (VIEWER_CONTRACT.md) -------------
+
+// Matplotlib's "inferno" (perceptually uniform, readable in greyscale and with the common
+// colour-vision deficiencies), sampled at nine stops and interpolated between them.
+const INFERNO = [
+  [0, 0, 4], [31, 12, 72], [85, 15, 109], [136, 34, 106], [186, 54, 85],
+  [227, 89, 51], [249, 140, 10], [249, 201, 50], [252, 255, 164],
+];
+
+function infernoAt(t) {
+  const x = Math.min(Math.max(t, 0), 1) * (INFERNO.length - 1);
+  const i = Math.min(Math.floor(x), INFERNO.length - 2);
+  const f = x - i;
+  return INFERNO[i].map((c, k) => Math.round(c + (INFERNO[i + 1][k] - c) * f));
+}
+
+/** The heat map's colour ramp as a CSS gradient, for its legend. */
+export const HEATMAP_GRADIENT = `linear-gradient(to right, ${INFERNO.map(
+  (c, i) => `rgb(${c.join(" ")} / ${heatmapAlpha(i / (INFERNO.length - 1)) / 255})`,
+).join(", ")})`;
+
+/** Low saliency fades out so the anatomy under it stays readable: transparent below 0.15,
+ * opaque from 0.5, smooth in between. */
+function heatmapAlpha(t) {
+  const s = Math.min(Math.max((t - 0.15) / 0.35, 0), 1);
+  return Math.round(255 * s * s * (3 - 2 * s));
+}
+
+function hexToRgb(text) {
+  const match = /^#?([0-9a-f]{6})$/i.exec(String(text ?? "").trim());
+  if (!match) return null;
+  const value = parseInt(match[1], 16);
+  return [(value >> 16) & 255, (value >> 8) & 255, value & 255];
+}
+
+/** The PNG's first channel as bytes, exactly as stored: no colour management, no
+ * premultiplied alpha (the values are data, not colours). */
+async function pngValues(url) {
+  let response;
+  try {
+    response = await fetch(url, { credentials: "same-origin" });
+  } catch (error) {
+    throw new Error(`the map could not be fetched (${error.message})`);
+  }
+  if (!response.ok) throw new Error(`the server answered ${response.status}`);
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(await response.blob(), {
+      colorSpaceConversion: "none",
+      premultiplyAlpha: "none",
+    });
+  } catch {
+    throw new Error("the map is not a readable PNG");
+  }
+  const canvas = document.createElement("canvas");
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  context.drawImage(bitmap, 0, 0);
+  const rgba = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
+  const values = new Uint8Array(bitmap.width * bitmap.height);
+  for (let p = 0; p < values.length; p++) values[p] = rgba[p * 4];
+  return { rows: bitmap.height, columns: bitmap.width, values };
+}
+
+function rgbaCanvas(columns, rows, paint) {
+  const canvas = document.createElement("canvas");
+  canvas.width = columns;
+  canvas.height = rows;
+  const context = canvas.getContext("2d");
+  const image = context.createImageData(columns, rows);
+  paint(image.data);
+  context.putImageData(image, 0, 0);
+  return canvas;
+}
+
+/** A heat map (value/255 = normalised saliency) as an RGBA canvas on the inferno ramp. */
+export async function heatmapLayerLoad({ url }) {
+  const { rows, columns, values } = await pngValues(url);
+  const ramp = Array.from({ length: 256 }, (_, v) => [...infernoAt(v / 255), heatmapAlpha(v / 255)]);
+  const canvas = rgbaCanvas(columns, rows, (data) => {
+    for (let p = 0; p < values.length; p++) data.set(ramp[values[p]], p * 4);
+  });
+  return { kind: "heatmap", rows, columns, canvas };
+}
+
+/** A label map (pixel value = label index, 0 = none) as an RGBA canvas; colours from the
+ * page's legend, else from the palette. The legend lists every label the map holds. */
+export async function labelmapLayerLoad({ url, legend = [] }) {
+  const { rows, columns, values } = await pngValues(url);
+  const present = new Set(values);
+  present.delete(0);
+  const entries = new Map();
+  for (const item of legend) {
+    const value = Number(item.value);
+    if (!Number.isInteger(value) || value < 1 || value > 255) continue;
+    entries.set(value, {
+      value,
+      name: String(item.name ?? `Label ${value}`),
+      colour: hexToRgb(item.colour) ?? PALETTE[(value - 1) % PALETTE.length],
+    });
+  }
+  for (const value of [...present].sort((a, b) => a - b)) {
+    if (!entries.has(value)) {
+      entries.set(value, { value, name: `Label ${value}`, colour: PALETTE[(value - 1) % PALETTE.length] });
+    }
+  }
+  const lut = new Uint8Array(256 * 4);
+  for (const { value, colour } of entries.values()) lut.set([...colour, 255], value * 4);
+  const canvas = rgbaCanvas(columns, rows, (data) => {
+    for (let p = 0; p < values.length; p++) {
+      const v = values[p];
+      if (v) data.set(lut.subarray(v * 4, v * 4 + 4), p * 4);
+    }
+  });
+  return {
+    kind: "labelmap",
+    rows,
+    columns,
+    canvas,
+    segments: [...entries.values()]
+      .sort((a, b) => a.value - b.value)
+      .map(({ value, name, colour }) => ({ number: value, label: name, colour })),
+  };
+}
