@@ -1,21 +1,45 @@
-"""The break-it computation, free of Django: load, perturb, infer twice, compare.
+"""The lab computation, free of Django's request cycle: load a slice, perturb it, run the
+model before and after, explain both, and measure what changed.
 
-The web/worker path (`services.lab_run_execute`) and the benchmark's in-process baseline
-call the same function, so the benchmark measures the platform's overhead and nothing else.
+The worker path (`services.lab_run_execute`) and the benchmark's in-process baseline call
+the same `lab_compute` + `lab_outputs_render`, so the benchmark measures the platform's
+overhead and nothing else.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+import pydicom
+import torch
+from torch.nn import functional
 
-from labs.perturbations.registry import perturbation_get
-from labs.zoo.base import SegmentationOutput, ZooError
+from labs.explainers.base import SaliencyMap
+from labs.explainers.registry import explainer_get
+from labs.explainers.sanity import (
+    layer_randomise,
+    layers_top_down,
+    rank_correlation,
+    structural_similarity,
+)
+from labs.offers import AdversarialAttack, lab_perturbation_get
+from labs.perturbations import adversarial
+from labs.perturbations.base import VolumeRequired
+from labs.zoo.base import (
+    ClassificationOutput,
+    DetectionOutput,
+    ImageVolume,
+    ModelOutput,
+    SegmentationOutput,
+    ZooError,
+)
 from labs.zoo.ct_tissue import dice_per_class
-from labs.zoo.registry import model_get
-from studies.selectors import study_series_load
+from labs.zoo.registry import UnknownModel, model_get
 
 ProgressCallback = Callable[[int, str], None]
 
@@ -25,16 +49,535 @@ class IncompatibleInput(ValueError):
 
 
 @dataclass(frozen=True)
-class BreakItResult:
+class LabRequest:
+    """Everything a run needs, as stored on the run's parameters (validated before)."""
+
+    kind: str
+    study_key: str
+    model_key: str
+    slice_index: int = 0  # 0-based image of the study's first image series
+    perturbation_key: str = ""
+    severity: float = 0.0
+    seed: int = 0
+    explainer_keys: tuple[str, ...] = ()
+    sanity_check: bool = False
+
+
+@dataclass(frozen=True)
+class SourceSlice:
+    """One image of a study in modality units, with the dataset it came from."""
+
+    dataset: pydicom.Dataset
+    pixels: np.ndarray  # float32 (rows, columns); MONOCHROME1 already inverted
+    pixel_spacing_mm: tuple[float, float]
+    modality: str
+    slice_index: int
+    slice_count: int
+
+
+@dataclass
+class SanityStep:
+    layer_name: str
+    spearman: float
+    ssim: float
+
+
+@dataclass
+class LabResult:
+    request: LabRequest
+    source: SourceSlice
     original: np.ndarray
-    perturbed: np.ndarray
-    prediction_original: SegmentationOutput
-    prediction_perturbed: SegmentationOutput
-    metrics: dict[str, float]
+    prediction_original: ModelOutput
+    perturbed: np.ndarray | None = None
+    prediction_perturbed: ModelOutput | None = None
+    saliency: dict[tuple[str, str], SaliencyMap] = field(default_factory=dict)
+    sanity: dict[str, list[SanityStep]] = field(default_factory=dict)
+    # Maps of the scrambled networks: (explainer key, "top" | "all") -> map in [0, 1].
+    sanity_maps: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return getattr(self.prediction_original, "class_names", ())
 
 
 def _no_progress(percent: int, message: str) -> None:
     return None
+
+
+def _modality_values(dataset: pydicom.Dataset) -> np.ndarray:
+    """Stored values -> modality units (PS3.3 C.11.1.1.2); MONOCHROME1 turned so that high
+    is bright, as the zoo's series reader does, so every model sees one convention."""
+    stored = dataset.pixel_array.astype(np.float32)
+    if stored.ndim != 2:
+        raise IncompatibleInput("This lab reads single-frame greyscale images only.")
+    slope = float(dataset.get("RescaleSlope", 1.0) or 1.0)
+    intercept = float(dataset.get("RescaleIntercept", 0.0) or 0.0)
+    values = stored * slope + intercept
+    if dataset.get("PhotometricInterpretation", "") == "MONOCHROME1":
+        values = values.max() + values.min() - values
+    return values
+
+
+def slice_load(*, paths: list[Path], slice_index: int) -> SourceSlice:
+    """Decode only the chosen image: a 133-slice CT costs one file read, not 133."""
+    if not 0 <= slice_index < len(paths):
+        raise IncompatibleInput(
+            f"Choose an image between 1 and {len(paths)}; {slice_index + 1} is not one."
+        )
+    dataset = pydicom.dcmread(paths[slice_index])
+    spacing = dataset.get("PixelSpacing") or dataset.get("ImagerPixelSpacing") or (1.0, 1.0)
+    return SourceSlice(
+        dataset=dataset,
+        pixels=_modality_values(dataset),
+        pixel_spacing_mm=(float(spacing[0]), float(spacing[1])),
+        modality=str(dataset.get("Modality", "")),
+        slice_index=slice_index,
+        slice_count=len(paths),
+    )
+
+
+def _volume(model, image: np.ndarray, source: SourceSlice) -> ImageVolume:
+    # The model sees the image as its own modality: a CR chest film and a DX model differ
+    # only in the acquisition label, and the modality check is done once, up front.
+    return ImageVolume.from_slice(
+        image=image, modality=model.modality, pixel_spacing_mm=source.pixel_spacing_mm
+    )
+
+
+def _predict(model, image: np.ndarray, source: SourceSlice) -> ModelOutput:
+    try:
+        return model.predict(_volume(model, image, source))
+    except ZooError as error:
+        raise IncompatibleInput(str(error)) from error
+
+
+def _network_output(network: torch.nn.Module, tensor: torch.Tensor) -> torch.Tensor:
+    output = network(tensor)
+    return output[0] if isinstance(output, tuple) else output
+
+
+def _attack_input_map(model, network, image: np.ndarray, source: SourceSlice):
+    """A differentiable stand-in for the model's preprocessing, exact at `image`.
+
+    Zoo models preprocess in numpy (windows, rescaling, resampling), so the attack uses
+    the local linearisation x_in = k * resample(t) + b, with k measured by shifting the
+    image by 1 unit and b making it exact at the clean image. Clamped pixels get k = 0,
+    which is their true gradient. Raises IncompatibleInput when k is zero everywhere
+    (a model that normalises each image by its own statistics ignores a uniform shift).
+    """
+    volume = _volume(model, image, source)
+    prepared = model.preprocess(volume)
+    shifted = model.preprocess(_volume(model, image + 1.0, source)).tensor
+    clean = prepared.tensor
+    gain = shifted - clean
+    if not torch.any(gain.abs() > 1e-9):
+        raise IncompatibleInput(
+            f"{model.title} rescales every image by its own statistics, so its input does "
+            "not follow a change in HU or intensity; FGSM/PGD cannot be run on it here."
+        )
+    target_size = tuple(clean.shape[-2:])
+    resampled = prepared.context.get("resampled_size")
+
+    def resample(t: torch.Tensor) -> torch.Tensor:
+        if resampled is not None and tuple(resampled) != target_size:
+            t = functional.interpolate(t, size=tuple(resampled), mode="bilinear")
+            pad_rows, pad_columns = target_size[0] - resampled[0], target_size[1] - resampled[1]
+            return functional.pad(t, (0, pad_columns, 0, pad_rows))
+        if tuple(t.shape[-2:]) != target_size:
+            return functional.interpolate(t, size=target_size, mode="bilinear")
+        return t
+
+    image_tensor = torch.from_numpy(np.asarray(image, np.float32))[None, None]
+    offset = clean - gain * resample(image_tensor)
+    # On a CUDA host the network lives on the GPU; the attack's image stays on the CPU and
+    # autograd carries its gradient across the copy.
+    device = next(network.parameters()).device
+    gain, offset = gain.to(device), offset.to(device)
+    return lambda t: gain * resample(t.to(device)) + offset
+
+
+def _attack(
+    *,
+    model,
+    network,
+    attack: AdversarialAttack,
+    image: np.ndarray,
+    source: SourceSlice,
+    epsilon: float,
+):
+    """FGSM or PGD in image units against the model's own answer on the clean image."""
+    to_input = _attack_input_map(model, network, image, source)
+    image_tensor = torch.from_numpy(np.asarray(image, np.float32))[None, None]
+    with torch.no_grad():
+        clean_output = _network_output(network, to_input(image_tensor))
+    if clean_output.ndim == 2:
+        own = clean_output.argmax(1)
+
+        def loss(output):
+            return functional.cross_entropy(_first(output), own)
+    elif clean_output.shape[1] == 1:
+        own_mask = (clean_output > 0).float()
+
+        def loss(output):
+            return functional.binary_cross_entropy_with_logits(_first(output), own_mask)
+    else:
+        own_labels = clean_output.argmax(1)
+
+        def loss(output):
+            return functional.cross_entropy(_first(output), own_labels)
+
+    value_range = (-1024.0, 3071.0) if source.modality == "CT" else None
+    with torch.enable_grad():
+        if attack.steps <= 1:
+            return adversarial.fgsm(
+                network=network,
+                image=image,
+                loss=loss,
+                epsilon=epsilon,
+                to_network_input=to_input,
+                value_range=value_range,
+            )
+        return adversarial.pgd(
+            network=network,
+            image=image,
+            loss=loss,
+            epsilon=epsilon,
+            steps=attack.steps,
+            to_network_input=to_input,
+            value_range=value_range,
+        )
+
+
+def _first(output):
+    return output[0] if isinstance(output, tuple) else output
+
+
+def _perturb(
+    *, model, network, request: LabRequest, source: SourceSlice, paths: list[Path]
+) -> np.ndarray:
+    perturbation = lab_perturbation_get(request.perturbation_key)
+    if source.modality not in perturbation.modalities:
+        raise IncompatibleInput(f"{perturbation.title} does not apply to {source.modality}.")
+    if isinstance(perturbation, AdversarialAttack):
+        return _attack(
+            model=model,
+            network=network,
+            attack=perturbation,
+            image=source.pixels,
+            source=source,
+            epsilon=request.severity,
+        )
+    if hasattr(perturbation, "field_of_view_mm"):
+        # Projection-domain CT physics (low dose, metal, beam hardening) needs the size of a
+        # pixel in mm; the registered instance assumes a 36 cm field of view, this slice
+        # knows its own from Pixel Spacing.
+        perturbation = copy.copy(perturbation)
+        rows, columns = source.pixels.shape
+        perturbation.field_of_view_mm = max(
+            rows * source.pixel_spacing_mm[0], columns * source.pixel_spacing_mm[1]
+        )
+    try:
+        return perturbation.apply(source.pixels, severity=request.severity, seed=request.seed)
+    except VolumeRequired:
+        pass
+    # Through-plane effects (thicker slices) need the neighbours: perturb a slab of the
+    # series around the chosen image and keep that image.
+    reach = int(np.ceil(request.severity / 2.0)) + 1
+    first = max(0, source.slice_index - reach)
+    last = min(len(paths) - 1, source.slice_index + reach)
+    if first == last:
+        raise IncompatibleInput(f"{perturbation.title} needs a series of several images.")
+    slab = np.stack(
+        [
+            source.pixels
+            if index == source.slice_index
+            else slice_load(paths=paths, slice_index=index).pixels
+            for index in range(first, last + 1)
+        ]
+    )
+    try:
+        changed = perturbation.apply(slab, severity=request.severity, seed=request.seed)
+    except VolumeRequired as error:
+        raise IncompatibleInput(str(error)) from error
+    return changed[source.slice_index - first]
+
+
+def _sanity_cascade(*, explainer, model, network, image: np.ndarray, source: SourceSlice, report):
+    """The cascading weight-randomisation check (Adebayo et al. 2018) on a copy.
+
+    Returns the steps (layer, Spearman, SSIM against the real map) and the maps after the
+    top layer and after every layer was scrambled, so residents can look, not just read.
+    """
+    volume = _volume(model, image, source)
+    real = explainer.explain(model=model, image=volume, network=network)
+    scrambled = copy.deepcopy(network)
+    layers = layers_top_down(scrambled)
+    steps: list[SanityStep] = []
+    maps: dict[str, np.ndarray] = {}
+    state = torch.random.get_rng_state()
+    torch.manual_seed(0)
+    try:
+        for number, (name, module) in enumerate(layers, start=1):
+            layer_randomise(module)
+            values = explainer.explain(
+                model=model, image=volume, target=real.target_index, network=scrambled
+            ).values
+            steps.append(
+                SanityStep(
+                    layer_name=name,
+                    spearman=rank_correlation(real.values, values),
+                    ssim=structural_similarity(real.values, values),
+                )
+            )
+            if number == 1:
+                maps["top"] = values
+            report(f"{explainer.title}: scrambled {number} of {len(layers)} layers")
+        maps["all"] = values if layers else real.values
+    finally:
+        torch.random.set_rng_state(state)
+    return steps, maps
+
+
+def _output_metrics(original: ModelOutput, perturbed: ModelOutput | None) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+
+    def probabilities(output, label):
+        for name, value in zip(output.class_names, output.probabilities, strict=True):
+            metrics[f"P({name}), {label}"] = float(value)
+
+    if isinstance(original, ClassificationOutput):
+        probabilities(original, "original")
+        if perturbed is not None:
+            probabilities(perturbed, "perturbed")
+            for name in original.class_names:
+                metrics[f"change in P({name})"] = perturbed.probability_of(
+                    name
+                ) - original.probability_of(name)
+    if isinstance(original, SegmentationOutput):
+        if original.case is not None:
+            metrics.update(_output_metrics(original.case, perturbed.case if perturbed else None))
+        metrics["mean confidence, original"] = float(original.confidence.mean())
+        if perturbed is not None:
+            agreement = dice_per_class(perturbed.labels, original.labels)
+            for index_name, value in agreement.items():
+                metrics[f"dice vs original: {index_name}"] = value
+            metrics["mean dice vs original"] = float(np.mean(list(agreement.values())))
+            metrics["pixels relabelled (%)"] = float(
+                100.0 * (perturbed.labels != original.labels).mean()
+            )
+            metrics["mean confidence, perturbed"] = float(perturbed.confidence.mean())
+        if original.findings is not None:
+            metrics["findings, original"] = float(len(original.findings.boxes))
+            if perturbed is not None and perturbed.findings is not None:
+                metrics["findings, perturbed"] = float(len(perturbed.findings.boxes))
+    if isinstance(original, DetectionOutput):
+        metrics["findings, original"] = float(len(original.boxes))
+        if perturbed is not None:
+            metrics["findings, perturbed"] = float(len(perturbed.boxes))
+    return metrics
+
+
+def _attacks(request: LabRequest) -> bool:
+    return request.kind == "break-it" and isinstance(
+        lab_perturbation_get(request.perturbation_key), AdversarialAttack
+    )
+
+
+def _trainable_network(model) -> torch.nn.Module:
+    """The model's network with ordinary (not inference-mode) weights.
+
+    `ZooModel.predict` runs under torch.inference_mode; a network first loaded there holds
+    inference tensors, which autograd refuses. Loading it here first avoids that; a network
+    some earlier call already loaded that way is copied out of inference mode.
+    """
+    network = model.network()
+    if not any(parameter.is_inference() for parameter in network.parameters()):
+        return network
+    usable = copy.deepcopy(network)
+    for module in usable.modules():
+        for name, parameter in list(module.named_parameters(recurse=False)):
+            setattr(module, name, torch.nn.Parameter(parameter.detach().clone()))
+        for name, buffer in list(module.named_buffers(recurse=False)):
+            module.register_buffer(name, buffer.detach().clone())
+    return usable
+
+
+@functools.lru_cache(maxsize=8)
+def _seg_frames(path: str, modified: float) -> tuple[dict[str, int], dict[tuple[str, int], int]]:
+    """A SEG's segment numbers by lower-case label, and its frame per (source SOP Instance
+    UID, segment number); headers only, cached per file version."""
+    header = pydicom.dcmread(path, stop_before_pixels=True)
+    segments = {
+        str(item.SegmentLabel).strip().lower(): int(item.SegmentNumber)
+        for item in header.SegmentSequence
+    }
+    frames = {}
+    for index, frame in enumerate(header.PerFrameFunctionalGroupsSequence):
+        number = int(frame.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
+        for derivation in frame.get("DerivationImageSequence", []):
+            for source in derivation.get("SourceImageSequence", []):
+                frames[(str(source.ReferencedSOPInstanceUID), number)] = index
+    return segments, frames
+
+
+def seg_truth_masks(
+    *, seg_paths: list[Path], source_uid: str, labels: set[str], shape: tuple[int, int]
+) -> dict[str, np.ndarray]:
+    """Ground-truth masks on one image for the segment labels asked for (lower case).
+
+    A label the SEG has but with no frame on this image gets an empty mask (the structure
+    is not on this slice); labels no SEG has are left out.
+    """
+    masks: dict[str, np.ndarray] = {}
+    for path in seg_paths:
+        segments, frames = _seg_frames(str(path), Path(path).stat().st_mtime)
+        wanted = {label: number for label, number in segments.items() if label in labels}
+        pixels = None
+        for label, number in wanted.items():
+            index = frames.get((source_uid, number))
+            if index is None:
+                masks.setdefault(label, np.zeros(shape, bool))
+                continue
+            if pixels is None:
+                pixels = pydicom.dcmread(path).pixel_array
+                pixels = pixels[None] if pixels.ndim == 2 else pixels
+            masks[label] = pixels[index].astype(bool)
+    return masks
+
+
+def binary_dice(first: np.ndarray, second: np.ndarray) -> float:
+    """2|A∩B| / (|A| + |B|); two empty masks agree perfectly (1.0)."""
+    total = int(first.sum()) + int(second.sum())
+    return 1.0 if total == 0 else 2.0 * float(np.logical_and(first, second).sum()) / total
+
+
+def _truth_metrics(result: LabResult, seg_paths: list[Path]) -> dict[str, float]:
+    original = result.prediction_original
+    if not seg_paths or not isinstance(original, SegmentationOutput):
+        return {}
+    names = {name.strip().lower(): index for index, name in enumerate(original.class_names)}
+    names.pop(original.class_names[0].strip().lower(), None)  # class 0 is the background
+    masks = seg_truth_masks(
+        seg_paths=seg_paths,
+        source_uid=str(result.source.dataset.SOPInstanceUID),
+        labels=set(names),
+        shape=original.labels.shape,
+    )
+    metrics = {}
+    for label, truth in masks.items():
+        if truth.shape != original.labels.shape:
+            continue
+        index = names[label]
+        before = binary_dice(original.labels == index, truth)
+        metrics[f"dice vs truth: {label}, original"] = before
+        if result.prediction_perturbed is not None:
+            after = binary_dice(result.prediction_perturbed.labels == index, truth)
+            metrics[f"dice vs truth: {label}, perturbed"] = after
+            metrics[f"change in dice vs truth: {label}"] = after - before
+    return metrics
+
+
+def lab_compute(
+    *,
+    request: LabRequest,
+    paths: list[Path],
+    seg_paths: list[Path] = (),
+    on_progress: ProgressCallback = _no_progress,
+) -> LabResult:
+    """Run one lab: `paths` are the study's image files in order, `seg_paths` its DICOM SEG
+    files where the library has ground truth (both from labs.selectors)."""
+    try:
+        model = model_get(request.model_key)
+    except UnknownModel as error:
+        raise IncompatibleInput(str(error)) from error
+    on_progress(5, "Loading the image")
+    try:
+        network = _trainable_network(model) if request.explainer_keys or _attacks(request) else None
+    except ZooError as error:
+        raise IncompatibleInput(str(error)) from error
+    source = slice_load(paths=paths, slice_index=request.slice_index)
+    if model.input_spec.dimensions != 2:
+        raise IncompatibleInput(
+            f"{model.title} reads a whole volume; this lab runs a model on one image."
+        )
+    if source.modality not in model.input_spec.modalities and not (
+        {source.modality, model.modality} <= {"CR", "DX"}
+    ):
+        raise IncompatibleInput(
+            f"{model.title} reads {model.modality}; this study is {source.modality}."
+        )
+    original = source.pixels
+    on_progress(15, "Running the model on the original")
+    result = LabResult(
+        request=request,
+        source=source,
+        original=original,
+        prediction_original=_predict(model, original, source),
+    )
+    if request.kind == "break-it":
+        title = lab_perturbation_get(request.perturbation_key).title
+        on_progress(30, f"Applying {title.lower()}")
+        result.perturbed = _perturb(
+            model=model, network=network, request=request, source=source, paths=paths
+        )
+        on_progress(45, "Running the model on the perturbed image")
+        result.prediction_perturbed = _predict(model, result.perturbed, source)
+    result.metrics = _output_metrics(result.prediction_original, result.prediction_perturbed)
+    result.metrics.update(_truth_metrics(result, list(seg_paths)))
+    if result.perturbed is not None:
+        change = result.perturbed - original
+        peak = float(original.max() - original.min()) or 1.0
+        mse = float(np.mean(change.astype(np.float64) ** 2))
+        result.metrics["largest pixel change (modality units)"] = float(np.abs(change).max())
+        result.metrics["RMS pixel change (modality units)"] = float(np.sqrt(mse))
+        result.metrics["PSNR of the perturbed image (dB)"] = (
+            float(10 * np.log10(peak**2 / mse)) if mse > 0 else float("inf")
+        )
+    images = {"original": original}
+    if result.perturbed is not None:
+        images["perturbed"] = result.perturbed
+    for number, key in enumerate(request.explainer_keys):
+        explainer = explainer_get(key)
+        on_progress(55 + 30 * number // max(1, len(request.explainer_keys)), explainer.title)
+        target = None
+        for which, image in images.items():
+            try:
+                found = explainer.explain(
+                    model=model,
+                    image=_volume(model, image, source),
+                    target=target,
+                    network=network,
+                )
+            except ZooError as error:
+                raise IncompatibleInput(str(error)) from error
+            target = found.target_index  # the perturbed map explains the same class
+            result.saliency[(key, which)] = found
+        if "perturbed" in images:
+            before, after = result.saliency[(key, "original")], result.saliency[(key, "perturbed")]
+            result.metrics[f"{explainer.title}: rank correlation, original vs perturbed map"] = (
+                rank_correlation(before.values, after.values)
+            )
+        if request.sanity_check:
+            steps, maps = _sanity_cascade(
+                explainer=explainer,
+                model=model,
+                network=network,
+                image=original,
+                source=source,
+                report=lambda message: on_progress(80, message),
+            )
+            result.sanity[key] = steps
+            for stage, values in maps.items():
+                result.sanity_maps[(key, stage)] = values
+            if steps:
+                result.metrics[f"{explainer.title}: rank correlation, all weights scrambled"] = (
+                    steps[-1].spearman
+                )
+                result.metrics[f"{explainer.title}: SSIM, all weights scrambled"] = steps[-1].ssim
+    # JSON has no infinity: an unchanged image has no PSNR rather than an infinite one.
+    result.metrics = {name: v for name, v in result.metrics.items() if np.isfinite(v)}
+    return result
 
 
 def break_it_compute(
@@ -44,46 +587,22 @@ def break_it_compute(
     perturbation_key: str,
     severity: float,
     seed: int,
+    slice_index: int = 0,
     on_progress: ProgressCallback = _no_progress,
-) -> BreakItResult:
-    """Run the model on the study's first slice before and after the perturbation."""
-    model = model_get(model_key)
-    perturbation = perturbation_get(perturbation_key)
-    on_progress(10, "Loading the study")
-    series = study_series_load(study_key=study_key)
-    if series.modality != model.modality:
-        raise IncompatibleInput(
-            f"{model.title} reads {model.modality}; this study is {series.modality}."
-        )
-    if series.modality not in perturbation.modalities:
-        raise IncompatibleInput(f"{perturbation.title} does not apply to {series.modality}.")
-    original = series.pixels[0]
-    on_progress(25, f"Applying {perturbation.title.lower()}")
-    perturbed = perturbation.apply(original, severity=severity, seed=seed)
-    try:
-        on_progress(45, "Running the model on the original")
-        prediction_original = model.predict(original)
-        on_progress(65, "Running the model on the broken image")
-        prediction_perturbed = model.predict(perturbed)
-    except ZooError as error:
-        # Wrong geometry, missing or damaged weights: the run fails with the model's words.
-        raise IncompatibleInput(str(error)) from error
-    if not isinstance(prediction_original, SegmentationOutput):
-        raise IncompatibleInput(f"{model.title} does not draw a map this lab can compare.")
-    on_progress(85, "Measuring the change")
-    agreement = dice_per_class(prediction_perturbed.labels, prediction_original.labels)
-    metrics = {f"dice vs original: {name}": value for name, value in agreement.items()}
-    metrics["mean dice vs original"] = float(np.mean(list(agreement.values())))
-    metrics["pixels relabelled (%)"] = float(
-        100.0 * (prediction_perturbed.labels != prediction_original.labels).mean()
-    )
-    metrics["measured noise σ (HU)"] = float(np.std(perturbed - original))
-    metrics["mean confidence, original"] = float(prediction_original.confidence.mean())
-    metrics["mean confidence, broken"] = float(prediction_perturbed.confidence.mean())
-    return BreakItResult(
-        original=original,
-        perturbed=perturbed,
-        prediction_original=prediction_original,
-        prediction_perturbed=prediction_perturbed,
-        metrics=metrics,
+) -> LabResult:
+    """A break-it run without explainers (the round-trip benchmark's computation)."""
+    from labs.selectors import study_image_paths
+
+    return lab_compute(
+        request=LabRequest(
+            kind="break-it",
+            study_key=study_key,
+            model_key=model_key,
+            slice_index=slice_index,
+            perturbation_key=perturbation_key,
+            severity=severity,
+            seed=seed,
+        ),
+        paths=study_image_paths(study_key=study_key),
+        on_progress=on_progress,
     )

@@ -2,10 +2,14 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 
-class BreakItForm(forms.Form):
-    """What a resident sets before a break-it run; ranges are enforced by the service."""
+class LabRunForm(forms.Form):
+    """What a resident sets before a run. Kept as text: the service checks every value
+    against the exercise's offers and answers with a message the resident can act on."""
 
-    severity = forms.FloatField(label=_("Severity"))
+    perturbation_key = forms.CharField(required=False, max_length=64)
+    severity = forms.CharField(required=False, max_length=32, label=_("Severity"))
+    slice_number = forms.CharField(required=False, max_length=16, label=_("Image"))
+    model_key = forms.CharField(required=False, max_length=64, label=_("Model"))
     lesson_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
 

@@ -2,47 +2,129 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from wagtail import blocks
+from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.panels import FieldPanel
-from wagtail.fields import RichTextField
+from wagtail.blocks.struct_block import StructBlockValidationError
+from wagtail.fields import RichTextField, StreamField
 
-from labs.perturbations.registry import perturbation_choices, perturbation_get
+from labs.explainers.registry import EXPLAINERS, explainer_choices
+from labs.offers import (
+    PerturbationOffer,
+    lab_perturbation_choices,
+    lab_study_choices,
+    offer_from_block,
+)
 from labs.zoo.registry import model_choices
-from studies.selectors import sample_study_choices
 
 
 class LabKind(models.TextChoices):
+    RUN_AND_INSPECT = "run-and-inspect", _("Run and inspect: run a model on a study and read it")
     BREAK_IT = "break-it", _("Break it: perturb a study and watch the model's output change")
+    EXPLAIN = "explain", _("Explain it: saliency maps and the weight-randomisation check")
+
+
+class PerturbationOfferBlock(blocks.StructBlock):
+    """One perturbation an exercise offers, with the severities residents may choose."""
+
+    perturbation = blocks.ChoiceBlock(choices=lab_perturbation_choices)
+    severity_min = blocks.FloatBlock(
+        required=False, help_text=_("Lowest severity offered; empty means the perturbation's.")
+    )
+    severity_max = blocks.FloatBlock(
+        required=False, help_text=_("Highest severity offered; empty means the perturbation's.")
+    )
+    severity_default = blocks.FloatBlock(required=False)
+
+    def clean(self, value):
+        cleaned = super().clean(value)
+        try:
+            offer_from_block(cleaned)
+        except ValueError as error:
+            raise StructBlockValidationError(
+                block_errors={"severity_max": ValidationError(str(error))}
+            ) from None
+        return cleaned
+
+    class Meta:
+        icon = "warning"
+        label = _("Perturbation")
+
+
+class LabQuestionBlock(blocks.TextBlock):
+    """A free-text question shown with the result; residents' answers are kept on the run."""
+
+    class Meta:
+        icon = "help"
+        label = _("Question")
+
+
+class LabExerciseAdminForm(WagtailAdminModelForm):
+    explainer_keys = forms.MultipleChoiceField(
+        choices=explainer_choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Explainers offered"),
+        help_text=_("Saliency methods computed with the run (break-it and explain labs)."),
+    )
 
 
 class LabExercise(models.Model):
-    """What an educator authors: which model, study and perturbation a lab offers."""
+    """What an educator authors: the kind of lab, its model, study, offers and questions.
+
+    `perturbations` (the offers) and `questions` are the authored parts a resident sees;
+    `perturbation_key`/`severity_default`/`severity_max` are the columns from before
+    exercises offered several perturbations. Migration 0003 turned each of them into an
+    offer; they are kept only so older content code that creates an exercise with one
+    perturbation still works (`offers` reads them when no offer is authored).
+    """
 
     title = models.CharField(max_length=200)
     kind = models.CharField(max_length=32, choices=LabKind.choices, default=LabKind.BREAK_IT)
     instructions = RichTextField(blank=True, features=["bold", "italic", "ol", "ul", "link"])
     model_key = models.CharField(max_length=64, choices=model_choices)
-    study_key = models.CharField(max_length=64, choices=sample_study_choices)
-    perturbation_key = models.CharField(max_length=64, choices=perturbation_choices)
-    severity_default = models.FloatField(default=50.0)
-    severity_max = models.FloatField(
+    study_key = models.CharField(max_length=64, choices=lab_study_choices)
+    slice_default = models.PositiveIntegerField(
         null=True,
         blank=True,
-        help_text=_("Upper bound offered to residents; empty means the perturbation's own."),
+        help_text=_("Image of the study shown first (1 = first); empty means the middle one."),
     )
+    perturbations = StreamField(
+        [("perturbation", PerturbationOfferBlock())],
+        blank=True,
+        use_json_field=True,
+        help_text=_("Break-it labs: what residents may do to the image, and how hard."),
+    )
+    explainer_keys = models.JSONField(default=list, blank=True)
+    questions = StreamField(
+        [("question", LabQuestionBlock())],
+        blank=True,
+        use_json_field=True,
+        help_text=_("Asked under the result; each resident's answers are kept with the run."),
+    )
+    perturbation_key = models.CharField(
+        max_length=64, choices=lab_perturbation_choices, blank=True, default=""
+    )
+    severity_default = models.FloatField(default=50.0)
+    severity_max = models.FloatField(null=True, blank=True)
     is_published = models.BooleanField(default=True)
 
+    base_form_class = LabExerciseAdminForm
     panels = [
         FieldPanel("title"),
         FieldPanel("kind"),
         FieldPanel("instructions"),
         FieldPanel("model_key"),
         FieldPanel("study_key"),
-        FieldPanel("perturbation_key"),
-        FieldPanel("severity_default"),
-        FieldPanel("severity_max"),
+        FieldPanel("slice_default"),
+        FieldPanel("perturbations"),
+        FieldPanel("explainer_keys"),
+        FieldPanel("questions"),
         FieldPanel("is_published"),
     ]
 
@@ -57,16 +139,56 @@ class LabExercise(models.Model):
         return self.is_published
 
     @property
+    def offers(self) -> list[PerturbationOffer]:
+        """The perturbations residents may choose, each with its severity range."""
+        authored = []
+        for block in self.perturbations:
+            try:
+                authored.append(offer_from_block(block.value))
+            except ValueError:
+                # A perturbation removed from the library since the exercise was written:
+                # the exercise offers the others rather than breaking the lesson.
+                continue
+        if authored:
+            return authored
+        if self.perturbation_key:
+            return [
+                offer_from_block(
+                    {
+                        "perturbation": self.perturbation_key,
+                        "severity_max": self.severity_max,
+                        "severity_default": self.severity_default,
+                    }
+                )
+            ]
+        return []
+
+    def offer(self, key: str) -> PerturbationOffer | None:
+        return next((offer for offer in self.offers if offer.key == key), None)
+
+    @property
     def perturbation(self):
-        return perturbation_get(self.perturbation_key)
+        """The first offer's perturbation (what the lesson explains first)."""
+        offers = self.offers
+        return offers[0].perturbation if offers else None
 
     @property
     def severity_range(self) -> tuple[float, float]:
-        perturbation = self.perturbation
-        upper = perturbation.severity_max
-        if self.severity_max is not None:
-            upper = min(upper, self.severity_max)
-        return perturbation.severity_min, upper
+        offers = self.offers
+        return (offers[0].low, offers[0].high) if offers else (0.0, 0.0)
+
+    @property
+    def explainers(self) -> list:
+        return [EXPLAINERS[key] for key in self.explainer_keys if key in EXPLAINERS]
+
+    @property
+    def question_prompts(self) -> list[tuple[str, str]]:
+        """(stable id, prompt) per question; the id keys the resident's answer."""
+        return [(block.id, str(block.value)) for block in self.questions]
+
+    @property
+    def needs_perturbation(self) -> bool:
+        return self.kind == LabKind.BREAK_IT
 
 
 class LabRunStatus(models.TextChoices):
@@ -103,6 +225,14 @@ class LabRun(models.Model):
     progress_message = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     metrics = models.JSONField(default=dict, blank=True)
+    # What the result page shows besides the metrics: predictions, saliency and sanity-check
+    # tables (labs.computation.LabResult.summary), and the files the run wrote, by name.
+    summary = models.JSONField(default=dict, blank=True)
+    outputs = models.JSONField(default=dict, blank=True)
+    # The resident's answers to the exercise's questions: {question id: {"prompt", "answer"}};
+    # the prompt is kept so an answer still reads right after the educator edits a question.
+    answers = models.JSONField(default=dict, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
     error_message = models.TextField(blank=True)
     original_image = models.FileField(upload_to=lab_run_output_path, blank=True)
     perturbed_image = models.FileField(upload_to=lab_run_output_path, blank=True)

@@ -1,7 +1,93 @@
 """Reads for labs."""
 
+from pathlib import Path
+
 from accounts import permissions
-from labs.models import LabRun
+from labs.models import LabRun, LabRunStatus
+
+NON_IMAGE_MODALITIES = ("SEG", "SR", "RTSTRUCT", "PR", "KO")
+
+
+def _study_image_series(study_key: str):
+    from studies.models import Series
+
+    return (
+        Series.objects.filter(study__key=study_key, instances__rows__isnull=False)
+        .exclude(modality__in=NON_IMAGE_MODALITIES)
+        .order_by("series_number")
+        .distinct()
+        .first()
+    )
+
+
+def study_image_paths(*, study_key: str) -> list[Path]:
+    """The files of the study's first image series in instance order (the order residents
+    number images in); built-in samples first, then the library index. StudyNotFound
+    when neither knows the key."""
+    from studies.models import Instance
+    from studies.selectors import SAMPLE_STUDIES, StudyNotFound, library_root
+
+    sample = SAMPLE_STUDIES.get(study_key)
+    if sample is not None:
+        return list(sample.locate())
+    series = _study_image_series(study_key)
+    if series is None:
+        raise StudyNotFound(f"No study {study_key!r} in the library.")
+    root = library_root()
+    return [
+        root / path
+        for path in Instance.objects.filter(series=series)
+        .order_by("instance_number", "sop_instance_uid")
+        .values_list("file_path", flat=True)
+    ]
+
+
+def study_seg_paths(*, study_key: str) -> list[Path]:
+    """Files of the study's DICOM SEG series (ground truth, where the library has one)."""
+    from studies.models import Instance
+    from studies.selectors import SAMPLE_STUDIES, library_root
+
+    if study_key in SAMPLE_STUDIES:
+        return []
+    root = library_root()
+    return [
+        root / path
+        for path in Instance.objects.filter(
+            series__study__key=study_key, series__modality="SEG"
+        ).values_list("file_path", flat=True)
+    ]
+
+
+def study_image_count(*, study_key: str) -> int:
+    """How many images a resident may choose from (0 for an unknown study)."""
+    from studies.selectors import SAMPLE_STUDIES
+
+    sample = SAMPLE_STUDIES.get(study_key)
+    if sample is not None:
+        return len(sample.locate())
+    series = _study_image_series(study_key)
+    return series.instances.count() if series is not None else 0
+
+
+def exercise_default_slice(exercise) -> int:
+    """The 1-based image a lab opens on: the educator's choice, else the middle one."""
+    count = study_image_count(study_key=exercise.study_key)
+    if exercise.slice_default:
+        return min(max(1, exercise.slice_default), max(1, count))
+    return max(1, (count + 1) // 2)
+
+
+def lab_runs_reportable(user):
+    """This user's own finished runs, newest first: what a lab report may include.
+
+    Only the resident's own runs (not those an educator may see of others), and only
+    succeeded ones, so a report never cites a run without a result.
+    """
+    return (
+        LabRun.objects.filter(user=user, status=LabRunStatus.SUCCEEDED)
+        .select_related("exercise")
+        .order_by("-finished_at", "-pk")
+    )
 
 
 def lab_runs_for_user(*, user, exercise=None, limit: int = 50):
@@ -62,3 +148,170 @@ def uploaded_models_for_user(*, user):
 
     rows = UploadedModel.objects.select_related("uploaded_by")
     return rows if permissions.may_administer(user) else rows.filter(uploaded_by=user)
+
+
+def _file_url(run: LabRun, name: str) -> str | None:
+    from django.urls import reverse
+
+    if name not in run.outputs:
+        return None
+    return reverse("labs:run_file", args=[run.pk, name])
+
+
+def _viewer(run: LabRun, *, title: str, image: str, layers: list[tuple[str, str, str]]):
+    """One viewer panel: the derived DICOM plus labelmap/heatmap layers per the viewer
+    contract (templates/viewer/viewer.html); layers are (kind, file name, label)."""
+    import json
+
+    overlays = []
+    for kind, name, label in layers:
+        url = _file_url(run, name)
+        if url is None:
+            continue
+        layer = {"type": kind, "url": url, "label": label, "opacity": 0.5}
+        if kind == "labelmap":
+            layer["legend"] = run.summary.get("legend", [])
+        overlays.append(layer)
+    return {
+        "title": title,
+        "image_urls": json.dumps([_file_url(run, image)]),
+        "overlays": json.dumps(overlays),
+        "link": f"lab-run-{run.pk}",
+    }
+
+
+def lab_run_result_display(run: LabRun) -> dict:
+    """Everything the result page draws, from the run's stored summary and files."""
+    from django.urls import reverse
+
+    from labs.explainers.registry import EXPLAINERS
+
+    summary = run.summary or {}
+    kind = run.parameters.get("kind", "break-it")
+    explainers = [
+        (key, EXPLAINERS[key].title)
+        for key in run.parameters.get("explainer_keys", [])
+        if key in EXPLAINERS
+    ]
+    sides = ["original"] + (["perturbed"] if "perturbed.dcm" in run.outputs else [])
+    side_titles = {"original": "Original", "perturbed": "Perturbed"}
+    viewers = [
+        _viewer(
+            run,
+            title=side_titles[side],
+            image=f"{side}.dcm",
+            layers=[("labelmap", f"prediction-{side}.png", "Model output")]
+            + [("heatmap", f"saliency-{key}-{side}.png", title) for key, title in explainers],
+        )
+        for side in sides
+    ]
+    if kind == "explain":
+        viewers.append(
+            _viewer(
+                run,
+                title="Original, maps of the scrambled model",
+                image="original.dcm",
+                layers=[
+                    ("heatmap", f"sanity-{key}-all.png", f"{title}, all weights scrambled")
+                    for key, title in explainers
+                ],
+            )
+        )
+    pictures = []
+    for side in sides:
+        pictures.append((f"{side}-view.png", f"{side_titles[side]} image", side_titles[side]))
+        pictures.append(
+            (
+                f"prediction-{side}-view.png",
+                f"Model output on the {side} image",
+                f"Model on {side}",
+            )
+        )
+    saliency_rows = []
+    for key, title in explainers:
+        row = {"title": title, "pictures": []}
+        for side in sides:
+            row["pictures"].append((f"saliency-{key}-{side}-view.png", f"{title}, {side}"))
+        for stage, words in (("top", "top layer scrambled"), ("all", "all layers scrambled")):
+            row["pictures"].append((f"sanity-{key}-{stage}-view.png", f"{title}, {words}"))
+        row["pictures"] = [
+            (_file_url(run, name), caption)
+            for name, caption in row["pictures"]
+            if name in run.outputs
+        ]
+        row["sanity"] = summary.get("sanity", {}).get(key, [])
+        saliency_rows.append(row)
+
+    def probability_rows():
+        def probabilities(prediction):
+            if not prediction:
+                return None
+            return prediction.get("probabilities") or (prediction.get("case") or {}).get(
+                "probabilities"
+            )
+
+        before = probabilities(summary.get("original"))
+        after = probabilities(summary.get("perturbed"))
+        if not before:
+            return []
+        rows = []
+        for index, (name, value) in enumerate(before):
+            changed = after[index][1] if after else None
+            rows.append(
+                {
+                    "name": name,
+                    "original": value,
+                    "perturbed": changed,
+                    "delta": changed - value if changed is not None else None,
+                }
+            )
+        return rows
+
+    return {
+        "kind": kind,
+        "viewers": viewers,
+        "pictures": [
+            (_file_url(run, name), alt, caption)
+            for name, alt, caption in pictures
+            if name in run.outputs
+        ],
+        "legend": summary.get("legend", []),
+        "probabilities": probability_rows(),
+        "boxes": {
+            side: (summary.get(side) or {}).get("boxes")
+            for side in sides
+            if (summary.get(side) or {}).get("boxes") is not None
+        },
+        "saliency": saliency_rows,
+        "slice_number": summary.get("slice_number"),
+        "slice_count": summary.get("slice_count"),
+        "model_card_url": reverse("labs:model_card", args=[run.parameters["model_key"]]),
+    }
+
+
+def lab_run_questions(run: LabRun) -> list[dict]:
+    """The exercise's questions with this run's answers (answers to since-removed questions
+    are still shown, with the prompt they answered)."""
+    answers = run.answers or {}
+    rows = [
+        {
+            "id": question_id,
+            "prompt": prompt,
+            "answer": answers.get(question_id, {}).get("answer", ""),
+        }
+        for question_id, prompt in run.exercise.question_prompts
+    ]
+    current = {row["id"] for row in rows}
+    rows += [
+        {"id": question_id, "prompt": kept["prompt"], "answer": kept["answer"], "retired": True}
+        for question_id, kept in answers.items()
+        if question_id not in current
+    ]
+    return rows
+
+
+def lab_own_model_choices(*, user) -> list[tuple[str, str]]:
+    """(zoo key, title) of models this user trained in the model builder."""
+    from model_builder.selectors import trained_model_choices_for_user
+
+    return trained_model_choices_for_user(user=user)

@@ -31,17 +31,35 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from labs.computation import BreakItResult, IncompatibleInput, break_it_compute
+from labs.computation import IncompatibleInput, LabRequest, LabResult, lab_compute
+from labs.explainers.registry import explainer_get
 from labs.models import (
     ACTIVE_STATUSES,
     LabExercise,
+    LabKind,
     LabRun,
     LabRunStatus,
     UploadedModel,
     UploadedModelStatus,
 )
-from labs.rendering import labels_overlay, png_bytes, window_to_grey
-from labs.zoo.base import SpecMismatch
+from labs.offers import offer_validate
+from labs.rendering import (
+    boxes_draw,
+    derived_dicom_bytes,
+    heatmap_overlay,
+    heatmap_png,
+    label_colour_hex,
+    labelmap_png,
+    labels_overlay_any,
+    png_bytes,
+    window_to_grey,
+)
+from labs.zoo.base import (
+    ClassificationOutput,
+    DetectionOutput,
+    SegmentationOutput,
+    SpecMismatch,
+)
 from studies.selectors import StudyNotFound
 
 logger = logging.getLogger(__name__)
@@ -55,30 +73,114 @@ class LabRunAbandoned(Exception):
     """The run was cancelled or handed to another worker while this one computed."""
 
 
-def _severity_validate(*, exercise: LabExercise, severity) -> float:
-    try:
-        value = float(severity)
-    except (TypeError, ValueError):
-        raise LabRunRefused(_("Severity must be a number.")) from None
-    low, high = exercise.severity_range
-    if not low <= value <= high:
-        unit = exercise.perturbation.severity_unit
-        raise LabRunRefused(
-            _("Severity must lie between %(low)g and %(high)g %(unit)s.")
-            % {"low": low, "high": high, "unit": unit}
-        )
-    return value
+class LabRunTimedOut(Exception):
+    """The run went past its soft time limit (settings.LAB_RUN_SOFT_TIME_LIMIT_SECONDS)."""
 
 
-def lab_run_create(*, user, exercise: LabExercise, lesson=None, severity, seed=None) -> LabRun:
+def _timed_out_message() -> str:
+    return _(
+        "The run took longer than %(s)g s, the limit for one lab run, and was stopped. "
+        "Try a smaller severity or fewer explainers, or ask your educator."
+    ) % {"s": settings.LAB_RUN_SOFT_TIME_LIMIT_SECONDS}
+
+
+def _model_key_validate(*, exercise: LabExercise, user, model_key) -> str:
+    """The exercise's model, or one the resident trained themselves (model builder)."""
+    from labs.selectors import lab_own_model_choices
+
+    if model_key in (None, "", exercise.model_key):
+        return exercise.model_key
+    if user is not None and model_key in dict(lab_own_model_choices(user=user)):
+        return model_key
+    raise LabRunRefused(_("This lab runs with its own model or with a model you trained yourself."))
+
+
+def lab_run_parameters_validate(
+    *,
+    exercise: LabExercise,
+    perturbation_key=None,
+    severity=None,
+    slice_number=None,
+    user=None,
+    model_key=None,
+) -> dict:
+    """The run's parameters, checked against what the exercise offers (LabRunRefused)."""
+    from labs.selectors import exercise_default_slice, study_image_count
+
+    count = study_image_count(study_key=exercise.study_key)
+    if count < 1:
+        raise LabRunRefused(_("This lab's study is not in the library; tell your educator."))
+    if slice_number in (None, ""):
+        number = exercise_default_slice(exercise)
+    else:
+        try:
+            number = int(slice_number)
+        except (TypeError, ValueError):
+            raise LabRunRefused(_("The image number must be a whole number.")) from None
+        if not 1 <= number <= count:
+            raise LabRunRefused(_("Choose an image between 1 and %(count)d.") % {"count": count})
+    parameters = {
+        "kind": exercise.kind,
+        "study_key": exercise.study_key,
+        "model_key": _model_key_validate(exercise=exercise, user=user, model_key=model_key),
+        "slice_number": number,
+        "explainer_keys": [explainer.key for explainer in exercise.explainers],
+        "sanity_check": exercise.kind == LabKind.EXPLAIN,
+        "perturbation_key": "",
+        "severity": 0.0,
+    }
+    if exercise.needs_perturbation:
+        offers = exercise.offers
+        if not offers:
+            raise LabRunRefused(_("This lab offers no perturbation yet; tell your educator."))
+        offer = offers[0] if perturbation_key in (None, "") else exercise.offer(perturbation_key)
+        if offer is None:
+            raise LabRunRefused(_("This lab does not offer that perturbation."))
+        try:
+            parameters["severity"] = offer_validate(offer, severity)
+        except ValueError as error:
+            raise LabRunRefused(str(error)) from None
+        parameters["perturbation_key"] = offer.key
+    return parameters
+
+
+def lab_run_create(
+    *,
+    user,
+    exercise: LabExercise,
+    lesson=None,
+    severity=None,
+    perturbation_key=None,
+    slice_number=None,
+    seed=None,
+    model_key=None,
+) -> LabRun:
     """Validate the request, store a QUEUED run and enqueue it once the row is committed."""
     if not exercise.is_runnable:
         raise LabRunRefused(_("This lab is not open for runs."))
-    value = _severity_validate(exercise=exercise, severity=severity)
+    parameters = lab_run_parameters_validate(
+        exercise=exercise,
+        perturbation_key=perturbation_key,
+        severity=severity,
+        slice_number=slice_number,
+        user=user,
+        model_key=model_key,
+    )
+    parameters["seed"] = int(seed) if seed is not None else secrets.randbelow(2**31)
     with transaction.atomic():
-        # Lock the user's row so two simultaneous submissions cannot both pass the limit.
+        # Lock the user's row so two simultaneous submissions cannot both pass the limits.
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-        active = LabRun.objects.filter(user=user, status__in=ACTIVE_STATUSES).count()
+        mine = LabRun.objects.filter(user=user)
+        waiting = mine.filter(status=LabRunStatus.QUEUED).count()
+        active = waiting + mine.filter(status=LabRunStatus.RUNNING).count()
+        if waiting >= settings.LAB_RUN_MAX_QUEUED_PER_USER:
+            raise LabRunRefused(
+                _(
+                    "You already have %(count)d runs waiting in the queue. Wait until one "
+                    "has started or cancel one, then try again."
+                )
+                % {"count": waiting}
+            )
         if active >= settings.LAB_RUN_MAX_ACTIVE_PER_USER:
             raise LabRunRefused(
                 _(
@@ -91,25 +193,25 @@ def lab_run_create(*, user, exercise: LabExercise, lesson=None, severity, seed=N
             exercise=exercise,
             user=user,
             lesson=lesson,
-            parameters={
-                "study_key": exercise.study_key,
-                "model_key": exercise.model_key,
-                "perturbation_key": exercise.perturbation_key,
-                "severity": value,
-                "seed": int(seed) if seed is not None else secrets.randbelow(2**31),
-            },
+            parameters=parameters,
             queued_at=timezone.now(),
         )
         transaction.on_commit(lambda: lab_run_enqueue(run_pk=run.pk))
     return run
 
 
-def lab_run_enqueue(*, run_pk: int) -> None:
-    """Hand the run to the broker. A broker that is down loses nothing: the sweeper retries."""
+def lab_run_enqueue(*, run_pk: int, countdown: float | None = None) -> None:
+    """Hand the run to the broker. A broker that is down loses nothing: the sweeper retries.
+
+    Single runs wait on settings.LAB_RUN_QUEUE: "interactive" on CPU hosts, "gpu" where the
+    workers that serve residents have CUDA.
+    """
     from labs.tasks import lab_run_execute_task
 
     try:
-        lab_run_execute_task.apply_async(kwargs={"run_pk": run_pk})
+        lab_run_execute_task.apply_async(
+            kwargs={"run_pk": run_pk}, queue=settings.LAB_RUN_QUEUE, countdown=countdown
+        )
     except Exception:
         logger.exception("Could not enqueue lab run %s; the sweeper will retry.", run_pk)
 
@@ -119,10 +221,13 @@ def lab_run_claim(*, run_pk: int) -> LabRun | None:
 
     Nothing to do: the run is finished or cancelled, or another worker holds it and is
     still reporting progress. A RUNNING row with a stale heartbeat is a worker that died
-    mid-run (the broker re-delivered the message), and is taken over.
+    mid-run (the broker re-delivered the message), and is taken over. A resident who
+    already has LAB_RUN_MAX_RUNNING_PER_USER runs running waits: the run stays QUEUED and
+    is offered again shortly, so one person cannot take every worker.
     """
     now = timezone.now()
     stale_before = now - timedelta(seconds=settings.LAB_RUN_STALE_SECONDS)
+    defer = False
     with transaction.atomic():
         run = LabRun.objects.select_for_update().filter(pk=run_pk).first()
         if run is None or run.status not in ACTIVE_STATUSES:
@@ -134,21 +239,57 @@ def lab_run_claim(*, run_pk: int) -> LabRun | None:
                 run, _("The lab stopped %(n)d times; it was not retried.") % {"n": run.attempts}
             )
             return None
-        run.status = LabRunStatus.RUNNING
-        run.attempts += 1
-        run.started_at = run.heartbeat_at = now
-        run.progress_percent, run.progress_message = 1, _("Starting")
-        run.error_message = ""
-        run.save()
-        return run
+        running = (
+            LabRun.objects.filter(
+                user_id=run.user_id, status=LabRunStatus.RUNNING, heartbeat_at__gte=stale_before
+            )
+            .exclude(pk=run.pk)
+            .count()
+        )
+        if running >= settings.LAB_RUN_MAX_RUNNING_PER_USER:
+            run.progress_message = _(
+                "Waiting: your other run is still running; this one starts when it finishes."
+            )
+            run.save(update_fields=["progress_message"])
+            defer = True
+        else:
+            run.status = LabRunStatus.RUNNING
+            run.attempts += 1
+            run.started_at = run.heartbeat_at = now
+            run.progress_percent, run.progress_message = 1, _("Starting")
+            run.error_message = ""
+            run.save()
+    if defer:
+        transaction.on_commit(
+            lambda: lab_run_enqueue(run_pk=run_pk, countdown=settings.LAB_RUN_DEFER_SECONDS)
+        )
+        return None
+    run.claimed_monotonic = time.monotonic()
+    run.reported_monotonic = 0.0
+    return run
 
 
 def lab_run_progress_report(*, run: LabRun, percent: int, message: str) -> None:
-    """Record progress and prove this worker still holds the run (raises LabRunAbandoned)."""
-    updated = LabRun.objects.filter(
-        pk=run.pk, status=LabRunStatus.RUNNING, attempts=run.attempts
-    ).update(progress_percent=percent, progress_message=message, heartbeat_at=timezone.now())
-    if not updated:
+    """Record progress and prove this worker still holds the run.
+
+    Raises LabRunAbandoned when the run was cancelled or taken over (checked at every
+    report), and LabRunTimedOut past the soft time limit. Heartbeat writes are throttled to
+    one per LAB_RUN_PROGRESS_MIN_INTERVAL_SECONDS: between them a read does the check.
+    """
+    now = time.monotonic()
+    started = getattr(run, "claimed_monotonic", now)
+    if now - started > settings.LAB_RUN_SOFT_TIME_LIMIT_SECONDS:
+        raise LabRunTimedOut(run.pk)
+    holding = LabRun.objects.filter(pk=run.pk, status=LabRunStatus.RUNNING, attempts=run.attempts)
+    last = getattr(run, "reported_monotonic", 0.0)
+    if now - last >= settings.LAB_RUN_PROGRESS_MIN_INTERVAL_SECONDS:
+        still_held = holding.update(
+            progress_percent=percent, progress_message=message, heartbeat_at=timezone.now()
+        )
+        run.reported_monotonic = now
+    else:
+        still_held = holding.exists()
+    if not still_held:
         raise LabRunAbandoned(run.pk)
     if settings.LAB_RUN_STEP_PAUSE_SECONDS:
         time.sleep(settings.LAB_RUN_STEP_PAUSE_SECONDS)
@@ -161,64 +302,222 @@ def _run_fail(run: LabRun, message: str) -> None:
     run.save(update_fields=["status", "error_message", "finished_at"])
 
 
+def lab_request_from_parameters(parameters: dict) -> LabRequest:
+    """The computation's request from a run's stored parameters (older runs included)."""
+    return LabRequest(
+        kind=parameters.get("kind", LabKind.BREAK_IT),
+        study_key=parameters["study_key"],
+        model_key=parameters["model_key"],
+        slice_index=int(parameters.get("slice_number", 1)) - 1,
+        perturbation_key=parameters.get("perturbation_key", ""),
+        severity=float(parameters.get("severity", 0.0)),
+        seed=int(parameters.get("seed", 0)),
+        explainer_keys=tuple(parameters.get("explainer_keys", ())),
+        sanity_check=bool(parameters.get("sanity_check", False)),
+    )
+
+
 def lab_run_execute(*, run_pk: int) -> LabRun | None:
     """Claim the run, compute it and store its outputs. Safe to call any number of times."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from labs.selectors import study_image_paths, study_seg_paths
+
     run = lab_run_claim(run_pk=run_pk)
     if run is None:
         return None
-    params = run.parameters
     try:
-        result = break_it_compute(
-            study_key=params["study_key"],
-            model_key=params["model_key"],
-            perturbation_key=params["perturbation_key"],
-            severity=params["severity"],
-            seed=params["seed"],
+        request = lab_request_from_parameters(run.parameters)
+        result = lab_compute(
+            request=request,
+            paths=study_image_paths(study_key=request.study_key),
+            seg_paths=study_seg_paths(study_key=request.study_key),
             on_progress=lambda percent, message: lab_run_progress_report(
                 run=run, percent=percent, message=message
             ),
         )
         lab_run_progress_report(run=run, percent=95, message=_("Drawing the result"))
-        outputs = lab_run_pictures_render(result)
+        outputs = lab_outputs_render(result, run_pk=run.pk)
     except LabRunAbandoned:
         logger.info("Lab run %s was cancelled or taken over; dropping this attempt.", run.pk)
         return None
+    except (LabRunTimedOut, SoftTimeLimitExceeded):
+        _run_fail_if_held(run, _timed_out_message())
+        return run
     except (IncompatibleInput, StudyNotFound) as error:
-        _run_fail(run, str(error))
+        _run_fail_if_held(run, str(error))
         return run
     except Exception:
         logger.exception("Lab run %s failed", run.pk)
-        _run_fail(run, _("The lab failed on the worker. The error has been logged."))
+        _run_fail_if_held(run, _("The lab failed on the worker. The error has been logged."))
         return run
     return _lab_run_complete(run=run, result=result, outputs=outputs)
 
 
-def lab_run_pictures_render(result: BreakItResult) -> dict[str, bytes]:
-    # A soft-tissue window (W 400 / L 40) shows all four tissue classes at once.
-    original = window_to_grey(result.original, centre=40, width=400)
-    perturbed = window_to_grey(result.perturbed, centre=40, width=400)
-    upscale = max(1, 512 // max(result.original.shape))
-    return {
-        "original_image": png_bytes(original, upscale=upscale),
-        "perturbed_image": png_bytes(perturbed, upscale=upscale),
-        "original_overlay": png_bytes(
-            labels_overlay(original, result.prediction_original.labels), upscale=upscale
-        ),
-        "perturbed_overlay": png_bytes(
-            labels_overlay(perturbed, result.prediction_perturbed.labels), upscale=upscale
-        ),
+def _run_fail_if_held(run: LabRun, message: str) -> None:
+    """Fail the run only while this attempt still holds it (a cancel stays a cancel)."""
+    LabRun.objects.filter(pk=run.pk, status=LabRunStatus.RUNNING, attempts=run.attempts).update(
+        status=LabRunStatus.FAILED, error_message=message, finished_at=timezone.now()
+    )
+
+
+def _display_window(result: LabResult) -> tuple[float, float]:
+    if result.source.modality == "CT":
+        return 40.0, 400.0  # soft tissue (W 400 / L 40): every tissue class at once
+    low, high = np.percentile(result.original, [1, 99])
+    return float((low + high) / 2), float(max(high - low, 1e-6))
+
+
+def lab_outputs_render(result: LabResult, *, run_pk: int = 0) -> dict[str, bytes]:
+    """Every file a run keeps, by name: derived DICOM, the viewer's layers (labelmaps and
+    heatmaps at the image's size), and composite PNGs for pages without the viewer."""
+    from pydicom.uid import generate_uid
+
+    centre, width = _display_window(result)
+    images = {"original": result.original}
+    predictions = {"original": result.prediction_original}
+    if result.perturbed is not None:
+        images["perturbed"] = result.perturbed
+        predictions["perturbed"] = result.prediction_perturbed
+    request = result.request
+    files: dict[str, bytes] = {}
+    for which, image in images.items():
+        derivation = (
+            f"Lab run {run_pk}: {request.perturbation_key} at severity {request.severity:g}"
+            if which == "perturbed"
+            else f"Lab run {run_pk}: the library image as the model read it"
+        )
+        files[f"{which}.dcm"] = derived_dicom_bytes(
+            result.source.dataset,
+            values=image,
+            series_uid=generate_uid(),
+            description=f"Lab run {run_pk} {which}",
+            derivation=derivation,
+        )
+        grey = window_to_grey(image, centre=centre, width=width)
+        files[f"{which}-view.png"] = png_bytes(grey)
+        prediction = predictions[which]
+        picture = np.repeat(grey[..., None], 3, axis=2)
+        if isinstance(prediction, SegmentationOutput):
+            files[f"prediction-{which}.png"] = labelmap_png(prediction.labels)
+            picture = labels_overlay_any(grey, prediction.labels)
+            if prediction.findings is not None:
+                picture = boxes_draw(picture.copy(), prediction.findings.boxes)
+        elif isinstance(prediction, DetectionOutput):
+            picture = boxes_draw(picture.copy(), prediction.boxes)
+        files[f"prediction-{which}-view.png"] = png_bytes(picture)
+        for key in request.explainer_keys:
+            saliency = result.saliency.get((key, which))
+            if saliency is None:
+                continue
+            files[f"saliency-{key}-{which}.png"] = heatmap_png(saliency.values)
+            files[f"saliency-{key}-{which}-view.png"] = png_bytes(
+                heatmap_overlay(grey, saliency.values)
+            )
+    grey = window_to_grey(result.original, centre=centre, width=width)
+    for (key, stage), values in result.sanity_maps.items():
+        files[f"sanity-{key}-{stage}.png"] = heatmap_png(values)
+        files[f"sanity-{key}-{stage}-view.png"] = png_bytes(heatmap_overlay(grey, values))
+    return files
+
+
+def lab_result_summary(result: LabResult) -> dict:
+    """What the result page shows besides the metrics, as JSON."""
+
+    def prediction_summary(output) -> dict:
+        summary: dict = {"type": type(output).__name__}
+        if isinstance(output, ClassificationOutput):
+            summary["probabilities"] = [
+                [name, float(p)]
+                for name, p in zip(output.class_names, output.probabilities, strict=True)
+            ]
+            summary["predicted"] = output.predicted
+        if isinstance(output, SegmentationOutput):
+            counts = np.bincount(output.labels.ravel(), minlength=len(output.class_names))
+            summary["areas"] = [
+                [name, int(count)] for name, count in zip(output.class_names, counts, strict=False)
+            ]
+            if output.case is not None:
+                summary["case"] = prediction_summary(output.case)
+            if output.findings is not None:
+                summary["boxes"] = output.findings.boxes.tolist()
+        if isinstance(output, DetectionOutput):
+            summary["boxes"] = output.boxes.tolist()
+        return summary
+
+    class_names = result.class_names
+    summary = {
+        "slice_number": result.source.slice_index + 1,
+        "slice_count": result.source.slice_count,
+        "modality": result.source.modality,
+        "rows": int(result.original.shape[0]),
+        "columns": int(result.original.shape[1]),
+        "original": prediction_summary(result.prediction_original),
+        "legend": [
+            {"value": index, "name": name, "colour": label_colour_hex(index)}
+            for index, name in enumerate(class_names)
+            if index > 0
+        ]
+        if isinstance(result.prediction_original, SegmentationOutput)
+        else [],
+        "saliency": [
+            {
+                "key": key,
+                "title": explainer_get(key).title,
+                "target": result.saliency[(key, "original")].target,
+            }
+            for key in result.request.explainer_keys
+            if (key, "original") in result.saliency
+        ],
+        "sanity": {
+            key: [[step.layer_name, step.spearman, step.ssim] for step in steps]
+            for key, steps in result.sanity.items()
+        },
     }
+    if result.prediction_perturbed is not None:
+        summary["perturbed"] = prediction_summary(result.prediction_perturbed)
+    return summary
+
+
+def lab_run_pictures_render(result: LabResult) -> dict[str, bytes]:
+    """The four composite pictures of the original page layout (kept as FileFields)."""
+    files = lab_outputs_render(result)
+    pictures = {
+        "original_image": files["original-view.png"],
+        "original_overlay": files["prediction-original-view.png"],
+    }
+    if "perturbed-view.png" in files:
+        pictures["perturbed_image"] = files["perturbed-view.png"]
+        pictures["perturbed_overlay"] = files["prediction-perturbed-view.png"]
+    return pictures
 
 
 def _lab_run_complete(
-    *, run: LabRun, result: BreakItResult, outputs: dict[str, bytes]
+    *, run: LabRun, result: LabResult, outputs: dict[str, bytes]
 ) -> LabRun | None:
+    from django.core.files.storage import default_storage
+
     with transaction.atomic():
         locked = LabRun.objects.select_for_update().get(pk=run.pk)
         if locked.status != LabRunStatus.RUNNING or locked.attempts != run.attempts:
             return None
-        for field_name, content in outputs.items():
-            getattr(locked, field_name).save(f"{field_name}.png", ContentFile(content), save=False)
+        stored = {}
+        for name, content in outputs.items():
+            path = f"lab-runs/{run.pk}/{run.attempts}/{name}"
+            if default_storage.exists(path):
+                default_storage.delete(path)
+            stored[name] = default_storage.save(path, ContentFile(content))
+        legacy = {
+            "original_image": "original-view.png",
+            "original_overlay": "prediction-original-view.png",
+            "perturbed_image": "perturbed-view.png",
+            "perturbed_overlay": "prediction-perturbed-view.png",
+        }
+        for field_name, name in legacy.items():
+            if name in stored:
+                setattr(locked, field_name, stored[name])
+        locked.outputs = stored
+        locked.summary = lab_result_summary(result)
         locked.metrics = result.metrics
         locked.status = LabRunStatus.SUCCEEDED
         locked.progress_percent, locked.progress_message = 100, _("Done")
@@ -237,15 +536,44 @@ def lab_run_cancel(*, run: LabRun) -> bool:
     return bool(updated)
 
 
+def lab_run_answers_save(*, run: LabRun, answers: dict[str, str]) -> LabRun:
+    """Keep the resident's answers to the exercise's questions on the run.
+
+    Only the exercise's current questions are kept, each answer with its prompt; answers
+    are stored as typed (escaped when shown) and limited in length.
+    """
+    prompts = dict(run.exercise.question_prompts)
+    if not prompts:
+        raise LabRunRefused(_("This lab asks no questions."))
+    kept = {}
+    for question_id, prompt in prompts.items():
+        answer = str(answers.get(question_id, "")).strip()
+        if len(answer) > settings.LAB_RUN_ANSWER_MAX_CHARS:
+            raise LabRunRefused(
+                _("Please keep each answer under %(n)d characters.")
+                % {"n": settings.LAB_RUN_ANSWER_MAX_CHARS}
+            )
+        kept[question_id] = {"prompt": prompt, "answer": answer}
+    run.answers = kept
+    run.answered_at = timezone.now()
+    run.save(update_fields=["answers", "answered_at"])
+    return run
+
+
 def lab_runs_requeue_stale(*, now=None) -> list[int]:
     """Find runs whose message or worker was lost and enqueue them again.
 
     QUEUED for longer than the stale interval: the message never reached a worker (broker
     restarted, enqueue failed). RUNNING without a heartbeat for that long: the worker died.
-    Re-enqueueing a run that is in fact still waiting is harmless: `lab_run_claim` lets
-    only one attempt through.
+    RUNNING for longer than the hard time limit: the worker killed it; it fails with the
+    time-limit message rather than being retried. Re-enqueueing a run that is in fact
+    still waiting is harmless: `lab_run_claim` lets only one attempt through.
     """
     now = now or timezone.now()
+    hard_before = now - timedelta(seconds=settings.LAB_RUN_HARD_TIME_LIMIT_SECONDS)
+    LabRun.objects.filter(status=LabRunStatus.RUNNING, started_at__lt=hard_before).update(
+        status=LabRunStatus.FAILED, error_message=_timed_out_message(), finished_at=now
+    )
     stale_before = now - timedelta(seconds=settings.LAB_RUN_STALE_SECONDS)
     stale = LabRun.objects.filter(
         status=LabRunStatus.QUEUED, queued_at__lt=stale_before

@@ -13,5 +13,7 @@ urlpatterns = [
     path("runs/<int:run_pk>/status/", views.lab_run_status, name="run_status"),
     path("runs/<int:run_pk>/cancel/", views.lab_run_cancel, name="run_cancel"),
     path("runs/<int:run_pk>/outputs/<slug:output>.png", views.lab_run_output, name="run_output"),
+    path("runs/<int:run_pk>/files/<str:name>", views.lab_run_file, name="run_file"),
+    path("runs/<int:run_pk>/answers/", views.lab_run_answers, name="run_answers"),
     path("models/<slug:model_key>/", views.model_card_detail, name="model_card"),
 ]

@@ -10,7 +10,7 @@ from wagtail.models import Page
 
 from accounts import permissions
 from labs import selectors, services
-from labs.forms import BreakItForm, ModelUploadForm
+from labs.forms import LabRunForm, ModelUploadForm
 from labs.models import LabExercise
 from labs.zoo.registry import MODELS, UnknownModel, model_get
 
@@ -19,9 +19,9 @@ from labs.zoo.registry import MODELS, UnknownModel, model_get
 @require_POST
 def lab_run_create(request, exercise_pk: int):
     exercise = get_object_or_404(LabExercise, pk=exercise_pk)
-    form = BreakItForm(request.POST)
+    form = LabRunForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Please give the severity as a number.")
+        messages.error(request, "The lab form was incomplete; please try again.")
         return redirect(request.headers.get("referer") or "home")
     lesson = Page.objects.filter(pk=form.cleaned_data["lesson_id"]).first()
     if lesson is None or not permissions.may_start_lab(
@@ -33,7 +33,10 @@ def lab_run_create(request, exercise_pk: int):
             user=request.user,
             exercise=exercise,
             lesson=lesson,
+            perturbation_key=form.cleaned_data["perturbation_key"],
             severity=form.cleaned_data["severity"],
+            slice_number=form.cleaned_data["slice_number"],
+            model_key=form.cleaned_data["model_key"],
         )
     except services.LabRunRefused as refusal:
         messages.error(request, str(refusal))
@@ -41,19 +44,22 @@ def lab_run_create(request, exercise_pk: int):
     return redirect("labs:run_detail", run_pk=run.pk)
 
 
+def _run_context(request, run) -> dict:
+    return {
+        "run": run,
+        "metrics": selectors.lab_run_metrics_display(run),
+        "may_cancel": permissions.may_cancel_lab_run(request.user, run),
+        "may_answer": permissions.may_answer_lab_run(request.user, run),
+        "result": selectors.lab_run_result_display(run) if run.status == "succeeded" else None,
+        "questions": selectors.lab_run_questions(run),
+    }
+
+
 @login_required
 @require_GET
 def lab_run_detail(request, run_pk: int):
     run = permissions.access_lab_run_by_id(request.user, run_pk)
-    return render(
-        request,
-        "labs/lab_run_detail.html",
-        {
-            "run": run,
-            "metrics": selectors.lab_run_metrics_display(run),
-            "may_cancel": permissions.may_cancel_lab_run(request.user, run),
-        },
-    )
+    return render(request, "labs/lab_run_detail.html", _run_context(request, run))
 
 
 @login_required
@@ -61,15 +67,12 @@ def lab_run_detail(request, run_pk: int):
 def lab_run_status(request, run_pk: int):
     """The live part of the run page, polled by htmx until the run is final."""
     run = permissions.access_lab_run_by_id(request.user, run_pk)
-    return render(
-        request,
-        "labs/_lab_run_status.html",
-        {
-            "run": run,
-            "metrics": selectors.lab_run_metrics_display(run),
-            "may_cancel": permissions.may_cancel_lab_run(request.user, run),
-        },
-    )
+    response = render(request, "labs/_lab_run_status.html", _run_context(request, run))
+    if request.headers.get("HX-Request") and not run.is_active:
+        # The page was polling and the run just ended: reload it whole, so the viewers'
+        # script starts on the result as on any page load.
+        response["HX-Refresh"] = "true"
+    return response
 
 
 @login_required
@@ -84,6 +87,24 @@ def lab_run_cancel(request, run_pk: int):
 
 
 @login_required
+@require_POST
+def lab_run_answers(request, run_pk: int):
+    """The resident's answers to the exercise's questions, kept on the run."""
+    run = permissions.access_lab_run_by_id(request.user, run_pk, for_answer=True)
+    answers = {
+        question_id: request.POST.get(f"answer-{question_id}", "")
+        for question_id, _prompt in run.exercise.question_prompts
+    }
+    try:
+        services.lab_run_answers_save(run=run, answers=answers)
+    except services.LabRunRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, "Your answers were saved with this run.")
+    return redirect("labs:run_detail", run_pk=run.pk)
+
+
+@login_required
 @require_GET
 def lab_run_output(request, run_pk: int, output: str):
     """Serve a run's picture to those who may see the run (media is never public)."""
@@ -94,6 +115,25 @@ def lab_run_output(request, run_pk: int, output: str):
     if not stored:
         raise Http404("This output is not ready.")
     return FileResponse(stored.open("rb"), content_type="image/png")
+
+
+FILE_TYPES = {".dcm": "application/dicom", ".png": "image/png"}
+
+
+@login_required
+@require_GET
+def lab_run_file(request, run_pk: int, name: str):
+    """One file a run wrote (derived DICOM, viewer layers), by the name the run recorded."""
+    from django.core.files.storage import default_storage
+
+    run = permissions.access_lab_run_by_id(request.user, run_pk)
+    stored = run.outputs.get(name)
+    content_type = FILE_TYPES.get(name[name.rfind(".") :] if "." in name else "")
+    if stored is None or content_type is None:
+        raise Http404("No such file for this run.")
+    response = FileResponse(default_storage.open(stored, "rb"), content_type=content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @login_required

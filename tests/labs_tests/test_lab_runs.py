@@ -31,12 +31,27 @@ def test_out_of_range_or_non_numeric_severity_is_refused(exercise, people, sever
     assert not LabRun.objects.exists()
 
 
+def offer(key, low=None, high=None, default=None):
+    return {
+        "type": "perturbation",
+        "value": {
+            "perturbation": key,
+            "severity_min": low,
+            "severity_max": high,
+            "severity_default": default,
+        },
+    }
+
+
 @pytest.mark.django_db
 def test_exercise_can_narrow_the_severity_range(exercise, people):
-    exercise.severity_max = 50
+    exercise.perturbations = [offer("gaussian-noise", 10, 50)]
     exercise.save()
-    with pytest.raises(services.LabRunRefused, match="between 0 and 50"):
-        services.lab_run_create(user=people["resident"], exercise=exercise, severity=60)
+    for severity in (60, 5):
+        with pytest.raises(services.LabRunRefused, match="between 10 and 50"):
+            services.lab_run_create(user=people["resident"], exercise=exercise, severity=severity)
+    run = services.lab_run_create(user=people["resident"], exercise=exercise, severity=10)
+    assert run.parameters["severity"] == 10.0
 
 
 @pytest.mark.django_db
@@ -62,7 +77,7 @@ def test_execute_stores_pictures_and_metrics(exercise, people, settings, tmp_pat
         assert getattr(run, field).read(8) == b"\x89PNG\r\n\x1a\n"
     # Noise of 150 HU visibly breaks a classifier that reads HU: pixels change label.
     assert run.metrics["pixels relabelled (%)"] > 5
-    assert 130 < run.metrics["measured noise σ (HU)"] < 170
+    assert 130 < run.metrics["RMS pixel change (modality units)"] < 170
 
 
 @pytest.mark.django_db
@@ -123,19 +138,10 @@ def test_runs_that_fail_too_often_are_not_retried_forever(exercise, people, sett
 
 
 @pytest.mark.django_db
-def test_incompatible_study_fails_with_a_clear_message(exercise, people, monkeypatch):
-    from studies import selectors
-
+def test_incompatible_study_fails_with_a_clear_message(exercise, people):
+    exercise.study_key = "mr-small-sample"
+    exercise.save()
     run = services.lab_run_create(user=people["resident"], exercise=exercise, severity=10)
-    real = selectors.study_series_load(study_key="ct-small")
-    as_mr = selectors.LoadedSeries(
-        study_key="ct-small",
-        modality="MR",
-        pixels=real.pixels,
-        pixel_spacing_mm=real.pixel_spacing_mm,
-        description="an MR",
-    )
-    monkeypatch.setattr("labs.computation.study_series_load", lambda study_key: as_mr)
     services.lab_run_execute(run_pk=run.pk)
     run.refresh_from_db()
     assert run.status == LabRunStatus.FAILED

