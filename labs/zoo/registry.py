@@ -6,6 +6,7 @@ WeightsUnavailable on the run that needs it, never as an import error.
 
 from labs.zoo.base import ZooModel
 from labs.zoo.ct_lesion import CtLesionFinder
+from labs.zoo.ct_lesion_shortcut import CtLesionShortcut
 from labs.zoo.ct_tissue import CtTissueSegmenter
 from labs.zoo.cxr_nodule import CxrNoduleClassifier
 from labs.zoo.mr_brain_deepbet import DeepbetBrainExtractor
@@ -21,6 +22,7 @@ MODELS: dict[str, ZooModel] = {
     for model in (
         CtTissueSegmenter(),
         CtLesionFinder(),
+        CtLesionShortcut(),
         CxrNoduleClassifier(),
         DeepbetBrainExtractor(),
     )
@@ -28,7 +30,8 @@ MODELS: dict[str, ZooModel] = {
 
 
 def model_get(key: str) -> ZooModel:
-    """A model of the zoo, or an educator's validated upload (keys "upload-<pk>")."""
+    """A model of the zoo, an educator's validated upload (keys "upload-<pk>"), or a
+    resident's trained model (keys "trained-<pk>")."""
     if key in MODELS:
         return MODELS[key]
     if key.startswith(UPLOAD_KEY_PREFIX):
@@ -37,6 +40,13 @@ def model_get(key: str) -> ZooModel:
         uploaded = uploaded_model_usable(key=key)
         if uploaded is not None:
             return uploaded
+    if key.startswith("trained-"):
+        # A resident's model from the no-code builder (model_builder.trained).
+        from model_builder.selectors import trained_model_usable
+
+        trained = trained_model_usable(key=key)
+        if trained is not None:
+            return trained
     raise UnknownModel(f"No model {key!r} in the zoo.")
 
 

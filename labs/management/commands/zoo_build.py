@@ -15,13 +15,13 @@ from types import ModuleType
 import torch
 from django.core.management.base import BaseCommand, CommandError
 
-from labs.zoo import ct_lesion, ct_tissue, cxr_nodule, mr_brain_deepbet
+from labs.zoo import ct_lesion, ct_lesion_shortcut, ct_tissue, cxr_nodule, mr_brain_deepbet
 from labs.zoo.base import ZooError
 from labs.zoo.series import volume_from_study_dir
 from labs.zoo.weights_files import ZOO_CACHE_DIR, pinned_wheel_fetch
 from studies.selectors import study_series_load
 
-STEPS = ("ct-tissue", "mr-brain-deepbet", "ct-lesion", "cxr-nodule")
+STEPS = ("ct-tissue", "mr-brain-deepbet", "ct-lesion", "cxr-nodule", "ct-lesion-shortcut")
 
 
 def _rows_equal(recorded_path: Path, rows: list[dict]) -> bool:
@@ -134,6 +134,24 @@ class Command(BaseCommand):
         self._rows_record(
             key="cxr-nodule",
             model=cxr_nodule,
+            rows=rows,
+            training_seconds=training_seconds,
+            started=started,
+        )
+
+    def build_ct_lesion_shortcut(self, *, retrain: bool) -> None:
+        training_seconds = self._weights_trained(
+            key="ct-lesion-shortcut", model=ct_lesion_shortcut, retrain=retrain, unit="cases"
+        )
+        self.say(
+            f"ct-lesion-shortcut: measuring {ct_lesion_shortcut.TEST_CASES} held-out cases "
+            "with and without the marker"
+        )
+        started = time.perf_counter()
+        rows = ct_lesion_shortcut.evaluate(network=ct_lesion_shortcut._network_load())
+        self._rows_record(
+            key="ct-lesion-shortcut",
+            model=ct_lesion_shortcut,
             rows=rows,
             training_seconds=training_seconds,
             started=started,

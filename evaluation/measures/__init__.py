@@ -1,0 +1,1 @@
+"""Metric plug-ins for cohort results (one module each, found through `registry`)."""

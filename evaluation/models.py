@@ -1,0 +1,314 @@
+"""Cohort exercises (authored) and cohort runs (the durable record of every scoring job).
+
+A cohort run scores every case of a cohort under one or more *conditions* (the cohort as
+acquired, a perturbation at a severity, the marker removed) and keeps one score per case
+and condition, so the measure-it page recomputes sensitivity, PPV etc. at any threshold
+without running the model again.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.panels import FieldPanel, MultiFieldPanel
+from wagtail.fields import RichTextField
+
+from evaluation.cohorts import COHORTS, WITH_MARKER, cohort_choices
+from labs.perturbations.registry import PERTURBATIONS, perturbation_choices
+from labs.zoo.registry import model_choices
+
+
+class CohortExerciseKind(models.TextChoices):
+    SWEEP = "sweep", _("Robustness curve: one perturbation swept over severities")
+    MEASURE = "measure", _("Measure it: ROC, threshold, prevalence, calibration, sites")
+    SHORTCUT = "shortcut", _("Shortcut: the same cases with and without the marker")
+
+
+def severities_parse(text: str) -> list[float]:
+    """'0, 10, 20' -> [0.0, 10.0, 20.0], sorted, duplicates removed; ValueError on bad text."""
+    parts = [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+    try:
+        values = sorted({float(part) for part in parts})
+    except ValueError:
+        raise ValueError(_("Severities are numbers separated by commas, e.g. 0, 10, 20.")) from None
+    return values
+
+
+class CohortExercise(models.Model):
+    """What an educator authors: which model meets which cohort, and what is asked."""
+
+    title = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=CohortExerciseKind.choices)
+    instructions = RichTextField(blank=True, features=["bold", "italic", "ol", "ul", "link"])
+    questions = models.TextField(
+        blank=True, help_text=_("Questions asked about the result, one per line.")
+    )
+    model_key = models.CharField(max_length=64, choices=model_choices)
+    cohort_key = models.CharField(max_length=64, choices=cohort_choices)
+    perturbation_key = models.CharField(
+        max_length=64,
+        choices=perturbation_choices,
+        blank=True,
+        help_text=_("Robustness curves only: the perturbation swept."),
+    )
+    severities = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "Robustness curves only: severities in the perturbation's unit, separated by "
+            "commas (e.g. 0, 20, 40, 60, 80). The unperturbed cohort is always included."
+        ),
+    )
+    case_count = models.PositiveIntegerField(
+        default=120,
+        validators=[MinValueValidator(12), MaxValueValidator(600)],
+        help_text=_("Cases scored (at least 100 for a curve worth reading)."),
+    )
+    threshold_default = models.FloatField(
+        default=0.5, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    prevalence_default = models.FloatField(
+        default=0.05,
+        validators=[MinValueValidator(0.001), MaxValueValidator(0.999)],
+        help_text=_("The prevalence PPV and NPV start at (e.g. 0.05 for a screening clinic)."),
+    )
+    is_published = models.BooleanField(default=True)
+
+    panels = [
+        FieldPanel("title"),
+        FieldPanel("kind"),
+        FieldPanel("instructions"),
+        FieldPanel("questions"),
+        MultiFieldPanel(
+            [FieldPanel("model_key"), FieldPanel("cohort_key"), FieldPanel("case_count")],
+            heading=_("Model and cohort"),
+        ),
+        MultiFieldPanel(
+            [FieldPanel("perturbation_key"), FieldPanel("severities")],
+            heading=_("Robustness curve"),
+        ),
+        MultiFieldPanel(
+            [FieldPanel("threshold_default"), FieldPanel("prevalence_default")],
+            heading=_("Measure it"),
+        ),
+        FieldPanel("is_published"),
+    ]
+
+    class Meta:
+        ordering = ("title",)
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def question_list(self) -> list[str]:
+        return [line.strip() for line in self.questions.splitlines() if line.strip()]
+
+    @property
+    def severity_values(self) -> list[float]:
+        return severities_parse(self.severities) if self.severities else []
+
+    @property
+    def perturbation(self):
+        return PERTURBATIONS.get(self.perturbation_key)
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        cohort = COHORTS.get(self.cohort_key)
+        if cohort is not None and self.case_count and self.case_count > cohort.max_cases:
+            errors["case_count"] = _("This cohort has at most %(n)d cases.") % {
+                "n": cohort.max_cases
+            }
+        if self.kind == CohortExerciseKind.SWEEP:
+            perturbation = self.perturbation
+            if perturbation is None:
+                errors["perturbation_key"] = _("A robustness curve needs a perturbation.")
+            try:
+                values = self.severity_values
+            except ValueError as error:
+                errors["severities"] = str(error)
+                values = []
+            if perturbation is not None and "severities" not in errors:
+                if not values:
+                    errors["severities"] = _("Give at least one severity.")
+                outside = [
+                    v
+                    for v in values
+                    if not perturbation.severity_min <= v <= perturbation.severity_max
+                ]
+                if outside:
+                    errors["severities"] = _(
+                        "%(title)s takes severities from %(low)g to %(high)g %(unit)s."
+                    ) % {
+                        "title": perturbation.title,
+                        "low": perturbation.severity_min,
+                        "high": perturbation.severity_max,
+                        "unit": perturbation.severity_unit,
+                    }
+                if len(values) > 8:
+                    errors["severities"] = _("Offer at most 8 severities.")
+        if self.kind == CohortExerciseKind.SHORTCUT and (
+            cohort is not None and WITH_MARKER not in cohort.variants
+        ):
+            errors["cohort_key"] = _("The shortcut lab needs the cohort with a burned-in marker.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class CohortRunStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Finished")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+ACTIVE_STATUSES = (CohortRunStatus.QUEUED, CohortRunStatus.RUNNING)
+
+
+class CohortRun(models.Model):
+    """One scoring job of one exercise by one person. The row is the record of work.
+
+    `conditions` lists what each case is scored under, in order:
+    [{"label": ..., "variant": ..., "severity": float | None}, ...]; condition 0 is the
+    reference the worst cases are measured against. `summary` holds, per condition, the
+    measures that do not depend on a threshold (computed once when the run finishes).
+    """
+
+    exercise = models.ForeignKey(CohortExercise, on_delete=models.PROTECT, related_name="runs")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cohort_runs"
+    )
+    lesson = models.ForeignKey(
+        "wagtailcore.Page", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=CohortExerciseKind.choices)
+    model_key = models.CharField(max_length=64)
+    cohort_key = models.CharField(max_length=64)
+    perturbation_key = models.CharField(max_length=64, blank=True)
+    case_count = models.PositiveIntegerField()
+    conditions = models.JSONField(default=list)
+    seed = models.PositiveIntegerField(default=0)
+    status = models.CharField(
+        max_length=16,
+        choices=CohortRunStatus.choices,
+        default=CohortRunStatus.QUEUED,
+        db_index=True,
+    )
+    progress_percent = models.PositiveSmallIntegerField(default=0)
+    progress_message = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    summary = models.JSONField(default=dict, blank=True)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [models.Index(fields=("status", "heartbeat_at"))]
+
+    def __str__(self) -> str:
+        return f"Cohort run {self.pk} ({self.get_status_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def condition_labels(self) -> list[str]:
+        return [condition["label"] for condition in self.conditions]
+
+
+class CohortCaseScore(models.Model):
+    """One case's result under one condition of a run."""
+
+    run = models.ForeignKey(CohortRun, on_delete=models.CASCADE, related_name="case_scores")
+    condition_index = models.PositiveSmallIntegerField()
+    case_index = models.PositiveIntegerField()
+    has_lesion = models.BooleanField()
+    site = models.CharField(max_length=64)
+    organ = models.CharField(max_length=16)
+    score = models.FloatField()
+    dice = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("condition_index", "case_index")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("run", "condition_index", "case_index"),
+                name="evaluation_one_score_per_case",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id}, condition {self.condition_index}, case {self.case_index}"
+
+
+def worst_case_path(instance: CohortWorstCase, filename: str) -> str:
+    return f"cohort-runs/{instance.run_id}/worst-{instance.rank}-{filename}"
+
+
+class CohortWorstCase(models.Model):
+    """A case the change hurt most: pictures before and after, and the scores."""
+
+    run = models.ForeignKey(CohortRun, on_delete=models.CASCADE, related_name="worst_cases")
+    rank = models.PositiveSmallIntegerField()
+    case_index = models.PositiveIntegerField()
+    condition_index = models.PositiveSmallIntegerField()
+    has_lesion = models.BooleanField()
+    site = models.CharField(max_length=64)
+    score_before = models.FloatField()
+    score_after = models.FloatField()
+    dice_before = models.FloatField(null=True, blank=True)
+    dice_after = models.FloatField(null=True, blank=True)
+    before_image = models.FileField(upload_to=worst_case_path)
+    after_image = models.FileField(upload_to=worst_case_path)
+    saliency_image = models.FileField(upload_to=worst_case_path, blank=True)
+    saliency_share_on_marker = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("rank",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("run", "rank"), name="evaluation_one_worst_case_per_rank"
+            )
+        ]
+
+    PICTURES = ("before_image", "after_image", "saliency_image")
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id}, worst case {self.rank} (case {self.case_index})"
+
+
+class BaselineScores(models.Model):
+    """Unperturbed scores of a model on a cohort variant, kept so repeated exercises on the
+    same (model, cohort) skip the model. Keyed by a fingerprint of the weights too, so
+    retrained weights never read an old model's scores."""
+
+    model_key = models.CharField(max_length=64)
+    model_fingerprint = models.CharField(max_length=64)
+    cohort_key = models.CharField(max_length=64)
+    variant = models.CharField(max_length=32)
+    case_count = models.PositiveIntegerField()
+    scores = models.JSONField()
+    dices = models.JSONField()
+    # The threshold-free measures of these scores (see CohortRun.summary), once computed.
+    measures = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=("model_key", "model_fingerprint", "cohort_key", "variant", "case_count"),
+                name="evaluation_one_baseline_per_model_cohort",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_key} on {self.cohort_key} ({self.variant}, {self.case_count} cases)"

@@ -1,0 +1,80 @@
+"""A resident runs a robustness sweep in Chromium, then measures it at their own threshold."""
+
+import pytest
+
+from evaluation.models import CohortRun
+from tests.browser.conftest import browser_page, screenshot_dir  # noqa: F401 (fixtures)
+from tests.browser.session import log_in
+from tests.evaluation_tests.support import cohort_exercise_make, lesson_embed
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+def _cell(page, name: str) -> str:
+    return page.locator(f"td[data-measure='{name}']").first.inner_text()
+
+
+def test_resident_sweeps_then_moves_the_threshold(
+    live_server,
+    celery_worker,
+    demo_lesson,
+    people,
+    browser_page,  # noqa: F811 (the fixture imported above)
+    screenshot_dir,  # noqa: F811
+    settings,
+):
+    settings.EVALUATION_CASE_LIMIT = 12
+    exercise = cohort_exercise_make(title="Noise sweep", severities="0, 300")
+    lesson_embed(demo_lesson, exercise)
+    page = browser_page
+    log_in(page, live_server.url, people["resident"].username)
+    page.goto(live_server.url + demo_lesson.url)
+    assert page.get_by_role("heading", name="Cohort lab: Noise sweep").is_visible()
+    page.get_by_role("button", name="Score the cohort").click()
+    page.wait_for_url("**/evaluation/runs/*/")
+    page.screenshot(path=screenshot_dir / "1-progress.png", full_page=True)
+    page.wait_for_selector("#run-status[data-status='succeeded']", timeout=120_000)
+    curve = page.get_by_alt_text("Performance against severity", exact=False)
+    # The plot is drawn on request: wait until the browser has it.
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 300", arg=curve.element_handle()
+    )
+    page.screenshot(path=screenshot_dir / "2-curve.png", full_page=True)
+    assert page.locator(".worst-case img").count() >= 2
+
+    page.get_by_role("link", name="Measure it", exact=False).click()
+    page.wait_for_selector("#measure-live")
+    roc = page.get_by_alt_text("ROC curve", exact=False)
+    before_src = roc.get_attribute("src")
+    # Threshold 0 calls every case positive: sensitivity 1, specificity 0.
+    page.locator("#threshold").evaluate(
+        "el => { el.value = '0'; el.dispatchEvent(new Event('input', {bubbles: true})); }"
+    )
+    page.wait_for_function(
+        "() => document.querySelector(\"td[data-measure='Specificity']\").innerText === '0.000'"
+    )
+    assert _cell(page, "Sensitivity") == "1.000"
+    assert page.get_by_alt_text("ROC curve", exact=False).get_attribute("src") != before_src
+    # A lower prevalence lowers the PPV at the same threshold.
+    page.locator("#threshold").evaluate(
+        "el => { el.value = '0.5'; el.dispatchEvent(new Event('input', {bubbles: true})); }"
+    )
+    page.wait_for_function(
+        "() => document.querySelector(\"td[data-measure='Specificity']\").innerText !== '0.000'"
+    )
+    page.locator("#prevalence").fill("50")
+    page.wait_for_function(
+        "() => document.querySelector(\"td[data-measure='Prevalence']\").innerText === '0.500'"
+    )
+    ppv_common = float(_cell(page, "PPV"))
+    page.locator("#prevalence").fill("1")
+    page.wait_for_function(
+        "() => document.querySelector(\"td[data-measure='Prevalence']\").innerText === '0.010'"
+    )
+    assert float(_cell(page, "PPV")) < ppv_common
+    page.screenshot(path=screenshot_dir / "3-measure.png", full_page=True)
+    assert CohortRun.objects.get(user=people["resident"]).status == "succeeded"
