@@ -1,0 +1,361 @@
+"""Reads for assessments: papers, results, item statistics, and quiz-based lesson completion."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from assessments.models import (
+    FINISHED_STATUSES,
+    Assessment,
+    AssessmentKind,
+    Attempt,
+    Question,
+    QuestionKind,
+    Response,
+)
+from assessments.scoring.registry import scorer_for
+
+# An answer counts as correct for "proportion correct" when it earned this share of its points.
+CORRECT_FRACTION = 0.999
+
+
+def attempt_finished_q() -> Q:
+    return Q(status__in=FINISHED_STATUSES)
+
+
+def assessments_for_user(*, user) -> list[Assessment]:
+    """Published assessments this user may take (residents) or look after (staff)."""
+    from accounts import permissions
+
+    assessments = Assessment.objects.select_related("course").order_by("title")
+    if not permissions.is_staff_role(user):
+        assessments = assessments.filter(is_published=True)
+    return [a for a in assessments if permissions.may_view_assessment(user, a)]
+
+
+def attempts_of_user(*, user, assessment: Assessment) -> QuerySet[Attempt]:
+    return assessment.attempts.filter(user=user).order_by("number")
+
+
+# --- The paper --------------------------------------------------------------------------
+
+
+@dataclass
+class PaperItem:
+    """One question as this attempt shows it: options in the attempt's drawn order."""
+
+    response: Response
+    question: Question
+    options: list[tuple[int, str]] = field(default_factory=list)  # (original index, text)
+
+    @property
+    def number(self) -> int:
+        return self.response.position + 1
+
+    @property
+    def chosen(self) -> list[int]:
+        answer = self.response.answer
+        return list(answer) if isinstance(answer, list) else []
+
+
+def attempt_paper(*, attempt: Attempt) -> list[PaperItem]:
+    items = []
+    for response in attempt.responses.select_related("question").order_by("position"):
+        question = response.question
+        item = PaperItem(response=response, question=question)
+        options = question.data.get("options") or []
+        order = attempt.option_orders.get(str(question.pk), list(range(len(options))))
+        item.options = [(i, options[i]["text"]) for i in order if i < len(options)]
+        items.append(item)
+    return items
+
+
+LIKERT_VALUES = ["1", "2", "3", "4", "5"]
+
+
+def attempt_paper_for_answering(*, attempt: Attempt) -> list[PaperItem]:
+    """The paper with what the answering page shows: a quiz's feedback on saved answers,
+    units to choose from, the viewer's answer field, and the case ratings so far."""
+    from assessments.scoring.numeric import units_accepted
+
+    items = attempt_paper(attempt=attempt)
+    is_quiz = attempt.assessment.kind == AssessmentKind.QUIZ
+    for item in items:
+        response, question = item.response, item.question
+        item.show_feedback = is_quiz and response.saved_at is not None
+        item.answer_key = answer_key_text(question) if item.show_feedback else ""
+        item.units = units_accepted(question.data.get("unit", ""))
+        item.field_id = f"marks-{attempt.pk}-{response.position}"
+        item.marks_initial = _marks_for_viewer(question, response.answer)
+        ratings = response.answer if isinstance(response.answer, list) else []
+        item.cases = [
+            {
+                "index": index,
+                "label": case.get("label", ""),
+                "study_uid": case.get("study_uid", ""),
+                "value": f"{ratings[index]:g}" if index < len(ratings) else None,
+            }
+            for index, case in enumerate(question.data.get("cases") or [])
+        ]
+    return items
+
+
+def _marks_for_viewer(question: Question, answer) -> str:
+    """A saved image answer in the shape the viewer posts, so it draws the mark again."""
+    if not question.is_image_question or not isinstance(answer, dict):
+        return ""
+    mark = {
+        "kind": answer.get("kind"),
+        "sopInstanceUID": answer.get("sop_uid"),
+        "frame": 1,
+        "slice": answer.get("slice"),
+        "image": answer.get("image"),
+    }
+    return json.dumps({"seriesInstanceUID": question.data.get("series_uid"), "marks": [mark]})
+
+
+def answer_key_visible(*, attempt: Attempt, now: dt.datetime | None = None) -> bool:
+    """Quizzes: once an answer is saved (formative). Exams: once finished and released."""
+    if attempt.assessment.kind == AssessmentKind.QUIZ:
+        return True
+    released_at = attempt.assessment.results_released_at
+    now = now or timezone.now()
+    return attempt.is_finished and released_at is not None and released_at <= now
+
+
+def answer_key_text(question: Question) -> str:
+    return scorer_for(question.kind).answer_key(question.data)
+
+
+# --- Results ----------------------------------------------------------------------------
+
+
+def attempt_result(*, attempt: Attempt) -> dict:
+    """score, max, percent, complete, released: from the grading app when it is installed
+    (it adds released examiner marks), else from the automatic marks alone."""
+    try:
+        from grading.selectors import attempt_result as grading_attempt_result
+    except ImportError:
+        grading_attempt_result = None
+    if grading_attempt_result is not None:
+        return grading_attempt_result(attempt)
+    examiner_marked = attempt.responses.filter(
+        question__kind__in=[QuestionKind.ESSAY, QuestionKind.LAB_REPORT]
+    ).exists()
+    maximum = attempt.max_score
+    return {
+        "score": round(attempt.auto_score, 2),
+        "max": round(maximum, 2),
+        "percent": round(100.0 * attempt.auto_score / maximum, 2) if maximum else 0.0,
+        "complete": attempt.is_finished and not examiner_marked,
+        "released": not examiner_marked,
+    }
+
+
+def attempt_passed(*, attempt: Attempt) -> bool:
+    result = attempt_result(attempt=attempt)
+    return bool(result["complete"]) and result["percent"] >= attempt.assessment.pass_percent
+
+
+def response_released_score(response: Response) -> float | None:
+    try:
+        from grading.selectors import response_released_score as released
+    except ImportError:
+        return None
+    return released(response)
+
+
+# --- Lesson completion (curriculum.selectors asks) ---------------------------------------
+
+
+def lesson_quiz_ids(page) -> set[int]:
+    """Primary keys of the quizzes a lesson embeds (quiz blocks)."""
+    body = getattr(page.specific, "body", None) or []
+    return {
+        block.value["assessment"].pk
+        for block in body
+        if block.block_type == "quiz" and block.value.get("assessment") is not None
+    }
+
+
+def lesson_ids_quiz_passed(*, user, lesson_ids: Iterable[int] | None = None) -> set[int]:
+    """Lessons where this user passed the embedded quiz in an attempt started there."""
+    attempts = Attempt.objects.filter(
+        attempt_finished_q(), user=user, lesson__isnull=False
+    ).select_related("assessment")
+    if lesson_ids is not None:
+        attempts = attempts.filter(lesson_id__in=list(lesson_ids))
+    return {a.lesson_id for a in attempts if attempt_passed(attempt=a)}
+
+
+def lesson_ids_completed_automatically(
+    *, user, lab_succeeded_ids: set[int], lesson_ids: Iterable[int] | None = None
+) -> set[int]:
+    """Lessons complete by themselves: every lab they embed succeeded and every quiz they
+    embed was passed (a lesson with neither completes only by hand)."""
+    from curriculum.models import LessonPage
+    from curriculum.selectors import lesson_lab_exercise_ids
+
+    quiz_passed = lesson_ids_quiz_passed(user=user, lesson_ids=lesson_ids)
+    candidates = lab_succeeded_ids | quiz_passed
+    completed = set()
+    for lesson in LessonPage.objects.filter(pk__in=candidates):
+        lab_ok = not lesson_lab_exercise_ids(lesson) or lesson.pk in lab_succeeded_ids
+        quiz_ok = not lesson_quiz_ids(lesson) or lesson.pk in quiz_passed
+        if lab_ok and quiz_ok:
+            completed.add(lesson.pk)
+    return completed
+
+
+def lesson_quiz_pending(*, user, lesson) -> bool:
+    """The lesson embeds a quiz that this user has not passed from it yet."""
+    return bool(lesson_quiz_ids(lesson)) and lesson.pk not in lesson_ids_quiz_passed(
+        user=user, lesson_ids=[lesson.pk]
+    )
+
+
+# --- Statistics for educators ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuestionStatistics:
+    question: Question
+    answered: int
+    mean_fraction: float | None  # difficulty index: mean share of the points earned
+    proportion_correct: float | None
+    discrimination: float | None  # corrected point-biserial (item vs rest of the paper)
+
+
+@dataclass(frozen=True)
+class AssessmentStatistics:
+    assessment: Assessment
+    attempts: int
+    percents: list[float]
+    mean_percent: float | None
+    questions: list[QuestionStatistics]
+
+
+def _pearson(xs: list[float], ys: list[float]) -> float | None:
+    n = len(xs)
+    if n < 3:
+        return None
+    mean_x, mean_y = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mean_x) ** 2 for x in xs)
+    syy = sum((y - mean_y) ** 2 for y in ys)
+    if sxx == 0 or syy == 0:
+        return None
+    sxy = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
+    return sxy / math.sqrt(sxx * syy)
+
+
+def assessment_statistics(*, assessment: Assessment) -> AssessmentStatistics:
+    """Item analysis over finished attempts, automatically scored answers only.
+
+    Difficulty: the mean fraction of the points earned (and the proportion fully correct).
+    Discrimination: the corrected point-biserial correlation, i.e. Pearson's r between an
+    answer's fraction of points and the candidate's percentage on the *other* questions
+    they were given (excluding the item itself, so it does not correlate with itself).
+    Needs 3 attempts with some spread; None otherwise.
+    """
+    attempts = list(assessment.attempts.filter(attempt_finished_q()))
+    responses = list(
+        Response.objects.filter(attempt__in=attempts, auto_score__isnull=False)
+        .select_related("question")
+        .order_by("question_id")
+    )
+    by_attempt: dict[int, list[Response]] = {}
+    for response in responses:
+        by_attempt.setdefault(response.attempt_id, []).append(response)
+    percents = [100.0 * a.auto_score / a.max_score for a in attempts if a.max_score]
+    by_question: dict[int, list[Response]] = {}
+    for response in responses:
+        by_question.setdefault(response.question_id, []).append(response)
+    rows = []
+    for question_responses in by_question.values():
+        fractions, rests = [], []
+        for response in question_responses:
+            fraction = response.auto_score / response.max_points if response.max_points else 0.0
+            others = [r for r in by_attempt[response.attempt_id] if r.pk != response.pk]
+            other_max = sum(r.max_points for r in others)
+            fractions.append(fraction)
+            rests.append(sum(r.auto_score for r in others) / other_max if other_max else 0.0)
+        n = len(fractions)
+        rows.append(
+            QuestionStatistics(
+                question=question_responses[0].question,
+                answered=n,
+                mean_fraction=sum(fractions) / n if n else None,
+                proportion_correct=sum(f >= CORRECT_FRACTION for f in fractions) / n if n else None,
+                discrimination=_pearson(fractions, rests),
+            )
+        )
+    rows.sort(key=lambda row: row.question.title)
+    return AssessmentStatistics(
+        assessment=assessment,
+        attempts=len(attempts),
+        percents=percents,
+        mean_percent=sum(percents) / len(percents) if percents else None,
+        questions=rows,
+    )
+
+
+def score_distribution_svg(*, statistics: AssessmentStatistics) -> str:
+    """A histogram of the attempts' percentages (10-point bins) as an SVG document."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 3), dpi=100)
+    axes = figure.subplots()
+    bins = list(range(0, 101, 10))
+    axes.hist(statistics.percents, bins=bins, color="#2f6f9f", edgecolor="white")
+    axes.axvline(statistics.assessment.pass_percent, color="#b23b3b", linestyle="--")
+    # Above the plot area, so that it never hides a bar.
+    axes.text(
+        statistics.assessment.pass_percent,
+        1.02,
+        f"pass mark {statistics.assessment.pass_percent:g}%",
+        transform=axes.get_xaxis_transform(),
+        color="#b23b3b",
+        ha="center",
+        va="bottom",
+    )
+    axes.set_xlim(0, 100)
+    axes.set_xlabel("Score (% of the points)")
+    axes.set_ylabel("Attempts")
+    axes.set_title(f"{statistics.attempts} finished attempts", loc="left")
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    figure.tight_layout()
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg")
+    return buffer.getvalue()
+
+
+def answer_key_series_uids_in_open_exams(*, user) -> set[str]:
+    """Segmentation series that score image questions of exams this user is sitting now.
+
+    Those series are the answer key: DICOMweb withholds them from the candidate until the
+    attempt is over (accounts.permissions.series_withheld_filter).
+    """
+    from assessments.models import AssessmentKind, AttemptStatus, Response
+
+    data_rows = Response.objects.filter(
+        attempt__user=user,
+        attempt__status=AttemptStatus.IN_PROGRESS,
+        attempt__assessment__kind=AssessmentKind.EXAM,
+    ).values_list("question__data", flat=True)
+    return {
+        data["seg_series_uid"]
+        for data in data_rows
+        if isinstance(data, dict) and data.get("seg_series_uid")
+    }

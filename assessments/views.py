@@ -1,0 +1,260 @@
+"""Thin views: ask accounts.permissions, call a service or selector, render."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts import permissions
+from assessments import selectors, services
+from assessments.models import AttemptStatus, QuestionKind
+from assessments.scoring.base import AnswerError
+
+
+@login_required
+@require_GET
+def assessment_list(request):
+    assessments = selectors.assessments_for_user(user=request.user)
+    for assessment in assessments:
+        assessment.my_attempts = list(
+            selectors.attempts_of_user(user=request.user, assessment=assessment)
+        )
+    return render(
+        request,
+        "assessments/assessment_list.html",
+        {
+            "assessments": assessments,
+            "may_view_statistics": permissions.may_view_assessment_statistics(request.user),
+        },
+    )
+
+
+@login_required
+@require_GET
+def assessment_detail(request, assessment_pk: int):
+    assessment = permissions.access_assessment_by_id(request.user, assessment_pk)
+    now = timezone.now()
+    may_take = permissions.may_take_assessment(request.user, assessment)
+    attempts = []
+    in_progress = None
+    refusal = ""
+    if may_take:
+        in_progress = services.attempt_in_progress(
+            assessment=assessment, user=request.user, now=now
+        )
+        attempts = list(selectors.attempts_of_user(user=request.user, assessment=assessment))
+        if in_progress is None:
+            refusal = services.assessment_availability_error(
+                assessment=assessment, user=request.user, now=now
+            )
+    return render(
+        request,
+        "assessments/assessment_detail.html",
+        {
+            "assessment": assessment,
+            "may_take": may_take,
+            "attempts": attempts,
+            "in_progress": in_progress,
+            "refusal": refusal,
+            "question_count": assessment.items.count(),
+            "may_view_statistics": permissions.may_view_assessment_statistics(request.user),
+        },
+    )
+
+
+@login_required
+@require_POST
+def attempt_start(request, assessment_pk: int):
+    assessment = permissions.access_assessment_by_id(request.user, assessment_pk)
+    if not permissions.may_take_assessment(request.user, assessment):
+        raise PermissionDenied(_("Only residents of the course take this assessment."))
+    lesson = None
+    lesson_id = request.POST.get("lesson_id", "")
+    if lesson_id.isdigit():
+        from curriculum.models import LessonPage
+
+        lesson = LessonPage.objects.filter(pk=int(lesson_id)).first()
+        if lesson is not None and not permissions.may_open_lesson(request.user, lesson):
+            lesson = None
+    try:
+        attempt = services.attempt_start(assessment=assessment, user=request.user, lesson=lesson)
+    except services.AttemptRefused as refusal:
+        messages.error(request, str(refusal))
+        return redirect("assessments:detail", assessment_pk=assessment.pk)
+    return redirect("assessments:attempt", attempt_pk=attempt.pk)
+
+
+def _attempt_context(request, attempt) -> dict:
+    items = selectors.attempt_paper_for_answering(attempt=attempt)
+    return {
+        "attempt": attempt,
+        "assessment": attempt.assessment,
+        "items": items,
+        "now": timezone.now(),
+        "lab_runs": _own_lab_runs(request.user, items),
+        "likert": selectors.LIKERT_VALUES,
+    }
+
+
+def _own_lab_runs(user, items):
+    if not any(item.question.kind == QuestionKind.LAB_REPORT for item in items):
+        return []
+    from labs.models import LabRun, LabRunStatus
+
+    return list(
+        LabRun.objects.filter(user=user, status=LabRunStatus.SUCCEEDED)
+        .select_related("exercise")
+        .order_by("-created_at")[:30]
+    )
+
+
+@login_required
+@require_GET
+def attempt_page(request, attempt_pk: int):
+    attempt = permissions.access_own_attempt_by_id(request.user, attempt_pk)
+    attempt = services.attempt_expire_if_overdue(attempt=attempt)
+    if attempt.is_finished:
+        if attempt.status == AttemptStatus.TIMED_OUT:
+            messages.info(request, _("Time was up: the answers saved in time were submitted."))
+        return redirect("assessments:result", attempt_pk=attempt.pk)
+    return render(request, "assessments/attempt.html", _attempt_context(request, attempt))
+
+
+@login_required
+@require_POST
+def response_save(request, attempt_pk: int, position: int):
+    """Autosave (htmx, one question's form) or a plain form post; same service."""
+    attempt = permissions.access_own_attempt_by_id(request.user, attempt_pk)
+    if not attempt.responses.filter(position=position).exists():
+        raise Http404(_("No such question in this attempt."))
+    htmx = request.headers.get("HX-Request") == "true"
+    error = ""
+    try:
+        services.response_save(attempt=attempt, position=position, form=dict(request.POST.lists()))
+    except services.AttemptRefused as refusal:
+        if not htmx:
+            messages.error(request, str(refusal))
+            return redirect("assessments:result", attempt_pk=attempt.pk)
+        response = HttpResponse(str(refusal))
+        response["HX-Redirect"] = reverse("assessments:result", args=[attempt.pk])
+        return response
+    except AnswerError as problem:
+        error = str(problem)
+    attempt.refresh_from_db()
+    if not htmx:
+        if error:
+            messages.error(
+                request,
+                _("Question %(number)d: %(error)s") % {"number": position + 1, "error": error},
+            )
+        else:
+            messages.success(request, _("Question %(number)d saved.") % {"number": position + 1})
+        return redirect(reverse("assessments:attempt", args=[attempt.pk]) + f"#q{position + 1}")
+    item = next(
+        i for i in _attempt_context(request, attempt)["items"] if i.response.position == position
+    )
+    # 200 even for a refused answer: htmx swaps only successful responses, and the
+    # resident must read why the answer was not saved.
+    return render(
+        request, "assessments/_save_status.html", {"item": item, "error": error, "attempt": attempt}
+    )
+
+
+@login_required
+@require_POST
+def attempt_submit(request, attempt_pk: int):
+    attempt = permissions.access_own_attempt_by_id(request.user, attempt_pk)
+    already = attempt.is_finished
+    attempt = services.attempt_submit(attempt=attempt)
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
+    if attempt.status == AttemptStatus.TIMED_OUT and not already:
+        messages.info(request, _("Time was up: the answers saved in time were submitted."))
+    elif not already:
+        messages.success(request, _("Your answers were submitted."))
+    return redirect("assessments:result", attempt_pk=attempt.pk)
+
+
+@login_required
+@require_GET
+def attempt_result(request, attempt_pk: int):
+    attempt = permissions.access_own_attempt_by_id(request.user, attempt_pk)
+    attempt = services.attempt_expire_if_overdue(attempt=attempt)
+    if not attempt.is_finished:
+        return redirect("assessments:attempt", attempt_pk=attempt.pk)
+    key_visible = selectors.answer_key_visible(attempt=attempt)
+    items = selectors.attempt_paper(attempt=attempt)
+    for item in items:
+        item.answer_key = selectors.answer_key_text(item.question) if key_visible else ""
+        item.key_overlays = json.dumps(
+            [{"type": "seg", "series": item.question.data.get("seg_series_uid", "")}]
+        )
+        item.released_score = (
+            selectors.response_released_score(item.response)
+            if item.question.is_examiner_marked
+            else None
+        )
+    result = selectors.attempt_result(attempt=attempt)
+    return render(
+        request,
+        "assessments/attempt_result.html",
+        {
+            "attempt": attempt,
+            "assessment": attempt.assessment,
+            "items": items,
+            "key_visible": key_visible,
+            "result": result,
+            "passed": result["percent"] >= attempt.assessment.pass_percent,
+        },
+    )
+
+
+@login_required
+@require_GET
+def assessment_statistics(request, assessment_pk: int):
+    if not permissions.may_view_assessment_statistics(request.user):
+        raise PermissionDenied(_("Statistics are for educators and programme admins."))
+    assessment = permissions.access_assessment_by_id(request.user, assessment_pk)
+    statistics = selectors.assessment_statistics(assessment=assessment)
+    return render(
+        request,
+        "assessments/assessment_statistics.html",
+        {
+            "assessment": assessment,
+            "statistics": statistics,
+            "may_release": permissions.may_release_assessment_results(request.user),
+        },
+    )
+
+
+@login_required
+@require_GET
+def score_distribution(request, assessment_pk: int):
+    if not permissions.may_view_assessment_statistics(request.user):
+        raise PermissionDenied(_("Statistics are for educators and programme admins."))
+    assessment = permissions.access_assessment_by_id(request.user, assessment_pk)
+    statistics = selectors.assessment_statistics(assessment=assessment)
+    svg = selectors.score_distribution_svg(statistics=statistics)
+    return HttpResponse(svg, content_type="image/svg+xml")
+
+
+@login_required
+@require_POST
+def results_release(request, assessment_pk: int):
+    if not permissions.may_release_assessment_results(request.user):
+        raise PermissionDenied(_("Educators and programme admins release results."))
+    assessment = permissions.access_assessment_by_id(request.user, assessment_pk)
+    services.assessment_results_release(assessment=assessment)
+    messages.success(request, _("Candidates can now see the answer key and their automatic marks."))
+    return redirect("assessments:statistics", assessment_pk=assessment.pk)

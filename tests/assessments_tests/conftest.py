@@ -1,0 +1,35 @@
+"""A chest CT with its organ SEG, built once per session from the cached registry packages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def chest_ct_build(tmp_path_factory) -> Path:
+    from studies.library.pipeline import library_build
+    from studies.library.sources import DEFAULT_CACHE_DIR, sources_cached
+
+    if not sources_cached(cache_dir=DEFAULT_CACHE_DIR):
+        pytest.skip("study sources are not cached: run `python -m studies.library fetch`")
+    out_dir = tmp_path_factory.mktemp("assessments-library")
+    library_build(
+        out_dir=out_dir, cache_dir=DEFAULT_CACHE_DIR, only=["chest-ct"], progress=lambda _: None
+    )
+    return out_dir
+
+
+@pytest.fixture
+def chest_ct(chest_ct_build, settings, db):
+    """The chest CT indexed for this test: (study, CT series, SEG series)."""
+    from studies.models import Study
+    from studies.services import library_index_rebuild
+
+    settings.STUDY_LIBRARY_ROOT = chest_ct_build
+    library_index_rebuild(root=chest_ct_build)
+    study = Study.objects.get(key="chest-ct")
+    ct = study.series.get(modality="CT")
+    seg = study.series.get(modality="SEG")
+    return study, ct, seg
