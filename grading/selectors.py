@@ -1,0 +1,417 @@
+"""Reads for grading: the queue, what each person may see of a marking, results, the
+gradebook arithmetic and whether a course's requirements are met."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+
+from assessments.models import (
+    EXAMINER_MARKED_KINDS,
+    FINISHED_STATUSES,
+    Assessment,
+    AssessmentKind,
+    Attempt,
+    Response,
+)
+from grading.models import (
+    AuditEntry,
+    Certificate,
+    GradebookCategory,
+    GradeOverride,
+    Mark,
+    MarkingScheme,
+    MarkingState,
+    ResponseMarking,
+    Rubric,
+)
+
+DEFAULT_DISCREPANCY_PERCENT = 10.0
+
+
+# --- Rules that apply to an assessment ---------------------------------------------------
+
+
+def marking_rules_for(assessment: Assessment) -> tuple[bool, float]:
+    """(double marking?, discrepancy threshold in percent) for this assessment."""
+    scheme = MarkingScheme.objects.filter(assessment=assessment).first()
+    if scheme is not None:
+        return scheme.double_marking, scheme.discrepancy_percent
+    return True, float(
+        getattr(settings, "GRADING_DISCREPANCY_PERCENT", DEFAULT_DISCREPANCY_PERCENT)
+    )
+
+
+def rubric_for_response(response: Response) -> Rubric | None:
+    """The rubric attached to the question, else the one attached to the assessment."""
+    by_question = Rubric.objects.filter(attachments__question_id=response.question_id).first()
+    if by_question is not None:
+        return by_question
+    return Rubric.objects.filter(attachments__assessment_id=response.attempt.assessment_id).first()
+
+
+def rubric_criteria(rubric: Rubric | None) -> list[dict]:
+    """The rubric's criteria as plain dicts: key (the block id), title, description, levels."""
+    if rubric is None:
+        return []
+    criteria = []
+    for block in rubric.criteria:
+        levels = [
+            {"points": float(level["points"]), "descriptor": level["descriptor"]}
+            for level in block.value["levels"]
+        ]
+        criteria.append(
+            {
+                "key": block.id,
+                "title": block.value["title"],
+                "description": block.value["description"],
+                "levels": levels,
+                "max_points": max((level["points"] for level in levels), default=0.0),
+            }
+        )
+    return criteria
+
+
+# --- The queue ---------------------------------------------------------------------------
+
+
+def examiner_marked_responses() -> QuerySet[Response]:
+    """Examiner-marked answers of finished attempts: what examiners mark."""
+    return Response.objects.filter(
+        question__kind__in=EXAMINER_MARKED_KINDS, attempt__status__in=FINISHED_STATUSES
+    )
+
+
+def state_of(response: Response) -> str:
+    marking = getattr(response, "grading_marking", None)
+    return marking.state if marking is not None else MarkingState.UNMARKED
+
+
+def candidate_label(attempt: Attempt) -> str:
+    """How examiners name the author: the candidate code under blind marking, else the name."""
+    if attempt.assessment.blind_marking:
+        return attempt.candidate_code
+    return f"{attempt.user} ({attempt.candidate_code})"
+
+
+@dataclass
+class QueueRow:
+    response: Response
+    state: str
+    state_label: str
+    candidate: str
+    marked_by_me: bool
+
+
+def grading_queue(
+    *,
+    user,
+    course_id: int | None = None,
+    assessment_id: int | None = None,
+    state: str | None = None,
+) -> list[QueueRow]:
+    """Answers needing (or having had) an examiner, oldest submission first."""
+    responses = (
+        examiner_marked_responses()
+        .select_related(
+            "attempt__assessment__course", "attempt__user", "question", "grading_marking"
+        )
+        .order_by("attempt__submitted_at", "attempt_id", "position")
+    )
+    if course_id:
+        responses = responses.filter(attempt__assessment__course_id=course_id)
+    if assessment_id:
+        responses = responses.filter(attempt__assessment_id=assessment_id)
+    if state == MarkingState.UNMARKED:
+        responses = responses.filter(
+            Q(grading_marking__isnull=True) | Q(grading_marking__state=MarkingState.UNMARKED)
+        )
+    elif state:
+        responses = responses.filter(grading_marking__state=state)
+    mine = set(
+        Mark.objects.filter(examiner=user, marking__response__in=responses).values_list(
+            "marking__response_id", flat=True
+        )
+    )
+    rows = []
+    for response in responses:
+        current = state_of(response)
+        rows.append(
+            QueueRow(
+                response=response,
+                state=current,
+                state_label=MarkingState(current).label,
+                candidate=candidate_label(response.attempt),
+                marked_by_me=response.pk in mine,
+            )
+        )
+    return rows
+
+
+def queue_assessments() -> list[Assessment]:
+    """Assessments with examiner-marked questions, for the queue's filter."""
+    return list(
+        Assessment.objects.filter(
+            attempts__responses__question__kind__in=EXAMINER_MARKED_KINDS
+        ).distinct()
+    )
+
+
+def marks_visible_to(marking: ResponseMarking | None, user) -> list[Mark]:
+    """The marks this person may read: independence of double marking lives here.
+
+    While marking is open (unmarked, awaiting the second mark) an examiner sees only their own
+    mark, so the second marker cannot be anchored by the first. Once both marks are in (in
+    moderation, agreed, released) every examiner sees both.
+    """
+    if marking is None:
+        return []
+    marks = list(marking.marks.select_related("examiner"))
+    if marking.state in (MarkingState.UNMARKED, MarkingState.AWAITING_SECOND):
+        return [mark for mark in marks if mark.examiner_id == user.pk]
+    return marks
+
+
+# --- Results (used by the assessments app too) ------------------------------------------
+
+
+def response_released_score(response: Response) -> float | None:
+    """The released examiner mark of an examiner-marked response; None while unreleased."""
+    marking = ResponseMarking.objects.filter(response=response).first()
+    if marking is None or marking.released_at is None:
+        return None
+    return marking.released_points
+
+
+def attempt_result(attempt: Attempt) -> dict:
+    """score, max, percent, complete, released for one attempt, as the resident may see it.
+
+    score = the attempt's auto score plus the released examiner marks; max = the sum of the
+    drawn questions' points. `released`: every examiner-marked answer has a released mark
+    (vacuously true without any); `complete`: the attempt is finished and released, so the
+    score is final and may decide a pass.
+    """
+    responses = list(attempt.responses.select_related("question"))
+    examiner_ids = [each.pk for each in responses if each.question.is_examiner_marked]
+    released = dict(
+        ResponseMarking.objects.filter(
+            response_id__in=examiner_ids, released_at__isnull=False
+        ).values_list("response_id", "released_points")
+    )
+    maximum = sum(each.max_points for each in responses) or attempt.max_score
+    score = attempt.auto_score + sum(released.values())
+    all_released = len(released) == len(examiner_ids)
+    return {
+        "score": round(score, 2),
+        "max": round(maximum, 2),
+        "percent": round(100.0 * score / maximum, 2) if maximum else 0.0,
+        "complete": attempt.is_finished and all_released,
+        "released": all_released,
+    }
+
+
+def attempt_passed(attempt: Attempt) -> bool:
+    result = attempt_result(attempt)
+    return result["complete"] and result["percent"] >= attempt.assessment.pass_percent
+
+
+@dataclass
+class FeedbackRow:
+    response: Response
+    marking: ResponseMarking | None
+    released: bool
+    points: float | None
+    marks: list[Mark]
+    regrade_open: bool
+
+
+def attempt_feedback(attempt: Attempt) -> list[FeedbackRow]:
+    """What the resident may read about each examiner-marked answer: released marks only."""
+    rows = []
+    responses = attempt.responses.filter(question__kind__in=EXAMINER_MARKED_KINDS).select_related(
+        "question", "grading_marking"
+    )
+    for response in responses:
+        marking = getattr(response, "grading_marking", None)
+        released = marking is not None and marking.released_at is not None
+        rows.append(
+            FeedbackRow(
+                response=response,
+                marking=marking,
+                released=released,
+                points=marking.released_points if released else None,
+                marks=list(marking.marks.all()) if released else [],
+                regrade_open=released and marking.state == MarkingState.REGRADE_REQUESTED,
+            )
+        )
+    return rows
+
+
+def attempts_of(user) -> QuerySet[Attempt]:
+    return (
+        Attempt.objects.filter(user=user, status__in=FINISHED_STATUSES)
+        .select_related("assessment__course")
+        .order_by("-submitted_at")
+    )
+
+
+# --- Gradebook ---------------------------------------------------------------------------
+
+
+@dataclass
+class AssessmentGrade:
+    assessment: Assessment
+    percent: float | None  # None: nothing final yet (no finished attempt, or unreleased marks)
+    overridden: bool = False
+    override_reason: str = ""
+
+
+@dataclass
+class CategoryGrade:
+    category: GradebookCategory
+    grades: list[AssessmentGrade]
+
+    @property
+    def percent(self) -> float | None:
+        """The mean of the category's final assessment percentages (each counts equally)."""
+        final = [grade.percent for grade in self.grades if grade.percent is not None]
+        return round(sum(final) / len(final), 2) if final else None
+
+
+@dataclass
+class ResidentGrades:
+    resident: object
+    categories: list[CategoryGrade] = field(default_factory=list)
+
+    @property
+    def percent(self) -> float | None:
+        """Weighted mean over the categories with a final grade, weights renormalised, so the
+        course grade so far is not dragged down by work not yet marked or taken."""
+        graded = [row for row in self.categories if row.percent is not None]
+        total_weight = sum(row.category.weight for row in graded)
+        if not total_weight:
+            return None
+        return round(sum(row.category.weight * row.percent for row in graded) / total_weight, 2)
+
+    @property
+    def is_final(self) -> bool:
+        return all(grade.percent is not None for row in self.categories for grade in row.grades)
+
+
+def assessment_percent(*, user, assessment: Assessment) -> float | None:
+    """The best complete attempt's percentage (None without one)."""
+    best = None
+    for attempt in Attempt.objects.filter(
+        user=user, assessment=assessment, status__in=FINISHED_STATUSES
+    ):
+        result = attempt_result(attempt)
+        if result["complete"] and (best is None or result["percent"] > best):
+            best = result["percent"]
+    return best
+
+
+def gradebook_categories(*, course) -> list[GradebookCategory]:
+    return list(GradebookCategory.objects.filter(course=course).prefetch_related("assessments"))
+
+
+def resident_grades(
+    *, user, course, categories: list[GradebookCategory] | None = None
+) -> ResidentGrades:
+    """One resident's gradebook row: per assessment (best complete attempt, or the newest
+    override), per category and weighted over the course."""
+    if categories is None:
+        categories = gradebook_categories(course=course)
+    overrides = {}
+    for override in GradeOverride.objects.filter(resident=user).order_by("created_at", "pk"):
+        overrides[override.assessment_id] = override  # the newest wins
+    row = ResidentGrades(resident=user)
+    for category in categories:
+        grades = []
+        for assessment in category.assessments.all():
+            override = overrides.get(assessment.pk)
+            if override is not None:
+                grades.append(AssessmentGrade(assessment, override.percent, True, override.reason))
+            else:
+                grades.append(
+                    AssessmentGrade(
+                        assessment, assessment_percent(user=user, assessment=assessment)
+                    )
+                )
+        row.categories.append(CategoryGrade(category, grades))
+    return row
+
+
+def course_residents(*, course, cohort=None):
+    """Active residents enrolled in the course (directly or by cohort), or in one cohort."""
+    from accounts.models import Role, User
+
+    if cohort is not None:
+        people = cohort.members.all()
+    else:
+        people = User.objects.filter(Q(enrolments__course=course) | Q(cohorts__courses=course))
+    return people.filter(role=Role.RESIDENT, is_active=True).distinct().order_by("username")
+
+
+def course_gradebook(*, course, cohort=None) -> list[ResidentGrades]:
+    categories = gradebook_categories(course=course)
+    return [
+        resident_grades(user=person, course=course, categories=categories)
+        for person in course_residents(course=course, cohort=cohort)
+    ]
+
+
+def course_assessments(*, course) -> list[Assessment]:
+    return list(Assessment.objects.filter(course=course).order_by("title"))
+
+
+# --- Certificates ------------------------------------------------------------------------
+
+
+@dataclass
+class CourseRequirements:
+    lessons_completed: int
+    lessons_total: int
+    exams: list[tuple[Assessment, bool]]
+
+    @property
+    def lessons_met(self) -> bool:
+        return self.lessons_total > 0 and self.lessons_completed == self.lessons_total
+
+    @property
+    def met(self) -> bool:
+        return self.lessons_met and all(passed for _exam, passed in self.exams)
+
+
+def course_requirements(*, user, course) -> CourseRequirements:
+    """Every lesson complete and every published exam of the course passed, with released
+    marks (an exam still being marked is not passed yet)."""
+    from curriculum.selectors import course_progress
+
+    progress = course_progress(user=user, course=course)
+    exams = []
+    for exam in Assessment.objects.filter(
+        course=course, kind=AssessmentKind.EXAM, is_published=True
+    ).order_by("title"):
+        attempts = Attempt.objects.filter(user=user, assessment=exam, status__in=FINISHED_STATUSES)
+        exams.append((exam, any(attempt_passed(attempt) for attempt in attempts)))
+    return CourseRequirements(progress.lessons_completed, progress.lessons_total, exams)
+
+
+def certificate_for(*, user, course) -> Certificate | None:
+    return Certificate.objects.filter(user=user, course=course).first()
+
+
+def certificate_by_code(code: str) -> Certificate | None:
+    return Certificate.objects.filter(code=code).first()
+
+
+# --- Audit -------------------------------------------------------------------------------
+
+
+def audit_entries(*, assessment_id: int | None = None, limit: int = 500) -> list[AuditEntry]:
+    entries = AuditEntry.objects.select_related("actor", "response__attempt", "assessment")
+    if assessment_id:
+        entries = entries.filter(assessment_id=assessment_id)
+    return list(entries[:limit])
