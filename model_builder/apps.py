@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ModelBuilderConfig(AppConfig):
+    name = "model_builder"
+    verbose_name = "Model builder"

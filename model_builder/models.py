@@ -1,0 +1,111 @@
+"""Residents' labelled cohorts and training runs (the durable record of every training)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class LabelledCohort(models.Model):
+    """A resident's own cohort: studies from the library with one label per study."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="labelled_cohorts"
+    )
+    title = models.CharField(max_length=120)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class StudyLabel(models.Model):
+    POSITIVE, NEGATIVE = 1, 0
+    LABEL_CHOICES = ((NEGATIVE, _("negative")), (POSITIVE, _("positive")))
+
+    cohort = models.ForeignKey(LabelledCohort, on_delete=models.CASCADE, related_name="labels")
+    study = models.ForeignKey("studies.Study", on_delete=models.CASCADE, related_name="+")
+    label = models.PositiveSmallIntegerField(choices=LABEL_CHOICES)
+    # De-identification empties PatientID (PS3.15 Table E.1-1), so studies of one patient
+    # are linked only by the resident's own pseudonymous key (CSV column "patient").
+    patient_key = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("cohort", "study"), name="one_label_per_study")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study}: {self.get_label_display()}"
+
+
+class TrainingRunStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Training")
+    SUCCEEDED = "succeeded", _("Finished")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+ACTIVE_STATUSES = (TrainingRunStatus.QUEUED, TrainingRunStatus.RUNNING)
+
+
+def trained_model_path(run: TrainingRun, filename: str) -> str:
+    return f"trained-models/{run.pk}/{filename}"
+
+
+class TrainingRun(models.Model):
+    """One training asked for by one person. The row, not the broker message, is the record.
+
+    `config` holds what the resident chose (cohort, split, augmentations, size, epochs,
+    learning rate); `history` one row per finished epoch (losses, held-out AUC, and the
+    attempt that computed it); `metrics` the final evaluation. The checkpoint of the last
+    finished epoch lies in `work_dir` so another worker can go on from it.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="training_runs"
+    )
+    title = models.CharField(max_length=120)
+    config = models.JSONField()
+    status = models.CharField(
+        max_length=16,
+        choices=TrainingRunStatus.choices,
+        default=TrainingRunStatus.QUEUED,
+        db_index=True,
+    )
+    progress_percent = models.PositiveSmallIntegerField(default=0)
+    progress_message = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    history = models.JSONField(default=list, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    error_message = models.TextField(blank=True)
+    work_dir = models.CharField(max_length=200, blank=True)  # relative to MEDIA_ROOT
+    checkpoint_path = models.CharField(max_length=200, blank=True)  # relative to MEDIA_ROOT
+    model_archive = models.FileField(upload_to=trained_model_path, blank=True)
+    model_sha256 = models.CharField(max_length=64, blank=True)
+    model_spec = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [models.Index(fields=("status", "heartbeat_at"))]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.get_status_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def zoo_key(self) -> str:
+        return f"trained-{self.pk}"

@@ -1,0 +1,670 @@
+"""Writes for the model builder: cohorts and labels, and the life of a training run.
+
+A training run follows the lab-run pattern (labs.services): created QUEUED with its task
+enqueued on commit; a worker *claims* it (QUEUED -> RUNNING, attempts + 1) under a row lock
+and writes only while the row still carries its attempt number; a sweeper re-queues runs
+whose message was lost or whose worker went silent. What is new is that training is long:
+the worker runs the training in a child process (`model_builder.trainer`) with a memory
+limit and a hard time limit, beats the row's heartbeat every second while it waits, and
+the child checkpoints every epoch, so an attempt that takes over a dead worker's run goes
+on from the last finished epoch instead of starting again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import secrets
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import permissions
+from model_builder.evaluation import classification_measures, json_safe
+from model_builder.models import (
+    ACTIVE_STATUSES,
+    LabelledCohort,
+    StudyLabel,
+    TrainingRun,
+    TrainingRunStatus,
+)
+from model_builder.own_studies import (
+    LabelFileRefused,
+    LabelRowProblem,
+    label_csv_parse,
+    study_images_load,
+)
+from model_builder.splits import SPLITS, patients_on_both_sides, split_make
+from model_builder.trainer import AUGMENTATIONS, LEARNING_RATES
+
+logger = logging.getLogger(__name__)
+
+MODEL_SIZES = ("small", "medium")
+LESION_COHORT = "lesions"
+OWN_COHORT = "own"
+# The default configuration: what bench/training.py measures and the form starts from.
+DEFAULT_CONFIG = {
+    "cohort": LESION_COHORT,
+    "labelled_cohort_pk": None,
+    "lesion_patients": 800,
+    "views": 3,
+    "split": "patient",
+    "test_fraction": 0.25,
+    "augmentations": list(AUGMENTATIONS),
+    "model_size": "small",
+    "epochs": 12,
+    "learning_rate": "standard",
+}
+LESION_PATIENTS_MIN = 20
+NEW_PATIENTS_SEED_OFFSET = 1_000_003
+
+
+class TrainingRefused(Exception):
+    """The request cannot become a training run; the message is written for the resident."""
+
+
+class TrainingAbandoned(Exception):
+    """The run was cancelled or taken over by another worker while this one trained."""
+
+
+# --- Labelled cohorts -----------------------------------------------------------------------
+
+
+def labelled_cohort_create(*, user, title: str) -> LabelledCohort:
+    title = title.strip()
+    if not title:
+        raise TrainingRefused("Give the cohort a name.")
+    return LabelledCohort.objects.create(owner=user, title=title[:120])
+
+
+def _visible_studies_by_uid_and_key(user) -> dict:
+    from studies.models import Study
+
+    found = {}
+    for study in Study.objects.filter(permissions.studies_visible_filter(user)):
+        found[study.study_instance_uid] = study
+        if study.key:
+            found[study.key] = study
+    return found
+
+
+def cohort_labels_import_csv(
+    *, cohort: LabelledCohort, user, content: bytes
+) -> tuple[int, list[LabelRowProblem]]:
+    """Store every label of the file, or none when any row is wrong (all rows reported).
+
+    Raises LabelFileRefused when the file as a whole is unusable. Labels in the file
+    replace earlier labels of the same studies; other studies keep theirs.
+    """
+    pairs, problems = label_csv_parse(
+        content=content, visible_studies=_visible_studies_by_uid_and_key(user)
+    )
+    if problems:
+        return 0, problems
+    if not pairs:
+        raise LabelFileRefused("The label file has a header but no rows.")
+    with transaction.atomic():
+        for study, label, patient_key in pairs:
+            StudyLabel.objects.update_or_create(
+                cohort=cohort, study=study, defaults={"label": label, "patient_key": patient_key}
+            )
+    return len(pairs), []
+
+
+def cohort_label_set(*, cohort: LabelledCohort, user, study, label: int | None) -> None:
+    """Label one study (None removes it from the cohort). The study must be visible."""
+    if not permissions.may_view_study(user, study):
+        raise TrainingRefused("No such study.")
+    if label is None:
+        StudyLabel.objects.filter(cohort=cohort, study=study).delete()
+    else:
+        StudyLabel.objects.update_or_create(cohort=cohort, study=study, defaults={"label": label})
+
+
+# --- Creating a run -------------------------------------------------------------------------
+
+
+def _choice(raw: dict, name: str, allowed, label: str) -> str:
+    value = str(raw.get(name, DEFAULT_CONFIG[name]))
+    if value not in allowed:
+        raise TrainingRefused(f"{label} must be one of: {', '.join(allowed)}.")
+    return value
+
+
+def _bounded_int(raw: dict, name: str, low: int, high: int, label: str) -> int:
+    try:
+        value = int(raw.get(name, DEFAULT_CONFIG[name]))
+    except (TypeError, ValueError):
+        raise TrainingRefused(f"{label} must be a whole number.") from None
+    if not low <= value <= high:
+        raise TrainingRefused(f"{label} must lie between {low} and {high}.")
+    return value
+
+
+def training_config_validate(*, user, raw: dict) -> dict:
+    """A complete, checked configuration from what the resident chose (defaults fill gaps)."""
+    config = {
+        "split": _choice(raw, "split", SPLITS, "The split"),
+        "model_size": _choice(raw, "model_size", MODEL_SIZES, "The model size"),
+        "learning_rate": _choice(raw, "learning_rate", tuple(LEARNING_RATES), "The learning rate"),
+        "epochs": _bounded_int(raw, "epochs", 1, settings.MODEL_BUILDER_MAX_EPOCHS, "Epochs"),
+        "test_fraction": DEFAULT_CONFIG["test_fraction"],
+        "views": DEFAULT_CONFIG["views"],
+        "seed": int(raw.get("seed", secrets.randbelow(2**31))),
+    }
+    augmentations = raw.get("augmentations", DEFAULT_CONFIG["augmentations"])
+    unknown = [name for name in augmentations if name not in AUGMENTATIONS]
+    if unknown:
+        raise TrainingRefused(f"Unknown augmentation: {', '.join(map(str, unknown))}.")
+    config["augmentations"] = [name for name in AUGMENTATIONS if name in augmentations]
+    cohort = str(raw.get("cohort", LESION_COHORT))
+    if cohort == LESION_COHORT:
+        config.update(
+            cohort=LESION_COHORT,
+            labelled_cohort_pk=None,
+            lesion_patients=_bounded_int(
+                raw,
+                "lesion_patients",
+                LESION_PATIENTS_MIN,
+                settings.MODEL_BUILDER_LESION_PATIENTS_MAX,
+                "The number of patients",
+            ),
+        )
+        return config
+    if not cohort.startswith("cohort-") or not cohort.removeprefix("cohort-").isdigit():
+        raise TrainingRefused("Choose the lesion cohort or one of your labelled cohorts.")
+    own = LabelledCohort.objects.filter(pk=int(cohort.removeprefix("cohort-")), owner=user).first()
+    if own is None:
+        raise TrainingRefused("Choose the lesion cohort or one of your labelled cohorts.")
+    labels = list(own.labels.select_related("study"))
+    visible = [row for row in labels if permissions.may_view_study(user, row.study)]
+    for value, name in ((1, "positive"), (0, "negative")):
+        patients = {study_label_patient(row) for row in visible if row.label == value}
+        if len(patients) < 2:
+            raise TrainingRefused(
+                f"The cohort '{own.title}' needs at least two patients with {name} studies "
+                f"(it has {len(patients)}), so both the training and the test set hold some."
+            )
+    config.update(cohort=OWN_COHORT, labelled_cohort_pk=own.pk, lesion_patients=None)
+    return config
+
+
+def training_run_create(*, user, title: str, raw_config: dict) -> TrainingRun:
+    """Validate, store a QUEUED run and enqueue it once committed; one active run per user."""
+    title = (title or "").strip()[:120] or "My model"
+    config = training_config_validate(user=user, raw=raw_config)
+    with transaction.atomic():
+        # Lock the user's row so two simultaneous submissions cannot both pass the limit.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        active = TrainingRun.objects.filter(user=user, status__in=ACTIVE_STATUSES).first()
+        if active is not None and settings.MODEL_BUILDER_MAX_ACTIVE_PER_USER <= 1:
+            raise TrainingRefused(
+                f"You already have a training in progress ('{active.title}'). One training "
+                "at a time per person: wait for it to finish or cancel it, then try again."
+            )
+        if (
+            TrainingRun.objects.filter(user=user, status__in=ACTIVE_STATUSES).count()
+            >= settings.MODEL_BUILDER_MAX_ACTIVE_PER_USER
+        ):
+            raise TrainingRefused("You have as many trainings in progress as allowed.")
+        run = TrainingRun.objects.create(
+            user=user, title=title, config=config, queued_at=timezone.now()
+        )
+        run.work_dir = f"training-runs/{run.pk}"
+        run.save(update_fields=["work_dir"])
+        transaction.on_commit(lambda: training_run_enqueue(run_pk=run.pk))
+    return run
+
+
+def training_queue() -> str:
+    """settings.MODEL_BUILDER_QUEUE: "batch" by default, "gpu" where the deployment runs
+    training workers on CUDA hosts (the trainer uses CUDA whenever its host has it)."""
+    return settings.MODEL_BUILDER_QUEUE
+
+
+def training_run_enqueue(*, run_pk: int) -> None:
+    """Hand the run to the broker; a broker that is down loses nothing (the sweeper retries)."""
+    from model_builder.tasks import training_run_execute_task
+
+    try:
+        training_run_execute_task.apply_async(kwargs={"run_pk": run_pk}, queue=training_queue())
+    except Exception:
+        logger.exception("Could not enqueue training run %s; the sweeper will retry.", run_pk)
+
+
+# --- Running ------------------------------------------------------------------------------
+
+
+def _media_path(relative: str) -> Path:
+    return Path(settings.MEDIA_ROOT) / relative
+
+
+def _run_fail(run: TrainingRun, message: str) -> None:
+    TrainingRun.objects.filter(pk=run.pk, attempts=run.attempts).update(
+        status=TrainingRunStatus.FAILED, error_message=message, finished_at=timezone.now()
+    )
+
+
+def training_run_claim(*, run_pk: int) -> TrainingRun | None:
+    """Take the run for this worker, or None when there is nothing to do.
+
+    A RUNNING row with a stale heartbeat is a worker that died mid-training: taken over,
+    and the new attempt resumes from the checkpoint of the last finished epoch.
+    """
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=settings.MODEL_BUILDER_STALE_SECONDS)
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().filter(pk=run_pk).first()
+        if run is None or run.status not in ACTIVE_STATUSES:
+            return None
+        if run.status == TrainingRunStatus.RUNNING and run.heartbeat_at >= stale_before:
+            return None
+        if run.attempts >= settings.MODEL_BUILDER_MAX_ATTEMPTS:
+            run.status, run.finished_at = TrainingRunStatus.FAILED, now
+            run.error_message = f"The training stopped {run.attempts} times; it was not retried."
+            run.save(update_fields=["status", "finished_at", "error_message"])
+            return None
+        resuming = run.status == TrainingRunStatus.RUNNING
+        run.status = TrainingRunStatus.RUNNING
+        run.attempts += 1
+        run.started_at = run.heartbeat_at = now
+        run.progress_message = (
+            "Taking over from a stopped worker" if resuming else "Preparing the images"
+        )
+        run.progress_percent = max(run.progress_percent, 1)
+        run.error_message = ""
+        run.save()
+        return run
+
+
+def training_run_report(
+    *, run: TrainingRun, percent: int | None = None, message: str | None = None, **fields
+) -> None:
+    """Beat the heartbeat (and record progress); raises TrainingAbandoned when the run was
+    cancelled or another attempt holds it."""
+    updates = {"heartbeat_at": timezone.now(), **fields}
+    if percent is not None:
+        updates["progress_percent"] = percent
+    if message is not None:
+        updates["progress_message"] = message[:200]
+    updated = TrainingRun.objects.filter(
+        pk=run.pk, status=TrainingRunStatus.RUNNING, attempts=run.attempts
+    ).update(**updates)
+    if not updated:
+        raise TrainingAbandoned(run.pk)
+
+
+def training_dataset_prepare(*, run: TrainingRun, work_dir: Path) -> dict:
+    """Write `dataset.npz` (images, labels, split) once; a later attempt reuses it.
+
+    Returns facts about the split for the results page.
+    """
+    from model_builder.lesion_patients import lesion_patients_build
+
+    config = run.config
+    dataset_path = work_dir / "dataset.npz"
+    if not dataset_path.exists():
+        extra = {}
+        if config["cohort"] == LESION_COHORT:
+            cohort = lesion_patients_build(
+                patients=config["lesion_patients"], views=config["views"], seed=config["seed"]
+            )
+            images, labels, patient_ids, modality = (
+                cohort.images,
+                cohort.labels,
+                cohort.patient_ids,
+                cohort.modality,
+            )
+            # Patients the model never saw, from axial levels training never used: the
+            # honest yardstick the leakage lesson compares an image-level score with.
+            fresh = lesion_patients_build(
+                patients=max(LESION_PATIENTS_MIN, config["lesion_patients"] // 4),
+                views=config["views"],
+                seed=config["seed"] + NEW_PATIENTS_SEED_OFFSET,
+                held_out_levels=True,
+                id_prefix="N",
+            )
+            extra = {"new_images": fresh.images, "new_labels": fresh.labels}
+        else:
+            images, labels, patient_ids, modality = _own_cohort_images(run=run)
+        is_train = split_make(
+            kind=config["split"],
+            patient_ids=patient_ids,
+            labels=labels,
+            test_fraction=config["test_fraction"],
+            seed=config["seed"],
+        )
+        staged = work_dir / "dataset.partial.npz"
+        np.savez(
+            staged,
+            images=images,
+            labels=labels,
+            patient_ids=patient_ids,
+            is_train=is_train,
+            modality=modality,
+            **extra,
+        )
+        os.replace(staged, dataset_path)
+    data = np.load(dataset_path)
+    is_train, patient_ids = data["is_train"], data["patient_ids"]
+    return {
+        "kind": config["split"],
+        "train_images": int(is_train.sum()),
+        "test_images": int((~is_train).sum()),
+        "train_patients": len(set(patient_ids[is_train].tolist())),
+        "test_patients": len(set(patient_ids[~is_train].tolist())),
+        "patients_on_both_sides": len(
+            patients_on_both_sides(patient_ids=patient_ids, is_train=is_train)
+        ),
+        "modality": str(data["modality"]),
+    }
+
+
+def study_label_patient(row: StudyLabel) -> str:
+    """Who a labelled study belongs to, for the patient-level split: the resident's patient
+    key, else the study's PatientID, else the study itself (de-identified uploads have an
+    empty PatientID, so each study counts as its own patient unless the resident links
+    them)."""
+    return row.patient_key or row.study.patient_id or row.study.study_instance_uid
+
+
+def _own_cohort_images(*, run: TrainingRun):
+    from studies.models import Study
+
+    cohort = LabelledCohort.objects.get(pk=run.config["labelled_cohort_pk"])
+    images, labels, patient_ids, modalities = [], [], [], set()
+    rows = cohort.labels.select_related("study").order_by("pk")
+    for row in rows:
+        study: Study = row.study
+        if not permissions.may_view_study(run.user, study):
+            continue
+        try:
+            stack, modality = study_images_load(
+                study=study, max_images=settings.MODEL_BUILDER_SLICES_PER_STUDY
+            )
+        except (ValueError, OSError) as error:
+            raise TrainingRefused(f"Study {study} cannot be used for training: {error}") from None
+        modalities.add(modality)
+        images.append(stack)
+        labels.extend([row.label] * len(stack))
+        patient_ids.extend([study_label_patient(row)] * len(stack))
+    if len(modalities) != 1:
+        raise TrainingRefused(
+            "A cohort must hold one modality; this one has " + ", ".join(sorted(modalities))
+        )
+    return (
+        np.concatenate(images),
+        np.array(labels, dtype=np.int64),
+        np.array(patient_ids),
+        modalities.pop(),
+    )
+
+
+def _child_limits() -> None:
+    # Between fork and exec in the training child: cap its heap so a large configuration
+    # cannot take the worker's memory, and die with the worker (PR_SET_PDEATHSIG) so a
+    # killed worker never leaves an orphan writing to the run's checkpoint.
+    import ctypes
+
+    limit = settings.MODEL_BUILDER_MEMORY_BYTES
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+
+
+def _child_limits_without_memory() -> None:
+    # CUDA reserves large private mappings that RLIMIT_DATA would refuse.
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
+def _trainer_start(*, run: TrainingRun, work_dir: Path, soft_seconds: float):
+    import torch
+
+    config = run.config
+    (work_dir / "config.json").write_text(
+        json.dumps(
+            {
+                "model_size": config["model_size"],
+                "epochs": config["epochs"],
+                "learning_rate": config["learning_rate"],
+                "augmentations": config["augmentations"],
+                "batch_size": settings.MODEL_BUILDER_BATCH_SIZE,
+                "seed": config["seed"],
+                "soft_seconds": soft_seconds,
+                "epoch_pause_seconds": settings.MODEL_BUILDER_EPOCH_PAUSE_SECONDS,
+            }
+        )
+    )
+    env = {**os.environ, "MODEL_BUILDER_TORCH_THREADS": str(settings.MODEL_BUILDER_TORCH_THREADS)}
+    log = (work_dir / "trainer.log").open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "model_builder.trainer", str(work_dir)],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        env=env,
+        cwd=settings.BASE_DIR,
+        preexec_fn=_child_limits_without_memory if torch.cuda.is_available() else _child_limits,
+    )
+
+
+def _history_merge(*, run: TrainingRun, rows: list[dict]) -> list[dict]:
+    """The row's history with `rows` replacing any entries for the same epochs."""
+    epochs = {row["epoch"] for row in rows}
+    kept = [row for row in run.history if row["epoch"] not in epochs]
+    return sorted(kept + rows, key=lambda row: row["epoch"])
+
+
+def _percent(*, epoch: int, fraction: float, epochs: int) -> int:
+    return int(5 + 85 * min(1.0, (epoch - 1 + fraction) / max(epochs, 1)))
+
+
+def training_run_execute(*, run_pk: int) -> TrainingRun | None:
+    """Claim the run, train (or go on training) and evaluate it. Safe to call repeatedly."""
+    run = training_run_claim(run_pk=run_pk)
+    if run is None:
+        return None
+    work_dir = _media_path(run.work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    run.checkpoint_path = f"{run.work_dir}/checkpoint.pt"
+    try:
+        split = training_dataset_prepare(run=run, work_dir=work_dir)
+        training_run_report(
+            run=run, percent=5, message="Training", checkpoint_path=run.checkpoint_path
+        )
+        done = _train_supervised(run=run, work_dir=work_dir)
+        if done is None:
+            return TrainingRun.objects.get(pk=run.pk)
+        training_run_report(run=run, percent=92, message="Evaluating on the held-out split")
+        return _training_run_complete(run=run, work_dir=work_dir, split=split, done=done)
+    except TrainingAbandoned:
+        logger.info("Training run %s was cancelled or taken over; this attempt stops.", run.pk)
+        return None
+    except TrainingRefused as refusal:
+        _run_fail(run, str(refusal))
+    except Exception:
+        logger.exception("Training run %s failed", run.pk)
+        _run_fail(run, "The training failed on the worker. The error has been logged.")
+    return TrainingRun.objects.get(pk=run.pk)
+
+
+def _train_supervised(*, run: TrainingRun, work_dir: Path) -> dict | None:
+    """Run the trainer child, relaying its events to the row; None when it failed.
+
+    The heartbeat is beaten every second whatever the child is doing; a cancelled or
+    taken-over run kills the child at once (TrainingAbandoned propagates).
+    """
+    epochs = run.config["epochs"]
+    child = _trainer_start(
+        run=run, work_dir=work_dir, soft_seconds=settings.MODEL_BUILDER_SOFT_SECONDS
+    )
+    hard_deadline = time.monotonic() + settings.MODEL_BUILDER_HARD_SECONDS
+    done = None
+    percent, message = 5, "Training"
+    pending = b""
+    finished = False
+    try:
+        while not finished:
+            lines = []
+            # Raw reads, not readline(): a buffered reader could hold lines that select()
+            # no longer reports, delaying progress until the next output.
+            ready, _, _ = select.select([child.stdout], [], [], 1.0)
+            if ready:
+                chunk = os.read(child.stdout.fileno(), 65536)
+                finished = not chunk
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+            for line in lines:
+                event = json.loads(line)
+                kind = event.pop("event")
+                if kind == "batch":
+                    fraction = event["fraction"]
+                    percent = _percent(epoch=event["epoch"], fraction=fraction, epochs=epochs)
+                    message = f"Epoch {event['epoch']} of {epochs}"
+                elif kind == "resumed":
+                    # Epochs the checkpoint holds but the row missed (the worker died between
+                    # saving the checkpoint and writing the row) were the previous attempt's.
+                    known = {row["epoch"] for row in run.history}
+                    missed = [
+                        json_safe({**row, "attempt": run.attempts - 1})
+                        for row in event["history"]
+                        if row["epoch"] not in known
+                    ]
+                    run.history = _history_merge(run=run, rows=missed)
+                    message = f"Resumed from the checkpoint of epoch {event['epoch']}"
+                    logger.warning("Training run %s resumed after epoch %s", run.pk, event["epoch"])
+                    training_run_report(run=run, message=message, history=run.history)
+                elif kind == "epoch":
+                    row = json_safe({**event, "attempt": run.attempts})
+                    run.history = _history_merge(run=run, rows=[row])
+                    percent = _percent(epoch=event["epoch"], fraction=1.0, epochs=epochs)
+                    message = f"Epoch {event['epoch']} of {epochs} done"
+                    training_run_report(
+                        run=run, percent=percent, message=message, history=run.history
+                    )
+                elif kind == "done":
+                    done = event
+            if time.monotonic() > hard_deadline:
+                child.kill()
+                child.wait()
+                _run_fail(
+                    run,
+                    f"The training passed the hard time limit of "
+                    f"{settings.MODEL_BUILDER_HARD_SECONDS:g} s and was stopped.",
+                )
+                return None
+            training_run_report(run=run, percent=percent, message=message)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        child.stdout.close()
+    if child.returncode == 0 and done is not None:
+        return done
+    _run_fail(run, _trainer_failure_message(returncode=child.returncode, work_dir=work_dir))
+    return None
+
+
+def _trainer_failure_message(*, returncode: int, work_dir: Path) -> str:
+    log_tail = (work_dir / "trainer.log").read_text(errors="replace")[-2000:].lower()
+    gib = settings.MODEL_BUILDER_MEMORY_BYTES / 1024**3
+    if "memory" in log_tail or "allocate" in log_tail or returncode == -signal.SIGKILL:
+        return (
+            f"The training ran out of its memory allowance ({gib:.1f} GB). Choose the small "
+            "model or fewer patients."
+        )
+    logger.error("Trainer exited with %s: %s", returncode, log_tail[-500:])
+    return "The training process failed on the worker. The error has been logged."
+
+
+def _training_run_complete(*, run: TrainingRun, work_dir: Path, split: dict, done: dict):
+    data = np.load(work_dir / "dataset.npz")
+    predictions = np.load(work_dir / "predictions.npz")
+    is_train = data["is_train"]
+    metrics = {
+        "test": classification_measures(
+            scores=predictions["test_scores"], labels=data["labels"][~is_train]
+        ),
+        "split": split,
+        "epochs_completed": done["epochs"],
+        "stopped_at_time_limit": done["stopped_early"],
+        "training_seconds": done["seconds"],
+        "trainer_peak_rss_mb": done.get("peak_rss_mb"),
+        "trainer_cpu_seconds": done.get("cpu_seconds"),
+    }
+    if "new_scores" in predictions.files:
+        metrics["new_patients"] = classification_measures(
+            scores=predictions["new_scores"], labels=data["new_labels"]
+        )
+        metrics["new_patients"]["patients"] = int(len(data["new_labels"]) // run.config["views"])
+    lesion = run.config["cohort"] == LESION_COHORT
+    spec = {
+        "modality": split["modality"],
+        "pixel_spacing_mm": 1.4 if lesion else None,
+        "input_size": None if lesion else 64,
+        "class_names": ["no lesion", "lesion"] if lesion else ["negative", "positive"],
+    }
+    from labs.zoo.weights_files import file_sha256
+
+    with transaction.atomic():
+        locked = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if locked.status != TrainingRunStatus.RUNNING or locked.attempts != run.attempts:
+            return None
+        with (work_dir / "model.pt").open("rb") as archive:
+            locked.model_archive.save("model.pt", File(archive), save=False)
+        locked.model_sha256 = file_sha256(Path(locked.model_archive.path))
+        locked.model_spec = spec
+        locked.metrics = json_safe(metrics)
+        locked.status = TrainingRunStatus.SUCCEEDED
+        locked.progress_percent, locked.progress_message = 100, "Done"
+        locked.finished_at = timezone.now()
+        locked.save()
+    # The images are rebuilt from the configuration if ever needed; the checkpoint stays.
+    (work_dir / "dataset.npz").unlink(missing_ok=True)
+    return locked
+
+
+def training_run_cancel(*, run: TrainingRun) -> bool:
+    """Cancel a waiting or running training; its worker kills the trainer within a second."""
+    updated = TrainingRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(
+        status=TrainingRunStatus.CANCELLED,
+        finished_at=timezone.now(),
+        progress_message="Cancelled",
+    )
+    return bool(updated)
+
+
+def training_runs_requeue_stale(*, now=None) -> list[int]:
+    """Re-enqueue runs whose message was lost (QUEUED too long) or whose worker went silent."""
+    now = now or timezone.now()
+    stale_before = now - timedelta(seconds=settings.MODEL_BUILDER_STALE_SECONDS)
+    stale = TrainingRun.objects.filter(
+        status=TrainingRunStatus.QUEUED, queued_at__lt=stale_before
+    ) | TrainingRun.objects.filter(status=TrainingRunStatus.RUNNING, heartbeat_at__lt=stale_before)
+    requeued = []
+    for run_pk in stale.values_list("pk", flat=True):
+        TrainingRun.objects.filter(pk=run_pk, status=TrainingRunStatus.QUEUED).update(queued_at=now)
+        training_run_enqueue(run_pk=run_pk)
+        requeued.append(run_pk)
+    if requeued:
+        logger.warning("Re-enqueued stale training runs: %s", requeued)
+    return requeued
+
+
+def training_run_files_remove(*, run: TrainingRun) -> None:
+    shutil.rmtree(_media_path(run.work_dir), ignore_errors=True)

@@ -1,0 +1,46 @@
+"""Objects the role matrix (tests/test_role_matrix.py) needs for the model builder's URLs:
+a finished training run and a labelled cohort, both the resident's, made once per test."""
+
+from __future__ import annotations
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from model_builder.models import LabelledCohort, TrainingRun, TrainingRunStatus
+from tests.model_builder_tests.support import TINY
+
+
+def _training_run(context: dict) -> TrainingRun:
+    if "training_run" not in context:
+        context["training_run"] = TrainingRun.objects.create(
+            user=context["people"]["resident"],
+            title="Matrix model",
+            config={**TINY, "views": 3, "test_fraction": 0.25, "labelled_cohort_pk": None},
+            status=TrainingRunStatus.SUCCEEDED,
+            history=[{"epoch": 1, "train_loss": 0.7, "test_loss": 0.7, "test_auc": 0.5}],
+        )
+    return context["training_run"]
+
+
+def _cohort(context: dict) -> LabelledCohort:
+    if "labelled_cohort" not in context:
+        context["labelled_cohort"] = LabelledCohort.objects.create(
+            owner=context["people"]["resident"], title="Matrix cohort"
+        )
+    return context["labelled_cohort"]
+
+
+def training_run_url(name: str):
+    return lambda context: reverse(f"model_builder:{name}", args=[_training_run(context).pk])
+
+
+def cohort_url(name: str):
+    return lambda context: reverse(f"model_builder:{name}", args=[_cohort(context).pk])
+
+
+def training_form_data(context: dict) -> dict:
+    return {**TINY, "title": "Matrix"}
+
+
+def label_file_data(context: dict) -> dict:
+    return {"labels_file": SimpleUploadedFile("labels.csv", b"study,label\n1.2.3.404,1\n")}
