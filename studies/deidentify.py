@@ -27,16 +27,35 @@ Beyond the table, following PS3.15 E.1.1 and E.3.10:
   Data and Overlay Comments, because an Overlay Plane without its data is not conformant;
 - command-group (0000) and group-length (gggg,0000) elements are removed.
 
-Options supported: Retain Longitudinal Temporal Information with Modified Dates (E.3.6),
-chosen by passing `date_offset_days`: every attribute marked "C" in that option's column
-keeps its value with dates moved by the same number of days (times of day are kept, a
-whole-day shift does not change them), and so does every other DA or DT attribute, so that
-no unlisted date (e.g. Instance Creation Date) betrays the shift. Without the option the
-listed attributes follow the Basic Profile action and unlisted dates are kept.
+Options (PS3.15 E.3), chosen with one `ProfileOptions` object (`options=`); the default is
+the Basic Profile alone, which is what the library build and STOW-RS ingest use:
+- Retain Longitudinal Temporal Information with Modified Dates (E.3.6), also reachable by
+  passing `date_offset_days`: every attribute marked "C" in that option's column keeps its
+  value with dates moved by the same number of days (times of day are kept, a whole-day
+  shift does not change them), and so does every other DA or DT attribute, so that no
+  unlisted date (e.g. Instance Creation Date) betrays the shift. Without the option the
+  listed attributes follow the Basic Profile action and unlisted dates are kept.
+- Retain Longitudinal Temporal Information with Full Dates (E.3.6): the attributes marked
+  "C" in the Modified Dates column are exactly those marked "K" in the Full Dates column of
+  Table E.1-1, so the same rows are kept unchanged.
+- Retain UIDs (E.3.9): every row whose Basic action involves U is "K" in that column.
+- Retain Device Identity (E.3.8), Retain Institution Identity (E.3.11), Retain Patient
+  Characteristics (E.3.7): the rows marked "K" in those columns, transcribed below as tag
+  sets.
+- Clean Descriptors (E.3.5): the rows marked "C" keep a cleaned value. Cleaning removes
+  every identifier the instance itself carries (names, IDs, institution, station, dates in
+  the usual spellings) and identifier-shaped tokens (long digit runs, "Dr X"); PS3.15 E.3.5
+  Note 2 asks for such cleaning "without human intervention" and admits it is imperfect.
+- Retain Safe Private (E.3.10): private attributes listed in Table E.3.10-1 (the GE, Elscint
+  and Philips rows transcribed below) are kept with their Private Creator; all others go.
+- Clean Pixel Data (E.3.1): burned-in annotation is found in the top and bottom bands of
+  the image (pixels brighter than anything in the central field, the way modalities burn
+  text at full white) and in any configured `PixelRegion`s, and blanked to the frame's
+  minimum; the report says which rectangles were blanked. Only native (uncompressed)
+  pixel data can be cleaned.
 
-Pixel data are never inspected: instances that may carry burned-in text are flagged
-(`DeidentificationReport.needs_review`) for a person to check (the Clean Pixel Data option,
-E.3.1, is not implemented).
+Without Clean Pixel Data, pixel data are never inspected: instances that may carry
+burned-in text are flagged (`DeidentificationReport.needs_review`) for a person to check.
 """
 
 from __future__ import annotations
@@ -44,11 +63,13 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
@@ -59,15 +80,22 @@ from pydicom.uid import UID
 
 __all__ = [
     "BASIC_PROFILE_RULES",
+    "PROFILE_OPTIONS",
     "REVIEW_STATUS_CLEAN",
     "REVIEW_STATUS_QUARANTINE",
     "AttributeAction",
     "DeidentificationReport",
     "Outcome",
+    "PixelRegion",
+    "PixelRegionBlanked",
+    "ProfileOption",
+    "ProfileOptions",
     "ProfileRule",
     "UidMap",
     "burned_in_annotation_risk",
+    "burned_in_regions_detect",
     "dataset_deidentify",
+    "pixel_data_clean",
     "uid_from_key",
 ]
 
@@ -82,8 +110,16 @@ CODE_BASIC_PROFILE = ("113100", "Basic Application Confidentiality Profile")
 CODE_MODIFIED_DATES = ("113107", "Retain Longitudinal Temporal Information Modified Dates Option")
 
 # "cleaned": a sequence kept because the IOD may need it, its items de-identified in turn.
+# "descriptor_cleaned": free text kept with the identifiers taken out (Clean Descriptors).
 Outcome = Literal[
-    "removed", "emptied", "replaced", "uid_replaced", "date_shifted", "cleaned", "kept"
+    "removed",
+    "emptied",
+    "replaced",
+    "uid_replaced",
+    "date_shifted",
+    "cleaned",
+    "descriptor_cleaned",
+    "kept",
 ]
 
 
@@ -564,6 +600,294 @@ BASIC_PROFILE_RULES: dict[int, ProfileRule] = {
     for row in _TABLE_E1_1
 }
 
+# --- The options' columns of Table E.1-1 (PS3.15 E.3) ---------------------------------------
+# Transcribed, like `_TABLE_E1_1`, from a 2020s edition of PS3.15 (rows that appear in
+# that table only); compare with the current edition when updating.
+# Rows marked "K" in the Retain Device Identity Option column (E.3.8).
+RETAIN_DEVICE_IDENTITY_TAGS = frozenset(
+    {
+        0x00181007,  # Cassette ID
+        0x0018700A,  # Detector ID
+        0x3010001B,  # Device Alternate Identifier
+        0x00500020,  # Device Description
+        0x3010002D,  # Device Label
+        0x00181000,  # Device Serial Number
+        0x00181002,  # Device UID
+        0x00181008,  # Gantry ID
+        0x00181005,  # Generator ID
+        0x00160051,  # Lens Serial Number
+        0x00500021,  # Long Device Description
+        0x0018100B,  # Manufacturer's Device Class UID
+        0x30100043,  # Manufacturer's Device Identifier
+        0x00400241,  # Performed Station AE Title
+        0x00404030,  # Performed Station Geographic Location Code Sequence
+        0x00400242,  # Performed Station Name
+        0x00404028,  # Performed Station Name Code Sequence
+        0x00181004,  # Plate ID
+        0x00400001,  # Scheduled Station AE Title
+        0x00404027,  # Scheduled Station Geographic Location Code Sequence
+        0x00400010,  # Scheduled Station Name
+        0x00404025,  # Scheduled Station Name Code Sequence
+        0x00321020,  # Scheduled Study Location
+        0x00321021,  # Scheduled Study Location AE Title
+        0x30080105,  # Source Serial Number
+        0x00081010,  # Station Name
+        0x00185011,  # Transducer Identification Sequence
+        0x300A00B2,  # Treatment Machine Name
+        0x0018100A,  # UDI Sequence
+        0x00181009,  # Unique Device Identifier
+        0x00189371,  # X-Ray Detector ID
+        0x00189373,  # X-Ray Detector Label
+        0x00189367,  # X-Ray Source ID
+    }
+)
+# Rows marked "K" in the Retain Institution Identity Option column (E.3.11).
+RETAIN_INSTITUTION_IDENTITY_TAGS = frozenset(
+    {
+        0x00080081,  # Institution Address
+        0x00080082,  # Institution Code Sequence
+        0x00080080,  # Institution Name
+        0x00081040,  # Institutional Department Name
+        0x00081041,  # Institutional Department Type Code Sequence
+    }
+)
+# Rows marked "K" in the Retain Patient Characteristics Option column (E.3.7).
+RETAIN_PATIENT_CHARACTERISTICS_TAGS = frozenset(
+    {
+        0x00102160,  # Ethnic Group
+        0x00101010,  # Patient's Age
+        0x00100040,  # Patient's Sex
+        0x00102203,  # Patient's Sex Neutered
+        0x00101020,  # Patient's Size
+        0x00101030,  # Patient's Weight
+        0x001021C0,  # Pregnancy Status
+        0x001021A0,  # Smoking Status
+    }
+)
+# Rows marked "C" in the Clean Descriptors Option column (E.3.5).
+CLEAN_DESCRIPTORS_TAGS = frozenset(
+    {
+        0x00184000,  # Acquisition Comments
+        0x00181400,  # Acquisition Device Processing Description
+        0x00189424,  # Acquisition Protocol Description
+        0x001021B0,  # Additional Patient History
+        0x00081084,  # Admitting Diagnoses Code Sequence
+        0x00081080,  # Admitting Diagnoses Description
+        0x00102110,  # Allergies
+        0x00400310,  # Comments on Radiation Dose
+        0x00400280,  # Comments on the Performed Procedure Step
+        0x00180010,  # Contrast/Bolus Agent
+        0x00082111,  # Derivation Description
+        0x00380040,  # Discharge Diagnosis Description
+        0x300A0196,  # Fixation Device Description
+        0x3010007F,  # Fractionation Notes
+        0x300A0072,  # Fraction Group Description
+        0x00209158,  # Frame Comments
+        0x00084000,  # Identifying Comments
+        0x00204000,  # Image Comments
+        0x00284000,  # Image Presentation Comments
+        0x00402400,  # Imaging Service Request Comments
+        0x00102000,  # Medical Alerts
+        0x00104000,  # Patient Comments
+        0x00380500,  # Patient State
+        0x00400254,  # Performed Procedure Step Description
+        0x00181030,  # Protocol Name
+        0x0040100A,  # Reason for Requested Procedure Code Sequence
+        0x00321030,  # Reason for Study
+        0x00402001,  # Reason for the Imaging Service Request
+        0x00401002,  # Reason for the Requested Procedure
+        0x00321066,  # Reason for Visit
+        0x00321067,  # Reason for Visit Code Sequence
+        0x00401400,  # Requested Procedure Comments
+        0x00321060,  # Requested Procedure Description
+        0x40084000,  # Results Comments
+        0x00400007,  # Scheduled Procedure Step Description
+        0x0008103E,  # Series Description
+        0x00380062,  # Service Episode Description
+        0x00380050,  # Special Needs
+        0x00324000,  # Study Comments
+        0x00081030,  # Study Description
+        0x00384000,  # Visit Comments
+    }
+)
+
+# PS3.15 Table E.3.10-1 "Safe Private Attributes" (the rows for CT and PET vendors):
+# (group, private creator, element offset within the block) -> meaning.
+SAFE_PRIVATE_ATTRIBUTES: dict[tuple[int, str, int], str] = {
+    (0x7053, "Philips PET Private Group", 0x00): "SUV Factor",
+    (0x7053, "Philips PET Private Group", 0x09): "Activity Concentration Factor",
+    (0x00E1, "ELSCINT1", 0x21): "DLP",
+    (0x00E1, "ELSCINT1", 0x50): "Acquisition Duration",
+    (0x01F1, "ELSCINT1", 0x07): "Table Velocity",
+    (0x01F1, "ELSCINT1", 0x26): "Pitch",
+    (0x01F1, "ELSCINT1", 0x27): "Rotation Time",
+    (0x0019, "GEMS_ACQU_01", 0x23): "Table Speed [mm/rotation]",
+    (0x0019, "GEMS_ACQU_01", 0x24): "Mid Scan Time [sec]",
+    (0x0019, "GEMS_ACQU_01", 0x27): "Rotation Speed (Gantry Period)",
+    (0x0019, "GEMS_ACQU_01", 0x9E): "Internal Pulse Sequence Name",
+    (0x0025, "GEMS_SERS_01", 0x07): "Images in Series",
+    (0x0043, "GEMS_PARM_01", 0x27): "Scan Pitch Ratio",
+    (0x0043, "GEMS_PARM_01", 0x39): "B Value (the first of four values)",
+    (0x0043, "GEMS_PARM_01", 0x6F): "Scanner Table Entry + Gradient Coil Selected",
+    (0x0045, "GEMS_HELIOS_01", 0x01): "Number of Macro Rows in Detector",
+    (0x0045, "GEMS_HELIOS_01", 0x02): "Macro width at ISO Center",
+}
+
+
+@dataclass(frozen=True)
+class PixelRegion:
+    """A rectangle of the image, in pixels: rows top..bottom-1, columns left..right-1."""
+
+    top: int
+    left: int
+    bottom: int
+    right: int
+
+    def describe(self) -> str:
+        return (
+            f"rows {self.top}-{self.bottom - 1}, columns {self.left}-{self.right - 1}"
+            f" ({self.bottom - self.top} x {self.right - self.left} pixels)"
+        )
+
+
+@dataclass(frozen=True)
+class PixelRegionBlanked:
+    """One rectangle the Clean Pixel Data option blanked, and why."""
+
+    region: PixelRegion
+    reason: str  # "text detected at the top-left", "configured region"
+    pixels_changed: int
+
+
+@dataclass(frozen=True)
+class ProfileOptions:
+    """The PS3.15 Annex E options applied on top of the Basic Profile; all off by default.
+
+    `date_offset_days` chooses Retain Longitudinal Temporal Information with Modified Dates
+    (the shift in days); `retain_full_dates` the Full Dates variant; the two exclude each
+    other. `pixel_regions` are blanked by Clean Pixel Data in addition to what it detects.
+    """
+
+    retain_safe_private: bool = False
+    retain_uids: bool = False
+    retain_device_identity: bool = False
+    retain_institution_identity: bool = False
+    retain_patient_characteristics: bool = False
+    retain_full_dates: bool = False
+    date_offset_days: int | None = None
+    clean_descriptors: bool = False
+    clean_pixel_data: bool = False
+    pixel_regions: tuple[PixelRegion, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.retain_full_dates and self.date_offset_days is not None:
+            raise ValueError(
+                "Choose either full dates or modified dates: PS3.15 E.3.6 offers them as "
+                "alternatives."
+            )
+
+    @property
+    def retain_modified_dates(self) -> bool:
+        return self.date_offset_days is not None
+
+
+@dataclass(frozen=True)
+class ProfileOption:
+    """How the UI and the method record name one option (codes: PS3.16 CID 7050)."""
+
+    key: str  # a ProfileOptions field name ("retain_modified_dates" sets date_offset_days)
+    title: str
+    section: str
+    code: tuple[str, str]
+    summary: str
+
+
+PROFILE_OPTIONS: tuple[ProfileOption, ...] = (
+    ProfileOption(
+        "retain_safe_private",
+        "Retain Safe Private",
+        "E.3.10",
+        ("113111", "Retain Safe Private Option"),
+        "Keeps private attributes known to be safe (Table E.3.10-1); removes all others.",
+    ),
+    ProfileOption(
+        "retain_uids",
+        "Retain UIDs",
+        "E.3.9",
+        ("113110", "Retain UIDs Option"),
+        "Keeps the original study, series, instance and frame of reference UIDs.",
+    ),
+    ProfileOption(
+        "retain_device_identity",
+        "Retain Device Identity",
+        "E.3.8",
+        ("113109", "Retain Device Identity Option"),
+        "Keeps station name, device serial number and other device identifiers.",
+    ),
+    ProfileOption(
+        "retain_institution_identity",
+        "Retain Institution Identity",
+        "E.3.11",
+        ("113112", "Retain Institution Identity Option"),
+        "Keeps the institution's name, address and department.",
+    ),
+    ProfileOption(
+        "retain_patient_characteristics",
+        "Retain Patient Characteristics",
+        "E.3.7",
+        ("113108", "Retain Patient Characteristics Option"),
+        "Keeps age, sex, size, weight and other physical characteristics.",
+    ),
+    ProfileOption(
+        "retain_full_dates",
+        "Retain Longitudinal Temporal Information with Full Dates",
+        "E.3.6",
+        ("113106", "Retain Longitudinal Temporal Information Full Dates Option"),
+        "Keeps every date and time as it was.",
+    ),
+    ProfileOption(
+        "retain_modified_dates",
+        "Retain Longitudinal Temporal Information with Modified Dates",
+        "E.3.6",
+        CODE_MODIFIED_DATES,
+        "Moves every date by the same secret number of days, keeping the intervals.",
+    ),
+    ProfileOption(
+        "clean_descriptors",
+        "Clean Descriptors",
+        "E.3.5",
+        ("113105", "Clean Descriptors Option"),
+        "Keeps free-text descriptions and comments with identifying text taken out.",
+    ),
+    ProfileOption(
+        "clean_pixel_data",
+        "Clean Pixel Data",
+        "E.3.1",
+        ("113101", "Clean Pixel Data Option"),
+        "Finds text burned into the image corners and blanks it.",
+    ),
+)
+PROFILE_OPTIONS_BY_KEY = {option.key: option for option in PROFILE_OPTIONS}
+
+
+def _option_action(rule: ProfileRule, options: ProfileOptions) -> tuple[str, str] | None:
+    """("K" or "C", the option's name) when a chosen option overrides the Basic action."""
+    tag = rule.tag
+    if options.retain_uids and "U" in rule.action:
+        return "K", "retain UIDs option"
+    if options.retain_device_identity and tag in RETAIN_DEVICE_IDENTITY_TAGS:
+        return "K", "retain device identity option"
+    if options.retain_institution_identity and tag in RETAIN_INSTITUTION_IDENTITY_TAGS:
+        return "K", "retain institution identity option"
+    if options.retain_patient_characteristics and tag in RETAIN_PATIENT_CHARACTERISTICS_TAGS:
+        return "K", "retain patient characteristics option"
+    if options.retain_full_dates and rule.modified_dates == "C":
+        return "K", "retain full dates option"
+    if options.clean_descriptors and tag in CLEAN_DESCRIPTORS_TAGS:
+        return "C", "clean descriptors option"
+    return None
+
+
 # File Meta Information (PS3.10 7.1) that names the sending system.
 _FILE_META_IDENTIFYING = (0x00020016, 0x00020017, 0x00020018, 0x00020100, 0x00020102)
 
@@ -666,6 +990,10 @@ class DeidentificationReport:
     actions: list[AttributeAction] = field(default_factory=list)
     burned_in_annotation_reasons: list[str] = field(default_factory=list)
     date_offset_days: int | None = None
+    options: ProfileOptions = field(default_factory=lambda: ProfileOptions())
+    # Clean Pixel Data: what was blanked, and anything that stopped the cleaning.
+    pixel_regions_blanked: list[PixelRegionBlanked] = field(default_factory=list)
+    pixel_cleaning_notes: list[str] = field(default_factory=list)
 
     @property
     def needs_review(self) -> bool:
@@ -710,29 +1038,49 @@ def burned_in_annotation_risk(ds: Dataset) -> list[str]:
 
 
 def dataset_deidentify(
-    ds: Dataset, *, uid_map: UidMap, date_offset_days: int | None = None
+    ds: Dataset,
+    *,
+    uid_map: UidMap,
+    date_offset_days: int | None = None,
+    options: ProfileOptions | None = None,
 ) -> DeidentificationReport:
-    """De-identify `ds` IN PLACE with the Basic Profile and return what was done.
+    """De-identify `ds` IN PLACE with the Basic Profile (and `options`) and return what was done.
 
     Precondition: `ds` is a complete composite instance read with pydicom (file meta, if
     present, is updated too). Pass the same `uid_map` for every instance of a study so that
     references stay consistent; pass `date_offset_days` (same value for the whole study) to
     use the Retain Longitudinal Temporal Information with Modified Dates option instead of
-    removing dates. Copy the dataset first if the original is still needed. Changed elements
-    and sequences are replaced by new objects, never edited in place, so other datasets that
-    share element objects with `ds` (highdicom builds SEGs that way) are left untouched.
+    removing dates, or a `ProfileOptions` for any combination of the options (not both).
+    Copy the dataset first if the original is still needed. Changed elements and sequences
+    are replaced by new objects, never edited in place, so other datasets that share element
+    objects with `ds` (highdicom builds SEGs that way) are left untouched.
 
     Afterwards the dataset states Patient Identity Removed YES, the method (text and CID 7050
     codes) and Longitudinal Temporal Information Modified (PS3.3 C.7.1.1, C.12.1).
     """
+    if options is None:
+        options = ProfileOptions(date_offset_days=date_offset_days)
+    elif date_offset_days is not None:
+        raise ValueError("Give the date offset inside `options`, not beside it.")
     report = DeidentificationReport(
         burned_in_annotation_reasons=burned_in_annotation_risk(ds),
-        date_offset_days=date_offset_days,
+        date_offset_days=options.date_offset_days,
+        options=options,
     )
-    run = _DeidentificationRun(uid_map=uid_map, date_offset_days=date_offset_days, report=report)
+    run = _DeidentificationRun(
+        uid_map=uid_map,
+        date_offset_days=options.date_offset_days,
+        report=report,
+        options=options,
+        identifiers=_identifiers_pattern(ds) if options.clean_descriptors else None,
+    )
     _dataset_elements_deidentify(ds, path="", run=run)
-    _file_meta_deidentify(ds, uid_map=uid_map, report=report)
-    _deidentification_method_record(ds, date_offset_days=date_offset_days)
+    _file_meta_deidentify(ds, uid_map=uid_map, report=report, retain_uids=options.retain_uids)
+    if options.clean_pixel_data:
+        blanked, notes = pixel_data_clean(ds, regions=options.pixel_regions)
+        report.pixel_regions_blanked.extend(blanked)
+        report.pixel_cleaning_notes.extend(notes)
+    _deidentification_method_record(ds, options=options)
     return report
 
 
@@ -743,6 +1091,9 @@ class _DeidentificationRun:
     uid_map: UidMap
     date_offset_days: int | None
     report: DeidentificationReport
+    options: ProfileOptions = field(default_factory=lambda: ProfileOptions())
+    # Clean Descriptors: the instance's own identifiers, as one case-insensitive pattern.
+    identifiers: re.Pattern[str] | None = None
     # Sequence items already cleaned. Datasets built in memory (e.g. by highdicom) may share
     # one item object between several sequences; cleaning it twice would map its UIDs twice.
     # The items are held (not only their ids) so that no id is reused during the run.
@@ -753,7 +1104,18 @@ def _dataset_elements_deidentify(ds: Dataset, *, path: str, run: _Deidentificati
     if id(ds) in run.visited_items:
         return
     run.visited_items[id(ds)] = ds
+    safe_private = _safe_private_tags(ds) if run.options.retain_safe_private else frozenset()
     for tag in list(ds.keys()):
+        if int(tag) in safe_private:
+            run.report.actions.append(
+                AttributeAction(
+                    path=f"{path}{tag}",
+                    keyword=str(tag),
+                    outcome="kept",
+                    rule="retain safe private option",
+                )
+            )
+            continue
         _element_deidentify(ds, tag=tag, path=path, run=run)
 
 
@@ -791,6 +1153,19 @@ def _element_deidentify(ds: Dataset, *, tag: BaseTag, path: str, run: _Deidentif
         return remove("overlay")
 
     rule = BASIC_PROFILE_RULES.get(int(tag))
+    override = _option_action(rule, run.options) if rule is not None else None
+    if override is not None:
+        action, option_name = override
+        if action == "K":
+            return record("kept", option_name)
+        if elem.VR == "SQ":
+            # Coded descriptors (e.g. Reason for Visit Code Sequence): the items are cleaned
+            # by the table first, then their remaining text is cleaned like any descriptor.
+            items_deidentify()
+            for item in elem.value or []:
+                _descriptors_clean_in(item, run=run)
+            return record("descriptor_cleaned", option_name)
+        return record(_descriptor_clean(ds, elem=elem, run=run), option_name)
     if rule is None:
         if elem.VR == "SQ":
             items_deidentify()
@@ -922,11 +1297,13 @@ def _values(value: object) -> Iterator[object]:
     return iter((value,))
 
 
-def _file_meta_deidentify(ds: Dataset, *, uid_map: UidMap, report: DeidentificationReport) -> None:
+def _file_meta_deidentify(
+    ds: Dataset, *, uid_map: UidMap, report: DeidentificationReport, retain_uids: bool = False
+) -> None:
     meta = getattr(ds, "file_meta", None)
     if meta is None:
         return
-    if "MediaStorageSOPInstanceUID" in meta:
+    if "MediaStorageSOPInstanceUID" in meta and not retain_uids:
         _element_replace(
             meta,
             elem=meta["MediaStorageSOPInstanceUID"],
@@ -951,13 +1328,19 @@ def _file_meta_deidentify(ds: Dataset, *, uid_map: UidMap, report: Deidentificat
             )
 
 
-def _deidentification_method_record(ds: Dataset, *, date_offset_days: int | None) -> None:
+def _deidentification_method_record(ds: Dataset, *, options: ProfileOptions) -> None:
     ds.PatientIdentityRemoved = "YES"
     methods = [DEIDENTIFICATION_METHOD]
     codes = [CODE_BASIC_PROFILE]
-    if date_offset_days is not None:
-        methods.append(DEIDENTIFICATION_METHOD_MODIFIED_DATES)
-        codes.append(CODE_MODIFIED_DATES)
+    for option in PROFILE_OPTIONS:
+        if getattr(options, option.key):
+            # The Modified Dates text predates the other options; existing files carry it.
+            methods.append(
+                DEIDENTIFICATION_METHOD_MODIFIED_DATES
+                if option.key == "retain_modified_dates"
+                else option.title[:64]
+            )
+            codes.append(option.code)
     ds.DeidentificationMethod = methods
     items = []
     for value, meaning in codes:
@@ -967,7 +1350,217 @@ def _deidentification_method_record(ds: Dataset, *, date_offset_days: int | None
         item.CodeMeaning = meaning
         items.append(item)
     ds.DeidentificationMethodCodeSequence = Sequence(items)
-    # PS3.3 C.12.1: tells a reader whether dates can be compared with other studies.
-    ds.LongitudinalTemporalInformationModified = (
-        "MODIFIED" if date_offset_days is not None else "REMOVED"
-    )
+    # PS3.3 C.12.1 and PS3.15 E.3.6: tells a reader whether dates can be compared with
+    # other studies.
+    if options.retain_full_dates:
+        ds.LongitudinalTemporalInformationModified = "UNMODIFIED"
+    elif options.retain_modified_dates:
+        ds.LongitudinalTemporalInformationModified = "MODIFIED"
+    else:
+        ds.LongitudinalTemporalInformationModified = "REMOVED"
+
+
+# --- Retain Safe Private (E.3.10) -----------------------------------------------------------
+
+
+def _safe_private_tags(ds: Dataset) -> frozenset[int]:
+    """Private tags of `ds` listed in Table E.3.10-1, with the creator elements they need."""
+    keep: set[int] = set()
+    for elem in ds:
+        tag = elem.tag
+        if not tag.is_private or tag.element < 0x1000:
+            continue
+        block = tag.element >> 8
+        creator_tag = (tag.group << 16) | block
+        if creator_tag not in ds:
+            continue
+        creator = str(ds[creator_tag].value).strip()
+        if (tag.group, creator, tag.element & 0xFF) in SAFE_PRIVATE_ATTRIBUTES:
+            keep.update({int(tag), creator_tag})
+    return frozenset(keep)
+
+
+# --- Clean Descriptors (E.3.5) --------------------------------------------------------------
+
+_DESCRIPTOR_REMOVED = "[removed]"
+# Identifier-shaped tokens: any run of 5+ digits (MRNs, phone numbers, accession numbers),
+# codes mixing letters and 4+ digits ("NWG-00482913"), written dates, and "Dr Name".
+_IDENTIFIER_SHAPES = re.compile(
+    r"\b(?:[A-Z]{1,5}[-/]?)?\d[\d\-/.]{3,}\d\b"
+    r"|\b(?:dr|doctor|prof)\.?\s+[A-Z][\w'-]+",
+    re.IGNORECASE,
+)
+# Where an instance names people, organisations and devices (values read before cleaning).
+_IDENTIFIER_SOURCE_TAGS = frozenset(
+    tag
+    for tag, rule in BASIC_PROFILE_RULES.items()
+    if tag not in CLEAN_DESCRIPTORS_TAGS and "U" not in rule.action
+)
+
+
+def _identifiers_pattern(ds: Dataset) -> re.Pattern[str] | None:
+    """One pattern matching every identifying value the instance carries, in any item."""
+    found: set[str] = set()
+
+    def collect(dataset: Dataset) -> None:
+        for elem in dataset:
+            if elem.VR == "SQ":
+                for item in elem.value or []:
+                    collect(item)
+                continue
+            identifying = (
+                int(elem.tag) in _IDENTIFIER_SOURCE_TAGS or elem.VR == "PN" or elem.tag.is_private
+            )
+            if not identifying or elem.VR not in _TEXT_VRS or elem.VR in {"CS", "UI"}:
+                continue
+            for value in _values(elem.value):
+                text = str(value).strip()
+                if elem.VR == "PN":
+                    found.update(p for p in re.split(r"[\^= ]+", text) if len(p) >= 2)
+                elif elem.VR in {"DA", "DT"}:
+                    found.update(_date_spellings(text))
+                elif len(text) >= 3 and not text.replace(".", "").isdigit():
+                    found.add(text)
+
+    collect(ds)
+    if not found:
+        return None
+    alternatives = sorted((re.escape(v) for v in found), key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
+
+
+def _date_spellings(text: str) -> set[str]:
+    """A DA/DT value as people write it in free text: 19580723, 1958-07-23, 23/07/1958, ..."""
+    digits = text[:8]
+    if len(digits) != 8 or not digits.isdigit():
+        return set()
+    y, m, d = digits[:4], digits[4:6], digits[6:8]
+    return {digits, f"{y}-{m}-{d}", f"{d}/{m}/{y}", f"{m}/{d}/{y}", f"{d}.{m}.{y}"}
+
+
+def _text_clean(text: str, *, identifiers: re.Pattern[str] | None) -> str:
+    cleaned = identifiers.sub(_DESCRIPTOR_REMOVED, text) if identifiers else text
+    cleaned = _IDENTIFIER_SHAPES.sub(_DESCRIPTOR_REMOVED, cleaned)
+    # "[removed], [removed]" says no more than one marker.
+    cleaned = re.sub(r"(\[removed\][\s,;:^]*){2,}", _DESCRIPTOR_REMOVED + " ", cleaned)
+    return cleaned.strip()
+
+
+def _descriptor_clean(ds: Dataset, *, elem: DataElement, run: _DeidentificationRun) -> Outcome:
+    """Keep a descriptor's meaning and drop its identifying text (the C action)."""
+    if elem.VR not in _TEXT_VRS or elem.is_empty:
+        return "kept"
+    values = [_text_clean(str(v), identifiers=run.identifiers) for v in _values(elem.value)]
+    if elem.VR in {"SH", "LO", "CS", "PN", "AE"}:
+        limit = {"SH": 16, "LO": 64, "CS": 16, "PN": 64, "AE": 16}[elem.VR]
+        values = [v[:limit] for v in values]
+    _element_replace(ds, elem=elem, value=values if len(values) > 1 else values[0])
+    return "descriptor_cleaned"
+
+
+def _descriptors_clean_in(item: Dataset, *, run: _DeidentificationRun) -> None:
+    for elem in list(item):
+        if elem.VR == "SQ":
+            for nested in elem.value or []:
+                _descriptors_clean_in(nested, run=run)
+        elif elem.VR in {"LO", "SH", "ST", "LT", "UT", "UC"}:
+            _descriptor_clean(item, elem=elem, run=run)
+
+
+# --- Clean Pixel Data (E.3.1) ---------------------------------------------------------------
+
+# Burned-in annotation sits in the top and bottom bands of the image (the corners, and
+# centred banners); each band spans this share of the rows, the central field the rest.
+_BAND_SHARE = 0.3
+_REGION_MARGIN_PIXELS = 2
+_TEXT_JOIN_PIXELS = 3  # letters and lines closer than this belong to one block of text
+_TEXT_MIN_PIXELS = 6  # fewer bright pixels than this is noise, not text
+
+
+def burned_in_regions_detect(frame: np.ndarray) -> list[tuple[str, PixelRegion]]:
+    """Rectangles in the top and bottom bands holding pixels brighter than the central field.
+
+    Modalities and PACS burn annotation in at full white, above any tissue value; the
+    central field (the middle rows) shows what the anatomy reaches. Bright pixels near each
+    other are joined into blocks of text; each block gives its bounding box plus a margin,
+    named by where it lies ("top-left", "bottom-right", ...).
+    """
+    from scipy import ndimage
+
+    rows, columns = frame.shape[:2]
+    plane = frame.max(axis=-1) if frame.ndim == 3 else frame
+    band = max(1, int(rows * _BAND_SHARE))
+    central = plane[band : rows - band]
+    if central.size == 0:
+        return []
+    bright = plane > central.max()
+    bright[band : rows - band] = False
+    joined = ndimage.binary_dilation(bright, iterations=_TEXT_JOIN_PIXELS)
+    labels, _count = ndimage.label(joined)
+    found = []
+    for index, box in enumerate(ndimage.find_objects(labels), start=1):
+        block = bright[box] & (labels[box] == index)
+        if block.sum() < _TEXT_MIN_PIXELS:
+            continue
+        hit_rows, hit_columns = np.nonzero(block)
+        top = box[0].start + int(hit_rows.min())
+        left = box[1].start + int(hit_columns.min())
+        bottom = box[0].start + int(hit_rows.max()) + 1
+        right = box[1].start + int(hit_columns.max()) + 1
+        margin = _REGION_MARGIN_PIXELS
+        region = PixelRegion(
+            top=max(0, top - margin),
+            left=max(0, left - margin),
+            bottom=min(rows, bottom + margin),
+            right=min(columns, right + margin),
+        )
+        vertical = "top" if top < rows / 2 else "bottom"
+        centre = (left + right) / 2
+        horizontal = (
+            "left" if centre < columns / 3 else "right" if centre > 2 * columns / 3 else "centre"
+        )
+        found.append((f"{vertical}-{horizontal}", region))
+    return found
+
+
+def pixel_data_clean(
+    ds: Dataset, *, regions: tuple[PixelRegion, ...] = ()
+) -> tuple[list[PixelRegionBlanked], list[str]]:
+    """Blank detected and configured regions of every frame IN PLACE (Clean Pixel Data).
+
+    Returns the rectangles blanked and notes on anything that could not be done. Blanked
+    pixels take the frame's minimum stored value (black in MONOCHROME2). When something was
+    blanked, Burned In Annotation is set to NO: the annotation this option looks for is gone.
+    """
+    if "PixelData" not in ds:
+        return [], ["no pixel data"]
+    transfer_syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if transfer_syntax is not None and transfer_syntax.is_compressed:
+        return [], [
+            f"pixel data are compressed ({transfer_syntax.name}); decompress before cleaning"
+        ]
+    pixels = ds.pixel_array.copy()
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    stack = pixels if frames > 1 else pixels[np.newaxis]
+    blanked: dict[tuple[PixelRegion, str], int] = {}
+    for frame in stack:
+        found = [
+            (f"text detected at the {place}", region)
+            for place, region in burned_in_regions_detect(frame)
+        ]
+        found += [("configured region", r) for r in regions]
+        floor = frame.min()
+        for reason, region in found:
+            window = frame[region.top : region.bottom, region.left : region.right]
+            changed = int(np.count_nonzero(window != floor))
+            window[...] = floor
+            blanked[(region, reason)] = blanked.get((region, reason), 0) + changed
+    result = [
+        PixelRegionBlanked(region=region, reason=reason, pixels_changed=changed)
+        for (region, reason), changed in blanked.items()
+    ]
+    if result:
+        cleaned = stack if frames > 1 else stack[0]
+        ds.PixelData = cleaned.astype(pixels.dtype).tobytes()
+        ds.BurnedInAnnotation = "NO"
+    return result, [] if result else ["no burned-in text found in the top or bottom bands"]

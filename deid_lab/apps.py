@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class DeidLabConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "deid_lab"
+    verbose_name = "De-identification lab"
