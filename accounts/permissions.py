@@ -100,6 +100,11 @@ def may_cancel_lab_run(user, run: LabRun) -> bool:
     return run.user_id == user.pk or may_administer(user)
 
 
+def may_answer_lab_run(user, run: LabRun) -> bool:
+    """Only the resident who ran it answers the questions about a run (it is their work)."""
+    return run.user_id == user.pk
+
+
 def lab_runs_visible_filter(user) -> Q:
     """A queryset filter equivalent to `may_view_lab_run` for lists."""
     if is_staff_role(user):
@@ -107,17 +112,70 @@ def lab_runs_visible_filter(user) -> Q:
     return Q(user_id=user.pk)
 
 
-def access_lab_run_by_id(user, run_pk: int, *, for_cancel: bool = False) -> LabRun:
-    """The run with this pk if the user may see it (and cancel it, when asked), else 404."""
+def access_lab_run_by_id(
+    user, run_pk: int, *, for_cancel: bool = False, for_answer: bool = False
+) -> LabRun:
+    """The run with this pk if the user may see it (and cancel or answer it, when asked),
+    else 404."""
     from labs.models import LabRun
 
     try:
         run = LabRun.objects.select_related("exercise", "user").get(pk=run_pk)
     except LabRun.DoesNotExist:
         raise Http404(_("No such lab run.")) from None
-    allowed = may_cancel_lab_run(user, run) if for_cancel else may_view_lab_run(user, run)
+    if for_answer:
+        allowed = may_answer_lab_run(user, run)
+    elif for_cancel:
+        allowed = may_cancel_lab_run(user, run)
+    else:
+        allowed = may_view_lab_run(user, run)
     if not allowed:
         raise Http404(_("No such lab run."))
+    return run
+
+
+# --- Cohort labs (evaluation): robustness curves, measure it, shortcut ---------------------
+
+
+def may_start_cohort_lab(user, *, exercise, page: Page) -> bool:
+    """Anyone who may read the lesson may run a cohort lab the lesson embeds (and no other)."""
+    from evaluation.selectors import lesson_cohort_exercise_ids
+
+    return (
+        role_of(user) is not None
+        and exercise.is_published
+        and may_view_page(user, page)
+        and exercise.pk in lesson_cohort_exercise_ids(page)
+    )
+
+
+def may_view_cohort_run(user, run) -> bool:
+    """Owners see their cohort runs; educators, examiners and admins see everyone's."""
+    return run.user_id == user.pk or is_staff_role(user)
+
+
+def may_cancel_cohort_run(user, run) -> bool:
+    return run.user_id == user.pk or may_administer(user)
+
+
+def cohort_runs_visible_filter(user) -> Q:
+    """A queryset filter equivalent to `may_view_cohort_run` for lists."""
+    if is_staff_role(user):
+        return Q()
+    return Q(user_id=user.pk)
+
+
+def access_cohort_run_by_id(user, run_pk: int, *, for_cancel: bool = False):
+    """The cohort run with this pk if the user may see it (and cancel it, when asked), else
+    404 (a resident must not learn that another resident's run exists)."""
+    from evaluation.models import CohortRun
+
+    run = CohortRun.objects.select_related("exercise", "user").filter(pk=run_pk).first()
+    if run is None:
+        raise Http404(_("No such cohort run."))
+    allowed = may_cancel_cohort_run(user, run) if for_cancel else may_view_cohort_run(user, run)
+    if not allowed:
+        raise Http404(_("No such cohort run."))
     return run
 
 
@@ -178,6 +236,18 @@ def navigation_for(user) -> list[tuple[str, str]]:
     items.append((_("My progress"), reverse("curriculum:my_progress")))
     items.append((_("Search lessons"), reverse("curriculum:search")))
     items.append((_("My lab runs"), reverse("labs:run_list")))
+    items.append((_("De-identification lab"), reverse("deid_lab:attempt_list")))
+    items.append((_("My cohort runs"), reverse("evaluation:run_list")))
+    items.append((_("Build a model"), reverse("model_builder:home")))
+    items.append((_("Reading room"), reverse("reading_room:run_list")))
+    items.append((_("My grades"), reverse("grading:my_grades")))
+    items.append((_("Quizzes and exams"), reverse("assessments:list")))
+    if may_mark(user):
+        items.append((_("Grading queue"), reverse("grading:queue")))
+    if may_view_gradebook(user):
+        items.append((_("Gradebook"), reverse("grading:gradebook_index")))
+    if may_view_audit_log(user):
+        items.append((_("Audit log"), reverse("grading:audit_log")))
     if role in {Role.EDUCATOR, Role.ADMIN}:
         items.append((_("Authoring"), reverse("wagtailadmin_home")))
         items.append((_("Study library"), reverse("study_list")))
@@ -208,6 +278,21 @@ def studies_visible_filter(user) -> Q:
         Q(courses__enrolments__user=user) | Q(courses__cohorts__members=user)
     ).values("pk")
     return Q(is_quarantined=False, pk__in=through_courses)
+
+
+def series_withheld_filter(user) -> Q:
+    """A filter over studies.Series: series of visible studies withheld from this user now.
+
+    An exam's image question is scored against a segmentation in the library. The exam page
+    does not show it, but a candidate could ask DICOMweb for it directly; so while a
+    resident sits an exam, the segmentations that score it are withheld (404, as if absent).
+    """
+    if role_of(user) != Role.RESIDENT:
+        return Q(pk__in=[])
+    from assessments.selectors import answer_key_series_uids_in_open_exams
+
+    withheld = answer_key_series_uids_in_open_exams(user=user)
+    return Q(series_instance_uid__in=withheld) if withheld else Q(pk__in=[])
 
 
 def may_view_study(user, study) -> bool:
@@ -243,3 +328,278 @@ def access_study_by_uid(user, study_instance_uid: str):
     if study is None:
         raise Http404(_("No such study."))
     return study
+
+
+# --- Grading (grading app, issue 9) --------------------------------------------------------
+# Marking is for examiners and programme admins; under blind marking nobody marking sees
+# who wrote the answer (grading.selectors.candidate_label). Residents see only their own
+# released marks; anything else is 404, so a resident cannot learn another's attempt exists.
+
+MARKER_ROLES = frozenset({Role.EXAMINER, Role.ADMIN})
+GRADEBOOK_ROLES = frozenset({Role.EDUCATOR, Role.EXAMINER, Role.ADMIN})
+
+
+def may_mark(user) -> bool:
+    """Work the grading queue: mark, release, decide regrades."""
+    return role_of(user) in MARKER_ROLES
+
+
+def may_moderate(user, marking) -> bool:
+    """A moderator marks nothing of what they moderate: an examiner or admin, neither marker."""
+    return may_mark(user) and not marking.marks.filter(examiner_id=user.pk).exists()
+
+
+def may_view_gradebook(user) -> bool:
+    """Every resident's grades in a course, and the CSV export."""
+    return role_of(user) in GRADEBOOK_ROLES
+
+
+def may_override_grades(user) -> bool:
+    """Overrides are a programme decision: educators and programme admins."""
+    return role_of(user) in {Role.EDUCATOR, Role.ADMIN}
+
+
+def may_view_audit_log(user) -> bool:
+    return may_administer(user)
+
+
+def may_view_resident_grades(user, resident) -> bool:
+    """A resident sees their own grades; gradebook roles see everyone's."""
+    return role_of(user) is not None and (user.pk == resident.pk or may_view_gradebook(user))
+
+
+def access_attempt_feedback_by_id(user, attempt_pk: int):
+    """A finished attempt whose released marks the user may read (its author, an educator
+    or an admin), else 404. Examiners read answers through the blind marking pages instead."""
+    from assessments.models import FINISHED_STATUSES, Attempt
+
+    attempt = (
+        Attempt.objects.select_related("assessment", "user")
+        .filter(pk=attempt_pk, status__in=FINISHED_STATUSES)
+        .first()
+    )
+    if attempt is None or role_of(user) is None:
+        raise Http404(_("No such attempt."))
+    if attempt.user_id != user.pk and role_of(user) not in {Role.EDUCATOR, Role.ADMIN}:
+        raise Http404(_("No such attempt."))
+    return attempt
+
+
+def access_response_for_regrade_request(user, response_pk: int):
+    """The author's own examiner-marked answer, for a regrade request; anything else 404."""
+    from assessments.models import Response
+
+    response = Response.objects.select_related("attempt", "question").filter(pk=response_pk).first()
+    if response is None or role_of(user) != Role.RESIDENT or response.attempt.user_id != user.pk:
+        raise Http404(_("No such answer."))
+    return response
+
+
+def may_claim_certificate(user) -> bool:
+    return role_of(user) == Role.RESIDENT
+
+
+def access_certificate_by_id(user, certificate_pk: int):
+    """The holder, educators and admins may download a certificate's PDF; others get 404."""
+    from grading.models import Certificate
+
+    certificate = Certificate.objects.filter(pk=certificate_pk).first()
+    if certificate is None or role_of(user) is None:
+        raise Http404(_("No such certificate."))
+    if certificate.user_id != user.pk and role_of(user) not in {Role.EDUCATOR, Role.ADMIN}:
+        raise Http404(_("No such certificate."))
+    return certificate
+
+
+# --- Reading room (reading_room app, issue 8): triage and screening simulators -------------
+
+
+def may_run_reading_room(user, *, exercise, page: Page) -> bool:
+    """Anyone who may read the lesson may run (and prepare the scores of) an exercise the
+    lesson embeds, and no other."""
+    from reading_room.selectors import lesson_reading_room_exercise_ids
+
+    return (
+        role_of(user) is not None
+        and exercise.is_published
+        and may_view_page(user, page)
+        and exercise.pk in lesson_reading_room_exercise_ids(page)
+    )
+
+
+def may_view_score_set_progress(user) -> bool:
+    """Progress of a cohort's scoring holds no one's data: any signed-in user may watch it."""
+    return role_of(user) is not None
+
+
+def simulation_runs_visible_filter(user) -> Q:
+    """Owners see their simulation runs; educators, examiners and admins see everyone's."""
+    if is_staff_role(user):
+        return Q()
+    return Q(user_id=user.pk)
+
+
+def access_simulation_run_by_id(user, run_pk: int):
+    """The simulation run with this pk if the user may see it, else Http404."""
+    from reading_room.models import SimulationRun
+
+    run = (
+        SimulationRun.objects.filter(simulation_runs_visible_filter(user), pk=run_pk)
+        .select_related("exercise", "user", "lesson")
+        .first()
+    )
+    if run is None:
+        raise Http404(_("No such simulation run."))
+    return run
+
+
+# --- Assessments (assessments app, issue 9): quizzes, exams, attempts ----------------------
+
+
+def may_view_assessment(user, assessment) -> bool:
+    """Staff see every assessment; a resident sees a published one of a course they are in
+    (or one that belongs to no course)."""
+    role = role_of(user)
+    if role in STAFF_ROLES:
+        return True
+    return role == Role.RESIDENT and may_take_assessment(user, assessment)
+
+
+def may_take_assessment(user, assessment) -> bool:
+    """Residents sit quizzes and exams; staff do not (their attempts would enter the
+    statistics). The time and attempt rules are assessments.services' business."""
+    if role_of(user) != Role.RESIDENT or not assessment.is_published:
+        return False
+    return assessment.course_id is None or is_enrolled(user, assessment.course)
+
+
+def access_assessment_by_id(user, assessment_pk: int):
+    """The assessment if the user may see it, else Http404."""
+    from assessments.models import Assessment
+
+    assessment = Assessment.objects.select_related("course").filter(pk=assessment_pk).first()
+    if assessment is None or not may_view_assessment(user, assessment):
+        raise Http404(_("No such assessment."))
+    return assessment
+
+
+def access_own_attempt_by_id(user, attempt_pk: int):
+    """An attempt is its candidate's alone here (examiners see answers, blinded, in the
+    grading app): anyone else gets Http404, staff included."""
+    from assessments.models import Attempt
+
+    attempt = (
+        Attempt.objects.select_related("assessment", "user")
+        .filter(pk=attempt_pk, user_id=user.pk)
+        .first()
+        if role_of(user) is not None
+        else None
+    )
+    if attempt is None:
+        raise Http404(_("No such attempt."))
+    return attempt
+
+
+def may_view_assessment_statistics(user) -> bool:
+    """Item statistics and score distributions are for educators and programme admins."""
+    return role_of(user) in {Role.EDUCATOR, Role.ADMIN}
+
+
+def may_release_assessment_results(user) -> bool:
+    """Educators and admins release an exam's key and automatic marks to its candidates."""
+    return role_of(user) in {Role.EDUCATOR, Role.ADMIN}
+
+
+# --- No-code model building (model_builder) ----------------------------------------------
+
+
+def may_build_models(user) -> bool:
+    """Every signed-in person may build their own teaching models."""
+    return role_of(user) is not None
+
+
+def may_view_training_run(user, run) -> bool:
+    """Owners see their trainings; educators, examiners and admins see everyone's."""
+    return run.user_id == user.pk or is_staff_role(user)
+
+
+def may_cancel_training_run(user, run) -> bool:
+    return run.user_id == user.pk or may_administer(user)
+
+
+def access_training_run_by_id(user, run_pk: int, *, for_cancel: bool = False):
+    """The training run if the user may see it (and cancel it, when asked), else Http404."""
+    from model_builder.models import TrainingRun
+
+    run = TrainingRun.objects.select_related("user").filter(pk=run_pk).first()
+    if run is None:
+        raise Http404(_("No such training run."))
+    allowed = may_cancel_training_run(user, run) if for_cancel else may_view_training_run(user, run)
+    if not allowed:
+        raise Http404(_("No such training run."))
+    return run
+
+
+def access_labelled_cohort_by_id(user, cohort_pk: int):
+    """A labelled cohort is its owner's alone (labels are their own work), else Http404."""
+    from model_builder.models import LabelledCohort
+
+    cohort = LabelledCohort.objects.filter(pk=cohort_pk).first()
+    if cohort is None or role_of(user) is None or cohort.owner_id != user.pk:
+        raise Http404(_("No such cohort."))
+    return cohort
+
+
+# --- De-identification lab (deid_lab) -------------------------------------------------------
+
+
+def may_start_deid_exercise(user, *, exercise, page: Page) -> bool:
+    """Anyone who may read the lesson may work on a de-identification exercise it embeds."""
+    from deid_lab.selectors import lesson_deid_exercise_ids
+
+    return (
+        role_of(user) is not None
+        and exercise.is_published
+        and may_view_page(user, page)
+        and exercise.pk in lesson_deid_exercise_ids(page)
+    )
+
+
+def may_view_deid_attempt(user, attempt) -> bool:
+    """Owners see their attempts; educators, examiners and admins see everyone's."""
+    return attempt.user_id == user.pk or is_staff_role(user)
+
+
+def may_work_on_deid_attempt(user, attempt) -> bool:
+    """Only the resident who owns an attempt submits its findings and runs it."""
+    return attempt.user_id == user.pk
+
+
+def may_cancel_deid_attempt(user, attempt) -> bool:
+    return attempt.user_id == user.pk or may_administer(user)
+
+
+def deid_attempts_visible_filter(user) -> Q:
+    """A queryset filter equivalent to `may_view_deid_attempt` for lists."""
+    if is_staff_role(user):
+        return Q()
+    return Q(user_id=user.pk)
+
+
+def access_deid_attempt_by_id(user, attempt_pk: int, *, for_action: str = "view"):
+    """The attempt if the user may view it (or "work" on it, or "cancel" it), else Http404."""
+    from deid_lab.models import DeidAttempt
+
+    attempt = (
+        DeidAttempt.objects.select_related("exercise", "user", "lesson")
+        .filter(pk=attempt_pk)
+        .first()
+    )
+    check = {
+        "view": may_view_deid_attempt,
+        "work": may_work_on_deid_attempt,
+        "cancel": may_cancel_deid_attempt,
+    }[for_action]
+    if attempt is None or not check(user, attempt):
+        raise Http404(_("No such de-identification attempt."))
+    return attempt

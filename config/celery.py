@@ -18,5 +18,14 @@ app.conf.task_routes = {
     "labs.tasks.lab_run_execute_task": {"queue": "interactive"},
     "labs.tasks.lab_runs_requeue_stale_task": {"queue": "interactive"},
     "labs.tasks.uploaded_model_validate_task": {"queue": "batch"},
+    "deid_lab.tasks.deid_run_execute_task": {"queue": "interactive"},
+    "deid_lab.tasks.deid_runs_requeue_stale_task": {"queue": "interactive"},
+    "evaluation.tasks.cohort_run_execute_task": {"queue": "batch"},
+    "evaluation.tasks.cohort_runs_requeue_stale_task": {"queue": "interactive"},
+    # Training: batch by default; settings.MODEL_BUILDER_QUEUE=gpu sends it to CUDA hosts.
+    "model_builder.tasks.training_run_execute_task": {"queue": "batch"},
+    "model_builder.tasks.training_runs_requeue_stale_task": {"queue": "interactive"},
+    "reading_room.tasks.score_set_compute_task": {"queue": "batch"},
+    "assessments.tasks.attempts_overdue_submit_task": {"queue": "interactive"},
 }
 app.autodiscover_tasks()

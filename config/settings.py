@@ -47,7 +47,12 @@ INSTALLED_APPS = [
     "curriculum",
     "studies",
     "labs",
+    "evaluation",
+    "reading_room",
     "assessments",
+    "deid_lab",
+    "model_builder",
+    "grading",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.embeds",
@@ -113,6 +118,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web process and the worker write the same file; wait for the lock instead of
     # failing, and let the test database be a file a worker subprocess can open.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # A transaction that reads then writes (claiming a run, checking a per-user limit) must
+    # take the write lock at BEGIN: SQLite cannot upgrade a read lock while another process
+    # writes, and fails at once with "database is locked" instead of waiting the timeout.
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-artefact.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -187,6 +196,22 @@ LAB_RUN_MAX_ACTIVE_PER_USER = int(os.environ.get("LAB_RUN_MAX_ACTIVE_PER_USER", 
 # Pause between pipeline steps. Zero in production; integration tests set it so that a
 # worker can be killed while a run is demonstrably in the middle of its work.
 LAB_RUN_STEP_PAUSE_SECONDS = float(os.environ.get("LAB_RUN_STEP_PAUSE_SECONDS", "0"))
+# Per resident: runs waiting in the queue, and runs computing at once (a further run
+# waits in the queue until one finishes, so one person cannot take every worker).
+LAB_RUN_MAX_QUEUED_PER_USER = int(os.environ.get("LAB_RUN_MAX_QUEUED_PER_USER", "3"))
+LAB_RUN_MAX_RUNNING_PER_USER = int(os.environ.get("LAB_RUN_MAX_RUNNING_PER_USER", "1"))
+LAB_RUN_DEFER_SECONDS = float(os.environ.get("LAB_RUN_DEFER_SECONDS", "1"))
+# Soft limit: the run fails with "took longer than N s"; hard limit: Celery kills the task
+# (and the sweeper marks the run failed with the same message).
+LAB_RUN_SOFT_TIME_LIMIT_SECONDS = float(os.environ.get("LAB_RUN_SOFT_TIME_LIMIT_SECONDS", "120"))
+LAB_RUN_HARD_TIME_LIMIT_SECONDS = float(os.environ.get("LAB_RUN_HARD_TIME_LIMIT_SECONDS", "150"))
+# Heartbeats are written at most this often; between writes a read checks for a cancel.
+LAB_RUN_PROGRESS_MIN_INTERVAL_SECONDS = float(
+    os.environ.get("LAB_RUN_PROGRESS_MIN_INTERVAL_SECONDS", "0.25")
+)
+# Single runs: "interactive" on CPU hosts; "gpu" where residents' workers have CUDA.
+LAB_RUN_QUEUE = os.environ.get("LAB_RUN_QUEUE", "interactive")
+LAB_RUN_ANSWER_MAX_CHARS = int(os.environ.get("LAB_RUN_ANSWER_MAX_CHARS", "4000"))
 
 # Demo accounts exist only where the demo set-up made them, and never in production.
 DEMO_SETUP_ALLOWED = not PRODUCTION
@@ -222,3 +247,44 @@ else:
 ZOO_UPLOAD_MAX_BYTES = int(os.environ.get("ZOO_UPLOAD_MAX_BYTES", str(200 * 1024 * 1024)))
 ZOO_UPLOAD_TIMEOUT_SECONDS = float(os.environ.get("ZOO_UPLOAD_TIMEOUT_SECONDS", "60"))
 ZOO_UPLOAD_MEMORY_BYTES = int(os.environ.get("ZOO_UPLOAD_MEMORY_BYTES", str(2 * 1024**3)))
+
+# No-code model building (model_builder): every training is bounded per run and per user.
+# Soft limit: training stops after the batch that passes it and the model is evaluated as
+# it stands; hard limit: the training process is killed and the run fails. Memory: the
+# training process gets a data (heap) limit, and batch size and model size are capped.
+MODEL_BUILDER_SOFT_SECONDS = float(os.environ.get("MODEL_BUILDER_SOFT_SECONDS", "600"))
+MODEL_BUILDER_HARD_SECONDS = float(os.environ.get("MODEL_BUILDER_HARD_SECONDS", "900"))
+MODEL_BUILDER_MEMORY_BYTES = int(os.environ.get("MODEL_BUILDER_MEMORY_BYTES", str(3 * 1024**3)))
+MODEL_BUILDER_MAX_EPOCHS = int(os.environ.get("MODEL_BUILDER_MAX_EPOCHS", "30"))
+MODEL_BUILDER_BATCH_SIZE = int(os.environ.get("MODEL_BUILDER_BATCH_SIZE", "32"))
+MODEL_BUILDER_MAX_ACTIVE_PER_USER = int(os.environ.get("MODEL_BUILDER_MAX_ACTIVE_PER_USER", "1"))
+MODEL_BUILDER_STALE_SECONDS = int(os.environ.get("MODEL_BUILDER_STALE_SECONDS", "120"))
+MODEL_BUILDER_MAX_ATTEMPTS = int(os.environ.get("MODEL_BUILDER_MAX_ATTEMPTS", "3"))
+# Queue of training tasks: "batch" on CPU hosts, "gpu" where training workers have CUDA.
+MODEL_BUILDER_QUEUE = os.environ.get("MODEL_BUILDER_QUEUE", "batch")
+MODEL_BUILDER_TORCH_THREADS = int(os.environ.get("MODEL_BUILDER_TORCH_THREADS", "1"))
+MODEL_BUILDER_LESION_PATIENTS_MAX = int(os.environ.get("MODEL_BUILDER_LESION_PATIENTS_MAX", "1200"))
+MODEL_BUILDER_SLICES_PER_STUDY = int(os.environ.get("MODEL_BUILDER_SLICES_PER_STUDY", "8"))
+MODEL_BUILDER_LABEL_CSV_MAX_BYTES = int(
+    os.environ.get("MODEL_BUILDER_LABEL_CSV_MAX_BYTES", "262144")
+)
+MODEL_BUILDER_LABEL_CSV_MAX_ROWS = int(os.environ.get("MODEL_BUILDER_LABEL_CSV_MAX_ROWS", "2000"))
+# Tests only: a pause after each epoch so a worker can be killed mid-training.
+MODEL_BUILDER_EPOCH_PAUSE_SECONDS = float(os.environ.get("MODEL_BUILDER_EPOCH_PAUSE_SECONDS", "0"))
+CELERY_BEAT_SCHEDULE["training-runs-requeue-stale"] = {
+    "task": "model_builder.tasks.training_runs_requeue_stale_task",
+    "schedule": float(os.environ.get("MODEL_BUILDER_SWEEP_SECONDS", "30")),
+}
+CELERY_BEAT_SCHEDULE["deid-runs-requeue-stale"] = {
+    "task": "deid_lab.tasks.deid_runs_requeue_stale_task",
+    "schedule": float(os.environ.get("LAB_RUN_SWEEP_SECONDS", "30")),
+}
+# Attempts past their deadline are submitted as timed out even if nobody opens them again.
+CELERY_BEAT_SCHEDULE["assessment-attempts-overdue"] = {
+    "task": "assessments.tasks.attempts_overdue_submit_task",
+    "schedule": float(os.environ.get("ATTEMPT_SWEEP_SECONDS", "30")),
+}
+CELERY_BEAT_SCHEDULE["cohort-runs-requeue-stale"] = {
+    "task": "evaluation.tasks.cohort_runs_requeue_stale_task",
+    "schedule": float(os.environ.get("LAB_RUN_SWEEP_SECONDS", "30")),
+}

@@ -18,9 +18,16 @@ urlpatterns = [
     path("healthz", health, name="health"),
     path("accounts/", include("accounts.urls")),
     path("labs/", include("labs.urls")),
+    path("deid-lab/", include("deid_lab.urls")),
+    path("evaluation/", include("evaluation.urls")),
+    path("build/", include("model_builder.urls")),
+    path("reading-room/", include("reading_room.urls")),
     path("viewer/", include("studies.viewer_pages")),
     path("", include("studies.urls")),
     path("learn/", include("curriculum.urls")),
+    path("assess/", include("assessments.urls")),
+    path("grading/", include("grading.urls")),
+    path("certificates/", include("grading.verification_urls")),
     # One login page for the whole site: the Django admin's own is sent to ours.
     path(
         "django-admin/login/",

@@ -19,6 +19,10 @@ from wagtail.documents.blocks import DocumentChooserBlock
 from wagtail.images.blocks import ImageChooserBlock
 from wagtail.snippets.blocks import SnippetChooserBlock
 
+from assessments.blocks import QuizBlock
+from deid_lab.blocks import DeidBlock
+from evaluation.blocks import CohortLabBlock
+from reading_room.blocks import ReadingRoomBlock
 from studies.blocks import ViewerBlock
 
 PROSE_FEATURES = [
@@ -164,6 +168,10 @@ class LessonBodyBlock(blocks.StreamBlock):
     figure = FigureBlock()
     callout = CalloutBlock()
     lab = LabBlock()
+    cohort_lab = CohortLabBlock()
+    quiz = QuizBlock()
+    reading_room = ReadingRoomBlock()
     viewer = ViewerBlock()
+    deid = DeidBlock()
     references = ReferencesBlock()
     video = VideoBlock()

@@ -52,11 +52,11 @@ def lesson_neighbours(*, lesson: LessonPage) -> tuple[LessonPage | None, LessonP
 
 
 def lesson_ids_completed(*, user, lesson_ids: Iterable[int] | None = None) -> set[int]:
-    """Lessons this user completed: marked complete, or whose lab they ran to success.
+    """Lessons this user completed: marked complete, or whose lab they ran to success and
+    whose quiz they passed (a lesson with both needs both; assessments.selectors).
 
     A succeeded LabRun counts even before `curriculum.services.lesson_completion_record` was
-    called for it, so completion by lab needs no cooperation from the labs app. (The quiz
-    issue adds "quiz passed" here.)
+    called for it, so completion by lab needs no cooperation from the labs app.
     """
     if not user.is_authenticated:
         return set()
@@ -68,9 +68,15 @@ def lesson_ids_completed(*, user, lesson_ids: Iterable[int] | None = None) -> se
         lesson_ids = list(lesson_ids)
         completions = completions.filter(lesson_id__in=lesson_ids)
         runs = runs.filter(lesson_id__in=lesson_ids)
-    return set(completions.values_list("lesson_id", flat=True)) | set(
-        runs.values_list("lesson_id", flat=True)
+    from assessments.selectors import lesson_ids_completed_automatically
+
+    # Automatic completion: every lab embedded succeeded and every quiz embedded was passed.
+    automatic = lesson_ids_completed_automatically(
+        user=user,
+        lab_succeeded_ids=set(runs.values_list("lesson_id", flat=True)),
+        lesson_ids=lesson_ids,
     )
+    return set(completions.values_list("lesson_id", flat=True)) | automatic
 
 
 def lesson_is_completed(*, user, lesson: LessonPage) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 import nh3
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.utils.html import escape
 from wagtail.models import GroupApprovalTask, Page, Site, Workflow, WorkflowPage, WorkflowTask
 
 from accounts.models import Enrolment
@@ -20,6 +21,8 @@ from curriculum.content import (
     LabSpec,
     LessonSpec,
     ModuleSpec,
+    QuestionSpec,
+    QuizSpec,
     course_read,
     source_fingerprint,
 )
@@ -104,6 +107,10 @@ def lesson_completion_record_from_lab_run(*, run) -> LessonCompletion | None:
     lesson = LessonPage.objects.filter(pk=run.lesson_id).first()
     if lesson is None or run.exercise_id not in lesson_lab_exercise_ids(lesson):
         return None
+    from assessments.selectors import lesson_quiz_pending
+
+    if lesson_quiz_pending(user=run.user, lesson=lesson):
+        return None  # its quiz completes it once passed (curriculum.selectors)
     return lesson_completion_record(user=run.user, lesson=lesson, source=CompletionSource.LAB)
 
 
@@ -253,7 +260,17 @@ def _lab_exercise_ensure(lab: LabSpec) -> LabExercise:
             "model_key": lab.model_key,
             "study_key": lab.study_key,
             "perturbation_key": lab.perturbation_key,
-            "severity_default": lab.severity_default,
+            "perturbations": [
+                {
+                    "type": "perturbation",
+                    "value": {
+                        "perturbation": lab.perturbation_key,
+                        "severity_min": None,
+                        "severity_max": None,
+                        "severity_default": lab.severity_default,
+                    },
+                }
+            ],
         },
     )
     return exercise
@@ -310,8 +327,58 @@ def _viewer_block_raw(block: dict, *, lesson: LessonSpec) -> dict | None:
     }
 
 
-def _lesson_body_raw(lesson: LessonSpec, exercises: dict[str, LabExercise]) -> list[dict]:
-    """The lesson's blocks in StreamField's stored (raw) form."""
+def _quiz_question_data(question: QuestionSpec) -> dict:
+    if question.kind in {"single_choice", "multiple_choice"}:
+        return {
+            "options": [
+                {"text": o["text"], "correct": bool(o.get("correct"))} for o in question.options
+            ]
+        }
+    if question.kind == "numeric":
+        return {"answer": question.answer, "tolerance": question.tolerance, "unit": question.unit}
+    return {"accepted": question.accepted}
+
+
+def _quiz_ensure(spec: QuizSpec, *, module: ModulePage, course: Page):
+    """The module's quiz and its questions; made from the content only if missing.
+
+    Like lab exercises, a quiz that exists is never rewritten: educators refine questions
+    in the admin, and a resident's attempts must keep pointing at the paper they answered.
+    """
+    from assessments.models import Assessment, AssessmentKind
+    from assessments.services import assessment_ensure, question_ensure
+
+    existing = Assessment.objects.filter(title=spec.title).first()
+    if existing is not None:
+        return existing
+    questions = [
+        question_ensure(
+            title=question.title,
+            kind=question.kind,
+            prompt=f"<p>{escape(question.prompt)}</p>",
+            data=_quiz_question_data(question),
+            explanation=f"<p>{escape(question.explanation)}</p>",
+            module=module,
+            outcome=question.outcome_text,
+            difficulty=question.difficulty,
+        )
+        for question in spec.questions
+    ]
+    return assessment_ensure(
+        title=spec.title,
+        kind=AssessmentKind.QUIZ,
+        course=course,
+        questions=questions,
+        pass_percent=spec.pass_percent,
+        max_attempts=None,  # formative: residents may retake it as often as they like
+    )
+
+
+def _lesson_body_raw(
+    lesson: LessonSpec, exercises: dict[str, LabExercise], quiz=None
+) -> list[dict]:
+    """The lesson's blocks in StreamField's stored (raw) form; the module's quiz, when this
+    lesson shows it, goes before the references (or at the end)."""
     body = []
     for block in lesson.body:
         kind = block["type"]
@@ -340,6 +407,11 @@ def _lesson_body_raw(lesson: LessonSpec, exercises: dict[str, LabExercise]) -> l
             body.append({"type": "references", "value": value})
         else:
             raise ValueError(f"{lesson.path}: {kind} blocks need files; add them in the admin.")
+    if quiz is not None:
+        quiz_block = {"type": "quiz", "value": {"assessment": quiz.pk, "introduction": ""}}
+        kinds = [block["type"] for block in body]
+        position = kinds.index("references") if "references" in kinds else len(body)
+        body.insert(position, quiz_block)
     return body
 
 
@@ -412,6 +484,11 @@ def curriculum_content_load(
         exercises = {}
         if module_spec.lab is not None:
             exercises[module_spec.lab.title] = _lab_exercise_ensure(module_spec.lab)
+        quiz = None
+        if module_spec.quiz is not None and any(
+            lesson.slug == module_spec.quiz.lesson_slug for lesson in lessons
+        ):
+            quiz = _quiz_ensure(module_spec.quiz, module=module, course=course)
         for lesson in lessons:
             for block in lesson.body:
                 if block["type"] == "lab" and block["exercise"] not in exercises:
@@ -428,7 +505,11 @@ def curriculum_content_load(
                     "title": lesson.title,
                     "summary": lesson.summary,
                     "estimated_minutes": lesson.estimated_minutes,
-                    "body": _lesson_body_raw(lesson, exercises),
+                    "body": _lesson_body_raw(
+                        lesson,
+                        exercises,
+                        quiz=quiz if quiz and lesson.slug == module_spec.quiz.lesson_slug else None,
+                    ),
                     "outcomes": lesson.outcomes,
                 },
                 report=report,

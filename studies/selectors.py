@@ -292,14 +292,18 @@ def series_search(
     offset: int = 0,
 ) -> list:
     """Series of visible studies (of one study when given) matching every condition."""
-    from accounts.permissions import studies_visible_filter
+    from accounts.permissions import series_withheld_filter, studies_visible_filter
     from studies.models import Series, Study
 
     if study_instance_uid is not None:
         study_locate(user=user, study_instance_uid=study_instance_uid)
     q = matching_filter(fields=SERIES_MATCH_FIELDS, matches=matches, fuzzy=fuzzy)
     visible = Study.objects.filter(studies_visible_filter(user)).values("pk")
-    queryset = Series.objects.filter(q, study__in=visible).select_related("study")
+    queryset = (
+        Series.objects.filter(q, study__in=visible)
+        .exclude(series_withheld_filter(user))
+        .select_related("study")
+    )
     if study_instance_uid is not None:
         queryset = queryset.filter(study__study_instance_uid=study_instance_uid)
     queryset = queryset.distinct().order_by("study__study_instance_uid", "series_number", "pk")
@@ -318,8 +322,8 @@ def instances_search(
 ) -> list:
     """Instances of visible studies (of one study / series when given) matching every
     condition."""
-    from accounts.permissions import studies_visible_filter
-    from studies.models import Instance, Study
+    from accounts.permissions import series_withheld_filter, studies_visible_filter
+    from studies.models import Instance, Series, Study
 
     if series_instance_uid is not None:
         series_locate(
@@ -331,7 +335,12 @@ def instances_search(
         study_locate(user=user, study_instance_uid=study_instance_uid)
     q = matching_filter(fields=INSTANCE_MATCH_FIELDS, matches=matches, fuzzy=fuzzy)
     visible = Study.objects.filter(studies_visible_filter(user)).values("pk")
-    queryset = Instance.objects.filter(q, series__study__in=visible).select_related("series__study")
+    withheld = Series.objects.filter(series_withheld_filter(user)).values("pk")
+    queryset = (
+        Instance.objects.filter(q, series__study__in=visible)
+        .exclude(series__in=withheld)
+        .select_related("series__study")
+    )
     if study_instance_uid is not None:
         queryset = queryset.filter(series__study__study_instance_uid=study_instance_uid)
     if series_instance_uid is not None:
@@ -353,10 +362,15 @@ def study_locate(*, user, study_instance_uid: str):
 
 
 def series_locate(*, user, study_instance_uid: str, series_instance_uid: str):
+    from accounts.permissions import series_withheld_filter
     from studies.models import Series
 
     study = study_locate(user=user, study_instance_uid=study_instance_uid)
-    series = Series.objects.filter(study=study, series_instance_uid=series_instance_uid).first()
+    series = (
+        Series.objects.filter(study=study, series_instance_uid=series_instance_uid)
+        .exclude(series_withheld_filter(user))
+        .first()
+    )
     if series is None:
         raise Http404("No such series in this study.")
     return series
@@ -367,11 +381,15 @@ def series_instances(*, series) -> list:
     return list(series.instances.order_by("instance_number", "pk"))
 
 
-def study_instances(*, study) -> list:
-    from studies.models import Instance
+def study_instances(*, study, user) -> list:
+    """The study's instances this user may retrieve (series withheld during an exam left out)."""
+    from accounts.permissions import series_withheld_filter
+    from studies.models import Instance, Series
 
+    withheld = Series.objects.filter(series_withheld_filter(user)).values("pk")
     return list(
         Instance.objects.filter(series__study=study)
+        .exclude(series__in=withheld)
         .select_related("series")
         .order_by("series__series_number", "series__pk", "instance_number", "pk")
     )

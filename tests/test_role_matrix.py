@@ -16,6 +16,17 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from labs.models import LabRun, LabRunStatus
 from labs.services import lab_run_create
+from tests.assessments_tests import matrix_support as assessments
+from tests.deid_lab_tests.matrix_support import deid_create_data, deid_url
+from tests.evaluation_tests.matrix_support import (
+    cohort_run_create_data,
+    cohort_run_create_url,
+    cohort_run_url,
+)
+from tests.grading_tests import matrix_support as grading
+from tests.labs_tests import matrix_support as lab_matrix
+from tests.model_builder_tests import matrix_support as builder_matrix
+from tests.reading_room_tests import matrix_support as reading_room
 from tests.studies_tests.matrix_support import dicomweb_url, study_courses_url
 
 LOGIN = "login"  # expected: redirected to the login page
@@ -37,6 +48,10 @@ def every(status):
 
 def signed_in(status, anonymous=LOGIN):
     return {**every(status), "anonymous": anonymous}
+
+
+MARKERS_200 = {"examiner": 200, "admin": 200}  # grading: who works the queue
+GRADEBOOK_200 = {"educator": 200, "examiner": 200, "admin": 200}
 
 
 MATRIX = [
@@ -83,6 +98,18 @@ MATRIX = [
         "post",
         lambda c: reverse("labs:run_cancel", args=[c["run"].pk]),
         {**signed_in(302), "outsider": 404, "educator": 404, "examiner": 404},
+    ),
+    Row(
+        "labs:run_file",
+        "get",
+        lab_matrix.run_file_url,
+        {**signed_in(200), "outsider": 404},
+    ),
+    Row(
+        "labs:run_answers",
+        "post",
+        lab_matrix.run_answers_url,
+        {**signed_in(404), "resident": 302},
     ),
     Row(
         "django-admin/*",
@@ -197,8 +224,324 @@ MATRIX = [
         lambda c: reverse("labs:uploaded_model_create"),
         {**signed_in(403), "educator": 200, "admin": 200},
     ),
+    # Cohort labs (evaluation): a resident's run is theirs; staff see every run.
+    Row("evaluation:run_list", "get", lambda c: reverse("evaluation:run_list"), signed_in(200)),
+    Row(
+        "evaluation:run_create",
+        "post",
+        cohort_run_create_url,
+        {**signed_in(302), "outsider": 403},
+        data=cohort_run_create_data,
+    ),
+    *[
+        Row(
+            f"evaluation:{name}",
+            "get",
+            cohort_run_url(name, *extra),
+            {**signed_in(200), "outsider": 404},
+        )
+        for name, extra in [
+            ("run_detail", ()),
+            ("run_status", ()),
+            ("measure", ()),
+            ("measure_live", ()),
+            ("roc_plot", ()),
+            ("reliability_plot", ()),
+            ("robustness_plot", ()),
+            ("worst_case_picture", (1, "before_image")),
+            ("cases_csv", ()),
+            ("summary_csv", ()),
+        ]
+    ],
+    Row(
+        "evaluation:run_cancel",
+        "post",
+        cohort_run_url("run_cancel"),
+        {**signed_in(302), "outsider": 404, "educator": 404, "examiner": 404},
+    ),
+    # No-code model building: every signed-in person builds their own models; a training
+    # run is seen by its owner and staff, cancelled by its owner and admins; a labelled
+    # cohort is its owner's alone.
+    Row("model_builder:home", "get", lambda c: reverse("model_builder:home"), signed_in(200)),
+    Row(
+        "model_builder:run_create",
+        "post",
+        lambda c: reverse("model_builder:run_create"),
+        signed_in(302),
+        data=builder_matrix.training_form_data,
+    ),
+    Row(
+        "model_builder:run_detail",
+        "get",
+        builder_matrix.training_run_url("run_detail"),
+        {**signed_in(200), "outsider": 404},
+    ),
+    Row(
+        "model_builder:run_status",
+        "get",
+        builder_matrix.training_run_url("run_status"),
+        {**signed_in(200), "outsider": 404},
+    ),
+    Row(
+        "model_builder:run_curves",
+        "get",
+        builder_matrix.training_run_url("run_curves"),
+        {**signed_in(200), "outsider": 404},
+    ),
+    Row(
+        "model_builder:run_cancel",
+        "post",
+        builder_matrix.training_run_url("run_cancel"),
+        {**signed_in(302), "outsider": 404, "educator": 404, "examiner": 404},
+    ),
+    Row("model_builder:leakage", "get", lambda c: reverse("model_builder:leakage"), signed_in(200)),
+    Row("model_builder:cohorts", "get", lambda c: reverse("model_builder:cohorts"), signed_in(200)),
+    Row(
+        "model_builder:cohort_detail",
+        "get",
+        builder_matrix.cohort_url("cohort_detail"),
+        {**signed_in(404), "resident": 200},
+    ),
+    Row(
+        "model_builder:cohort_labels_set",
+        "post",
+        builder_matrix.cohort_url("cohort_labels_set"),
+        {**signed_in(404), "resident": 302},
+    ),
+    Row(
+        "model_builder:cohort_labels_upload",
+        "post",
+        builder_matrix.cohort_url("cohort_labels_upload"),
+        {**signed_in(404), "resident": 400},
+        data=builder_matrix.label_file_data,
+    ),
     # The viewer page: any signed-in user; the images themselves are guarded by DICOMweb.
     Row("viewer:page", "get", lambda c: reverse("viewer:page", args=["1.2.3"]), signed_in(200)),
+    # De-identification lab: the resident owns the attempt; staff may look at it, only the
+    # owner works on it, owner and admin may cancel it; the outsider may not know it exists.
+    Row("deid_lab:attempt_list", "get", deid_url("attempt_list"), signed_in(200)),
+    Row(
+        "deid_lab:attempt_create",
+        "post",
+        deid_url("attempt_create"),
+        {**signed_in(302), "outsider": 403},
+        data=deid_create_data,
+    ),
+    Row(
+        "deid_lab:attempt_detail",
+        "get",
+        deid_url("attempt_detail"),
+        {**signed_in(200), "outsider": 404},
+    ),
+    Row(
+        "deid_lab:findings_submit",
+        "post",
+        deid_url("findings_submit"),
+        {**signed_in(404), "resident": 302},
+    ),
+    Row(
+        "deid_lab:run_request",
+        "post",
+        deid_url("run_request"),
+        {**signed_in(404), "resident": 302},
+    ),
+    Row("deid_lab:run_status", "get", deid_url("run_status"), {**signed_in(200), "outsider": 404}),
+    Row(
+        "deid_lab:run_cancel",
+        "post",
+        deid_url("run_cancel"),
+        {**signed_in(404), "resident": 302, "admin": 302},
+    ),
+    Row(
+        "deid_lab:attempt_image",
+        "get",
+        deid_url("attempt_image", "original"),
+        {**signed_in(200), "outsider": 404},
+    ),
+    Row(
+        "deid_lab:deidentified_download",
+        "get",
+        deid_url("deidentified_download"),
+        {**signed_in(200), "outsider": 404},
+    ),
+    # Assessments: residents of the course take them, outsiders do not learn they exist,
+    # staff see them (not sit them); an attempt is its candidate's alone.
+    Row("assessments:list", "get", assessments.url("list"), signed_in(200)),
+    Row(
+        "assessments:detail",
+        "get",
+        assessments.url("detail", "quiz"),
+        {**signed_in(200), "outsider": 404},
+    ),
+    Row(
+        "assessments:start",
+        "post",
+        assessments.url("start", "quiz"),
+        {**signed_in(403), "resident": 302, "outsider": 404},
+    ),
+    Row(
+        "assessments:statistics",
+        "get",
+        assessments.url("statistics", "quiz"),
+        {**signed_in(403), "educator": 200, "admin": 200},
+    ),
+    Row(
+        "assessments:distribution",
+        "get",
+        assessments.url("distribution", "quiz"),
+        {**signed_in(403), "educator": 200, "admin": 200},
+    ),
+    Row(
+        "assessments:release",
+        "post",
+        assessments.url("release", "quiz"),
+        {**signed_in(403), "educator": 302, "admin": 302},
+    ),
+    Row(
+        "assessments:attempt",
+        "get",
+        assessments.url("attempt", "attempt"),
+        {**signed_in(404), "resident": 200},
+    ),
+    Row(
+        "assessments:answer",
+        "post",
+        assessments.url("answer", "attempt"),
+        {**signed_in(404), "resident": 302},
+        data=lambda c: {"choice": "1"},
+    ),
+    Row(
+        "assessments:submit",
+        "post",
+        assessments.url("submit", "attempt"),
+        {**signed_in(404), "resident": 302},
+    ),
+    Row(
+        "assessments:result",
+        "get",
+        assessments.url("result", "finished"),
+        {**signed_in(404), "resident": 200},
+    ),
+    # Reading room (issue 8): simulators run only inside a lesson the visitor may read;
+    # runs are the owner's (the resident's here) and staff's; others get 404.
+    Row("reading_room:run_list", "get", reading_room.url("run_list"), signed_in(200)),
+    Row(
+        "reading_room:run_create",
+        "post",
+        reading_room.url("run_create", "triage"),
+        {**signed_in(302), "outsider": 403},
+        data=reading_room.lesson_data({"threshold": "0.4", "policy": "flag"}),
+    ),
+    Row(
+        "reading_room:scores_request",
+        "post",
+        reading_room.url("scores_request", "screening"),
+        {**signed_in(302), "outsider": 403},
+        data=reading_room.lesson_data(),
+    ),
+    Row(
+        "reading_room:scores_status",
+        "get",
+        reading_room.url("scores_status", "score_set"),
+        signed_in(200),
+    ),
+    Row(
+        "reading_room:run_detail",
+        "get",
+        reading_room.url("run_detail", "run"),
+        {**signed_in(200), "outsider": 404},
+    ),
+    Row(
+        "reading_room:run_plot",
+        "get",
+        reading_room.url("run_plot", "run", "time-to-report"),
+        {**signed_in(200), "outsider": 404},
+    ),
+    # Grading (issue 9): examiners and admins mark; residents see only their own released
+    # marks (others' are 404); gradebook for educators, examiners and admins.
+    Row("grading:queue", "get", grading.url("queue"), {**signed_in(403), **MARKERS_200}),
+    Row(
+        "grading:response_mark",
+        "get",
+        grading.url("response_mark", "response"),
+        {**signed_in(403), **MARKERS_200},
+    ),
+    Row(
+        "grading:response_lab_run_output",
+        "get",
+        grading.lab_run_output_url,
+        {**signed_in(403), **MARKERS_200},
+    ),
+    *[
+        Row(
+            f"grading:{name}",
+            "post",
+            grading.url(name, "response"),
+            {**signed_in(403), "examiner": 302, "admin": 302},
+            data=grading.decision_data,
+        )
+        for name in ("response_moderate", "response_release", "response_regrade")
+    ],
+    Row(
+        "grading:assessment_release",
+        "post",
+        grading.url("assessment_release", "assessment"),
+        {**signed_in(403), "examiner": 302, "admin": 302},
+    ),
+    Row("grading:my_grades", "get", grading.url("my_grades"), signed_in(200)),
+    Row(
+        "grading:attempt_feedback",
+        "get",
+        grading.url("attempt_feedback", "attempt"),
+        {**signed_in(200), "outsider": 404, "examiner": 404},
+    ),
+    Row(
+        "grading:regrade_request",
+        "post",
+        grading.url("regrade_request", "response"),
+        {**signed_in(404), "resident": 302},
+        data=lambda c: {"reason": "Matrix request."},
+    ),
+    *[
+        Row(
+            f"grading:{name}",
+            "get",
+            grading.url(name, *needs),
+            {**signed_in(403), **GRADEBOOK_200},
+        )
+        for name, needs in [
+            ("gradebook_index", ()),
+            ("gradebook", ("course",)),
+            ("gradebook_csv", ("course",)),
+        ]
+    ],
+    Row(
+        "grading:gradebook_resident",
+        "get",
+        grading.url("gradebook_resident", "course", "resident"),
+        {**signed_in(200), "outsider": 404},
+    ),
+    Row(
+        "grading:grade_override",
+        "post",
+        grading.url("grade_override", "course"),
+        {**signed_in(403), "educator": 302, "admin": 302},
+        data=grading.override_data,
+    ),
+    Row("grading:audit_log", "get", grading.url("audit_log"), {**signed_in(403), "admin": 200}),
+    Row(
+        "grading:certificate_claim",
+        "post",
+        grading.url("certificate_claim", "course"),
+        {**signed_in(403), "resident": 302, "outsider": 404},
+    ),
+    Row(
+        "grading:certificate_download",
+        "get",
+        grading.url("certificate_download", "certificate"),
+        {**signed_in(200), "outsider": 404, "examiner": 404},
+    ),
+    Row("certificates:verify", "get", grading.verify_url, every(200)),
 ]
 
 THIRD_PARTY_PREFIXES = {"django-admin/": "django-admin/*", "cms/": "cms/*"}

@@ -338,7 +338,7 @@ def series_instances(request, *, study: str, series: str):
 
 def _study_instances(request, study: str) -> list[Instance]:
     found = selectors.study_locate(user=request.user, study_instance_uid=study)
-    return selectors.study_instances(study=found)
+    return selectors.study_instances(study=found, user=request.user)
 
 
 def _series_instances(request, study: str, series: str) -> list[Instance]:

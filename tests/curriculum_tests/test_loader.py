@@ -118,6 +118,36 @@ def test_a_quiz_with_no_correct_option_is_refused_with_its_name(content_dir):
 
 def test_a_quiz_for_a_lesson_of_another_module_is_refused(content_dir):
     quiz = content_dir / MODULE / "quiz.toml"
-    quiz.write_text(quiz.read_text().replace('lesson = "adversarial-inputs"', 'lesson = "dicomweb"'))
+    quiz.write_text(
+        quiz.read_text().replace('lesson = "adversarial-inputs"', 'lesson = "dicomweb"')
+    )
     with pytest.raises(ContentError, match="not a lesson of this module"):
         course_read(content_dir)
+
+
+def test_the_module_quiz_is_loaded_into_its_lesson_once_and_scores(content_dir):
+    from assessments.models import Assessment, Question
+    from assessments.scoring.registry import scorer_for
+
+    curriculum_content_load(content_dir=content_dir)
+    quiz = Assessment.objects.get(title__startswith="Check yourself: where AI fails")
+    assert quiz.is_quiz and quiz.max_attempts is None
+    lesson = LessonPage.objects.get(slug="adversarial-inputs")
+    kinds = [block.block_type for block in lesson.body]
+    assert "quiz" in kinds and kinds.index("quiz") < kinds.index("references")
+    assert lesson.body[kinds.index("quiz")].value["assessment"] == quiz
+
+    # The authored answer key scores: the numeric FGSM question accepts exactly 2 HU.
+    question = Question.objects.get(title="The size of an FGSM perturbation")
+    scorer = scorer_for(question.kind)
+    assert scorer.score(question.data, {"value": 2.0, "unit": "HU"}, max_points=1.0).points == 1.0
+    assert scorer.score(question.data, {"value": 3.0, "unit": "HU"}, max_points=1.0).points == 0.0
+
+    # Loading again changes nothing; an educator's edit of a question survives.
+    question.data = {**question.data, "tolerance": 1.0}
+    question.save()
+    _course, again = curriculum_content_load(content_dir=content_dir)
+    assert not again.created and not again.updated
+    assert Assessment.objects.filter(title=quiz.title).count() == 1
+    question.refresh_from_db()
+    assert question.data["tolerance"] == 1.0

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.models import User
 from accounts.services import cohort_ensure, demo_accounts_ensure
 from curriculum.services import curriculum_content_load, demo_course_ensure
+from deid_lab.services import deid_demo_lesson_ensure
 
 
 class Command(BaseCommand):
@@ -24,11 +25,22 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(f"Kept an educator's edit: {label}"))
         accounts = demo_accounts_ensure()
         course = lesson.get_parent().get_parent()
+        # The de-identification lab's own lesson (made once; edits survive).
+        deid_demo_lesson_ensure(course=course)
         cohort_ensure(
             name="Demo cohort",
             courses=[course],
             members=User.objects.filter(username="resident", is_demo=True),
         )
+        from assessments.demo import assessments_demo_ensure
+
+        demo = assessments_demo_ensure(course=course, module=lesson.get_parent().specific)
+        for note in demo.notes:
+            self.stdout.write(self.style.WARNING(note))
+        self.stdout.write(f"Demo quiz and exam: {demo.quiz} · {demo.exam} (under /assess/)")
+        from grading.demo import grading_demo_ensure
+
+        self.stdout.write(grading_demo_ensure(course=course, exam=demo.exam, quiz=demo.quiz))
         credentials = self._credentials_remember(accounts)
         self.stdout.write(self.style.SUCCESS(f"Demo lesson: {lesson.url}"))
         self.stdout.write("Demo accounts (username / password / role):")
