@@ -23,7 +23,16 @@ from pathlib import Path
 from django.conf import settings
 
 CONTENT_DIR = Path(settings.BASE_DIR) / "content"
-BLOCK_TYPES = frozenset({"text", "callout", "lab", "viewer", "references", "figure", "video"})
+# Lesson blocks that embed an authored exercise snippet, defined inline in the lesson file
+# ([body.exercise] with the snippet's fields): block type -> "app_label.Model".
+EXERCISE_BLOCKS = {
+    "reading_room": "reading_room.ReadingRoomExercise",
+    "cohort_lab": "evaluation.CohortExercise",
+    "deid": "deid_lab.DeidExercise",
+}
+BLOCK_TYPES = frozenset(
+    {"text", "callout", "lab", "viewer", "references", "figure", "video", *EXERCISE_BLOCKS}
+)
 
 
 class ContentError(ValueError):
@@ -137,6 +146,10 @@ def lesson_read(path: Path) -> LessonSpec:
     for block in data["body"]:
         if block.get("type") not in BLOCK_TYPES:
             raise ContentError(f"{path}: unknown block type {block.get('type')!r}")
+        if block["type"] in EXERCISE_BLOCKS and not (block.get("exercise") or {}).get("title"):
+            raise ContentError(
+                f"{path}: a {block['type']} block needs [body.exercise] with a title"
+            )
     return LessonSpec(
         path=path,
         slug=data["slug"],

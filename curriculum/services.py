@@ -17,6 +17,8 @@ from accounts.models import Enrolment
 from accounts.services import enrolment_create
 from curriculum.content import (
     CONTENT_DIR,
+    EXERCISE_BLOCKS,
+    ContentError,
     CourseSpec,
     LabSpec,
     LessonSpec,
@@ -374,6 +376,28 @@ def _quiz_ensure(spec: QuizSpec, *, module: ModulePage, course: Page):
     )
 
 
+def _authored_exercise_ensure(block_type: str, fields: dict, *, path: Path):
+    """The exercise snippet a lesson file defines inline; made only if missing (like lab
+    exercises, an exercise an educator has since refined is never overwritten)."""
+    from django.apps import apps
+    from django.core.exceptions import ValidationError
+
+    model = apps.get_model(EXERCISE_BLOCKS[block_type])
+    existing = model.objects.filter(title=fields["title"]).first()
+    if existing is not None:
+        return existing
+    values = dict(fields)
+    if "instructions" in values:
+        values["instructions"] = _html_clean(values["instructions"])
+    exercise = model(**values)
+    try:
+        exercise.full_clean()
+    except ValidationError as error:
+        raise ContentError(f"{path}: exercise {fields['title']!r}: {error.message_dict}") from error
+    exercise.save()
+    return exercise
+
+
 def _lesson_body_raw(
     lesson: LessonSpec, exercises: dict[str, LabExercise], quiz=None
 ) -> list[dict]:
@@ -399,6 +423,10 @@ def _lesson_body_raw(
             viewer = _viewer_block_raw(block, lesson=lesson)
             if viewer is not None:
                 body.append({"type": "viewer", "value": viewer})
+        elif kind in EXERCISE_BLOCKS:
+            exercise = _authored_exercise_ensure(kind, block["exercise"], path=lesson.path)
+            value = {"exercise": exercise.pk, "introduction": block.get("introduction", "")}
+            body.append({"type": kind, "value": value})
         elif kind == "references":
             value = {
                 "heading": block.get("heading", "References"),

@@ -51,6 +51,18 @@ def test_the_whole_course_loads_and_reloads_unchanged():
     assert not again.created and not again.updated
     explainable = ModulePage.objects.get(slug="explainable-ai")
     assert [p.required_module.slug for p in explainable.prerequisites.all()] == ["ai-fundamentals"]
+    # Lessons embed the authored labs of every family, defined in the lesson files.
+    block_types = {
+        block.block_type
+        for lesson in LessonPage.objects.descendant_of(course)
+        for block in lesson.body
+    }
+    assert {"lab", "quiz", "reading_room", "cohort_lab"} <= block_types
+    triage = LessonPage.objects.get(slug="triage-and-screening")
+    kinds = [
+        block.value["exercise"].kind for block in triage.body if block.block_type == "reading_room"
+    ]
+    assert kinds == ["triage", "screening"]
 
 
 def test_run_twice_edit_a_page_run_again_the_edit_survives(content_dir):
