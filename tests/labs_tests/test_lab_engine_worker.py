@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import kombu.pools
 import pytest
 
 from config import celery_app
@@ -98,7 +99,12 @@ def test_a_redis_restart_loses_no_submitted_run(
     restarted = redis_start(port=port, data_dir=tmp_path / "redis-after")
     # The session fixture stops whatever process it holds at the end of the session.
     redis_server.process = restarted.process
-    celery_app.pool.force_close_all()
+    # Pooled connections point at the old server. kombu.pools.reset closes them and forgets
+    # the closed pools; the app must forget its connection and producer pools too, exactly
+    # what Celery does after a fork, or every later acquire in this process (any test after
+    # this one) fails with "Acquire on closed pool".
+    kombu.pools.reset()
+    celery_app._after_fork()
     assert celery_app.connection().default_channel.client.llen("interactive") == 0
     assert LabRun.objects.get(pk=run.pk).status == LabRunStatus.QUEUED
 
