@@ -32,7 +32,10 @@ def learning_curves_svg(*, history: list[dict], epochs: int, title: str = "") ->
         axes.set_xlabel("Epoch")
         axes.set_ylabel(label)
         axes.grid(alpha=0.3)
-    auc_axes.set_ylim(0.4, 1.0)
+    # 0.4..1 reads best for a model that learns; one that does worse than chance must still
+    # show its points rather than fall off the plot.
+    aucs = [row["test_auc"] for row in history if row["test_auc"] is not None]
+    auc_axes.set_ylim(min([0.4, *aucs]) - 0.02 if aucs and min(aucs) < 0.4 else 0.4, 1.0)
     auc_axes.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
     for previous, row in itertools.pairwise(history):
         if row.get("attempt") != previous.get("attempt"):
