@@ -117,6 +117,15 @@ def _pad_to_multiple(image: np.ndarray, multiple: int = 4) -> tuple[np.ndarray, 
     return padded, (rows, columns)
 
 
+def slice_on_training_grid(volume: ImageVolume) -> tuple[np.ndarray, tuple[int, int]]:
+    """The volume's first slice (HU) resampled to the 1.4 mm grid the lesion models were
+    trained on and padded with air to a multiple of 4; with its size before padding."""
+    image = volume.pixels[0]
+    zoom = (volume.spacing_mm[1] / PIXEL_SPACING_MM, volume.spacing_mm[2] / PIXEL_SPACING_MM)
+    resampled = ndimage.zoom(image, zoom, order=1) if zoom != (1.0, 1.0) else image
+    return _pad_to_multiple(resampled)
+
+
 @dataclass(frozen=True)
 class TrainingOutcome:
     state_dict: dict[str, torch.Tensor]
@@ -286,16 +295,10 @@ class CtLesionFinder(ZooModel):
         return LesionNetForSaliency(_network_load())
 
     def preprocess(self, volume: ImageVolume) -> PreparedInput:
-        image = volume.pixels[0]
-        zoom = (
-            volume.spacing_mm[1] / PIXEL_SPACING_MM,
-            volume.spacing_mm[2] / PIXEL_SPACING_MM,
-        )
-        resampled = ndimage.zoom(image, zoom, order=1) if zoom != (1.0, 1.0) else image
-        padded, size = _pad_to_multiple(resampled)
+        padded, size = slice_on_training_grid(volume)
         return PreparedInput(
             tensor=windows_from_hu(padded)[None],
-            context={"resampled_size": size, "original_size": image.shape},
+            context={"resampled_size": size, "original_size": volume.pixels[0].shape},
         )
 
     def forward(self, tensor: torch.Tensor) -> torch.Tensor:

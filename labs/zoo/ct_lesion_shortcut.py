@@ -31,7 +31,7 @@ from labs.zoo.base import (
     Task,
     ZooModel,
 )
-from labs.zoo.ct_lesion import PIXEL_SPACING_MM, windows_from_hu
+from labs.zoo.ct_lesion import PIXEL_SPACING_MM, slice_on_training_grid, windows_from_hu
 from labs.zoo.evaluation import auc_with_interval, metrics_record_write
 from labs.zoo.weights_files import WEIGHTS_DIR, state_dict_load
 
@@ -235,15 +235,6 @@ def _network_load() -> ShortcutNet:
     )
 
 
-def _pad_to_multiple(image: np.ndarray, multiple: int = 4) -> np.ndarray:
-    rows, columns = image.shape
-    return np.pad(
-        image,
-        ((0, -rows % multiple), (0, -columns % multiple)),
-        constant_values=ct_lesions.AIR_HU,
-    )
-
-
 class CtLesionShortcut(ZooModel):
     key = "ct-lesion-shortcut"
     title = "CT lesion classifier with a shortcut (deliberately flawed)"
@@ -266,12 +257,10 @@ class CtLesionShortcut(ZooModel):
         return _network_load()
 
     def preprocess(self, volume: ImageVolume) -> PreparedInput:
-        image = volume.pixels[0]
-        zoom = (volume.spacing_mm[1] / PIXEL_SPACING_MM, volume.spacing_mm[2] / PIXEL_SPACING_MM)
-        resampled = ndimage.zoom(image, zoom, order=1) if zoom != (1.0, 1.0) else image
+        padded, size = slice_on_training_grid(volume)
         return PreparedInput(
-            tensor=windows_from_hu(_pad_to_multiple(resampled))[None],
-            context={"resampled_size": resampled.shape, "original_size": image.shape},
+            tensor=windows_from_hu(padded)[None],
+            context={"resampled_size": size, "original_size": volume.pixels[0].shape},
         )
 
     def postprocess(self, output: torch.Tensor, prepared: PreparedInput) -> ClassificationOutput:
