@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -25,6 +26,30 @@ PASSWORD = "bench-password-not-secret-9f3"  # noqa: S105 (a throw-away user on l
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
+
+
+def latency_summary(label: str, seconds: list[float]) -> str:
+    """One line: p50, p95 and mean of a list of durations, in milliseconds."""
+    return (
+        f"{label:<34} p50 {1000 * percentile(seconds, 0.5):8.1f} ms   "
+        f"p95 {1000 * percentile(seconds, 0.95):8.1f} ms   mean "
+        f"{1000 * statistics.fmean(seconds):8.1f} ms"
+    )
+
+
+def worker_bench_env(workdir: Path, *, redis_port: int) -> dict[str, str]:
+    """Environment for a throw-away platform (SQLite, media, Redis URL) under `workdir`,
+    also made this process's own: the benchmarks import Django in-process as well."""
+    env = {
+        **os.environ,
+        "ARTEFACT_VAR_DIR": str(workdir),
+        "MEDIA_ROOT": str(workdir / "media"),
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")
+    os.environ.update(env)
+    return env
 
 
 def wait_http(url: str, *, headers: dict | None = None, auth=None, seconds: float = 60) -> None:

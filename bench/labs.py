@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,18 +25,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import PASSWORD, gunicorn_start, manage, percentile, wait_http  # noqa: E402
+from bench.harness import (  # noqa: E402
+    PASSWORD,
+    gunicorn_start,
+    latency_summary,
+    manage,
+    percentile,
+    wait_http,
+    worker_bench_env,
+)
 
 SEVERITY = 100.0
 SLICE_NUMBER = 70
-
-
-def summary(label: str, seconds: list[float]) -> str:
-    return (
-        f"{label:<34} p50 {1000 * percentile(seconds, 0.5):8.1f} ms   "
-        f"p95 {1000 * percentile(seconds, 0.95):8.1f} ms   mean "
-        f"{1000 * statistics.fmean(seconds):8.1f} ms"
-    )
 
 
 def exercise_prepare():
@@ -104,15 +103,7 @@ def main() -> int:
     from config.localservices import free_port, redis_start, worker_start
 
     redis_port, web_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "ARTEFACT_VAR_DIR": str(workdir),
-        "MEDIA_ROOT": str(workdir / "media"),
-        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "LOG_LEVEL": "WARNING",
-    }
-    env.setdefault("DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}")
-    os.environ.update(env)
+    env = worker_bench_env(workdir, redis_port=redis_port)
     children = [redis_start(port=redis_port, data_dir=workdir / "redis")]
     try:
         manage(env, "migrate", "--noinput", "-v", "0", stdout=subprocess.DEVNULL)
@@ -189,8 +180,8 @@ def main() -> int:
             f"{SLICE_NUMBER}, Gaussian noise {SEVERITY:g} HU, ct-tissue x2, Grad-CAM x2, "
             "all outputs written"
         )
-        print(summary("in-process computation", in_process))
-        print(summary("web + Redis + Celery worker", through_platform))
+        print(latency_summary("in-process computation", in_process))
+        print(latency_summary("web + Redis + Celery worker", through_platform))
         print(
             f"ratio platform/in-process: p50 "
             f"{percentile(through_platform, 0.5) / percentile(in_process, 0.5):.2f}x   p95 "

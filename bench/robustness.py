@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import manage  # noqa: E402
+from bench.harness import manage, worker_bench_env  # noqa: E402
 
 PERTURBATION = "gaussian-noise"
 
@@ -40,20 +40,7 @@ def main() -> int:
     from config.localservices import free_port, redis_start, worker_start, worker_wait_ready
 
     redis_port = free_port()
-    env = {
-        **os.environ,
-        "ARTEFACT_VAR_DIR": str(workdir),
-        "MEDIA_ROOT": str(workdir / "media"),
-        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "LOG_LEVEL": "WARNING",
-    }
-    # Several processes write one SQLite file: IMMEDIATE transactions take the write lock
-    # up front and wait for it, where the default (deferred) ones fail with "database is
-    # locked" when a read inside a transaction needs to become a write.
-    env.setdefault(
-        "DATABASE_URL", f"sqlite:///{workdir / 'bench.sqlite3'}?transaction_mode=IMMEDIATE"
-    )
-    os.environ.update(env)
+    env = worker_bench_env(workdir, redis_port=redis_port)
     children = [redis_start(port=redis_port, data_dir=workdir / "redis")]
     try:
         manage(env, "migrate", "--noinput", "-v", "0", stdout=subprocess.DEVNULL)
