@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from assessments.models import (
+    IMAGE_KINDS,
     Assessment,
     Attempt,
     AttemptStatus,
@@ -336,6 +337,104 @@ def assessment_results_release(*, assessment: Assessment, now: dt.datetime | Non
         assessment.results_released_at = now or timezone.now()
         assessment.save(update_fields=["results_released_at"])
     return assessment
+
+
+# --- Repair: marks stored against another question on the same series ----------------------
+
+
+@dataclass
+class SharedMarkRepair:
+    """What responses_shared_marks_repair found and did."""
+
+    cleared: list[Response]  # answers that were another question's mark
+    undecided: list[list[Response]]  # one mark on several questions, owner unknown
+    rescored: list[Attempt]  # finished attempts whose totals were computed again
+    released: list[Attempt]  # of those, attempts whose results residents can already see
+
+
+def _mark_owner(responses: list[Response]) -> Response | None:
+    """The one question a mark shared by `responses` was placed for, when the mark says so.
+
+    Until the viewer kept each question's marks apart, a mark placed in one question's
+    viewer was posted by every viewer of the same series. Each viewer opens on its
+    question's `initial_slice`: a mark on exactly one question's opening image belongs to
+    it; a mark elsewhere was scrolled to, which only a choose-the-slice question asks for.
+    """
+    mark_slice = responses[0].answer.get("slice")
+    opened_there = [r for r in responses if r.question.data.get("initial_slice") == mark_slice]
+    if len(opened_there) == 1:
+        return opened_there[0]
+    if not opened_there:
+        choose_slice = [r for r in responses if r.question.kind == QuestionKind.IMAGE_SLICE]
+        if len(choose_slice) == 1:
+            return choose_slice[0]
+    return None
+
+
+def _mark_identity(response: Response) -> tuple | None:
+    answer = response.answer
+    if not isinstance(answer, dict) or not answer.get("sop_uid"):
+        return None
+    points = tuple(tuple(point) for point in answer.get("image") or ())
+    return (response.question.data.get("series_uid"), answer["sop_uid"], points)
+
+
+def responses_shared_marks_repair(*, dry_run: bool = False) -> SharedMarkRepair:
+    """Find image answers that are one mark stored against several questions of an attempt,
+    clear it from the questions it was not placed for, and score finished attempts again.
+
+    A cleared answer counts as not answered: the resident's own mark for that question was
+    overwritten and cannot be recovered. Marks whose question cannot be told are left as
+    they are and listed for an examiner. Running it again changes nothing.
+    """
+    report = SharedMarkRepair(cleared=[], undecided=[], rescored=[], released=[])
+    image_responses = (
+        Response.objects.filter(question__kind__in=IMAGE_KINDS)
+        .exclude(answer__isnull=True)
+        .select_related("question", "attempt__assessment", "attempt__user")
+        .order_by("attempt_id", "position")
+    )
+    by_mark: dict[tuple, list[Response]] = {}
+    for response in image_responses:
+        identity = _mark_identity(response)
+        if identity is not None:
+            by_mark.setdefault((response.attempt_id, *identity), []).append(response)
+    touched: dict[int, Attempt] = {}
+    with transaction.atomic():
+        for shared in by_mark.values():
+            if len(shared) < 2:
+                continue
+            owner = _mark_owner(shared)
+            if owner is None:
+                report.undecided.append(shared)
+                continue
+            for response in shared:
+                if response.pk == owner.pk:
+                    continue
+                report.cleared.append(response)
+                touched[response.attempt_id] = response.attempt
+                if dry_run:
+                    continue
+                response.answer = None
+                response.text = ""
+                response.auto_score = 0.0 if response.attempt.is_finished else None
+                response.feedback = _(
+                    "Not answered: the mark stored here was placed for another question on"
+                    " the same images (a fault now fixed), so it was removed."
+                )
+                response.save(update_fields=["answer", "text", "auto_score", "feedback"])
+        for attempt in touched.values():
+            if not attempt.is_finished:
+                continue
+            report.rescored.append(attempt)
+            if attempt.assessment.results_released_at is not None:
+                report.released.append(attempt)
+            if dry_run:
+                continue
+            totals = attempt.responses.aggregate(score=Sum("auto_score"))
+            attempt.auto_score = round(totals["score"] or 0.0, 4)
+            attempt.save(update_fields=["auto_score"])
+    return report
 
 
 # --- Authoring from code (demo content, content loaders) ------------------------------------
