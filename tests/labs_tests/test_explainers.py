@@ -1,7 +1,5 @@
 """Explainers: maps land where the evidence is, fail the sanity check when they should."""
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -183,7 +181,10 @@ def test_grad_cam_on_the_lesion_finder_peaks_on_the_inserted_lesion(lesion_case)
     assert saliency.values[near_lesion].mean() > 2 * saliency.values[~near_lesion].mean()
 
 
-def test_each_explainer_runs_on_a_real_512_slice_in_seconds():
+def test_each_explainer_gives_a_map_of_a_real_512_slice():
+    # How long each takes is measured in bench/explainers.py, against the model's own
+    # prediction in the same run; here only what a resident sees: a whole, finite map that
+    # shows something.
     source = ct_lesions.source_ct_load()
     level = source.hu.shape[0] // 2
     image = ImageVolume.from_slice(
@@ -191,8 +192,7 @@ def test_each_explainer_runs_on_a_real_512_slice_in_seconds():
     )
     model = ct_lesion.CtLesionFinder()
     for key, explainer in EXPLAINERS.items():
-        started = time.perf_counter()
         saliency = explainer.explain(model=model, image=image)
-        seconds = time.perf_counter() - started
-        assert saliency.values.shape == source.hu.shape[1:]
-        assert seconds < 15, (key, seconds)
+        assert saliency.values.shape == source.hu.shape[1:], key
+        assert np.isfinite(saliency.values).all(), key
+        assert saliency.values.max() > saliency.values.min(), key

@@ -114,7 +114,6 @@ def test_a_triage_run_compares_every_policy_on_the_same_real_scores(
         (score in positives) == critical or score in set(pool.scores[~pool.positive].tolist())
         for score, critical in zip(results["score"], results["is_critical"], strict=True)
     )
-    assert run.seconds < 1.0
 
 
 def test_a_replay_sees_the_same_day_and_only_the_threshold_changes(
@@ -142,7 +141,6 @@ def test_a_screening_run_reports_workload_misses_and_ppv(people, demo_lesson, ex
     assert outcome["cancers_missed"] >= human["cancers_missed"]
     curve = run.results["ppv_curve"]
     assert curve["pathway"] == sorted(curve["pathway"])  # PPV rises with prevalence
-    assert run.seconds < 1.0
 
 
 def test_bad_thresholds_and_missing_scores_are_refused_in_words(db, people, demo_lesson, exercises):
