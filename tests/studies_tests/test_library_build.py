@@ -6,7 +6,6 @@ import hashlib
 import re
 import shutil
 import subprocess
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -133,15 +132,13 @@ def test_every_instance_passes_dciodvfy(built_library):
     assert found == []
 
 
-def test_second_build_is_idempotent_and_fast(built_library):
+def test_second_build_is_idempotent_and_skips_every_study(built_library):
+    # How much quicker a second build is: bench/library.py, not a timed assertion here.
     before = {path: path.stat().st_mtime_ns for path in built_library.instance_paths()}
-    started = time.monotonic()
     again = library_build(
         out_dir=built_library.out_dir, cache_dir=built_library.cache_dir, progress=lambda _: None
     )
-    elapsed = time.monotonic() - started
     assert all(study.skipped for study in again)
-    assert elapsed < min(5.0, built_library.seconds / 2)
     assert {s.key: s.manifest for s in again} == {
         k: s.manifest for k, s in built_library.studies.items()
     }
