@@ -12,6 +12,7 @@ from accounts.models import Role
 from accounts.services import enrolment_create
 from config import celery_app
 from config.localservices import free_port, redis_start, worker_start, worker_wait_ready
+from tests.browser.fixtures import browser_page, chromium, screenshot_dir  # noqa: F401 (fixtures)
 from tests.factories import UserFactory
 
 ROLES = ("resident", "educator", "examiner", "admin")

@@ -6,7 +6,6 @@ import pytest
 
 from accounts.services import enrolment_create
 from curriculum.services import curriculum_content_load
-from tests.browser.conftest import browser_page  # noqa: F401  (the shared Chromium fixture)
 from tests.browser.session import log_in
 from tests.factories import TEST_PASSWORD
 
@@ -16,7 +15,7 @@ pytestmark = [
 ]
 
 
-def test_resident_works_through_a_lesson(live_server, people, browser_page):  # noqa: F811
+def test_resident_works_through_a_lesson(live_server, people, browser_page):
     course, _report = curriculum_content_load(
         only_lessons={
             "where-ai-fails/when-noise-breaks-a-model",

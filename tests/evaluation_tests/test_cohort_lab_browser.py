@@ -3,7 +3,6 @@
 import pytest
 
 from evaluation.models import CohortRun
-from tests.browser.conftest import browser_page, screenshot_dir  # noqa: F401 (fixtures)
 from tests.browser.session import log_in
 from tests.evaluation_tests.support import cohort_exercise_make, lesson_embed
 
@@ -23,8 +22,8 @@ def test_resident_sweeps_then_moves_the_threshold(
     celery_worker,
     demo_lesson,
     people,
-    browser_page,  # noqa: F811 (the fixture imported above)
-    screenshot_dir,  # noqa: F811
+    browser_page,
+    screenshot_dir,
     settings,
 ):
     settings.EVALUATION_CASE_LIMIT = 12

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from reading_room.models import SimulationRun
-from tests.browser.conftest import browser_page, screenshot_dir  # noqa: F401 (fixtures)
 from tests.browser.session import log_in
 from tests.reading_room_tests.matrix_support import exercises_embed, scores_make_ready
 
@@ -21,8 +20,8 @@ def images_loaded(page) -> list[int]:
 
 
 def test_run_replay_and_compare_in_the_browser(
-    browser_page,  # noqa: F811
-    screenshot_dir,  # noqa: F811
+    browser_page,
+    screenshot_dir,
     live_server,
     demo_lesson,
     people,
