@@ -21,3 +21,32 @@
   }
   tick();
 })();
+
+// Save states. A changed answer shows "Saving…" at once, and keeps showing it until the
+// server has answered for the newest change: answers of one question are posted one after
+// another (hx-sync), and the reply to an older one must not say that the newest is saved.
+(function () {
+  function savingShow(form) {
+    const status = form.querySelector(".save-status");
+    if (!status) return;
+    const line = document.createElement("p");
+    line.className = "muted";
+    line.dataset.saveState = "saving";
+    line.textContent = form.dataset.savingText || "Saving…";
+    status.replaceChildren(line);
+  }
+  document.addEventListener("change", (event) => {
+    const form = event.target.closest?.("form.answer-form");
+    if (!form) return;
+    form.dataset.changes = String(Number(form.dataset.changes || 0) + 1);
+    savingShow(form);
+  });
+  document.body.addEventListener("htmx:beforeRequest", (event) => {
+    const form = event.detail.elt.closest?.("form.answer-form");
+    if (form) form.dataset.posted = form.dataset.changes || "0";
+  });
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    const form = event.detail.elt.closest?.("form.answer-form");
+    if (form && (form.dataset.changes || "0") !== form.dataset.posted) savingShow(form);
+  });
+})();

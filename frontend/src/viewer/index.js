@@ -92,6 +92,7 @@ function cornerstoneInit() {
     await coreInit();
     dicomImageLoaderInit({ maxWebWorkers: Math.min(4, navigator.hardwareConcurrency || 1) });
     toolsInit();
+    answerGroupsSeparate();
     for (const tool of [
       WindowLevelTool,
       PanTool,
@@ -107,6 +108,23 @@ function cornerstoneInit() {
     }
   })();
   return cornerstoneReady;
+}
+
+/** The viewport elements of answer viewers, each with its own annotation group. */
+const answerGroups = new WeakMap();
+
+/** Cornerstone files annotations under the viewport's frame of reference, so every viewer
+ * of one series sees (and would post) every mark placed on it. An answer belongs to one
+ * question, whatever series the questions share: an answer viewer's marks are filed under
+ * its frame of reference and its own name, so each viewer shows and posts only its own. */
+function answerGroupsSeparate() {
+  const manager = annotation.state.getAnnotationManager();
+  const frameOfReferenceKey = manager.getGroupKey;
+  manager.getGroupKey = (selector) => {
+    const key = frameOfReferenceKey(selector);
+    const own = typeof selector === "string" ? undefined : answerGroups.get(selector);
+    return own ? `${key}|${own}` : key;
+  };
 }
 
 let viewerCount = 0;
@@ -157,6 +175,9 @@ class Viewer {
     this.linkGroup = root.dataset.link || "";
     this.presetKey = "";
     this.presetRange = null;
+    this.answerUids = new Set(); // the answer marks last posted
+    this.pointerHeld = false;
+    this.answersPending = false;
   }
 
   /** A JSON data attribute, or a clear error naming it. */
@@ -369,6 +390,7 @@ class Viewer {
   toolsSetUp() {
     const group = ToolGroupManager.createToolGroup(`${this.id}-tools`);
     this.toolGroup = group;
+    if (this.answerField) answerGroups.set(this.element, this.id);
     for (const name of Object.values(DRAG_TOOLS)) group.addTool(name);
     group.addTool(StackScrollTool.toolName);
     group.setToolActive(StackScrollTool.toolName, {
@@ -824,8 +846,10 @@ class Viewer {
   answersSerialize() {
     if (!this.answerField) return;
     const marks = [];
+    this.answerUids = new Set();
     for (const [kind, toolName] of Object.entries(ANSWER_TOOLS)) {
       for (const item of annotation.state.getAnnotations(toolName, this.element) ?? []) {
+        this.answerUids.add(item.annotationUID);
         const imageId = item.metadata.referencedImageId;
         const index = this.imageIds.indexOf(imageId);
         if (index < 0) continue; // a mark on another series of the same frame of reference
@@ -851,12 +875,35 @@ class Viewer {
         marks.push(restored && marksAlike(restored, mark) ? restored : mark);
       }
     }
-    this.answerField.value = JSON.stringify({
+    const value = JSON.stringify({
       studyInstanceUID: this.studyUID,
       seriesInstanceUID: this.seriesUID,
       marks,
     });
+    // Only a new answer is posted: a redraw or a mark on another viewer changes nothing.
+    if (value === this.answerField.value) return;
+    this.answerField.value = value;
     this.answerField.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  /** The mark is one of this viewer's answer marks (or was, when it has been removed). */
+  answerOwns(item) {
+    if (!this.answerField || !item) return false;
+    if (this.answerUids.has(item.annotationUID)) return true;
+    const own = annotation.state.getAnnotations(item.metadata?.toolName, this.element) ?? [];
+    return own.includes(item);
+  }
+
+  /** A mark changed: post it once the resident lets go. Cornerstone reports every step of a
+   * drag; posting those would save a half-drawn box, and on a slow machine a save of a
+   * half-drawn box could be the one the page reports (and scores) last. */
+  answersChanged() {
+    if (this.pointerHeld) {
+      this.answersPending = true;
+      return;
+    }
+    this.answersPending = false;
+    this.answersSerialize();
   }
 
   /** Marks the page hands back (data-answer-initial: the JSON this viewer posted, e.g.
@@ -939,6 +986,22 @@ class Viewer {
     return [box.left + x, box.top + y];
   }
 
+  /** The answer marks this viewer draws on the image it shows: kind and image points. */
+  answerMarksShown() {
+    const imageId = this.viewport.getCurrentImageId();
+    return Object.entries(ANSWER_TOOLS).flatMap(([kind, toolName]) =>
+      (annotation.state.getAnnotations(toolName, this.element) ?? [])
+        .filter((item) => item.metadata.referencedImageId === imageId)
+        .map((item) => ({
+          kind,
+          image: (kind === "outline"
+            ? (item.data.contour?.polyline ?? [])
+            : item.data.handles.points
+          ).map((p) => coreUtilities.worldToImageCoords(imageId, p)),
+        })),
+    );
+  }
+
   /** The lengths (mm) of the length measurements on this viewer. */
   lengthsMm() {
     return (annotation.state.getAnnotations(LengthTool.toolName, this.element) ?? []).map(
@@ -968,10 +1031,22 @@ class Viewer {
     ]) {
       // Annotation events are dispatched on Cornerstone's global event target.
       eventTarget.addEventListener(name, (event) => {
-        if (this.imageIds.includes(event.detail?.annotation?.metadata?.referencedImageId)) {
-          this.answersSerialize();
-        }
+        if (this.answerOwns(event.detail?.annotation)) this.answersChanged();
       });
+    }
+    if (this.answerField) {
+      element.addEventListener("pointerdown", () => {
+        this.pointerHeld = true;
+      });
+      // Released anywhere: a drag may end outside the image.
+      for (const name of ["pointerup", "pointercancel"]) {
+        window.addEventListener(name, () => {
+          if (!this.pointerHeld) return;
+          this.pointerHeld = false;
+          // Cornerstone finishes the mark in its own mouseup handler, after this one.
+          setTimeout(() => this.answersPending && this.answersChanged(), 0);
+        });
+      }
     }
     this.slider.addEventListener("input", () => this.sliceGo(Number(this.slider.value) - 1));
     this.presetSelect.addEventListener("change", () => this.presetApply(this.presetSelect.value));
