@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from studies.selectors import library_root
 from tests.browser import viewer_support
@@ -231,13 +232,12 @@ def test_linked_viewers_zoom_together_and_show_the_same_layers(
     _layer(left, "Model output").locator(".viewer-layer-opacity").fill("100")
 
     left.locator(".viewer-viewport").focus()
+    before = left.locator("[data-corner=br]").text_content()
     for _ in range(3):
         page.keyboard.press("+")
-    page.wait_for_timeout(300)
-    assert (
-        right.locator("[data-corner=br]").text_content()
-        == left.locator("[data-corner=br]").text_content()
-    )
+    expect(left.locator("[data-corner=br]")).not_to_have_text(before, timeout=30_000)
+    zoomed = left.locator("[data-corner=br]").text_content()
+    expect(right.locator("[data-corner=br]")).to_have_text(zoomed, timeout=30_000)
     _alignment_check(right, screenshot_dir, "right-after-left-zoomed")
     page.screenshot(path=screenshot_dir / "side-by-side.png", full_page=True)
 

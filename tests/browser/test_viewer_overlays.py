@@ -3,6 +3,7 @@ images and its visibility toggles pixels; two linked viewers scroll and window t
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import viewer_support
 from tests.browser.session import log_in
@@ -59,23 +60,20 @@ def test_linked_viewers_scroll_and_window_together(
     slice_wait(left, 60)
     slice_wait(right, 60)
     left.locator(".viewer-preset").select_option("bone")
-    page.wait_for_timeout(300)
-    assert right.locator("[data-corner=bl]").text_content() == "W 1800 L 400"
+    expect(right.locator("[data-corner=bl]")).to_have_text("W 1800 L 400", timeout=30_000)
     # The drop-downs tell the truth on both sides, whichever side was changed.
-    assert right.locator(".viewer-preset").input_value() == "bone"
+    expect(right.locator(".viewer-preset")).to_have_value("bone", timeout=30_000)
     right.locator(".viewer-preset").select_option("lung")
-    page.wait_for_timeout(300)
-    assert left.locator("[data-corner=bl]").text_content() == "W 1500 L -600"
-    assert left.locator(".viewer-preset").input_value() == "lung"
+    expect(left.locator("[data-corner=bl]")).to_have_text("W 1500 L -600", timeout=30_000)
+    expect(left.locator(".viewer-preset")).to_have_value("lung", timeout=30_000)
     # Dragging the window away from the preset says so on both sides.
     box = left.locator(".viewer-viewport").bounding_box()
     page.mouse.move(box["x"] + 200, box["y"] + 200)
     page.mouse.down()
     page.mouse.move(box["x"] + 260, box["y"] + 240, steps=6)
     page.mouse.up()
-    page.wait_for_timeout(300)
-    assert left.locator(".viewer-preset").input_value() == "custom"
-    assert right.locator(".viewer-preset").input_value() == "custom"
+    expect(left.locator(".viewer-preset")).to_have_value("custom", timeout=30_000)
+    expect(right.locator(".viewer-preset")).to_have_value("custom", timeout=30_000)
     assert (
         right.locator("[data-corner=bl]").text_content()
         == left.locator("[data-corner=bl]").text_content()

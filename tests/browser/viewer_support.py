@@ -57,10 +57,21 @@ def viewer_open(page, url: str, *, index: int = 0):
     return viewer
 
 
+def frames_painted(page, frames: int = 2) -> None:
+    """Wait until the browser has painted `frames` more frames. Cornerstone draws what the
+    last action asked for in the next animation frame (and the page's overlays in the same
+    callback), so after two the screen shows it, however slow the machine is."""
+    page.evaluate(
+        "(frames) => new Promise((done) => {"
+        " const step = (left) => left ? requestAnimationFrame(() => step(left - 1)) : done();"
+        " step(frames); })",
+        frames,
+    )
+
+
 def viewport_pixels(viewer, path: Path) -> np.ndarray:
     """A screenshot of the viewer's image area (saved to path) as a grey-level array."""
-    # Let the renderer finish the frame that the last action asked for.
-    viewer.page.wait_for_timeout(300)
+    frames_painted(viewer.page)
     png = viewer.locator(".viewer-viewport").screenshot(path=path)
     return np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float32)
 
@@ -72,7 +83,7 @@ def slice_wait(viewer, number: int) -> None:
 def viewport_rgb(viewer, path: Path) -> np.ndarray:
     """A screenshot of the viewer's image area (saved to path) as an RGB array (int16, so
     differences do not wrap)."""
-    viewer.page.wait_for_timeout(300)
+    frames_painted(viewer.page)
     png = viewer.locator(".viewer-viewport").screenshot(path=path)
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
 
