@@ -55,6 +55,9 @@ def test_thirty_wrong_passwords_lock_that_account_from_that_address_only(rhea):
     assert _form_login(rhea_client, "rhea", TEST_PASSWORD).status_code == 302
     assert _signed_in(rhea_client)
 
+    # Her success does not lift the attacker's lockout.
+    assert _form_login(attacker, "rhea", TEST_PASSWORD).status_code == 429
+
 
 def test_dicomweb_basic_auth_guessing_is_throttled_by_account_and_address(rhea):
     attacker = Client(REMOTE_ADDR=ATTACKER)
