@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
@@ -53,6 +54,9 @@ def user_create(
         email=email,
         is_demo=is_demo,
     )
+    # The site's password rules (AUTH_PASSWORD_VALIDATORS) hold for every account we make,
+    # demo accounts included; ValidationError says which rule failed.
+    validate_password(password, user)
     user.set_password(password)
     user.save()
     return user_role_set(user=user, role=role)

