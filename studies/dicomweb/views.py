@@ -7,6 +7,7 @@ read is restricted by accounts.permissions through studies.selectors.
 from __future__ import annotations
 
 import io
+import math
 import mmap
 import tempfile
 from collections.abc import Iterator
@@ -84,14 +85,19 @@ class QidoParameters:
     ignored: list[str] = field(default_factory=list)
 
 
-def _non_negative(name: str, text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise DicomwebError(400, f"{name} must be a non-negative integer, not {text[:40]!r}.")
-    return value
+# limit and offset beyond this are not pages anyone can ask for; a database refuses
+# integers past 64 bits (SQLite raises OverflowError), so they are answered 400 here.
+QIDO_MAX_OFFSET = 2**31 - 1
+
+
+def _non_negative(name: str, text: str, *, maximum: int = QIDO_MAX_OFFSET) -> int:
+    """A decimal integer 0..maximum written in ASCII digits, else 400."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 12 or int(text) > maximum:
+        raise DicomwebError(
+            400, f"{name} must be an integer from 0 to {maximum}, not {text[:40]!r}."
+        )
+    return int(text)
 
 
 def _qido_parameters(request: HttpRequest, *, supported: dict) -> QidoParameters:
@@ -485,7 +491,7 @@ def instance(request, *, study: str, series: str, instance: str):
 def _frame_list_parse(text: str) -> list[int]:
     numbers = []
     for part in text.split(","):
-        if not part.strip().isdigit():
+        if not (part.strip().isascii() and part.strip().isdigit()) or len(part.strip()) > 9:
             raise DicomwebError(400, f"Frame list {text[:60]!r}: frame numbers are integers.")
         number = int(part)
         if number < 1:
@@ -581,6 +587,8 @@ def _render_request(request, *, thumbnail: bool) -> RenderRequest:
         parts = request.GET["window"].split(",")
         try:
             centre, width = float(parts[0]), float(parts[1])
+            if not (math.isfinite(centre) and math.isfinite(width)):
+                raise ValueError("not a finite number")
         except (ValueError, IndexError):
             raise DicomwebError(400, "window is centre,width[,function].") from None
         function = parts[2].strip().lower() if len(parts) > 2 else "linear"
