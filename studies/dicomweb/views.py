@@ -35,6 +35,7 @@ from studies.dicomweb.multipart import (
 )
 from studies.dicomweb.pixels import (
     FrameNotAvailable,
+    FrameNotDecodable,
     RenderRequest,
     TransferSyntaxNotAvailable,
     frame_numbers_check,
@@ -42,6 +43,7 @@ from studies.dicomweb.pixels import (
     frames_read,
 )
 from studies.models import Instance
+from studies.pixel_budget import DeclaredPixels, PixelBudgetExceeded, pixel_budget_check
 
 DEFAULT_UPLOAD_MAX_BYTES = 512 * 1024 * 1024
 DEFAULT_QIDO_MAX_RESULTS = 1000
@@ -451,6 +453,24 @@ def _instances_response(request, instances: list[Instance]) -> StreamingHttpResp
                 f"Transfer syntax {syntax} is not available; ask for transfer-syntax=* "
                 f"or {ExplicitVRLittleEndian}.",
             )
+    if syntax == ExplicitVRLittleEndian:
+        # Decompressing happens while streaming, too late for an error status: the
+        # budget is checked for every instance before the first byte goes out.
+        for instance in instances:
+            if UID(instance.transfer_syntax_uid).is_compressed and instance.number_of_frames:
+                declared = DeclaredPixels(
+                    rows=instance.rows or 0,
+                    columns=instance.columns or 0,
+                    samples=instance.samples_per_pixel or 1,
+                    bits_allocated=instance.bits_allocated or 8,
+                    frames=instance.number_of_frames,
+                )
+                try:
+                    pixel_budget_check(declared)
+                except PixelBudgetExceeded as error:
+                    raise DicomwebError(
+                        422, f"{instance.sop_instance_uid} cannot be decompressed: {error}"
+                    ) from None
     boundary = boundary_new()
 
     def parts():
@@ -539,6 +559,8 @@ def instance_frames(request, *, study: str, series: str, instance: str, frames: 
         raise DicomwebError(404, str(error)) from None
     except TransferSyntaxNotAvailable as error:
         raise DicomwebError(406, str(error)) from None
+    except (PixelBudgetExceeded, FrameNotDecodable) as error:
+        raise DicomwebError(422, str(error)) from None
     return _octet_parts_response([(f.transfer_syntax_uid, f.data) for f in got])
 
 
@@ -554,12 +576,17 @@ def instance_bulkdata(request, *, study: str, series: str, instance: str, tag: s
     if tag_number == 0x7FE00010:
         if found.number_of_frames == 0:
             raise DicomwebError(404, "This instance has no pixel data.")
-        got = frames_read(
-            instance=found,
-            path=path,
-            numbers=list(range(1, found.number_of_frames + 1)),
-            accept_any_syntax=True,
-        )
+        try:
+            got = frames_read(
+                instance=found,
+                path=path,
+                numbers=list(range(1, found.number_of_frames + 1)),
+                accept_any_syntax=True,
+            )
+        except TransferSyntaxNotAvailable as error:
+            raise DicomwebError(406, str(error)) from None
+        except (PixelBudgetExceeded, FrameNotDecodable) as error:
+            raise DicomwebError(422, str(error)) from None
         return _octet_parts_response([(got[0].transfer_syntax_uid, b"".join(f.data for f in got))])
     ds = pydicom.dcmread(path, stop_before_pixels=True)
     element = next((e for e in ds.iterall() if int(e.tag) == tag_number), None)
@@ -618,12 +645,17 @@ def _rendered(request, instance: Instance, *, frame_number: int, thumbnail: bool
         frame_numbers_check(instance=instance, numbers=[frame_number])
     except FrameNotAvailable as error:
         raise DicomwebError(404, str(error)) from None
-    data = frame_render(
-        instance=instance,
-        path=selectors.instance_file_path(instance=instance),
-        frame_number=frame_number,
-        request=render,
-    )
+    try:
+        data = frame_render(
+            instance=instance,
+            path=selectors.instance_file_path(instance=instance),
+            frame_number=frame_number,
+            request=render,
+        )
+    except (PixelBudgetExceeded, FrameNotDecodable) as error:
+        # PS3.18 §8.6.1.2 leaves the status open; 422: the request is fine, the stored
+        # instance cannot be shown within this site's limits.
+        raise DicomwebError(422, str(error)) from None
     return HttpResponse(data, content_type=render.media_type)
 
 
