@@ -50,17 +50,8 @@ def case_run(name: str, workdir: Path) -> None:
     from studies.dicomweb.pixels import RenderRequest, frame_render
     from studies.models import Instance
     from studies.pixel_budget import PixelBudgetExceeded
-    from tests.studies_tests import dicom_hostile
 
     path = workdir / f"{side}.dcm"
-    if not path.exists():
-        import pydicom
-
-        bitstream = dicom_hostile.jpeg_ls_bomb_bitstream(rows=side, columns=side)
-        path.write_bytes(dicom_hostile.jpeg_ls_bomb(bitstream))
-        ds = pydicom.dcmread(path)
-        ds.Rows = ds.Columns = side  # the helper declares 8192: match the bitstream
-        ds.save_as(path, enforce_file_format=True)
     if frame_budget:
         settings.DICOM_DECODED_FRAME_MAX_BYTES = frame_budget
     instance = Instance(transfer_syntax_uid="1.2.840.10008.1.2.4.80", number_of_frames=1)
@@ -83,11 +74,30 @@ def case_run(name: str, workdir: Path) -> None:
     )
 
 
+def files_prepare(workdir: Path) -> None:
+    """The instances, encoded in a process of their own so no case's peak includes it."""
+    import pydicom
+
+    from tests.studies_tests import dicom_hostile
+
+    for side in sorted({side for side, _ in CASES.values()}):
+        bitstream = dicom_hostile.jpeg_ls_bomb_bitstream(rows=side, columns=side)
+        path = workdir / f"{side}.dcm"
+        path.write_bytes(dicom_hostile.jpeg_ls_bomb(bitstream))
+        ds = pydicom.dcmread(path)
+        ds.Rows = ds.Columns = side  # the helper declares 8192: match the bitstream
+        ds.save_as(path, enforce_file_format=True)
+
+
 def main() -> int:
     if len(sys.argv) == 3:
-        case_run(sys.argv[1], Path(sys.argv[2]))
+        if sys.argv[1] == "prepare":
+            files_prepare(Path(sys.argv[2]))
+        else:
+            case_run(sys.argv[1], Path(sys.argv[2]))
         return 0
     workdir = Path(tempfile.mkdtemp(prefix="artefact-bomb-"))
+    subprocess.run([sys.executable, __file__, "prepare", str(workdir)], check=True, cwd=ROOT)
     for name in CASES:
         subprocess.run([sys.executable, __file__, name, str(workdir)], check=True, cwd=ROOT)
     return 0
