@@ -324,11 +324,25 @@ CONTENT_SECURITY_POLICY = {
 }
 INLINE_SCRIPT_URL_PREFIXES = ("/cms/", "/django-admin/")
 
+# Decoded pixel data (studies.pixel_budget): refused at STOW and import, checked before
+# every decode. One frame bounds what rendering holds at once; an instance, all frames.
+DICOM_DECODED_FRAME_MAX_BYTES = int(
+    os.environ.get("DICOM_DECODED_FRAME_MAX_BYTES", str(64 * 1024 * 1024))
+)
+DICOM_DECODED_INSTANCE_MAX_BYTES = int(
+    os.environ.get("DICOM_DECODED_INSTANCE_MAX_BYTES", str(1024 * 1024 * 1024))
+)
+
 # Educators' own models (labs.zoo.uploaded): size of the upload, and the time and heap a
 # model may use while it is validated in a child process.
 ZOO_UPLOAD_MAX_BYTES = int(os.environ.get("ZOO_UPLOAD_MAX_BYTES", str(200 * 1024 * 1024)))
 ZOO_UPLOAD_TIMEOUT_SECONDS = float(os.environ.get("ZOO_UPLOAD_TIMEOUT_SECONDS", "60"))
 ZOO_UPLOAD_MEMORY_BYTES = int(os.environ.get("ZOO_UPLOAD_MEMORY_BYTES", str(2 * 1024**3)))
+# What the entries of an uploaded archive may expand to, read from the sizes its zip
+# directory declares before anything is extracted (a zip bomb costs nothing to refuse).
+ZOO_UPLOAD_EXPANDED_MAX_BYTES = int(
+    os.environ.get("ZOO_UPLOAD_EXPANDED_MAX_BYTES", str(512 * 1024 * 1024))
+)
 
 # No-code model building (model_builder): every training is bounded per run and per user.
 # Soft limit: training stops after the batch that passes it and the model is evaluated as

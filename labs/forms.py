@@ -1,4 +1,7 @@
+import zipfile
+
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 
@@ -42,6 +45,31 @@ class ModelUploadForm(forms.Form):
     labels = forms.CharField(
         help_text=_("One name per output channel, separated by commas, e.g. normal, nodule.")
     )
+
+    def clean_archive(self):
+        """Refuse an archive whose entries would expand past ZOO_UPLOAD_EXPANDED_MAX_BYTES,
+        from the sizes its central directory declares (PKWARE APPNOTE 4.3.12), before any
+        entry is read, tested or extracted: a 4 MB zip expanding to 4 GiB would otherwise
+        cost seconds of CPU in the web request. What the file is otherwise is for the
+        model validation to say."""
+        upload = self.cleaned_data["archive"]
+        limit = settings.ZOO_UPLOAD_EXPANDED_MAX_BYTES
+        try:
+            with zipfile.ZipFile(upload) as archive:
+                declared = sum(info.file_size for info in archive.infolist())
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+            declared = 0
+        finally:
+            upload.seek(0)
+        if declared > limit:
+            raise forms.ValidationError(
+                _(
+                    "This archive expands to %(declared)s MB; models up to %(limit)s MB "
+                    "expanded are accepted. Nothing was unpacked or stored."
+                ),
+                params={"declared": declared // 2**20, "limit": limit // 2**20},
+            )
+        return upload
 
     def spec(self):
         from labs.zoo.uploaded import UploadSpec

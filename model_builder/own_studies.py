@@ -65,7 +65,17 @@ def label_csv_parse(
         raise LabelFileRefused(
             "The label file is not UTF-8 text. Save it as CSV (UTF-8)."
         ) from None
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text))
+    try:
+        rows = list(reader)
+    except csv.Error:
+        # The csv module refuses a field over its limit (131072 characters) or a NUL
+        # byte; no label file has either, so the whole file is refused with the line.
+        raise LabelFileRefused(
+            f"The label file cannot be read as CSV at line {reader.line_num}: a field is "
+            "far too long or holds a byte that is not text. Each row needs only a study, "
+            "a label and optionally a patient key."
+        ) from None
     rows = [row for row in rows if any(cell.strip() for cell in row)]
     if not rows:
         raise LabelFileRefused("The label file is empty.")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Case, F, Lookup, Q, QuerySet, Value, When
 from django.http import Http404
 from pydicom.data import get_testdata_file
 
@@ -198,9 +198,89 @@ INSTANCE_MATCH_FIELDS = {
 }
 
 
-def _wildcard_regex(value: str) -> str:
-    """PS3.4 §C.2.2.2.4: '*' matches any run of characters, '?' exactly one."""
-    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in value)
+# PS3.4 §C.2.2.2.4 wildcard matching runs in the database as LIKE / GLOB, never as a
+# regular expression: both engines match such patterns in time proportional to pattern x
+# value length (SQLite's patternCompare and PostgreSQL's MatchText abandon a failed '*' at
+# once instead of backtracking), and the caps below keep even that small. A pattern over a
+# cap is refused (400) rather than truncated: a shorter pattern would match other studies.
+QIDO_PATTERN_MAX_CHARACTERS = 324  # the longest stored value (PN, studies.models.Study)
+QIDO_PATTERN_MAX_STARS = 16
+QIDO_LIST_MAX_VALUES = 100  # UIDs or modalities in one list match (PS3.4 §C.2.2.2.2)
+_INTEGER_STRING_RANGE = (-(2**31), 2**31 - 1)  # VR IS, PS3.5 Table 6.2-1
+
+
+class WildcardMatch(Lookup):
+    """`field` matches a PS3.4 wildcard pattern: '*' any run of characters, '?' exactly one,
+    everything else literally. `case_insensitive` for person names (as Orthanc does).
+
+    SQLite: GLOB (case-sensitive; '*', '?' and '[' escaped as bracket classes) or LIKE with
+    ESCAPE '\\' (case-insensitive for ASCII). PostgreSQL and others: LIKE, with UPPER on
+    both sides when case-insensitive. Used directly as a filter expression."""
+
+    lookup_name = "dicom_wildcard"  # not registered: built by _wildcard_q
+    prepare_rhs = False
+
+    def __init__(self, lhs, pattern: str, *, case_insensitive: bool) -> None:
+        self.case_insensitive = case_insensitive
+        super().__init__(lhs, pattern)
+
+    def process_rhs(self, compiler, connection):
+        glob = connection.vendor == "sqlite" and not self.case_insensitive
+        return "%s", [_wildcard_translate(self.rhs, glob=glob)]
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        if connection.vendor == "sqlite":
+            if self.case_insensitive:
+                return f"{lhs} LIKE {rhs} ESCAPE '\\'", [*lhs_params, *rhs_params]
+            return f"{lhs} GLOB {rhs}", [*lhs_params, *rhs_params]
+        if self.case_insensitive:
+            lhs, rhs = f"UPPER({lhs})", f"UPPER({rhs})"
+        return f"{lhs} LIKE {rhs} ESCAPE '\\'", [*lhs_params, *rhs_params]
+
+
+def _wildcard_translate(pattern: str, *, glob: bool) -> str:
+    """A PS3.4 wildcard pattern as a GLOB or LIKE pattern, every other character literal."""
+    out = []
+    for character in pattern:
+        if glob:
+            # GLOB has no escape character: a literal bracket is a one-character class.
+            out.append(f"[{character}]" if character in "[]" else character)
+        elif character == "*":
+            out.append("%")
+        elif character == "?":
+            out.append("_")
+        elif character in "%_\\":
+            out.append("\\" + character)
+        else:
+            out.append(character)
+    return "".join(out)
+
+
+def _pattern_check(value: str) -> str:
+    """The pattern with runs of '*' collapsed, or UnsupportedMatch past the caps."""
+    if len(value) > QIDO_PATTERN_MAX_CHARACTERS:
+        raise UnsupportedMatch(
+            f"A matching value is at most {QIDO_PATTERN_MAX_CHARACTERS} characters long."
+        )
+    collapsed = re.sub(r"\*+", "*", value)
+    if collapsed.count("*") > QIDO_PATTERN_MAX_STARS:
+        raise UnsupportedMatch(
+            f"A matching value may hold at most {QIDO_PATTERN_MAX_STARS} '*' wildcards."
+        )
+    return collapsed
+
+
+def _wildcard_q(field: str, pattern: str, *, case_insensitive: bool) -> Q:
+    return Q(WildcardMatch(F(field), pattern, case_insensitive=case_insensitive))
+
+
+def _list_values(value: str) -> list[str]:
+    values = [v for v in re.split(r"[\\,]", value) if v]
+    if len(values) > QIDO_LIST_MAX_VALUES:
+        raise UnsupportedMatch(f"A list match holds at most {QIDO_LIST_MAX_VALUES} values.")
+    return values
 
 
 def _date_bound(text: str) -> dt.date:
@@ -217,9 +297,9 @@ def _match_q(match: MatchField, value: str, *, fuzzy: bool) -> Q:
         return Q()
     if match.kind == "uid":
         # §C.2.2.2.2 List of UID matching; PS3.18 §8.3.4.1 allows commas as well.
-        uids = [u for u in re.split(r"[\\,]", value) if u]
+        uids = _list_values(value)
         if not all(UID_PATTERN.fullmatch(u) for u in uids):
-            raise UnsupportedMatch(f"{value!r} is not a UID or list of UIDs.")
+            raise UnsupportedMatch(f"{value[:80]!r} is not a UID or list of UIDs.")
         return Q(**{f"{match.field}__in": uids})
     if match.kind == "date":
         # §C.2.2.2.5 Range matching: "a-b", "a-", "-b", or a single date.
@@ -233,21 +313,25 @@ def _match_q(match: MatchField, value: str, *, fuzzy: bool) -> Q:
             return q
         return Q(**{match.field: _date_bound(value)})
     if match.kind == "int":
-        try:
-            return Q(**{match.field: int(value)})
-        except ValueError:
-            raise UnsupportedMatch(f"{value!r} is not an integer.") from None
+        number = int(value) if re.fullmatch(r"[+-]?[0-9]{1,12}", value) else None
+        if number is None or not _INTEGER_STRING_RANGE[0] <= number <= _INTEGER_STRING_RANGE[1]:
+            raise UnsupportedMatch(f"{value[:40]!r} is not an integer string (VR IS).")
+        return Q(**{match.field: number})
     if match.kind == "modality":
-        return Q(**{f"{match.field}__in": [m for m in re.split(r"[\\,]", value) if m]})
+        return Q(**{f"{match.field}__in": _list_values(value)})
+    pattern = _pattern_check(value)
     if match.kind == "pn":
         # Person names match case-insensitively (as Orthanc does by default). Fuzzy
-        # matching (PS3.18 §8.3.4.1) matches the term at the start of any name component.
-        pattern = _wildcard_regex(value)
+        # matching (PS3.18 §8.3.4.1) matches the term at the start of any name component:
+        # of the value, or after a component (^), group (=) or word (space) separator.
         if fuzzy:
-            return Q(**{f"{match.field}__iregex": rf"(^|[\^= ]){pattern}"})
-        return Q(**{f"{match.field}__iregex": rf"^{pattern}$"})
-    if "*" in value or "?" in value:
-        return Q(**{f"{match.field}__regex": rf"^{_wildcard_regex(value)}$"})
+            q = Q()
+            for start in ("", "*^", "*=", "* "):
+                q |= _wildcard_q(match.field, f"{start}{pattern}*", case_insensitive=True)
+            return q
+        return _wildcard_q(match.field, pattern, case_insensitive=True)
+    if "*" in pattern or "?" in pattern:
+        return _wildcard_q(match.field, pattern, case_insensitive=False)
     return Q(**{match.field: value})
 
 
@@ -267,18 +351,54 @@ def _page(queryset: QuerySet, *, limit: int | None, offset: int) -> list:
     return list(queryset)
 
 
-def studies_search(
-    *, user, matches: dict[str, str], fuzzy: bool = False, limit: int | None, offset: int = 0
-) -> list:
-    """Studies the user may see that match every condition, ordered, paged."""
+def _matching_where_visible(queryset: QuerySet, *, visible: Q, matching: Q) -> QuerySet:
+    """The rows of `queryset` that are `visible` and satisfy `matching`, where `matching`
+    is evaluated only on visible rows.
+
+    A WHERE clause leaves the order of its terms to the query planner, so a pattern could
+    run over studies the caller may not see (costing time that reveals whether they
+    match). SQL's CASE evaluates a THEN branch only when its WHEN holds (SQLite: "The CASE
+    expression"; PostgreSQL §9.18.1), so the visibility rule guards the matching.
+    """
+    queryset = queryset.filter(visible)
+    if not matching:
+        return queryset
+    matches = Case(When(matching, then=Value(True)), default=Value(False))
+    return queryset.filter(
+        Case(When(visible, then=matches), default=Value(False), output_field=BooleanField())
+    )
+
+
+def _visible_studies(user) -> QuerySet:
     from accounts.permissions import studies_visible_filter
     from studies.models import Study
 
-    q = matching_filter(fields=STUDY_MATCH_FIELDS, matches=matches, fuzzy=fuzzy)
-    ids = Study.objects.filter(q).values("pk")
-    queryset = Study.objects.filter(studies_visible_filter(user), pk__in=ids).order_by(
-        "study_date", "study_instance_uid"
+    return Study.objects.filter(studies_visible_filter(user)).values("pk")
+
+
+def _visible_series(user) -> QuerySet:
+    from accounts.permissions import series_withheld_filter
+    from studies.models import Series
+
+    return (
+        Series.objects.filter(study__in=_visible_studies(user))
+        .exclude(series_withheld_filter(user))
+        .values("pk")
     )
+
+
+def studies_search(
+    *, user, matches: dict[str, str], fuzzy: bool = False, limit: int | None, offset: int = 0
+) -> list:
+    """Studies the user may see that match every condition, ordered, paged; conditions are
+    evaluated only on studies the user may see."""
+    from studies.models import Study
+
+    q = matching_filter(fields=STUDY_MATCH_FIELDS, matches=matches, fuzzy=fuzzy)
+    queryset = _matching_where_visible(
+        Study.objects.all(), visible=Q(pk__in=_visible_studies(user)), matching=q
+    )
+    queryset = queryset.distinct().order_by("study_date", "study_instance_uid")
     return _page(queryset, limit=limit, offset=offset)
 
 
@@ -291,21 +411,19 @@ def series_search(
     limit: int | None,
     offset: int = 0,
 ) -> list:
-    """Series of visible studies (of one study when given) matching every condition."""
-    from accounts.permissions import series_withheld_filter, studies_visible_filter
-    from studies.models import Series, Study
+    """Series of visible studies (of one study when given) matching every condition,
+    evaluated only on series the user may see."""
+    from studies.models import Series
 
     if study_instance_uid is not None:
         study_locate(user=user, study_instance_uid=study_instance_uid)
     q = matching_filter(fields=SERIES_MATCH_FIELDS, matches=matches, fuzzy=fuzzy)
-    visible = Study.objects.filter(studies_visible_filter(user)).values("pk")
-    queryset = (
-        Series.objects.filter(q, study__in=visible)
-        .exclude(series_withheld_filter(user))
-        .select_related("study")
-    )
+    queryset = Series.objects.select_related("study")
     if study_instance_uid is not None:
         queryset = queryset.filter(study__study_instance_uid=study_instance_uid)
+    queryset = _matching_where_visible(
+        queryset, visible=Q(pk__in=_visible_series(user)), matching=q
+    )
     queryset = queryset.distinct().order_by("study__study_instance_uid", "series_number", "pk")
     return _page(queryset, limit=limit, offset=offset)
 
@@ -321,9 +439,8 @@ def instances_search(
     offset: int = 0,
 ) -> list:
     """Instances of visible studies (of one study / series when given) matching every
-    condition."""
-    from accounts.permissions import series_withheld_filter, studies_visible_filter
-    from studies.models import Instance, Series, Study
+    condition, evaluated only on instances the user may see."""
+    from studies.models import Instance
 
     if series_instance_uid is not None:
         series_locate(
@@ -334,17 +451,14 @@ def instances_search(
     elif study_instance_uid is not None:
         study_locate(user=user, study_instance_uid=study_instance_uid)
     q = matching_filter(fields=INSTANCE_MATCH_FIELDS, matches=matches, fuzzy=fuzzy)
-    visible = Study.objects.filter(studies_visible_filter(user)).values("pk")
-    withheld = Series.objects.filter(series_withheld_filter(user)).values("pk")
-    queryset = (
-        Instance.objects.filter(q, series__study__in=visible)
-        .exclude(series__in=withheld)
-        .select_related("series__study")
-    )
+    queryset = Instance.objects.select_related("series__study")
     if study_instance_uid is not None:
         queryset = queryset.filter(series__study__study_instance_uid=study_instance_uid)
     if series_instance_uid is not None:
         queryset = queryset.filter(series__series_instance_uid=series_instance_uid)
+    queryset = _matching_where_visible(
+        queryset, visible=Q(series__in=_visible_series(user)), matching=q
+    )
     queryset = queryset.distinct().order_by(
         "series__series_number", "series__pk", "instance_number", "pk"
     )

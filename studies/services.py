@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.pixels import get_decoder, pixel_array
 from pydicom.uid import UID
 
 from studies.deid_secret import deid_secret
@@ -36,6 +37,15 @@ from studies.deidentify import (
 )
 from studies.library.manifest import study_manifest_read
 from studies.models import Instance, Series, Study, StudyOrigin
+from studies.pixel_budget import (
+    JPEG_SYNTAXES,
+    DeclaredPixels,
+    NotAJpegBitstream,
+    PixelBudgetExceeded,
+    declared_pixels,
+    jpeg_frame_check,
+    pixel_budget_check,
+)
 from studies.selectors import UID_PATTERN, library_root
 
 logger = logging.getLogger(__name__)
@@ -50,6 +60,10 @@ FAILURE_OUT_OF_RESOURCES = 0xA700
 FAILURE_DATA_SET_MISMATCH = 0xA900
 FAILURE_CANNOT_UNDERSTAND = 0xC000
 FAILURE_TRANSFER_SYNTAX_NOT_SUPPORTED = 0xC122
+
+# Real data sets nest a few levels (an SR content tree perhaps twenty); de-identification,
+# DICOM JSON and pydicom recurse per level, so deeper nesting is refused at the door.
+SEQUENCE_MAX_DEPTH = 64
 
 _SUPPORTED_TRANSFER_SYNTAXES = frozenset(
     {
@@ -376,8 +390,13 @@ class InstanceRejected(ValueError):
     def __init__(self, reason: int, message: str, ds: Dataset | None = None) -> None:
         super().__init__(message)
         self.reason = reason
-        self.sop_class_uid = str(ds.get("SOPClassUID", "")) if ds is not None else ""
-        self.sop_instance_uid = str(ds.get("SOPInstanceUID", "")) if ds is not None else ""
+        self.sop_class_uid = self.sop_instance_uid = ""
+        try:
+            if ds is not None:
+                self.sop_class_uid = str(ds.get("SOPClassUID", ""))
+                self.sop_instance_uid = str(ds.get("SOPInstanceUID", ""))
+        except Exception:  # noqa: S110 (a malformed UID is reported as absent)
+            pass
 
 
 def _secret_digest(*parts: str) -> bytes:
@@ -417,6 +436,21 @@ def instance_parse_and_check(*, data: bytes) -> Dataset:
         raise InstanceRejected(
             FAILURE_CANNOT_UNDERSTAND, f"The instance cannot be parsed: {exc}"
         ) from None
+    try:
+        _parsed_instance_check(ds=ds, data=data)
+    except InstanceRejected:
+        raise
+    except Exception as exc:
+        # pydicom converts values lazily, so a malformed value (an unknown VR, a length
+        # that lies) surfaces on first access: this instance is refused, not the request.
+        raise InstanceRejected(
+            FAILURE_CANNOT_UNDERSTAND, f"The instance cannot be parsed: {str(exc)[:200]}"
+        ) from None
+    return ds
+
+
+def _parsed_instance_check(*, ds: Dataset, data: bytes) -> None:
+    """The checks of instance_parse_and_check on the freshly read data set."""
     _truncation_check(ds=ds, size=len(data))
     for keyword in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
         value = str(ds.get(keyword, "") or "")
@@ -429,12 +463,15 @@ def instance_parse_and_check(*, data: bytes) -> Dataset:
         raise InstanceRejected(
             FAILURE_TRANSFER_SYNTAX_NOT_SUPPORTED, f"Transfer syntax {syntax!r} not supported.", ds
         )
+    _sequence_depth_check(ds)
     if "PixelData" in ds:
+        declared = _declared_pixels_within_budget(ds)
         try:
             if UID(syntax).is_compressed:
                 # Walk every fragment: a cut bitstream fails here, not when a viewer asks.
                 for _fragment in pydicom.encaps.generate_fragments(ds.PixelData):
                     pass
+                _compressed_frames_check(ds, data=data, syntax=syntax, declared=declared)
             else:
                 expected = _native_pixel_bytes(ds)
                 if expected and len(ds.PixelData) < expected:
@@ -454,7 +491,65 @@ def instance_parse_and_check(*, data: bytes) -> Dataset:
         raise InstanceRejected(
             FAILURE_CANNOT_UNDERSTAND, "An image without Pixel Data: the file is truncated.", ds
         )
-    return ds
+
+
+def _sequence_depth_check(ds: Dataset) -> None:
+    """Refuse sequences nested deeper than SEQUENCE_MAX_DEPTH (walked without recursion):
+    de-identification, DICOM JSON and pydicom itself recurse once per level."""
+    pending = [(ds, 0)]
+    while pending:
+        dataset, depth = pending.pop()
+        for tag in list(dataset.keys()):
+            element = dataset[tag]
+            if element.VR != "SQ":
+                continue
+            if depth + 1 > SEQUENCE_MAX_DEPTH:
+                raise InstanceRejected(
+                    FAILURE_CANNOT_UNDERSTAND,
+                    f"Sequences are nested more than {SEQUENCE_MAX_DEPTH} levels deep.",
+                    ds,
+                )
+            pending.extend((item, depth + 1) for item in element.value)
+
+
+def _declared_pixels_within_budget(ds: Dataset) -> DeclaredPixels:
+    """The header's image size, refused (before any decoding) past the pixel budget."""
+    try:
+        declared = declared_pixels(ds)
+        pixel_budget_check(declared)
+    except PixelBudgetExceeded as exc:
+        raise InstanceRejected(FAILURE_OUT_OF_RESOURCES, f"Refused: {exc}", ds) from None
+    except (TypeError, ValueError) as exc:
+        raise InstanceRejected(
+            FAILURE_CANNOT_UNDERSTAND, f"The image size cannot be read: {exc}.", ds
+        ) from None
+    return declared
+
+
+def _compressed_frames_check(
+    ds: Dataset, *, data: bytes, syntax: str, declared: DeclaredPixels
+) -> None:
+    """Each JPEG frame is a JPEG bitstream no larger than the header says, and the first
+    frame decodes (when this site has a decoder for the syntax): an instance a viewer
+    cannot show is refused now, with its reason, rather than failing on every view."""
+    if syntax in JPEG_SYNTAXES:
+        frames = pydicom.encaps.generate_frames(ds.PixelData, number_of_frames=declared.frames)
+        for number, frame in enumerate(frames, start=1):
+            try:
+                jpeg_frame_check(frame, declared)
+            except (NotAJpegBitstream, PixelBudgetExceeded) as exc:
+                raise InstanceRejected(
+                    FAILURE_CANNOT_UNDERSTAND, f"Frame {number}: {exc}.", ds
+                ) from None
+    if get_decoder(syntax).is_available:
+        try:
+            pixel_array(io.BytesIO(data), index=0)
+        except Exception as exc:
+            raise InstanceRejected(
+                FAILURE_CANNOT_UNDERSTAND,
+                f"Frame 1 cannot be decoded as {UID(syntax).name}: {str(exc)[:200]}",
+                ds,
+            ) from None
 
 
 def _native_pixel_bytes(ds: Dataset) -> int:
@@ -571,6 +666,19 @@ def study_store_uploaded(
                 )
             )
             continue
+        except Exception:
+            # Last line: whatever a malformed instance breaks fails that instance only
+            # (each is written and indexed whole or not at all, see _instance_store).
+            logger.exception("storing an uploaded instance failed")
+            outcome.failed.append(
+                FailedInstance(
+                    sop_class_uid="",
+                    sop_instance_uid="",
+                    failure_reason=FAILURE_PROCESSING,
+                    message="The instance could not be processed; the error is logged.",
+                )
+            )
+            continue
         outcome.stored.append(stored[0])
         touched[stored[1].study_instance_uid] = stored[1]
     for study in touched.values():
@@ -593,13 +701,23 @@ def _instance_store(
     report = DeidentificationReport(burned_in_annotation_reasons=burned_in_annotation_risk(ds))
     if deidentify:
         uid_map = upload_uid_map(original_study_instance_uid=original_study_uid)
-        report = dataset_deidentify(
-            ds,
-            uid_map=uid_map,
-            date_offset_days=upload_date_offset_days(
-                original_study_instance_uid=original_study_uid
-            ),
-        )
+        try:
+            report = dataset_deidentify(
+                ds,
+                uid_map=uid_map,
+                date_offset_days=upload_date_offset_days(
+                    original_study_instance_uid=original_study_uid
+                ),
+            )
+        except Exception:
+            # Malformed values a parser let through (fuzzed lengths, wrong VRs): this
+            # instance fails with a reason, the others of the request are still stored.
+            logger.exception("de-identifying an uploaded instance failed")
+            raise InstanceRejected(
+                FAILURE_CANNOT_UNDERSTAND,
+                "The instance holds values that cannot be de-identified (malformed data).",
+                ds,
+            ) from None
     if required_study_instance_uid and required_study_instance_uid not in {
         original_study_uid,
         str(ds.StudyInstanceUID),
@@ -615,6 +733,13 @@ def _instance_store(
         _file_write_atomic(ds=ds, path=path)
     except OSError as exc:
         raise InstanceRejected(FAILURE_OUT_OF_RESOURCES, f"Cannot store: {exc}", ds) from None
+    except Exception:
+        logger.exception("writing an uploaded instance failed")
+        raise InstanceRejected(
+            FAILURE_CANNOT_UNDERSTAND,
+            "The instance holds values that cannot be written as DICOM (malformed data).",
+            ds,
+        ) from None
     try:
         with transaction.atomic():
             instance = instance_index(

@@ -20,6 +20,7 @@ from pydicom.pixels import pixel_array as pixels_read
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from studies.models import Instance
+from studies.pixel_budget import declared_pixels, pixel_budget_check
 
 NATIVE_LITTLE_ENDIAN = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"})
 
@@ -30,6 +31,10 @@ class FrameNotAvailable(LookupError):
 
 class TransferSyntaxNotAvailable(ValueError):
     """The client accepts no transfer syntax we can give for these frames (answered 406)."""
+
+
+class FrameNotDecodable(ValueError):
+    """The stored bitstream does not decode (answered 422 with the reason)."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +91,8 @@ def frames_read(
                 stream.seek(instance.pixel_data_offset + (number - 1) * frame_size)
                 frames.append(FrameBytes(stream.read(frame_size), ExplicitVRLittleEndian))
         return frames
-    ds = pydicom.dcmread(path)
     if UID(syntax).is_compressed and accept_any_syntax:
+        ds = pydicom.dcmread(path)
         # Pass-through: the frame's compressed bitstream, labelled with its real syntax.
         return [
             FrameBytes(
@@ -96,15 +101,15 @@ def frames_read(
             )
             for number in numbers
         ]
-    try:
-        array = ds.pixel_array
-    except Exception as exc:
-        raise TransferSyntaxNotAvailable(f"Cannot decode {syntax}: {exc}") from None
-    if instance.number_of_frames == 1:
-        array = array[np.newaxis]
+    # Decoding: checked against the budget first, then one frame at a time.
+    header = pydicom.dcmread(path, stop_before_pixels=True)
+    _budget_check(header, frames_wanted=len(numbers))
     frames = []
     for number in numbers:
-        frame = array[number - 1]
+        try:
+            frame = _frame_pixels(path=path, frame_index=number - 1)
+        except Exception as exc:
+            raise TransferSyntaxNotAvailable(f"Cannot decode {syntax}: {exc}") from None
         if bits == 1:
             # PS3.5 §8.1.1: single-bit frames are packed 8 pixels to a byte.
             data = pack_bits(frame)
@@ -112,6 +117,15 @@ def frames_read(
             data = frame.astype(frame.dtype.newbyteorder("<")).tobytes()
         frames.append(FrameBytes(data, ExplicitVRLittleEndian))
     return frames
+
+
+def _budget_check(header: pydicom.Dataset, *, frames_wanted: int) -> None:
+    """PixelBudgetExceeded past the budget; FrameNotDecodable when the size is unreadable."""
+    try:
+        declared = declared_pixels(header)
+    except (TypeError, ValueError) as exc:
+        raise FrameNotDecodable(f"The image size cannot be read: {exc}.") from None
+    pixel_budget_check(declared, frames_wanted=frames_wanted)
 
 
 @dataclass(frozen=True)
@@ -129,17 +143,33 @@ def _frame_pixels(*, path: Path, frame_index: int) -> np.ndarray:
 def frame_render(*, instance: Instance, path: Path, frame_number: int, request: RenderRequest):
     """An 8-bit image of one frame (PS3.18 §8.3.5.1): Modality LUT, then the VOI window
     (the request's, else the instance's first, else the frame's range), MONOCHROME1
-    inverted, then scaled to fit the viewport keeping the aspect ratio. Returns bytes."""
+    inverted, then scaled to fit the viewport keeping the aspect ratio. Returns bytes.
+
+    Only that frame is decoded, after its declared size passed the pixel budget (raises
+    PixelBudgetExceeded); a frame that cannot be decoded raises FrameNotDecodable. The
+    working copy is float32, worked in place: the peak is about 6 bytes per pixel more
+    than the decoded frame.
+    """
     header = pydicom.dcmread(path, stop_before_pixels=True)
-    pixels = _frame_pixels(path=path, frame_index=frame_number - 1)
+    _budget_check(header, frames_wanted=1)
+    try:
+        pixels = _frame_pixels(path=path, frame_index=frame_number - 1)
+    except Exception as exc:
+        raise FrameNotDecodable(
+            f"Frame {frame_number} cannot be decoded "
+            f"({UID(instance.transfer_syntax_uid).name}): {str(exc)[:200]}"
+        ) from None
     photometric = str(header.get("PhotometricInterpretation", "MONOCHROME2"))
     if pixels.ndim == 3 and pixels.shape[-1] in (3, 4):
-        image = Image.fromarray(_to_uint8(pixels.astype(np.float64)), mode="RGB")
+        image = Image.fromarray(_to_uint8(pixels[..., :3].astype(np.float32)), mode="RGB")
+    elif pixels.ndim != 2:
+        raise FrameNotDecodable(f"Frame {frame_number} has an unexpected shape {pixels.shape}.")
     else:
         # PS3.3 §C.11.1.1.2 Modality LUT: stored values to modality units.
-        values = pixels.astype(np.float64) * float(header.get("RescaleSlope", 1) or 1) + float(
-            header.get("RescaleIntercept", 0) or 0
-        )
+        values = pixels.astype(np.float32)
+        del pixels
+        values *= float(header.get("RescaleSlope", 1) or 1)
+        values += float(header.get("RescaleIntercept", 0) or 0)
         window = request.window or _instance_window(header) or _range_window(values)
         grey = _voi_apply(values, centre=window[0], width=window[1], function=window[2])
         if photometric == "MONOCHROME1":
@@ -177,12 +207,24 @@ def _range_window(values: np.ndarray) -> tuple[float, float, str]:
 
 
 def _voi_apply(values: np.ndarray, *, centre: float, width: float, function: str) -> np.ndarray:
-    """PS3.3 §C.11.2.1.2 (LINEAR), §C.11.2.1.3.1 (LINEAR_EXACT), §C.11.2.1.3.2 (SIGMOID)."""
+    """PS3.3 §C.11.2.1.2 (LINEAR), §C.11.2.1.3.1 (LINEAR_EXACT), §C.11.2.1.3.2 (SIGMOID).
+    Works in place on `values` (a float32 working copy) to keep the peak memory low."""
     if function == "sigmoid":
-        out = 255.0 / (1.0 + np.exp(-4.0 * (values - centre) / width))
+        values -= centre
+        values *= -4.0 / width
+        np.exp(values, out=values)
+        values += 1.0
+        np.divide(255.0, values, out=values)
     elif function == "linear-exact":
-        out = ((values - centre) / width + 0.5) * 255.0
+        values -= centre
+        values /= width
+        values += 0.5
+        values *= 255.0
     else:
         width = max(width, 1.0)
-        out = ((values - (centre - 0.5)) / (width - 1 if width > 1 else 1) + 0.5) * 255.0
-    return np.clip(out, 0, 255).astype(np.uint8)
+        values -= centre - 0.5
+        values /= width - 1 if width > 1 else 1
+        values += 0.5
+        values *= 255.0
+    np.clip(values, 0, 255, out=values)
+    return values.astype(np.uint8)

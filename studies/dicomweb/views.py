@@ -7,6 +7,7 @@ read is restricted by accounts.permissions through studies.selectors.
 from __future__ import annotations
 
 import io
+import math
 import mmap
 import tempfile
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from studies.dicomweb.multipart import (
 )
 from studies.dicomweb.pixels import (
     FrameNotAvailable,
+    FrameNotDecodable,
     RenderRequest,
     TransferSyntaxNotAvailable,
     frame_numbers_check,
@@ -41,6 +43,7 @@ from studies.dicomweb.pixels import (
     frames_read,
 )
 from studies.models import Instance
+from studies.pixel_budget import DeclaredPixels, PixelBudgetExceeded, pixel_budget_check
 
 DEFAULT_UPLOAD_MAX_BYTES = 512 * 1024 * 1024
 DEFAULT_QIDO_MAX_RESULTS = 1000
@@ -84,14 +87,19 @@ class QidoParameters:
     ignored: list[str] = field(default_factory=list)
 
 
-def _non_negative(name: str, text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise DicomwebError(400, f"{name} must be a non-negative integer, not {text[:40]!r}.")
-    return value
+# limit and offset beyond this are not pages anyone can ask for; a database refuses
+# integers past 64 bits (SQLite raises OverflowError), so they are answered 400 here.
+QIDO_MAX_OFFSET = 2**31 - 1
+
+
+def _non_negative(name: str, text: str, *, maximum: int = QIDO_MAX_OFFSET) -> int:
+    """A decimal integer 0..maximum written in ASCII digits, else 400."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 12 or int(text) > maximum:
+        raise DicomwebError(
+            400, f"{name} must be an integer from 0 to {maximum}, not {text[:40]!r}."
+        )
+    return int(text)
 
 
 def _qido_parameters(request: HttpRequest, *, supported: dict) -> QidoParameters:
@@ -445,6 +453,24 @@ def _instances_response(request, instances: list[Instance]) -> StreamingHttpResp
                 f"Transfer syntax {syntax} is not available; ask for transfer-syntax=* "
                 f"or {ExplicitVRLittleEndian}.",
             )
+    if syntax == ExplicitVRLittleEndian:
+        # Decompressing happens while streaming, too late for an error status: the
+        # budget is checked for every instance before the first byte goes out.
+        for instance in instances:
+            if UID(instance.transfer_syntax_uid).is_compressed and instance.number_of_frames:
+                declared = DeclaredPixels(
+                    rows=instance.rows or 0,
+                    columns=instance.columns or 0,
+                    samples=instance.samples_per_pixel or 1,
+                    bits_allocated=instance.bits_allocated or 8,
+                    frames=instance.number_of_frames,
+                )
+                try:
+                    pixel_budget_check(declared)
+                except PixelBudgetExceeded as error:
+                    raise DicomwebError(
+                        422, f"{instance.sop_instance_uid} cannot be decompressed: {error}"
+                    ) from None
     boundary = boundary_new()
 
     def parts():
@@ -485,7 +511,7 @@ def instance(request, *, study: str, series: str, instance: str):
 def _frame_list_parse(text: str) -> list[int]:
     numbers = []
     for part in text.split(","):
-        if not part.strip().isdigit():
+        if not (part.strip().isascii() and part.strip().isdigit()) or len(part.strip()) > 9:
             raise DicomwebError(400, f"Frame list {text[:60]!r}: frame numbers are integers.")
         number = int(part)
         if number < 1:
@@ -533,6 +559,8 @@ def instance_frames(request, *, study: str, series: str, instance: str, frames: 
         raise DicomwebError(404, str(error)) from None
     except TransferSyntaxNotAvailable as error:
         raise DicomwebError(406, str(error)) from None
+    except (PixelBudgetExceeded, FrameNotDecodable) as error:
+        raise DicomwebError(422, str(error)) from None
     return _octet_parts_response([(f.transfer_syntax_uid, f.data) for f in got])
 
 
@@ -548,12 +576,17 @@ def instance_bulkdata(request, *, study: str, series: str, instance: str, tag: s
     if tag_number == 0x7FE00010:
         if found.number_of_frames == 0:
             raise DicomwebError(404, "This instance has no pixel data.")
-        got = frames_read(
-            instance=found,
-            path=path,
-            numbers=list(range(1, found.number_of_frames + 1)),
-            accept_any_syntax=True,
-        )
+        try:
+            got = frames_read(
+                instance=found,
+                path=path,
+                numbers=list(range(1, found.number_of_frames + 1)),
+                accept_any_syntax=True,
+            )
+        except TransferSyntaxNotAvailable as error:
+            raise DicomwebError(406, str(error)) from None
+        except (PixelBudgetExceeded, FrameNotDecodable) as error:
+            raise DicomwebError(422, str(error)) from None
         return _octet_parts_response([(got[0].transfer_syntax_uid, b"".join(f.data for f in got))])
     ds = pydicom.dcmread(path, stop_before_pixels=True)
     element = next((e for e in ds.iterall() if int(e.tag) == tag_number), None)
@@ -581,6 +614,8 @@ def _render_request(request, *, thumbnail: bool) -> RenderRequest:
         parts = request.GET["window"].split(",")
         try:
             centre, width = float(parts[0]), float(parts[1])
+            if not (math.isfinite(centre) and math.isfinite(width)):
+                raise ValueError("not a finite number")
         except (ValueError, IndexError):
             raise DicomwebError(400, "window is centre,width[,function].") from None
         function = parts[2].strip().lower() if len(parts) > 2 else "linear"
@@ -610,12 +645,17 @@ def _rendered(request, instance: Instance, *, frame_number: int, thumbnail: bool
         frame_numbers_check(instance=instance, numbers=[frame_number])
     except FrameNotAvailable as error:
         raise DicomwebError(404, str(error)) from None
-    data = frame_render(
-        instance=instance,
-        path=selectors.instance_file_path(instance=instance),
-        frame_number=frame_number,
-        request=render,
-    )
+    try:
+        data = frame_render(
+            instance=instance,
+            path=selectors.instance_file_path(instance=instance),
+            frame_number=frame_number,
+            request=render,
+        )
+    except (PixelBudgetExceeded, FrameNotDecodable) as error:
+        # PS3.18 §8.6.1.2 leaves the status open; 422: the request is fine, the stored
+        # instance cannot be shown within this site's limits.
+        raise DicomwebError(422, str(error)) from None
     return HttpResponse(data, content_type=render.media_type)
 
 

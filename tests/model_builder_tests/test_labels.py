@@ -114,6 +114,21 @@ def test_upload_page_shows_each_offending_row(client, cohort, people, studies):
     assert "&lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold</b>" not in page
 
 
+def test_a_200_kb_field_is_a_form_error_not_a_server_error(client, cohort, people, studies):
+    """The csv module refuses fields over 128 KiB; the page says so and stores nothing."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(people["resident"])
+    content = b"study,label\n" + b'"' + b"x" * 200_000 + b'",1\n'
+    upload = SimpleUploadedFile("labels.csv", content, content_type="text/csv")
+    response = client.post(
+        reverse("model_builder:cohort_labels_upload", args=[cohort.pk]), {"labels_file": upload}
+    )
+    assert response.status_code == 400
+    assert "cannot be read as CSV at line 2: a field is far too long" in response.content.decode()
+    assert not StudyLabel.objects.exists()
+
+
 def test_labels_set_study_by_study(client, cohort, people, studies):
     first, second, _ = studies["visible"]
     client.force_login(people["resident"])
