@@ -242,11 +242,16 @@ if PRODUCTION:
 else:
     X_FRAME_OPTIONS = "SAMEORIGIN"
 
-# Educators' own models (labs.zoo.uploaded): size of the upload, and the time and heap a
-# model may use while it is validated in a child process.
+# Educators' own models (labs.zoo.uploaded) run only in the bubblewrap sandbox
+# (labs.zoo.sandbox): size of the upload; the wall-clock seconds of one request (load, one
+# forward, one gradient); the address space and the CPU seconds of one sandbox process;
+# and the upload-time operator check over the TorchScript graph (on by default; the
+# run-time sandbox holds on its own when it is off, which the hostile-model tests prove).
 ZOO_UPLOAD_MAX_BYTES = int(os.environ.get("ZOO_UPLOAD_MAX_BYTES", str(200 * 1024 * 1024)))
 ZOO_UPLOAD_TIMEOUT_SECONDS = float(os.environ.get("ZOO_UPLOAD_TIMEOUT_SECONDS", "60"))
-ZOO_UPLOAD_MEMORY_BYTES = int(os.environ.get("ZOO_UPLOAD_MEMORY_BYTES", str(2 * 1024**3)))
+ZOO_UPLOAD_MEMORY_BYTES = int(os.environ.get("ZOO_UPLOAD_MEMORY_BYTES", str(3 * 1024**3)))
+ZOO_SANDBOX_CPU_SECONDS = int(os.environ.get("ZOO_SANDBOX_CPU_SECONDS", "600"))
+ZOO_UPLOAD_GRAPH_CHECK = os.environ.get("ZOO_UPLOAD_GRAPH_CHECK", "1") != "0"
 
 # No-code model building (model_builder): every training is bounded per run and per user.
 # Soft limit: training stops after the batch that passes it and the model is evaluated as
