@@ -90,7 +90,10 @@ def _python() -> str:
     return os.path.join(os.path.realpath(sys.prefix), "bin", "python")
 
 
-def sandbox_command(*, archive: Path | None, seccomp_fd: int | None) -> list[str]:
+def sandbox_command(
+    *, archive: Path | None, seccomp_fd: int | None, probe: str = "import numpy, torch"
+) -> list[str]:
+    """bwrap's argv: the model child with `archive`, else Python running `probe`."""
     command = [
         "bwrap",
         "--unshare-all",
@@ -142,7 +145,7 @@ def sandbox_command(*, archive: Path | None, seccomp_fd: int | None) -> list[str
         "/sandbox/child.py" if archive is not None else "-c",
     ]
     if archive is None:
-        command.append("import numpy, torch")
+        command.append(probe)
     return command
 
 
@@ -156,7 +159,10 @@ def _limits_setter(limits: SandboxLimits):
     return apply
 
 
-def _spawn(*, archive: Path | None, limits: SandboxLimits, stdout) -> subprocess.Popen:
+def sandbox_spawn(
+    *, archive: Path | None, limits: SandboxLimits, stdout, probe: str = "import numpy, torch"
+) -> subprocess.Popen:
+    """Start the sandbox (seccomp filter passed on a pipe, limits set before exec)."""
     from labs.zoo.seccomp import seccomp_program
 
     program = seccomp_program()
@@ -167,7 +173,7 @@ def _spawn(*, archive: Path | None, limits: SandboxLimits, stdout) -> subprocess
         os.close(write_end)
     try:
         return subprocess.Popen(
-            sandbox_command(archive=archive, seccomp_fd=read_end),
+            sandbox_command(archive=archive, seccomp_fd=read_end, probe=probe),
             stdin=subprocess.PIPE,
             stdout=stdout,
             stderr=subprocess.DEVNULL,
@@ -192,7 +198,7 @@ def _sandbox_problem(memory_bytes: int, bwrap: str | None) -> str | None:
         return _("bubblewrap (bwrap) is not installed on this server")
     limits = SandboxLimits.from_settings()
     try:
-        process = _spawn(archive=None, limits=limits, stdout=subprocess.DEVNULL)
+        process = sandbox_spawn(archive=None, limits=limits, stdout=subprocess.DEVNULL)
         code = process.wait(timeout=max(60.0, limits.wall_seconds))
     except (OSError, subprocess.TimeoutExpired):
         return _("the sandbox did not start")
@@ -250,7 +256,9 @@ class SandboxSession:
 
     def start(self) -> None:
         sandbox_required()
-        self.process = _spawn(archive=self.archive, limits=self.limits, stdout=subprocess.PIPE)
+        self.process = sandbox_spawn(
+            archive=self.archive, limits=self.limits, stdout=subprocess.PIPE
+        )
         self.owner_pid = os.getpid()
         header, _payload = self._receive(deadline=time.monotonic() + self._load_seconds())
         if not header.get("ok"):

@@ -13,9 +13,11 @@ import pytest
 import torch
 from django.urls import reverse
 
+from labs import services
 from labs.explainers.registry import EXPLAINERS
-from labs.models import UploadedModelStatus
+from labs.models import UploadedModel, UploadedModelStatus
 from labs.perturbations import adversarial
+from labs.zoo import sandbox
 from labs.zoo.base import ZooError
 from labs.zoo.registry import model_get
 from labs.zoo.uploaded import UploadSpec, spec_input
@@ -24,6 +26,7 @@ from tests.labs_tests.test_uploaded_models import (
     CLASSIFIER_SPEC,
     Hog,
     Spinner,
+    torchscript_upload,
     upload_and_validate,
 )
 
@@ -295,3 +298,119 @@ def test_a_sleeper_that_spins_later_is_stopped_by_the_wall_clock(people, media, 
     settings.ZOO_UPLOAD_TIMEOUT_SECONDS = 3
     with pytest.raises(ZooError, match="did not finish within 3 s"):
         model_get(model.zoo_key).predict(study_series_load(study_key="ct-small").pixels[0] + 100.0)
+
+
+PROBE = """
+import json, os, socket
+facts = {"uid": os.getuid(), "gid": os.getgid()}
+for name, path in [("etc", "/etc/passwd"), ("proc", "/proc/self/environ"),
+                   ("project", PROJECT), ("media", MEDIA), ("home", os.path.expanduser("~"))]:
+    facts[name] = os.path.exists(path)
+for place in ("/", "/tmp", "/dev/shm", "/usr"):
+    try:
+        open(os.path.join(place, "written-by-probe"), "w").close()
+        facts["wrote " + place] = True
+    except OSError:
+        facts["wrote " + place] = False
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_STREAM).connect(("127.0.0.1", 6379))
+    facts["socket"] = "connected"
+except OSError as error:
+    facts["socket"] = error.errno
+print(json.dumps(facts))
+"""
+
+
+def test_the_sandbox_sees_no_project_file_writes_nothing_and_has_no_network(settings, media):
+    """What a model's process can do, asked from inside the sandbox with plain Python."""
+    import errno
+    import json
+    import subprocess
+
+    (media / "other-upload.pt").write_bytes(b"another educator's model")
+    probe = PROBE.replace("PROJECT", repr(str(settings.BASE_DIR / "config" / "settings.py")))
+    probe = probe.replace("MEDIA", repr(str(media / "other-upload.pt")))
+    process = sandbox.sandbox_spawn(
+        archive=None,
+        limits=sandbox.SandboxLimits.from_settings(),
+        stdout=subprocess.PIPE,
+        probe=probe,
+    )
+    output, _ = process.communicate(timeout=120)
+    facts = json.loads(output)
+    assert (facts["uid"], facts["gid"]) == (65534, 65534)
+    assert not any(facts[name] for name in ("etc", "proc", "project", "media", "home"))
+    assert not any(value for key, value in facts.items() if key.startswith("wrote "))
+    # seccomp refuses socket() itself (EPERM); without it, the empty network namespace
+    # would refuse the connection.
+    assert facts["socket"] in (errno.EPERM, errno.ENETUNREACH, errno.ECONNREFUSED)
+    assert not (media / "written-by-probe").exists()
+
+
+@pytest.fixture
+def no_bubblewrap(monkeypatch, tmp_path):
+    """A host without bwrap on its PATH (as one without user namespaces, it cannot sandbox)."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    yield
+    sandbox._sandbox_problem.cache_clear()
+
+
+@pytest.mark.django_db
+def test_without_the_sandbox_uploads_are_switched_off_and_never_run_in_process(
+    client, people, media, settings, no_bubblewrap
+):
+    settings.ZOO_UPLOAD_GRAPH_CHECK = False
+    client.force_login(people["educator"])
+    page = client.get(reverse("labs:uploaded_model_create")).content.decode()
+    assert "Uploaded models are switched off on this server" in page
+    assert "bubblewrap (bwrap) is not installed" in page
+    response = client.post(
+        reverse("labs:uploaded_model_create"),
+        {
+            "title": "Would read a file",
+            "archive": torchscript_upload(ReadsFile("/etc/passwd")),
+            "modality": "CT",
+            "input_rows": 64,
+            "input_columns": 64,
+            "normalisation": "window",
+            "output": "classification",
+            "labels": "a, b",
+        },
+    )
+    assert response.status_code == 200
+    assert "Uploaded models are switched off" in response.content.decode()
+    assert not UploadedModel.objects.exists()
+    with pytest.raises(services.ModelUploadRefused, match="switched off"):
+        services.uploaded_model_create(
+            user=people["educator"],
+            title="x",
+            upload=torchscript_upload(Liar()),
+            spec=CLASSIFIER_SPEC,
+        )
+
+
+@pytest.mark.django_db
+def test_without_the_sandbox_stored_uploads_neither_validate_nor_run(people, media, no_bubblewrap):
+    import hashlib
+
+    from django.core.files.base import ContentFile
+
+    archive = torchscript_upload(ReadsFile("/etc/passwd")).read()
+    rows = []
+    for status in (UploadedModelStatus.PENDING, UploadedModelStatus.VALID):
+        row = UploadedModel(
+            title=f"Stored while the sandbox worked ({status})",
+            uploaded_by=people["educator"],
+            archive_sha256=hashlib.sha256(archive).hexdigest(),
+            spec=CLASSIFIER_SPEC.to_json(),
+            status=status,
+        )
+        row.archive.save(f"{status}.pt", ContentFile(archive), save=False)
+        row.save()
+        rows.append(row)
+    pending, valid = rows
+    pending = services.uploaded_model_validate(model_pk=pending.pk)
+    assert pending.status == UploadedModelStatus.PENDING
+    assert "switched off" in pending.validation_message
+    with pytest.raises(sandbox.SandboxUnavailable, match="switched off"):
+        model_get(valid.zoo_key).predict(study_series_load(study_key="ct-small").pixels[0])
