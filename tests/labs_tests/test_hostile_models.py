@@ -126,13 +126,18 @@ def _validation_mean(spec: UploadSpec = CLASSIFIER_SPEC) -> float:
 
 @pytest.fixture
 def secrets_planted(media, settings):
-    """A secret in the media tree (beside other uploads) and the project's settings file."""
+    """Files a model must not read: a secret in the media tree (beside other uploads), the
+    project's settings and database, the host's account list."""
     planted = media / "secret.txt"
     planted.write_text(SECRET * 4)
+    from django.db import connection
+
     return {
         "media secret": str(planted),
         "/etc/passwd": "/etc/passwd",
         "project settings": str(settings.BASE_DIR / "config" / "settings.py"),
+        # The database this test runs on (SQLite: the file with the users' password hashes).
+        "project database": str(connection.settings_dict["NAME"]),
     }
 
 
@@ -146,10 +151,14 @@ def assert_nothing_leaked(text: str) -> None:
     assert SECRET not in text
     assert PASSWD_MARKER not in text
     assert "SECRET_KEY" not in text
+    assert "SQLite format" not in text
+    assert "pbkdf2_" not in text and "argon2" not in text
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("target", ["/etc/passwd", "media secret", "project settings"])
+@pytest.mark.parametrize(
+    "target", ["/etc/passwd", "project database", "media secret", "project settings"]
+)
 def test_a_model_reading_a_file_is_refused_and_reads_nothing(
     client, people, secrets_planted, graph_check, target
 ):
