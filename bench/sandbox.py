@@ -69,7 +69,7 @@ def main() -> None:
         ("classifier 64x64", classifier, (1, 1, 64, 64), (1, 2)),
         ("segmenter 256x256", segmenter, (1, 1, 256, 256), (1, 2, 256, 256)),
     ]
-    print(f"{'case':<22}{'in-process':>14}{'sandbox':>14}{'ratio':>9}")
+    print(f"{'case':<36}{'in-process':>13}{'sandbox':>13}{'ratio':>9}")
     with tempfile.TemporaryDirectory() as scratch:
         for name, network, input_shape, output_shape in cases:
             archive = Path(scratch) / f"{name.split()[0]}.pt"
