@@ -333,11 +333,16 @@ DICOM_DECODED_INSTANCE_MAX_BYTES = int(
     os.environ.get("DICOM_DECODED_INSTANCE_MAX_BYTES", str(1024 * 1024 * 1024))
 )
 
-# Educators' own models (labs.zoo.uploaded): size of the upload, and the time and heap a
-# model may use while it is validated in a child process.
+# Educators' own models (labs.zoo.uploaded) run only in the bubblewrap sandbox
+# (labs.zoo.sandbox): size of the upload; the wall-clock seconds of one request (load, one
+# forward, one gradient); the address space and the CPU seconds of one sandbox process;
+# and the upload-time operator check over the TorchScript graph (on by default; the
+# run-time sandbox holds on its own when it is off, which the hostile-model tests prove).
 ZOO_UPLOAD_MAX_BYTES = int(os.environ.get("ZOO_UPLOAD_MAX_BYTES", str(200 * 1024 * 1024)))
 ZOO_UPLOAD_TIMEOUT_SECONDS = float(os.environ.get("ZOO_UPLOAD_TIMEOUT_SECONDS", "60"))
-ZOO_UPLOAD_MEMORY_BYTES = int(os.environ.get("ZOO_UPLOAD_MEMORY_BYTES", str(2 * 1024**3)))
+ZOO_UPLOAD_MEMORY_BYTES = int(os.environ.get("ZOO_UPLOAD_MEMORY_BYTES", str(3 * 1024**3)))
+ZOO_SANDBOX_CPU_SECONDS = int(os.environ.get("ZOO_SANDBOX_CPU_SECONDS", "600"))
+ZOO_UPLOAD_GRAPH_CHECK = os.environ.get("ZOO_UPLOAD_GRAPH_CHECK", "1") != "0"
 # What the entries of an uploaded archive may expand to, read from the sizes its zip
 # directory declares before anything is extracted (a zip bomb costs nothing to refuse).
 ZOO_UPLOAD_EXPANDED_MAX_BYTES = int(

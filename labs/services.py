@@ -11,12 +11,8 @@ from the row by `lab_runs_requeue_stale`.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import resource
 import secrets
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import timedelta
@@ -601,8 +597,13 @@ def uploaded_model_create(*, user, title: str, upload, spec) -> UploadedModel:
     Refuses (ModelUploadRefused) oversize files, inconsistent specs, pickles and state dicts
     before anything is stored.
     """
+    from labs.zoo.sandbox import SandboxUnavailable, sandbox_required
     from labs.zoo.uploaded import torchscript_archive_check
 
+    try:
+        sandbox_required()
+    except SandboxUnavailable as unavailable:
+        raise ModelUploadRefused(str(unavailable)) from None
     problems = spec.problems()
     if problems:
         raise ModelUploadRefused(" ".join(problems))
@@ -644,19 +645,13 @@ def uploaded_model_validation_enqueue(*, model_pk: int) -> None:
         logger.exception("Could not enqueue validation of uploaded model %s.", model_pk)
 
 
-def _child_limits() -> None:
-    # Runs in the child between fork and exec: cap the heap (private anonymous memory, which
-    # is where tensors live) so a model cannot take the worker's memory with it.
-    limit = settings.ZOO_UPLOAD_MEMORY_BYTES
-    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-
-
 def uploaded_model_validate(*, model_pk: int) -> UploadedModel:
-    """Run the upload on its modality's sample study in a limited child process.
+    """Run the upload on its modality's sample study in the model sandbox.
 
     Idempotent: a model that already has a verdict is returned unchanged.
     """
-    from labs.zoo.uploaded import UploadSpec
+    from labs.zoo.sandbox import SandboxUnavailable
+    from labs.zoo.uploaded import UploadSpec, upload_validate
     from studies.selectors import VALIDATION_SAMPLE_BY_MODALITY, study_series_load
 
     model = UploadedModel.objects.get(pk=model_pk)
@@ -664,34 +659,14 @@ def uploaded_model_validate(*, model_pk: int) -> UploadedModel:
         return model
     spec = UploadSpec.from_json(model.spec)
     sample = study_series_load(study_key=VALIDATION_SAMPLE_BY_MODALITY[spec.modality]).pixels[0]
-    with tempfile.TemporaryDirectory() as scratch:
-        spec_path, sample_path = Path(scratch) / "spec.json", Path(scratch) / "sample.npy"
-        spec_path.write_text(json.dumps(spec.to_json()))
-        np.save(sample_path, sample)
-        command = [
-            sys.executable,
-            "-m",
-            "labs.zoo.uploaded",
-            model.archive.path,
-            str(spec_path),
-            str(sample_path),
-        ]
-        try:
-            completed = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                timeout=settings.ZOO_UPLOAD_TIMEOUT_SECONDS,
-                preexec_fn=_child_limits,
-                check=False,
-            )
-            verdict = _validation_verdict(completed)
-        except subprocess.TimeoutExpired:
-            verdict = {
-                "ok": False,
-                "message": _("The model did not finish on the sample study within %(s)g s.")
-                % {"s": settings.ZOO_UPLOAD_TIMEOUT_SECONDS},
-            }
+    try:
+        verdict = upload_validate(archive=Path(model.archive.path), spec=spec, sample=sample)
+    except SandboxUnavailable as unavailable:
+        # Never run the model outside the sandbox: the upload waits (PENDING) until an
+        # administrator makes the sandbox work, and says why.
+        model.validation_message = str(unavailable)
+        model.save(update_fields=["validation_message"])
+        return model
     model.status = UploadedModelStatus.VALID if verdict["ok"] else UploadedModelStatus.INVALID
     model.validation_message = (
         _("Ran on the %(modality)s sample in %(seconds).2f s; output shape %(shape)s.")
@@ -702,22 +677,3 @@ def uploaded_model_validate(*, model_pk: int) -> UploadedModel:
     model.validated_at = timezone.now()
     model.save(update_fields=["status", "validation_message", "validated_at"])
     return model
-
-
-def _validation_verdict(completed: subprocess.CompletedProcess) -> dict:
-    lines = completed.stdout.strip().splitlines()
-    if completed.returncode == 0 and lines:
-        try:
-            return json.loads(lines[-1])
-        except json.JSONDecodeError:
-            pass
-    if completed.returncode < 0:
-        return {
-            "ok": False,
-            "message": _("The model crashed the validation process (signal %(n)d).")
-            % {"n": -completed.returncode},
-        }
-    tail = (completed.stderr.strip().splitlines() or ["no output"])[-1]
-    if "memory" in tail.lower() or "allocate" in tail.lower():
-        return {"ok": False, "message": _("The model ran out of its memory allowance.")}
-    return {"ok": False, "message": _("The model could not be run: %(tail)s") % {"tail": tail}}

@@ -13,6 +13,7 @@ from labs import selectors, services
 from labs.forms import LabRunForm, ModelUploadForm
 from labs.models import LabExercise
 from labs.zoo.registry import MODELS, UnknownModel, model_get
+from labs.zoo.sandbox import SandboxUnavailable, sandbox_required
 
 
 @login_required
@@ -163,6 +164,13 @@ def model_card_detail(request, model_key: str):
 def uploaded_model_create(request):
     if not permissions.may_upload_models(request.user):
         raise PermissionDenied("Only educators and programme admins upload models.")
+    try:
+        sandbox_required()
+    except SandboxUnavailable as unavailable:
+        # No sandbox, no uploads: never a fallback to running the model in this process.
+        return render(
+            request, "labs/uploaded_model_form.html", {"sandbox_unavailable": str(unavailable)}
+        )
     form = ModelUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything a fresh Debian machine needs before Artefact runs or tests, and nothing twice:
 # each step leaves a stamp keyed by the hash of its inputs and is skipped while they hold.
-#   scripts/bootstrap.sh            venv + Python packages + frontend build
+#   scripts/bootstrap.sh            venv + Python packages + frontend build + bubblewrap (the
+#                                   sandbox uploaded models run in; without it uploads are off)
 #   scripts/bootstrap.sh --browser  ... and the Debian tools the test suite drives: chromium
 #                                   (browser tests), orthanc + orthanc-dicomweb (the DICOMweb
 #                                   peer) and dicom3tools (dciodvfy validates every instance)
@@ -43,6 +44,8 @@ if ! stamp_ok .venv/.artefact-installed "$python_inputs"; then
 fi
 
 command -v npm >/dev/null || apt_install nodejs npm
+# Educators' uploaded TorchScript models only ever run inside bubblewrap (labs.zoo.sandbox).
+command -v bwrap >/dev/null || apt_install bubblewrap
 frontend_inputs=$(cat frontend/package.json frontend/package-lock.json | sha256sum | cut -d' ' -f1)
 if ! stamp_ok frontend/node_modules/.artefact-installed "$frontend_inputs"; then
   say "Installing npm packages (package-lock.json)"

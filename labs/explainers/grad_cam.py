@@ -7,6 +7,7 @@ from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
 from labs.explainers.base import Explainer, ScoreModule
+from labs.zoo.base import ZooError
 
 
 class GradCam(Explainer):
@@ -32,6 +33,13 @@ class GradCam(Explainer):
     ) -> torch.Tensor:
         """ReLU(sum_k alpha_k A_k) at `layer`, upsampled bilinearly to the input grid."""
         cam = LayerGradCam(score, layer).attribute(inputs, relu_attributions=True)
+        if cam.ndim != inputs.ndim:
+            # The layer's output has no spatial map, e.g. an uploaded classifier, whose inner
+            # layers stay sealed in its sandbox, explained at its output.
+            raise ZooError(
+                "Grad-CAM needs a layer with a spatial feature map; this model exposes none. "
+                "Integrated Gradients and occlusion work on any model."
+            )
         # Bilinear upsampling, as in the paper; the map then carries the layer's blur.
         upsampled = LayerAttribution.interpolate(cam, tuple(inputs.shape[-2:]), "bilinear")
         return upsampled[0].sum(0)

@@ -1,21 +1,25 @@
 """Educators' own models: a TorchScript archive plus a spec, validated before use.
 
-Two rules keep an uploaded file from being code we run blindly:
-- only TorchScript archives are accepted (`torch.jit.load` reads a zip with serialized
-  TorchScript code, never a pickle of arbitrary Python objects); a bare pickle or a
-  `torch.save` state dict is refused at upload with a message saying what to send instead;
-- validation loads and runs the model in a separate process with a time limit and a data
-  (heap) limit, on a real sample study of the declared modality, and checks the output
-  shape against the spec. A model that hangs, eats memory or crashes fails its
-  validation; the worker that asked survives.
+TorchScript is code (`torch.from_file`, `torch.save` and `print` all script), so an upload
+is never loaded into a web or worker process. Three walls, each enough on its own for
+what it covers:
+- at the door, only TorchScript archives are accepted (no pickles, no state dicts);
+- at validation, the graph's operators are listed inside the sandbox and anything outside
+  the allow-list (files, storages, printing, unknown or custom namespaces) is refused
+  (`graph_refusal`; `settings.ZOO_UPLOAD_GRAPH_CHECK` switches it off for the tests that
+  prove the run-time wall alone holds);
+- validation and every later inference run the model in the bubblewrap sandbox
+  (`labs.zoo.sandbox`), and every output is checked for shape and finiteness, since a
+  model can behave on the validation sample and not on the next study.
 
-`python -m labs.zoo.uploaded ARCHIVE SPEC_JSON SAMPLE_NPY` is that child process.
+Error text raised by the model is never shown: messages are ours, naming at most the
+category of failure, shapes (numbers) and refused operator names that match a strict
+pattern.
 """
 
 from __future__ import annotations
 
-import json
-import sys
+import re
 import time
 import zipfile
 from dataclasses import asdict, dataclass
@@ -34,9 +38,17 @@ from labs.zoo.base import (
     SegmentationOutput,
     SpecMismatch,
     Task,
+    WeightsUnavailable,
     ZooModel,
 )
-from labs.zoo.weights_files import torchscript_load
+from labs.zoo.sandbox import (
+    OutputShapeRefused,
+    SandboxedNetwork,
+    SandboxRefused,
+    SandboxSession,
+    SandboxUnavailable,
+)
+from labs.zoo.weights_files import file_sha256
 
 MODALITIES = ("CT", "MR")
 NORMALISATIONS = ("window", "zscore", "minmax")
@@ -181,8 +193,13 @@ class UploadedTorchScriptModel(ZooModel):
         )
 
     def network(self) -> torch.nn.Module:
-        # A new adapter is made for every lab run; the loaded module is kept per process.
-        return _upload_network_load(self.archive, self.sha256, self.title)
+        # A new adapter is made for every lab run; the sandbox is kept per process.
+        return _upload_network_load(
+            archive=self.archive,
+            sha256=self.sha256,
+            title=self.title,
+            sample_shape=self.spec.expected_output_shape()[1:],
+        )
 
     def preprocess(self, volume: ImageVolume) -> PreparedInput:
         return PreparedInput(
@@ -228,51 +245,94 @@ class UploadedTorchScriptModel(ZooModel):
 
 
 @lru_cache(maxsize=8)
-def _upload_network_load(archive: Path, sha256: str, title: str) -> torch.nn.Module:
-    """The upload's module, checked against the sha256 recorded when it was stored."""
-    return torchscript_load(
-        path=archive,
-        sha256=sha256,
-        model_title=title,
-        hint="Ask its uploader to upload it again.",
+def _sandboxed_network(
+    archive: Path, sha256: str, sample_shape: tuple[int, ...]
+) -> SandboxedNetwork:
+    """One sandbox per upload and worker process, started on first use."""
+    return SandboxedNetwork(
+        session=SandboxSession(archive=archive), sample_shape=sample_shape, sha256=sha256
     )
 
 
-def _validate_in_this_process(*, archive: Path, spec: UploadSpec, sample: np.ndarray) -> dict:
-    started = time.perf_counter()
-    model = torch.jit.load(str(archive), map_location="cpu").eval()
-    with torch.inference_mode():
-        output = model(spec_input(spec=spec, image_hu=sample))
-    if not isinstance(output, torch.Tensor):
-        raise SpecMismatch(f"The model returned {type(output).__name__}, not a tensor.")
-    output_check(spec=spec, output=output.float())
-    return {"ok": True, "shape": list(output.shape), "seconds": time.perf_counter() - started}
+def _upload_network_load(
+    *, archive: Path, sha256: str, title: str, sample_shape: tuple[int, ...]
+) -> SandboxedNetwork:
+    """The upload's sandboxed module, checked against the sha256 recorded when it was stored.
 
-
-def main(argv: list[str]) -> int:
-    archive, spec_json, sample_npy = argv
-    torch.set_num_threads(1)
-    try:
-        spec = UploadSpec.from_json(json.loads(Path(spec_json).read_text()))
-        result = _validate_in_this_process(
-            archive=Path(archive), spec=spec, sample=np.load(sample_npy)
+    The checksum is read here on every use (the archive is small next to an inference), so
+    a file altered on disk is refused even while its sandbox is already running.
+    """
+    hint = "Ask its uploader to upload it again."
+    if not archive.is_file():
+        raise WeightsUnavailable(f"The weights of {title} are not installed. {hint}")
+    if file_sha256(archive) != sha256:
+        raise WeightsUnavailable(
+            f"The weights file of {title} is damaged (checksum mismatch). {hint}"
         )
-    except SpecMismatch as error:
-        result = {"ok": False, "message": str(error)}
-    except MemoryError:
-        result = {"ok": False, "message": "The model ran out of its memory allowance."}
-    except RuntimeError as error:
-        # TorchScript wraps the cause: its first line says "operation failed in the
-        # TorchScript interpreter", the last non-empty line says what actually happened.
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        cause = lines[-1] if lines else type(error).__name__
-        if "allocate" in str(error) or "out of memory" in str(error).lower():
-            result = {"ok": False, "message": f"The model ran out of its memory allowance: {cause}"}
-        else:
-            result = {"ok": False, "message": f"The model failed on the sample study: {cause}"}
-    print(json.dumps(result))
-    return 0
+    return _sandboxed_network(archive, sha256, sample_shape)
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+# --- The operator allow-list (checked at validation, inside the sandbox) ------------------
+
+# Namespaces a TorchScript graph of an ordinary network uses; anything else is a custom or
+# unknown operator (a compiled extension the sandbox may not even have).
+ALLOWED_NAMESPACES = ("aten", "prim")
+# Within them, operators that reach outside the tensor program: files and storages
+# (aten::from_file, aten::save, set_ onto another storage), printing and warnings.
+REFUSED_OPERATOR_PATTERN = re.compile(
+    r"file|save|load|storage|print|pickle|mmap|^aten::_?set_|warn|^prim::(PythonOp|Enter|Exit)$",
+    re.IGNORECASE,
+)
+SHOWN_OPERATOR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}::[A-Za-z_][A-Za-z0-9_.]{0,60}$")
+
+
+def graph_refusal(*, ops: tuple[str, ...]) -> str | None:
+    """Why this operator list is refused, in words for the educator, or None."""
+    refused = [
+        op
+        for op in ops
+        if op.split("::", 1)[0] not in ALLOWED_NAMESPACES or REFUSED_OPERATOR_PATTERN.search(op)
+    ]
+    if not refused:
+        return None
+    shown = [op for op in refused if SHOWN_OPERATOR.match(op)][:5]
+    return (
+        "The model uses operations uploaded models may not use (reading or writing files, "
+        "storages, printing, or operators outside PyTorch's own): "
+        + (", ".join(shown) if shown else "operators with unreadable names")
+        + ". Export a network that only computes on its input tensor."
+    )
+
+
+def upload_validate(*, archive: Path, spec: UploadSpec, sample: np.ndarray) -> dict:
+    """Load the upload in the sandbox, check its graph, run it once on the sample study.
+
+    Returns {"ok": True, "shape": [...], "seconds": s} or {"ok": False, "message": text};
+    the text is ours (see the module docstring). Raises SandboxUnavailable where the
+    sandbox cannot start, so the caller never falls back to running the model itself.
+    """
+    from django.conf import settings
+
+    started = time.perf_counter()
+    expected = spec.expected_output_shape()
+    try:
+        with SandboxSession(archive=archive) as session:
+            if settings.ZOO_UPLOAD_GRAPH_CHECK:
+                refusal = graph_refusal(ops=session.ops)
+                if refusal:
+                    return {"ok": False, "message": refusal}
+            session.forward(spec_input(spec=spec, image_hu=sample).numpy(), expected=expected)
+    except OutputShapeRefused as refusal:
+        return {
+            "ok": False,
+            "message": (
+                f"The model returned shape {refusal.shape}; the spec ({spec.output}, "
+                f"{len(spec.labels)} labels, {spec.input_rows} x {spec.input_columns}) needs "
+                f"{expected}."
+            ),
+        }
+    except SandboxUnavailable:
+        raise
+    except SandboxRefused as refusal:
+        return {"ok": False, "message": f"{refusal} (on the sample study)"}
+    return {"ok": True, "shape": list(expected), "seconds": time.perf_counter() - started}

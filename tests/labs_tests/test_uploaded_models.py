@@ -1,8 +1,9 @@
-"""Educators' own TorchScript models: refused at the door, or validated in a limited child."""
+"""Educators' own TorchScript models: refused at the door, or validated in the sandbox."""
 
 import io
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -10,7 +11,7 @@ from django.urls import reverse
 
 from labs import services
 from labs.models import UploadedModel, UploadedModelStatus
-from labs.zoo.base import ClassificationOutput, SegmentationOutput, WeightsUnavailable
+from labs.zoo.base import ClassificationOutput, SegmentationOutput, WeightsUnavailable, ZooError
 from labs.zoo.registry import UnknownModel, model_choices, model_get
 from labs.zoo.uploaded import UploadSpec
 from studies.selectors import study_series_load
@@ -22,6 +23,15 @@ CLASSIFIER_SPEC = UploadSpec(
     normalisation="window",
     output="classification",
     labels=("normal", "abnormal"),
+)
+
+SEGMENTER_SPEC = UploadSpec(
+    modality="CT",
+    input_rows=64,
+    input_columns=64,
+    normalisation="window",
+    output="segmentation",
+    labels=("background", "tissue"),
 )
 
 
@@ -62,13 +72,6 @@ def torchscript_upload(module: torch.nn.Module, name: str = "model.pt") -> Simpl
     buffer = io.BytesIO()
     torch.jit.save(torch.jit.script(module.eval()), buffer)
     return SimpleUploadedFile(name, buffer.getvalue())
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    settings.ZOO_UPLOAD_TIMEOUT_SECONDS = 20
-    return tmp_path
 
 
 def upload_and_validate(user, module, spec=CLASSIFIER_SPEC) -> UploadedModel:
@@ -125,12 +128,11 @@ def test_a_model_that_never_finishes_hits_the_time_limit(people, media, settings
     settings.ZOO_UPLOAD_TIMEOUT_SECONDS = 3
     model = upload_and_validate(people["educator"], Spinner())
     assert model.status == UploadedModelStatus.INVALID
-    assert "did not finish on the sample study within 3 s" in model.validation_message
+    assert "did not finish within 3 s" in model.validation_message
 
 
 @pytest.mark.django_db
 def test_a_model_that_eats_memory_hits_the_memory_limit(people, media, settings):
-    settings.ZOO_UPLOAD_MEMORY_BYTES = 1536 * 1024**2
     model = upload_and_validate(people["educator"], Hog())
     assert model.status == UploadedModelStatus.INVALID
     assert "memory" in model.validation_message
@@ -250,3 +252,68 @@ def test_a_stored_model_altered_on_disk_is_refused_at_use(people, media):
         archive.write(torchscript_upload(TinyClassifier(classes=2)).read())
     with pytest.raises(WeightsUnavailable, match=r"damaged.*uploader"):
         model_get(model.zoo_key).predict(study_series_load(study_key="ct-small").pixels[0])
+
+
+class Hookable(torch.nn.Module):
+    """A ScriptModule inside a plain module: Grad-CAM's forward hook needs the latter."""
+
+    def __init__(self, inner: torch.nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x)
+
+
+@pytest.mark.django_db
+def test_explainers_and_attacks_on_an_upload_match_the_same_network_in_process(people, media):
+    """The sandbox computes forward and input gradients itself; the maps and adversarial
+    images it yields equal those of the very same TorchScript network run in this process."""
+    from labs.explainers.registry import EXPLAINERS
+    from labs.perturbations import adversarial
+
+    torch.manual_seed(3)
+    network = TinyClassifier()
+    model = upload_and_validate(people["educator"], network)
+    assert model.status == UploadedModelStatus.VALID, model.validation_message
+    zoo_model = model_get(model.zoo_key)
+    local = torch.jit.load(model.archive.path).eval()
+    image = study_series_load(study_key="ct-small").pixels[0]
+    with pytest.raises(ZooError, match="Grad-CAM needs a layer with a spatial feature map"):
+        EXPLAINERS["grad-cam"].explain(model=zoo_model, image=image)
+    segmenter = upload_and_validate(people["educator"], TinySegmenter(), SEGMENTER_SPEC)
+    assert segmenter.status == UploadedModelStatus.VALID, segmenter.validation_message
+    explained = [(key, zoo_model, local) for key in ("integrated-gradients", "occlusion")] + [
+        ("grad-cam", model_get(segmenter.zoo_key), torch.jit.load(segmenter.archive.path))
+    ]
+    for key, zoo_model_explained, local_explained in explained:
+        explainer = EXPLAINERS[key]
+        sandboxed = explainer.explain(model=zoo_model_explained, image=image)
+        in_process = explainer.explain(
+            model=zoo_model_explained, image=image, network=Hookable(local_explained.eval())
+        )
+        assert sandboxed.target_index == in_process.target_index, key
+        assert sandboxed.values.max() > 0, key
+        np.testing.assert_allclose(sandboxed.values, in_process.values, atol=1e-4, err_msg=key)
+
+    def to_input(hu):
+        return ((hu + 160.0) / 400.0).clamp(0, 1)[..., :64, :64]
+
+    def loss(output):
+        return torch.nn.functional.cross_entropy(output, torch.tensor([1]))
+
+    for attack in (adversarial.fgsm, adversarial.pgd):
+        results = [
+            attack(
+                network=candidate,
+                image=image[:64, :64],
+                loss=loss,
+                epsilon=10.0,
+                to_network_input=to_input,
+            )
+            for candidate in (zoo_model.network(), local)
+        ]
+        assert np.abs(results[0] - image[:64, :64]).max() > 0, attack.__name__
+        # Signs of near-zero gradients may flip with float summation order; allow a few.
+        agreeing = np.isclose(results[0], results[1], atol=1e-3).mean()
+        assert agreeing > 0.99, (attack.__name__, agreeing)
