@@ -6,8 +6,6 @@ and name the author only as `selectors.candidate_label` allows (blind marking).
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -19,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import permissions
+from accounts.csv_export import csv_writer
 from accounts.models import Cohort
 from assessments.models import Assessment
 from curriculum.models import CurriculumPage
@@ -357,7 +356,7 @@ def gradebook_csv(request, course_pk: int):
     categories = selectors.gradebook_categories(course=course)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="gradebook-{course.slug}.csv"'
-    writer = csv.writer(response)
+    writer = csv_writer(response)
     header = ["username", "name"]
     for category in categories:
         header += [f"{category.name}: {a.title} (%)" for a in category.assessments.all()]
