@@ -300,19 +300,28 @@ def studies_visible_filter(user) -> Q:
     return Q(is_quarantined=False, pk__in=through_courses)
 
 
+def answer_key_series_filter() -> Q:
+    """A filter over studies.Series: the answer keys of exams whose key is not released yet
+    (assessments.selectors.exam_answer_key_series_uids). Keys are dedicated series: lessons
+    never show them (studies.blocks.ViewerBlock refuses them as overlays)."""
+    from assessments.selectors import exam_answer_key_series_uids
+
+    keys = exam_answer_key_series_uids()
+    return Q(series_instance_uid__in=keys) if keys else Q(pk__in=[])
+
+
 def series_withheld_filter(user) -> Q:
     """A filter over studies.Series: series of visible studies withheld from this user now.
 
-    An exam's image question is scored against a segmentation in the library. The exam page
-    does not show it, but a candidate could ask DICOMweb for it directly; so while a
-    resident sits an exam, the segmentations that score it are withheld (404, as if absent).
+    An exam's image question is scored against a segmentation in the library. Residents
+    (every resident: before, during and between attempts, and those not sitting the exam)
+    must not reach it by any path until the key is released after the exam closes, so every
+    DICOMweb search and retrieval, the viewer and lesson blocks leave it out (404, as if
+    absent). Staff are never held back.
     """
     if role_of(user) != Role.RESIDENT:
         return Q(pk__in=[])
-    from assessments.selectors import answer_key_series_uids_in_open_exams
-
-    withheld = answer_key_series_uids_in_open_exams(user=user)
-    return Q(series_instance_uid__in=withheld) if withheld else Q(pk__in=[])
+    return answer_key_series_filter()
 
 
 def may_view_study(user, study) -> bool:
@@ -524,7 +533,12 @@ def may_view_assessment_statistics(user) -> bool:
 
 
 def may_release_assessment_results(user) -> bool:
-    """Educators and admins release an exam's key and automatic marks to its candidates."""
+    """Educators and admins release an exam's automatic marks to its candidates."""
+    return role_of(user) in {Role.EDUCATOR, Role.ADMIN}
+
+
+def may_release_answer_key(user) -> bool:
+    """Educators and admins release an exam's answer key, once the exam has closed."""
     return role_of(user) in {Role.EDUCATOR, Role.ADMIN}
 
 

@@ -212,6 +212,22 @@ def assessment_release(request, assessment_pk: int):
 
 @require_POST
 @login_required
+def answer_key_release(request, assessment_pk: int):
+    """An educator's explicit, audited release of a closed exam's answer key."""
+    if not permissions.may_release_answer_key(request.user):
+        raise PermissionDenied(_("Educators and programme admins release an exam's answer key."))
+    assessment = permissions.access_assessment_by_id(request.user, assessment_pk)
+    try:
+        services.answer_key_release(assessment=assessment, by=request.user)
+    except services.AnswerKeyReleaseRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, _("Candidates can now see the answer key of %s.") % assessment)
+    return redirect("assessments:statistics", assessment_pk=assessment.pk)
+
+
+@require_POST
+@login_required
 def response_regrade(request, response_pk: int):
     """An examiner decides a resident's regrade request."""
     _require_marker(request.user)

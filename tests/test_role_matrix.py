@@ -493,6 +493,13 @@ MATRIX = [
         grading.url("assessment_release", "assessment"),
         {**signed_in(403), "examiner": 302, "admin": 302},
     ),
+    # Releasing an exam's answer key is the educators' and admins' explicit, audited step.
+    Row(
+        "grading:answer_key_release",
+        "post",
+        assessments.key_release_url,
+        {**signed_in(403), "educator": 302, "admin": 302},
+    ),
     Row("grading:my_grades", "get", grading.url("my_grades"), signed_in(200)),
     Row(
         "grading:attempt_feedback",
