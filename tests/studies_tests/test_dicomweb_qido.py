@@ -113,7 +113,8 @@ def test_series_and_instance_searches(educator_client):
     full = _get(educator_client, f"{url}/{ct_uid}/instances", InstanceNumber=7, includefield="all")
     assert full[0]["00280030"]["vr"] == "DS" and "00200032" in full[0]  # geometry included
     across = _get(educator_client, "/dicomweb/series", Modality="SEG")
-    assert len(across) == 1 and across[0]["0020000D"]["Value"] == [chest.study_instance_uid]
+    assert len(across) == 2  # the chest CT's teaching SEG and its exam answer-key SEG
+    assert {d["0020000D"]["Value"][0] for d in across} == {chest.study_instance_uid}
     everywhere = _get(
         educator_client, "/dicomweb/instances", SOPClassUID=numbered[0]["00080016"]["Value"][0]
     )
