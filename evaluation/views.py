@@ -3,8 +3,6 @@ selector, render. Plots are drawn on request from the stored per-case scores."""
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -14,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from wagtail.models import Page
 
 from accounts import permissions
+from accounts.csv_export import csv_writer
 from evaluation import plots, selectors, services
 from evaluation.forms import CohortRunForm, OperatingPointForm
 from evaluation.measures.base import OperatingPoint
@@ -226,7 +225,7 @@ class _Echo:
 
 
 def _csv_response(rows, filename: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
+    writer = csv_writer(_Echo())
     response = StreamingHttpResponse(
         (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
     )

@@ -238,6 +238,7 @@ class AuditAction(models.TextChoices):
     REGRADE_REQUEST = "regrade_request", _("Regrade requested")
     REGRADE = "regrade", _("Regraded")
     OVERRIDE = "override", _("Gradebook override")
+    KEY_RELEASE = "key_release", _("Exam answer key released")
 
 
 class AuditEntry(models.Model):

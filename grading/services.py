@@ -6,13 +6,15 @@ examiners pressing buttons at the same moment are applied one after the other.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import permissions
-from assessments.models import Assessment, Attempt, Response
+from assessments.models import Assessment, Attempt, AttemptStatus, Response
+from assessments.services import attempt_expire_if_overdue
 from grading import selectors
 from grading.double_marking import (
     CriterionChoice,
@@ -279,6 +281,45 @@ def assessment_release(*, assessment: Assessment, by) -> int:
     for attempt in attempts.values():
         certificates_issue_if_eligible(attempt=attempt)
     return count
+
+
+class AnswerKeyReleaseRefused(Exception):
+    """The exam's key may not be released (yet); the message says why."""
+
+
+@transaction.atomic
+def answer_key_release(*, assessment: Assessment, by, now: dt.datetime | None = None):
+    """Release an exam's answer key to its candidates: the text key, the explanations and
+    the segmentation series that score its image questions (hidden from residents until now,
+    accounts.permissions.series_withheld_filter). Only once the exam has closed and nobody
+    is still sitting it; releasing marks (assessment_results_release) does not do this.
+    Audited; releasing twice keeps the first moment."""
+    now = now or timezone.now()
+    exam = Assessment.objects.select_for_update().get(pk=assessment.pk)
+    if not exam.is_exam:
+        raise AnswerKeyReleaseRefused(
+            "A practice quiz gives its feedback at once: only an exam's key is released."
+        )
+    if exam.key_released_at is not None:
+        return exam
+    if exam.closes_at is None or exam.closes_at > now:
+        raise AnswerKeyReleaseRefused(
+            "The exam has not closed: give it a closing time; its key can be released once "
+            "that time has passed."
+        )
+    for attempt in exam.attempts.filter(status=AttemptStatus.IN_PROGRESS):
+        attempt_expire_if_overdue(attempt=attempt, now=now)
+    if exam.attempts.filter(status=AttemptStatus.IN_PROGRESS).exists():
+        raise AnswerKeyReleaseRefused("A candidate is still sitting the exam: try again later.")
+    exam.key_released_at = now
+    exam.save(update_fields=["key_released_at"])
+    _audit(
+        action=AuditAction.KEY_RELEASE,
+        actor=by,
+        assessment=exam,
+        after={"key_released_at": now.isoformat()},
+    )
+    return exam
 
 
 @transaction.atomic

@@ -22,6 +22,11 @@ urlpatterns = [
         views.assessment_release,
         name="assessment_release",
     ),
+    path(
+        "assessments/<int:assessment_pk>/key-release/",
+        views.answer_key_release,
+        name="answer_key_release",
+    ),
     path("mine/", views.my_grades, name="my_grades"),
     path("attempts/<int:attempt_pk>/", views.attempt_feedback, name="attempt_feedback"),
     path(

@@ -6,8 +6,6 @@ and name the author only as `selectors.candidate_label` allows (blind marking).
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -19,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import permissions
+from accounts.csv_export import csv_writer
 from accounts.models import Cohort
 from assessments.models import Assessment
 from curriculum.models import CurriculumPage
@@ -213,6 +212,22 @@ def assessment_release(request, assessment_pk: int):
 
 @require_POST
 @login_required
+def answer_key_release(request, assessment_pk: int):
+    """An educator's explicit, audited release of a closed exam's answer key."""
+    if not permissions.may_release_answer_key(request.user):
+        raise PermissionDenied(_("Educators and programme admins release an exam's answer key."))
+    assessment = permissions.access_assessment_by_id(request.user, assessment_pk)
+    try:
+        services.answer_key_release(assessment=assessment, by=request.user)
+    except services.AnswerKeyReleaseRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, _("Candidates can now see the answer key of %s.") % assessment)
+    return redirect("assessments:statistics", assessment_pk=assessment.pk)
+
+
+@require_POST
+@login_required
 def response_regrade(request, response_pk: int):
     """An examiner decides a resident's regrade request."""
     _require_marker(request.user)
@@ -357,7 +372,7 @@ def gradebook_csv(request, course_pk: int):
     categories = selectors.gradebook_categories(course=course)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="gradebook-{course.slug}.csv"'
-    writer = csv.writer(response)
+    writer = csv_writer(response)
     header = ["username", "name"]
     for category in categories:
         header += [f"{category.name}: {a.title} (%)" for a in category.assessments.all()]

@@ -43,18 +43,22 @@ def study_image_paths(*, study_key: str) -> list[Path]:
 
 
 def study_seg_paths(*, study_key: str) -> list[Path]:
-    """Files of the study's DICOM SEG series (ground truth, where the library has one)."""
-    from studies.models import Instance
+    """Files of the study's DICOM SEG series (ground truth, where the library has one).
+
+    An exam's unreleased answer key is never ground truth for a lab: a lab's metrics and
+    pictures would hand it to the resident running it (issue 13)."""
+    from studies.models import Instance, Series
     from studies.selectors import SAMPLE_STUDIES, library_root
 
     if study_key in SAMPLE_STUDIES:
         return []
     root = library_root()
+    keys = Series.objects.filter(permissions.answer_key_series_filter()).values("pk")
     return [
         root / path
-        for path in Instance.objects.filter(
-            series__study__key=study_key, series__modality="SEG"
-        ).values_list("file_path", flat=True)
+        for path in Instance.objects.filter(series__study__key=study_key, series__modality="SEG")
+        .exclude(series__in=keys)
+        .values_list("file_path", flat=True)
     ]
 
 

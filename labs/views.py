@@ -148,7 +148,10 @@ def lab_run_list(request):
 @login_required
 @require_GET
 def model_card_detail(request, model_key: str):
-    """A model's card, generated from its measured metrics; every signed-in user may read it."""
+    """A model's card, generated from its measured metrics. Shared models' cards are open to
+    every signed-in user; a resident's trained model's card to its owner, educators and admins."""
+    if not permissions.may_view_model_card(request.user, model_key):
+        raise Http404("No such model.")
     try:
         model = model_get(model_key)
     except UnknownModel:

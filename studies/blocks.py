@@ -98,7 +98,23 @@ class ViewerBlock(blocks.StructBlock):
                     )
                 }
             )
+        from accounts.permissions import answer_key_series_filter
+
         for overlay_uid in value.get("overlays") or []:
+            if Series.objects.filter(
+                answer_key_series_filter(), series_instance_uid=overlay_uid
+            ).exists():
+                raise blocks.StructBlockValidationError(
+                    block_errors={
+                        "overlays": ValidationError(
+                            _(
+                                "That segmentation is an exam's answer key, hidden from "
+                                "residents until the key is released: a lesson shows its "
+                                "own overlay series."
+                            )
+                        )
+                    }
+                )
             if not Series.objects.filter(
                 series_instance_uid=overlay_uid, study=series.study
             ).exists():
@@ -111,8 +127,15 @@ class ViewerBlock(blocks.StructBlock):
 
     def get_context(self, value, parent_context=None):
         from studies.models import Series
+        from studies.selectors import series_uids_withheld
 
         context = super().get_context(value, parent_context=parent_context)
+        request = (parent_context or {}).get("request")
+        overlays = list(value.get("overlays") or [])
+        if request is not None:
+            # An exam key that became an overlay after the lesson was written is not shown.
+            withheld = series_uids_withheld(user=request.user, uids=overlays)
+            overlays = [uid for uid in overlays if uid not in withheld]
         series = (
             Series.objects.filter(series_instance_uid=value["series"])
             .select_related("study")
@@ -123,9 +146,7 @@ class ViewerBlock(blocks.StructBlock):
             series_uid=value["series"],
             slice=value.get("initial_slice") or "",
             preset=value.get("window_preset") or "",
-            overlays=json.dumps(
-                [{"type": "seg", "series": uid} for uid in value.get("overlays") or []]
-            ),
+            overlays=json.dumps([{"type": "seg", "series": uid} for uid in overlays]),
             caption=value.get("caption") or "",
         )
         return context

@@ -490,6 +490,23 @@ def series_locate(*, user, study_instance_uid: str, series_instance_uid: str):
     return series
 
 
+def series_uids_withheld(*, user, uids) -> set[str]:
+    """Which of these series UIDs are withheld from this user now (exam answer keys, for
+    residents): pages that name series (the viewer page, lesson viewer blocks) leave them
+    out, as DICOMweb does."""
+    from accounts.permissions import series_withheld_filter
+    from studies.models import Series
+
+    wanted = [uid for uid in uids if uid]
+    if not wanted:
+        return set()
+    return set(
+        Series.objects.filter(
+            series_withheld_filter(user), series_instance_uid__in=wanted
+        ).values_list("series_instance_uid", flat=True)
+    )
+
+
 def series_instances(*, series) -> list:
     """The series' instances in InstanceNumber order."""
     return list(series.instances.order_by("instance_number", "pk"))

@@ -21,7 +21,7 @@ from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.http import require_http_methods
 
-from studies.selectors import UID_PATTERN
+from studies.selectors import UID_PATTERN, series_uids_withheld
 
 PRESETS = ("lung", "mediastinum", "abdomen", "bone", "brain", "auto")
 
@@ -93,10 +93,15 @@ def viewer_page(request, study_uid: str):
                 "finding": answer_form.cleaned_data["finding"],
             }
         answer_initial = _marks_to_keep(answer_form)
+    series_uid = _uid_or_empty(query.get("series", ""))
+    compare_uid = _uid_or_empty(query.get("compare", ""))
+    # An exam's answer key is withheld from residents here as in DICOMweb: the page does not
+    # even name it back (issue 13).
+    withheld = series_uids_withheld(user=request.user, uids=[series_uid, compare_uid])
     context = {
         "study_uid": study_uid,
-        "series_uid": _uid_or_empty(query.get("series", "")),
-        "compare_uid": _uid_or_empty(query.get("compare", "")),
+        "series_uid": "" if series_uid in withheld else series_uid,
+        "compare_uid": "" if compare_uid in withheld else compare_uid,
         "slice": int(slice_text) if slice_text.isdigit() else "",
         "preset": query.get("preset") if query.get("preset") in PRESETS else "",
         "dicomweb_root": request.build_absolute_uri("/dicomweb").removesuffix("/"),

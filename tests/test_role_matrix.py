@@ -52,6 +52,10 @@ def signed_in(status, anonymous=LOGIN):
 
 MARKERS_200 = {"examiner": 200, "admin": 200}  # grading: who works the queue
 GRADEBOOK_200 = {"educator": 200, "examiner": 200, "admin": 200}
+# A run (lab, cohort, training, de-identification, reading room) is seen by its owner (the
+# resident here), educators and admins. Examiners mark blind: they see a resident's run only
+# through the grading page, under the candidate code, so every run page is 404 to them.
+RUN_VIEWERS_200 = {**signed_in(200), "outsider": 404, "examiner": 404}
 
 
 MATRIX = [
@@ -79,19 +83,19 @@ MATRIX = [
         "labs:run_detail",
         "get",
         lambda c: reverse("labs:run_detail", args=[c["run"].pk]),
-        {**signed_in(200), "outsider": 404},
+        RUN_VIEWERS_200,
     ),
     Row(
         "labs:run_status",
         "get",
         lambda c: reverse("labs:run_status", args=[c["run"].pk]),
-        {**signed_in(200), "outsider": 404},
+        RUN_VIEWERS_200,
     ),
     Row(
         "labs:run_output",
         "get",
         lambda c: reverse("labs:run_output", args=[c["run"].pk, "original_image"]),
-        {**signed_in(200), "outsider": 404},
+        RUN_VIEWERS_200,
     ),
     Row(
         "labs:run_cancel",
@@ -103,7 +107,7 @@ MATRIX = [
         "labs:run_file",
         "get",
         lab_matrix.run_file_url,
-        {**signed_in(200), "outsider": 404},
+        RUN_VIEWERS_200,
     ),
     Row(
         "labs:run_answers",
@@ -224,7 +228,7 @@ MATRIX = [
         lambda c: reverse("labs:uploaded_model_create"),
         {**signed_in(403), "educator": 200, "admin": 200},
     ),
-    # Cohort labs (evaluation): a resident's run is theirs; staff see every run.
+    # Cohort labs (evaluation): a resident's run is theirs; educators and admins see every run.
     Row("evaluation:run_list", "get", lambda c: reverse("evaluation:run_list"), signed_in(200)),
     Row(
         "evaluation:run_create",
@@ -238,7 +242,7 @@ MATRIX = [
             f"evaluation:{name}",
             "get",
             cohort_run_url(name, *extra),
-            {**signed_in(200), "outsider": 404},
+            RUN_VIEWERS_200,
         )
         for name, extra in [
             ("run_detail", ()),
@@ -260,7 +264,7 @@ MATRIX = [
         {**signed_in(302), "outsider": 404, "educator": 404, "examiner": 404},
     ),
     # No-code model building: every signed-in person builds their own models; a training
-    # run is seen by its owner and staff, cancelled by its owner and admins; a labelled
+    # run is seen by its owner, educators and admins, cancelled by its owner and admins; a labelled
     # cohort is its owner's alone.
     Row("model_builder:home", "get", lambda c: reverse("model_builder:home"), signed_in(200)),
     Row(
@@ -274,19 +278,19 @@ MATRIX = [
         "model_builder:run_detail",
         "get",
         builder_matrix.training_run_url("run_detail"),
-        {**signed_in(200), "outsider": 404},
+        RUN_VIEWERS_200,
     ),
     Row(
         "model_builder:run_status",
         "get",
         builder_matrix.training_run_url("run_status"),
-        {**signed_in(200), "outsider": 404},
+        RUN_VIEWERS_200,
     ),
     Row(
         "model_builder:run_curves",
         "get",
         builder_matrix.training_run_url("run_curves"),
-        {**signed_in(200), "outsider": 404},
+        RUN_VIEWERS_200,
     ),
     Row(
         "model_builder:run_cancel",
@@ -317,8 +321,9 @@ MATRIX = [
     ),
     # The viewer page: any signed-in user; the images themselves are guarded by DICOMweb.
     Row("viewer:page", "get", lambda c: reverse("viewer:page", args=["1.2.3"]), signed_in(200)),
-    # De-identification lab: the resident owns the attempt; staff may look at it, only the
-    # owner works on it, owner and admin may cancel it; the outsider may not know it exists.
+    # De-identification lab: the resident owns the attempt; educators and admins may look at
+    # it, only the owner works on it, owner and admin may cancel it; the outsider may not
+    # know it exists.
     Row("deid_lab:attempt_list", "get", deid_url("attempt_list"), signed_in(200)),
     Row(
         "deid_lab:attempt_create",
@@ -331,7 +336,7 @@ MATRIX = [
         "deid_lab:attempt_detail",
         "get",
         deid_url("attempt_detail"),
-        {**signed_in(200), "outsider": 404},
+        RUN_VIEWERS_200,
     ),
     Row(
         "deid_lab:findings_submit",
@@ -345,7 +350,7 @@ MATRIX = [
         deid_url("run_request"),
         {**signed_in(404), "resident": 302},
     ),
-    Row("deid_lab:run_status", "get", deid_url("run_status"), {**signed_in(200), "outsider": 404}),
+    Row("deid_lab:run_status", "get", deid_url("run_status"), RUN_VIEWERS_200),
     Row(
         "deid_lab:run_cancel",
         "post",
@@ -356,13 +361,13 @@ MATRIX = [
         "deid_lab:attempt_image",
         "get",
         deid_url("attempt_image", "original"),
-        {**signed_in(200), "outsider": 404},
+        RUN_VIEWERS_200,
     ),
     Row(
         "deid_lab:deidentified_download",
         "get",
         deid_url("deidentified_download"),
-        {**signed_in(200), "outsider": 404},
+        RUN_VIEWERS_200,
     ),
     # Assessments: residents of the course take them, outsiders do not learn they exist,
     # staff see them (not sit them); an attempt is its candidate's alone.
@@ -423,7 +428,7 @@ MATRIX = [
         {**signed_in(404), "resident": 200},
     ),
     # Reading room (issue 8): simulators run only inside a lesson the visitor may read;
-    # runs are the owner's (the resident's here) and staff's; others get 404.
+    # runs are the owner's (the resident's here), educators' and admins'; others get 404.
     Row("reading_room:run_list", "get", reading_room.url("run_list"), signed_in(200)),
     Row(
         "reading_room:run_create",
@@ -449,13 +454,13 @@ MATRIX = [
         "reading_room:run_detail",
         "get",
         reading_room.url("run_detail", "run"),
-        {**signed_in(200), "outsider": 404},
+        RUN_VIEWERS_200,
     ),
     Row(
         "reading_room:run_plot",
         "get",
         reading_room.url("run_plot", "run", "time-to-report"),
-        {**signed_in(200), "outsider": 404},
+        RUN_VIEWERS_200,
     ),
     # Grading (issue 9): examiners and admins mark; residents see only their own released
     # marks (others' are 404); gradebook for educators, examiners and admins.
@@ -488,12 +493,19 @@ MATRIX = [
         grading.url("assessment_release", "assessment"),
         {**signed_in(403), "examiner": 302, "admin": 302},
     ),
+    # Releasing an exam's answer key is the educators' and admins' explicit, audited step.
+    Row(
+        "grading:answer_key_release",
+        "post",
+        assessments.key_release_url,
+        {**signed_in(403), "educator": 302, "admin": 302},
+    ),
     Row("grading:my_grades", "get", grading.url("my_grades"), signed_in(200)),
     Row(
         "grading:attempt_feedback",
         "get",
         grading.url("attempt_feedback", "attempt"),
-        {**signed_in(200), "outsider": 404, "examiner": 404},
+        RUN_VIEWERS_200,
     ),
     Row(
         "grading:regrade_request",
@@ -539,7 +551,7 @@ MATRIX = [
         "grading:certificate_download",
         "get",
         grading.url("certificate_download", "certificate"),
-        {**signed_in(200), "outsider": 404, "examiner": 404},
+        RUN_VIEWERS_200,
     ),
     Row("certificates:verify", "get", grading.verify_url, every(200)),
 ]

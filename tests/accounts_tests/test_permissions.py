@@ -38,7 +38,9 @@ def test_a_residents_run_is_hidden_from_other_residents(demo_lesson, people):
     run = lab_run_create(user=people["resident"], exercise=exercise, severity=10)
     assert permissions.may_view_lab_run(people["resident"], run)
     assert not permissions.may_view_lab_run(people["outsider"], run)
-    assert permissions.may_view_lab_run(people["examiner"], run)
+    assert permissions.may_view_lab_run(people["educator"], run)
+    # Examiners mark blind: a resident's run reaches them only through the grading page.
+    assert not permissions.may_view_lab_run(people["examiner"], run)
     assert permissions.may_cancel_lab_run(people["resident"], run)
     assert not permissions.may_cancel_lab_run(people["examiner"], run)
 
@@ -72,3 +74,35 @@ def test_demo_set_up_never_takes_over_a_real_account():
 
     with pytest.raises(ImproperlyConfigured, match="real account"):
         demo_accounts_ensure()
+
+
+@pytest.mark.django_db
+def test_every_run_family_hides_residents_runs_from_examiners(people):
+    """Lab, cohort, training, de-identification and reading-room runs: owner, educators and
+    admins; an examiner sees their own runs only (blind marking), in lists and one by one."""
+    from types import SimpleNamespace
+
+    from django.db.models import Q
+
+    resident, examiner = people["resident"], people["examiner"]
+    residents_run = SimpleNamespace(user_id=resident.pk)
+    examiners_run = SimpleNamespace(user_id=examiner.pk)
+    for may_view in (
+        permissions.may_view_lab_run,
+        permissions.may_view_cohort_run,
+        permissions.may_view_training_run,
+        permissions.may_view_deid_attempt,
+    ):
+        assert may_view(resident, residents_run)
+        assert may_view(people["educator"], residents_run)
+        assert may_view(people["admin"], residents_run)
+        assert not may_view(examiner, residents_run)
+        assert may_view(examiner, examiners_run)
+    for visible in (
+        permissions.lab_runs_visible_filter,
+        permissions.cohort_runs_visible_filter,
+        permissions.deid_attempts_visible_filter,
+        permissions.simulation_runs_visible_filter,
+    ):
+        assert visible(examiner) == Q(user_id=examiner.pk)
+        assert visible(people["educator"]) == Q()

@@ -31,5 +31,5 @@ def chest_ct(chest_ct_build, settings, db):
     library_index_rebuild(root=chest_ct_build)
     study = Study.objects.get(key="chest-ct")
     ct = study.series.get(modality="CT")
-    seg = study.series.get(modality="SEG")
+    seg = study.series.get(modality="SEG", series_number=2)
     return study, ct, seg

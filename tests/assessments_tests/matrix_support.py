@@ -54,3 +54,9 @@ def url(name: str, need: str = ""):
         return reverse(f"assessments:{name}", args=args)
 
     return build
+
+
+def key_release_url(c: dict) -> str:
+    """grading:answer_key_release for the matrix quiz (refused with a message: quizzes give
+    their key at once; the matrix checks who may ask)."""
+    return reverse("grading:answer_key_release", args=[_quiz(c).pk])

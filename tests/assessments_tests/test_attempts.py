@@ -12,6 +12,7 @@ from django.utils import timezone
 from assessments import services
 from assessments.models import Attempt, AttemptStatus
 from assessments.services import AttemptRefused
+from grading.services import answer_key_release
 from tests.assessments_tests.builders import (
     choice_question,
     course_of,
@@ -203,9 +204,15 @@ def test_exam_answer_key_is_hidden_until_released(client, people):
     assert "0 HU ± 5 HU" not in result and "Water is 0 HU" not in result
     services.assessment_results_release(assessment=assessment)
     result = client.get(reverse("assessments:result", args=[attempt.pk])).content.decode()
-    assert "0 HU ± 5 HU" in result and "Water is 0 HU" in result
+    # Releasing marks is not releasing the key (issue 13).
+    assert "Marks not yet released" not in result and "released separately" in result
+    assert "0 HU ± 5 HU" not in result and "Water is 0 HU" not in result
     # The essay's examiner mark is the grading app's to release.
     assert "mark not yet released" in result
+    type(assessment).objects.filter(pk=assessment.pk).update(closes_at=timezone.now())
+    answer_key_release(assessment=assessment, by=people["educator"])
+    result = client.get(reverse("assessments:result", args=[attempt.pk])).content.decode()
+    assert "0 HU ± 5 HU" in result and "Water is 0 HU" in result
 
 
 @pytest.mark.parametrize("name", ["attempt", "result", "answer", "submit"])

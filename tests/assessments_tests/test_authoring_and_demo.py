@@ -63,5 +63,20 @@ def test_demo_content_is_complete_idempotent_and_takeable(chest_ct, demo_lesson,
     assert study.courses.filter(pk=course.pk).exists()  # residents may load its images
     attempt = services.attempt_start(assessment=first.exam, user=people["resident"])
     titles = list(attempt.responses.values_list("question__title", flat=True))
-    assert "Demo: click the spleen" in titles and len(titles) == 5  # 4 fixed + 1 pool draw
+    assert "Demo: click the inferior vena cava" in titles and len(titles) == 5  # 4 + 1 drawn
     assert attempt.deadline_at is not None
+    # The exam is scored against its own key series, never the teaching segmentation that
+    # lessons overlay and the practice quiz uses (issue 13): hiding it empties no lesson.
+    _study, _ct, teaching = chest_ct
+    exam_keys = {
+        r.question.data["seg_series_uid"]
+        for r in attempt.responses.select_related("question")
+        if r.question.is_image_question
+    }
+    assert exam_keys and teaching.series_instance_uid not in exam_keys
+    quiz_keys = {
+        q.data["seg_series_uid"]
+        for q in Question.objects.filter(kind__in=["image_box", "image_point", "image_slice"])
+        if q.title == "Demo: box the liver"
+    }
+    assert quiz_keys == {teaching.series_instance_uid}

@@ -33,7 +33,7 @@ def spleen_exam(viewer_studies, demo_lesson):
     course = course_of(demo_lesson)
     study_course_add(study=study, course=course)
     ct = study.series.get(modality="CT")
-    seg = study.series.get(modality="SEG")
+    seg = study.series.get(modality="SEG", series_number=2)
     numbers = {label: number for number, label in segment_labels(seg.series_instance_uid)}
     data = {
         "study_uid": study.study_instance_uid,
@@ -155,7 +155,7 @@ def liver_quiz(viewer_studies, demo_lesson):
     study = viewer_studies["chest-ct"]
     course = course_of(demo_lesson)
     study_course_add(study=study, course=course)
-    seg = study.series.get(modality="SEG")
+    seg = study.series.get(modality="SEG", series_number=2)
     numbers = {label: number for number, label in segment_labels(seg.series_instance_uid)}
     data = {
         "study_uid": study.study_instance_uid,

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_block_offers_library_series_and_renders_the_viewer(viewer_studies):
     ct = viewer_studies["chest-ct"]
     ct_series = ct.series.get(modality="CT")
-    seg_series = ct.series.get(modality="SEG")
+    seg_series = ct.series.get(modality="SEG", series_number=2)
     assert ct_series.series_instance_uid in dict(image_series_choices())
     assert seg_series.series_instance_uid not in dict(image_series_choices())
     assert seg_series.series_instance_uid in dict(overlay_series_choices())

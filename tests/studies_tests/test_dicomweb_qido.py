@@ -40,7 +40,7 @@ def test_every_study_with_the_default_attributes(educator_client):
     chest = next(d for d in documents if d["00080061"]["Value"] == ["CT", "SEG"])
     for tag in ("00080020", "00080050", "00100010", "00100020", "0020000D", "00201206"):
         assert tag in chest
-    assert chest["00201208"]["Value"] == [134]
+    assert chest["00201208"]["Value"] == [135]
     assert chest["00081190"]["Value"][0].endswith(chest["0020000D"]["Value"][0])
 
 
@@ -101,7 +101,8 @@ def test_series_and_instance_searches(educator_client):
     chest = Study.objects.get(key="chest-ct")
     url = f"{STUDIES}/{chest.study_instance_uid}/series"
     series = _get(educator_client, url)
-    assert sorted(_values(series, "00080060")) == ["CT", "SEG"]
+    # CT, the teaching segmentation and the demo exam's dedicated answer key.
+    assert sorted(_values(series, "00080060")) == ["CT", "SEG", "SEG"]
     ct = _get(educator_client, url, Modality="CT")
     assert len(ct) == 1 and ct[0]["00201209"]["Value"] == [133]
     ct_uid = ct[0]["0020000E"]["Value"][0]
@@ -112,7 +113,8 @@ def test_series_and_instance_searches(educator_client):
     full = _get(educator_client, f"{url}/{ct_uid}/instances", InstanceNumber=7, includefield="all")
     assert full[0]["00280030"]["vr"] == "DS" and "00200032" in full[0]  # geometry included
     across = _get(educator_client, "/dicomweb/series", Modality="SEG")
-    assert len(across) == 1 and across[0]["0020000D"]["Value"] == [chest.study_instance_uid]
+    assert len(across) == 2  # the chest CT's teaching SEG and its exam answer-key SEG
+    assert {d["0020000D"]["Value"][0] for d in across} == {chest.study_instance_uid}
     everywhere = _get(
         educator_client, "/dicomweb/instances", SOPClassUID=numbered[0]["00080016"]["Value"][0]
     )

