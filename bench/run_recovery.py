@@ -157,11 +157,17 @@ def main() -> int:
         )
         start("after-kill", fresh_redis=True)
         resumed: dict[int, float] = {}
+        reoffered: dict[int, float] = {}
 
         def watch():
-            for pk, started_at in LabRun.objects.filter(pk__in=interrupted).values_list(
-                "pk", "started_at"
-            ):
+            for pk, status, queued_at, started_at in LabRun.objects.filter(
+                pk__in=interrupted
+            ).values_list("pk", "status", "queued_at", "started_at"):
+                if pk not in reoffered and (
+                    (status == "queued" and queued_at > killed_wall)
+                    or (started_at and started_at > killed_wall)
+                ):
+                    reoffered[pk] = time.monotonic() - killed_at
                 if pk not in resumed and started_at and started_at > killed_wall:
                     resumed[pk] = time.monotonic() - killed_at
             return len(resumed) == len(interrupted) and all_final(faulted)
@@ -198,6 +204,11 @@ def main() -> int:
         f"(ratio {fault_seconds / baseline_seconds:.2f}x)"
     )
     print(f"runs interrupted mid-compute: {len(interrupted)}; queued when killed: {len(waiting)}")
+    if reoffered:
+        print(
+            f"time from kill to re-offer (sweeper found the silent run): "
+            f"max {max(reoffered.values()):.1f} s"
+        )
     if resumed:
         print(
             f"time from kill to resume, interrupted runs: max {max(resumed.values()):.1f} s, "

@@ -249,3 +249,31 @@ def test_a_killed_worker_s_run_finishes_once_on_another_worker(
         log.read_text().count(f"Delivery of {label} {run.pk}\n") for log in (first_log, second_log)
     )
     assert 2 <= deliveries <= MAX_DELIVERIES_AFTER_A_KILL, deliveries
+
+
+# --- Messages queued before the upgrade ---------------------------------------------------
+
+OLD_TASK_NAMES = (
+    "labs.tasks.lab_run_execute_task",
+    "labs.tasks.lab_runs_requeue_stale_task",
+    "evaluation.tasks.cohort_run_execute_task",
+    "evaluation.tasks.cohort_runs_requeue_stale_task",
+    "model_builder.tasks.training_run_execute_task",
+    "model_builder.tasks.training_runs_requeue_stale_task",
+)
+
+
+def test_old_task_names_are_still_registered():
+    celery_app.autodiscover_tasks(force=True)  # what a worker does when it starts
+    missing = [name for name in OLD_TASK_NAMES if name not in celery_app.tasks]
+    assert not missing, f"kept for one release so queued messages still run: {missing}"
+
+
+@pytest.mark.django_db
+def test_a_message_under_the_old_task_name_still_runs_the_run(people):
+    from labs.tasks import lab_run_execute_task
+
+    run = _queued("labs.LabRun", people)
+    lab_run_execute_task.apply(kwargs={"run_pk": run.pk})
+    done = _model("labs.LabRun").objects.get(pk=run.pk)
+    assert done.status == RunStatus.SUCCEEDED, done.error_message
