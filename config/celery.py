@@ -15,6 +15,10 @@ app.conf.task_queues = (Queue("interactive"), Queue("batch"), Queue("gpu"))
 app.conf.task_default_queue = "interactive"
 # Which queue each task family waits in; tasks themselves stay free of routing.
 app.conf.task_routes = {
+    # Durable runs: each message names its family's queue (RunPolicy.queue); the sweep is
+    # quick and residents wait on what it finds.
+    "runs.tasks.runs_sweep_task": {"queue": "interactive"},
+    # Old names, kept one release so messages queued before the upgrade still run.
     "labs.tasks.lab_run_execute_task": {"queue": "interactive"},
     "labs.tasks.lab_runs_requeue_stale_task": {"queue": "interactive"},
     "labs.tasks.uploaded_model_validate_task": {"queue": "batch"},

@@ -45,6 +45,7 @@ CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     "accounts",
+    "runs",
     "curriculum",
     "studies",
     "labs",
@@ -220,34 +221,49 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# The one sweeper (runs.services.runs_sweep) re-offers lost runs of every family.
 CELERY_BEAT_SCHEDULE = {
-    "lab-runs-requeue-stale": {
-        "task": "labs.tasks.lab_runs_requeue_stale_task",
-        "schedule": float(os.environ.get("LAB_RUN_SWEEP_SECONDS", "30")),
+    "runs-sweep": {
+        "task": "runs.tasks.runs_sweep_task",
+        "schedule": float(
+            os.environ.get("RUN_SWEEP_SECONDS", os.environ.get("LAB_RUN_SWEEP_SECONDS", "5"))
+        ),
     },
 }
 
-# Lab runs: the row is the record of work. A run whose worker stopped reporting for
-# LAB_RUN_STALE_SECONDS is handed to another worker by the sweeper.
+# Durable runs (runs app): the row is the record of work. A worker's heartbeat thread
+# writes every RUN_HEARTBEAT_SECONDS while it computes, whatever the compute step does, so
+# a run silent for RUN_STALE_SECONDS has lost its worker and is offered to another one.
+RUN_STALE_SECONDS = float(os.environ.get("RUN_STALE_SECONDS", "20"))
+RUN_HEARTBEAT_SECONDS = float(os.environ.get("RUN_HEARTBEAT_SECONDS", str(RUN_STALE_SECONDS / 4)))
+# Progress writes at most this often; between writes a read checks for a cancel.
+RUN_PROGRESS_MIN_INTERVAL_SECONDS = float(
+    os.environ.get(
+        "RUN_PROGRESS_MIN_INTERVAL_SECONDS",
+        os.environ.get("LAB_RUN_PROGRESS_MIN_INTERVAL_SECONDS", "0.25"),
+    )
+)
+# Pause after each progress report. Zero in production; integration tests set it so that a
+# worker can be killed while a run is demonstrably in the middle of its work.
+RUN_STEP_PAUSE_SECONDS = float(
+    os.environ.get("RUN_STEP_PAUSE_SECONDS", os.environ.get("LAB_RUN_STEP_PAUSE_SECONDS", "0"))
+)
+# Families not yet on the engine (no heartbeat thread) keep their old, long interval.
 LAB_RUN_STALE_SECONDS = int(os.environ.get("LAB_RUN_STALE_SECONDS", "120"))
+# Cohort runs score at most this many cases when set (tests and demos on slow machines).
+EVALUATION_CASE_LIMIT = (
+    int(os.environ["EVALUATION_CASE_LIMIT"]) if os.environ.get("EVALUATION_CASE_LIMIT") else None
+)
 LAB_RUN_MAX_ATTEMPTS = int(os.environ.get("LAB_RUN_MAX_ATTEMPTS", "3"))
 LAB_RUN_MAX_ACTIVE_PER_USER = int(os.environ.get("LAB_RUN_MAX_ACTIVE_PER_USER", "3"))
-# Pause between pipeline steps. Zero in production; integration tests set it so that a
-# worker can be killed while a run is demonstrably in the middle of its work.
-LAB_RUN_STEP_PAUSE_SECONDS = float(os.environ.get("LAB_RUN_STEP_PAUSE_SECONDS", "0"))
 # Per resident: runs waiting in the queue, and runs computing at once (a further run
 # waits in the queue until one finishes, so one person cannot take every worker).
 LAB_RUN_MAX_QUEUED_PER_USER = int(os.environ.get("LAB_RUN_MAX_QUEUED_PER_USER", "3"))
 LAB_RUN_MAX_RUNNING_PER_USER = int(os.environ.get("LAB_RUN_MAX_RUNNING_PER_USER", "1"))
-LAB_RUN_DEFER_SECONDS = float(os.environ.get("LAB_RUN_DEFER_SECONDS", "1"))
 # Soft limit: the run fails with "took longer than N s"; hard limit: Celery kills the task
 # (and the sweeper marks the run failed with the same message).
 LAB_RUN_SOFT_TIME_LIMIT_SECONDS = float(os.environ.get("LAB_RUN_SOFT_TIME_LIMIT_SECONDS", "120"))
 LAB_RUN_HARD_TIME_LIMIT_SECONDS = float(os.environ.get("LAB_RUN_HARD_TIME_LIMIT_SECONDS", "150"))
-# Heartbeats are written at most this often; between writes a read checks for a cancel.
-LAB_RUN_PROGRESS_MIN_INTERVAL_SECONDS = float(
-    os.environ.get("LAB_RUN_PROGRESS_MIN_INTERVAL_SECONDS", "0.25")
-)
 # Single runs: "interactive" on CPU hosts; "gpu" where residents' workers have CUDA.
 LAB_RUN_QUEUE = os.environ.get("LAB_RUN_QUEUE", "interactive")
 LAB_RUN_ANSWER_MAX_CHARS = int(os.environ.get("LAB_RUN_ANSWER_MAX_CHARS", "4000"))
@@ -359,7 +375,6 @@ MODEL_BUILDER_MEMORY_BYTES = int(os.environ.get("MODEL_BUILDER_MEMORY_BYTES", st
 MODEL_BUILDER_MAX_EPOCHS = int(os.environ.get("MODEL_BUILDER_MAX_EPOCHS", "30"))
 MODEL_BUILDER_BATCH_SIZE = int(os.environ.get("MODEL_BUILDER_BATCH_SIZE", "32"))
 MODEL_BUILDER_MAX_ACTIVE_PER_USER = int(os.environ.get("MODEL_BUILDER_MAX_ACTIVE_PER_USER", "1"))
-MODEL_BUILDER_STALE_SECONDS = int(os.environ.get("MODEL_BUILDER_STALE_SECONDS", "120"))
 MODEL_BUILDER_MAX_ATTEMPTS = int(os.environ.get("MODEL_BUILDER_MAX_ATTEMPTS", "3"))
 # Queue of training tasks: "batch" on CPU hosts, "gpu" where training workers have CUDA.
 MODEL_BUILDER_QUEUE = os.environ.get("MODEL_BUILDER_QUEUE", "batch")
@@ -372,10 +387,6 @@ MODEL_BUILDER_LABEL_CSV_MAX_BYTES = int(
 MODEL_BUILDER_LABEL_CSV_MAX_ROWS = int(os.environ.get("MODEL_BUILDER_LABEL_CSV_MAX_ROWS", "2000"))
 # Tests only: a pause after each epoch so a worker can be killed mid-training.
 MODEL_BUILDER_EPOCH_PAUSE_SECONDS = float(os.environ.get("MODEL_BUILDER_EPOCH_PAUSE_SECONDS", "0"))
-CELERY_BEAT_SCHEDULE["training-runs-requeue-stale"] = {
-    "task": "model_builder.tasks.training_runs_requeue_stale_task",
-    "schedule": float(os.environ.get("MODEL_BUILDER_SWEEP_SECONDS", "30")),
-}
 CELERY_BEAT_SCHEDULE["deid-runs-requeue-stale"] = {
     "task": "deid_lab.tasks.deid_runs_requeue_stale_task",
     "schedule": float(os.environ.get("LAB_RUN_SWEEP_SECONDS", "30")),
@@ -384,8 +395,4 @@ CELERY_BEAT_SCHEDULE["deid-runs-requeue-stale"] = {
 CELERY_BEAT_SCHEDULE["assessment-attempts-overdue"] = {
     "task": "assessments.tasks.attempts_overdue_submit_task",
     "schedule": float(os.environ.get("ATTEMPT_SWEEP_SECONDS", "30")),
-}
-CELERY_BEAT_SCHEDULE["cohort-runs-requeue-stale"] = {
-    "task": "evaluation.tasks.cohort_runs_requeue_stale_task",
-    "schedule": float(os.environ.get("LAB_RUN_SWEEP_SECONDS", "30")),
 }

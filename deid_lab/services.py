@@ -195,8 +195,16 @@ def deid_run_execute(*, attempt_pk: int) -> DeidAttempt | None:
         return None
     except Exception:
         logger.exception("De-identification run %s failed", attempt.pk)
-        _run_fail(attempt, _("The run failed on the worker. The error has been logged."))
-        return attempt
+        # Only while this attempt still holds the run: saving the in-memory row here would
+        # overwrite a cancel, or a newer attempt's result, that arrived while it computed.
+        DeidAttempt.objects.filter(
+            pk=attempt.pk, status=DeidAttemptStatus.RUNNING, attempts=attempt.attempts
+        ).update(
+            status=DeidAttemptStatus.FAILED,
+            error_message=_("The run failed on the worker. The error has been logged."),
+            finished_at=timezone.now(),
+        )
+        return DeidAttempt.objects.get(pk=attempt.pk)
     with transaction.atomic():
         locked = DeidAttempt.objects.select_for_update().get(pk=attempt.pk)
         if locked.status != DeidAttemptStatus.RUNNING or locked.attempts != attempt.attempts:

@@ -19,6 +19,7 @@ from wagtail.fields import RichTextField
 from evaluation.cohorts import COHORTS, WITH_MARKER, cohort_choices
 from labs.perturbations.registry import PERTURBATIONS, perturbation_choices
 from labs.zoo.registry import model_choices
+from runs.models import DurableRun, RunPolicy, RunStatus
 
 
 class CohortExerciseKind(models.TextChoices):
@@ -158,18 +159,11 @@ class CohortExercise(models.Model):
             raise ValidationError(errors)
 
 
-class CohortRunStatus(models.TextChoices):
-    QUEUED = "queued", _("Queued")
-    RUNNING = "running", _("Running")
-    SUCCEEDED = "succeeded", _("Finished")
-    FAILED = "failed", _("Failed")
-    CANCELLED = "cancelled", _("Cancelled")
+# Cohort runs are durable runs (runs.models); the name is kept for code that imports it.
+CohortRunStatus = RunStatus
 
 
-ACTIVE_STATUSES = (CohortRunStatus.QUEUED, CohortRunStatus.RUNNING)
-
-
-class CohortRun(models.Model):
+class CohortRun(DurableRun):
     """One scoring job of one exercise by one person. The row is the record of work.
 
     `conditions` lists what each case is scored under, in order:
@@ -192,33 +186,24 @@ class CohortRun(models.Model):
     case_count = models.PositiveIntegerField()
     conditions = models.JSONField(default=list)
     seed = models.PositiveIntegerField(default=0)
-    status = models.CharField(
-        max_length=16,
-        choices=CohortRunStatus.choices,
-        default=CohortRunStatus.QUEUED,
-        db_index=True,
-    )
-    progress_percent = models.PositiveSmallIntegerField(default=0)
-    progress_message = models.CharField(max_length=200, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
     summary = models.JSONField(default=dict, blank=True)
-    error_message = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    queued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ("-created_at",)
-        indexes = [models.Index(fields=("status", "heartbeat_at"))]
+    class Meta(DurableRun.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"Cohort run {self.pk} ({self.get_status_display()})"
 
-    @property
-    def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
+    @classmethod
+    def run_policy(cls) -> RunPolicy:
+        """Cohort scoring is long: the batch queue; soft limit fails it with a message."""
+        return RunPolicy(
+            compute="evaluation.services.cohort_run_compute",
+            queue="batch",
+            max_attempts=settings.LAB_RUN_MAX_ATTEMPTS,
+            soft_limit_seconds=900,
+            hard_limit_seconds=960,
+        )
 
     @property
     def condition_labels(self) -> list[str]:

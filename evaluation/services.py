@@ -1,27 +1,22 @@
-"""Writes for cohort labs: create, claim, execute, cancel and sweep cohort runs.
+"""Writes for cohort labs: create cohort runs, their compute and store steps.
 
-The CohortRun row is the record of work, as for lab runs (labs.services): created QUEUED
-and enqueued on commit; a worker claims it under a row lock (QUEUED -> RUNNING,
-attempts + 1) and from then on writes only while the row still carries its attempt
-number, so a duplicated or re-delivered message is harmless and a run taken over by the
-sweeper is never completed twice. Scores are kept per case and condition; the
-threshold-free measures are computed once, at the end, into `summary`.
+A CohortRun is a durable run (runs app): the engine claims, heartbeats, cancels, sweeps
+and finishes it. Scores are kept per case and condition; the threshold-free measures are
+computed once, at the end, into `summary`.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from datetime import timedelta
+from functools import partial
 
 import numpy as np
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -35,13 +30,11 @@ from evaluation.cohorts import (
 from evaluation.measures.base import OperatingPoint, ScoredCases
 from evaluation.measures.registry import measures_compute
 from evaluation.models import (
-    ACTIVE_STATUSES,
     BaselineScores,
     CohortCaseScore,
     CohortExercise,
     CohortExerciseKind,
     CohortRun,
-    CohortRunStatus,
     CohortWorstCase,
 )
 from evaluation.pictures import case_picture_png, saliency_picture_png
@@ -56,6 +49,8 @@ from evaluation.scoring import (
 from labs.perturbations.registry import perturbation_get
 from labs.zoo.base import Task, ZooError
 from labs.zoo.registry import UnknownModel, model_get
+from runs.models import ACTIVE_STATUSES
+from runs.services import RunFailed, run_enqueue_on_commit, run_execute
 
 logger = logging.getLogger(__name__)
 WORST_CASES = 6
@@ -63,10 +58,6 @@ WORST_CASES = 6
 
 class CohortRunRefused(Exception):
     """The request cannot become a run; the message is written for the resident."""
-
-
-class CohortRunAbandoned(Exception):
-    """The run was cancelled or handed to another worker while this one computed."""
 
 
 def _case_limit() -> int | None:
@@ -148,85 +139,24 @@ def cohort_run_create(*, user, exercise: CohortExercise, lesson=None) -> CohortR
             seed=secrets.randbelow(2**31),
             queued_at=timezone.now(),
         )
-        transaction.on_commit(lambda: cohort_run_enqueue(run_pk=run.pk))
+        run_enqueue_on_commit(run=run)
     return run
-
-
-def cohort_run_enqueue(*, run_pk: int) -> None:
-    """Hand the run to the broker; a broker that is down loses nothing (the sweeper retries)."""
-    from evaluation.tasks import cohort_run_execute_task
-
-    try:
-        cohort_run_execute_task.apply_async(kwargs={"run_pk": run_pk})
-    except Exception:
-        logger.exception("Could not enqueue cohort run %s; the sweeper will retry.", run_pk)
-
-
-def cohort_run_claim(*, run_pk: int) -> CohortRun | None:
-    """Take the run for this worker, or None when there is nothing to do (finished,
-    cancelled, or held by a worker that still reports progress).
-
-    One conditional UPDATE decides, so two workers given the same message cannot both
-    win, on PostgreSQL or SQLite alike (an UPDATE takes SQLite's write lock at once and
-    waits for it, where SELECT ... then UPDATE in one transaction can deadlock and fail).
-    Claimable: QUEUED, or RUNNING with a stale heartbeat (its worker died).
-    """
-    now = timezone.now()
-    stale_before = now - timedelta(seconds=settings.LAB_RUN_STALE_SECONDS)
-    claimable = CohortRun.objects.filter(pk=run_pk).filter(
-        Q(status=CohortRunStatus.QUEUED)
-        | Q(status=CohortRunStatus.RUNNING, heartbeat_at__lt=stale_before)
-    )
-    exhausted = claimable.filter(attempts__gte=settings.LAB_RUN_MAX_ATTEMPTS).update(
-        status=CohortRunStatus.FAILED,
-        error_message=_("The run stopped %(n)d times; it was not retried.")
-        % {"n": settings.LAB_RUN_MAX_ATTEMPTS},
-        finished_at=now,
-    )
-    if exhausted:
-        return None
-    claimed = claimable.filter(attempts__lt=settings.LAB_RUN_MAX_ATTEMPTS).update(
-        status=CohortRunStatus.RUNNING,
-        attempts=F("attempts") + 1,
-        started_at=now,
-        heartbeat_at=now,
-        progress_percent=1,
-        progress_message=_("Starting"),
-        error_message="",
-    )
-    return CohortRun.objects.get(pk=run_pk) if claimed else None
-
-
-def cohort_run_progress_report(*, run: CohortRun, percent: int, message: str) -> None:
-    """Record progress and prove this worker still holds the run (raises CohortRunAbandoned)."""
-    updated = CohortRun.objects.filter(
-        pk=run.pk, status=CohortRunStatus.RUNNING, attempts=run.attempts
-    ).update(progress_percent=percent, progress_message=message, heartbeat_at=timezone.now())
-    if not updated:
-        raise CohortRunAbandoned(run.pk)
-
-
-def _run_fail(run: CohortRun, message: str) -> None:
-    CohortRun.objects.filter(pk=run.pk).update(
-        status=CohortRunStatus.FAILED, error_message=message, finished_at=timezone.now()
-    )
 
 
 class _Progress:
     """Turns 'case k of condition c' into percent, writing only when the percent moves."""
 
-    def __init__(self, *, run: CohortRun, total_cases: int) -> None:
-        self.run, self.total, self.done, self.last = run, max(total_cases, 1), 0, -1
+    def __init__(self, *, progress, total_cases: int) -> None:
+        self.progress, self.total, self.done, self.last = progress, max(total_cases, 1), 0, -1
 
     def case_done(self, label: str) -> None:
         self.done += 1
         percent = 2 + int(90 * self.done / self.total)
         if percent != self.last:
             self.last = percent
-            cohort_run_progress_report(
-                run=self.run,
-                percent=percent,
-                message=_("Scoring %(label)s: %(done)d of %(total)d case-conditions")
+            self.progress(
+                percent,
+                _("Scoring %(label)s: %(done)d of %(total)d case-conditions")
                 % {"label": label, "done": self.done, "total": self.total},
             )
 
@@ -269,19 +199,21 @@ def _baseline_scores(
 
 
 def cohort_run_execute(*, run_pk: int) -> CohortRun | None:
-    """Claim the run, score every case under every condition, summarise, store."""
+    """Run one cohort run through the engine, in this process (tests, the old task name)."""
+    return run_execute(model_label="evaluation.CohortRun", run_pk=run_pk)
+
+
+def cohort_run_compute(run: CohortRun, report):
+    """The engine's compute step: score every case under every condition, summarise."""
     import torch
 
-    run = cohort_run_claim(run_pk=run_pk)
-    if run is None:
-        return None
     # One thread per worker process: two workers on two cores beat one worker on two.
     torch.set_num_threads(1)
     try:
         model = model_get(run.model_key)
-        cohort_run_progress_report(run=run, percent=2, message=_("Building the cohort"))
+        report(2, _("Building the cohort"))
         variants = cohort_variants(run.cohort_key, run.case_count)
-        progress = _Progress(run=run, total_cases=run.case_count * len(run.conditions))
+        progress = _Progress(progress=report, total_cases=run.case_count * len(run.conditions))
         results: list[list[CaseResult]] = []
         baselines: dict[int, BaselineScores] = {}  # condition index -> its cache row
         for condition in run.conditions:
@@ -308,26 +240,15 @@ def cohort_run_execute(*, run_pk: int) -> CohortRun | None:
                         on_case=lambda index, label=condition["label"]: progress.case_done(label),
                     )
                 )
-        cohort_run_progress_report(run=run, percent=93, message=_("Measuring"))
+        report(93, _("Measuring"))
         reference = variants[run.conditions[0]["variant"]]
         summary = _summary(run=run, reference=reference, results=results, baselines=baselines)
-        cohort_run_progress_report(run=run, percent=96, message=_("Drawing the worst cases"))
+        report(96, _("Drawing the worst cases"))
         worst = _worst_cases(run=run, model=model, variants=variants, results=results)
-    except CohortRunAbandoned:
-        logger.info("Cohort run %s was cancelled or taken over; dropping this attempt.", run.pk)
-        return None
     except (ScoringError, ZooError, UnknownModel, ValueError) as error:
-        _run_fail(run, str(error))
-        return run
-    except SoftTimeLimitExceeded:
-        _run_fail(run, _("The run took longer than its time limit; try fewer severities."))
-        return run
-    except Exception:
-        logger.exception("Cohort run %s failed", run.pk)
-        _run_fail(run, _("The run failed on the worker. The error has been logged."))
-        return run
-    return _cohort_run_complete(
-        run=run, reference=reference, results=results, summary=summary, worst=worst
+        raise RunFailed(str(error)) from None
+    return partial(
+        _cohort_run_store, reference=reference, results=results, summary=summary, worst=worst
     )
 
 
@@ -427,72 +348,31 @@ def _worst_cases(*, run: CohortRun, model, variants, results) -> list[dict]:
     return worst
 
 
-def _cohort_run_complete(*, run, reference, results, summary, worst) -> CohortRun | None:
-    with transaction.atomic():
-        # Write first (see cohort_run_claim): only the attempt that still holds the run
-        # finishes it; every other write below happens in the same transaction.
-        finished = CohortRun.objects.filter(
-            pk=run.pk, status=CohortRunStatus.RUNNING, attempts=run.attempts
-        ).update(
-            status=CohortRunStatus.SUCCEEDED,
-            summary=summary,
-            progress_percent=100,
-            progress_message=_("Done"),
-            finished_at=timezone.now(),
+def _cohort_run_store(held: CohortRun, *, reference, results, summary, worst) -> None:
+    """Keep the scores, summary and worst cases (inside the engine's completing transaction)."""
+    held.summary = summary
+    held.save(update_fields=["summary"])
+    # Clear anything an earlier attempt left, so a completion is always whole.
+    held.case_scores.all().delete()
+    held.worst_cases.all().delete()
+    CohortCaseScore.objects.bulk_create(
+        CohortCaseScore(
+            run=held,
+            condition_index=condition_index,
+            case_index=case_index,
+            has_lesion=bool(reference.has_lesion[case_index]),
+            site=str(reference.scanner[case_index]),
+            organ=str(reference.organ[case_index]),
+            score=result.score,
+            dice=result.dice,
         )
-        if not finished:
-            return None
-        locked = CohortRun.objects.get(pk=run.pk)
-        # Clear anything an earlier attempt left, so a completion is always whole.
-        locked.case_scores.all().delete()
-        locked.worst_cases.all().delete()
-        CohortCaseScore.objects.bulk_create(
-            CohortCaseScore(
-                run=locked,
-                condition_index=condition_index,
-                case_index=case_index,
-                has_lesion=bool(reference.has_lesion[case_index]),
-                site=str(reference.scanner[case_index]),
-                organ=str(reference.organ[case_index]),
-                score=result.score,
-                dice=result.dice,
-            )
-            for condition_index, condition_results in enumerate(results)
-            for case_index, result in enumerate(condition_results)
-        )
-        for entry in worst:
-            pictures = {name: entry.pop(name) for name in CohortWorstCase.PICTURES}
-            row = CohortWorstCase(run=locked, **entry)
-            for name, content in pictures.items():
-                if content:
-                    getattr(row, name).save(f"{name}.png", ContentFile(content), save=False)
-            row.save()
-        return locked
-
-
-def cohort_run_cancel(*, run: CohortRun) -> bool:
-    """Cancel a waiting or running run; the worker notices at its next progress report."""
-    return bool(
-        CohortRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(
-            status=CohortRunStatus.CANCELLED,
-            finished_at=timezone.now(),
-            progress_message=_("Cancelled"),
-        )
+        for condition_index, condition_results in enumerate(results)
+        for case_index, result in enumerate(condition_results)
     )
-
-
-def cohort_runs_requeue_stale(*, now=None) -> list[int]:
-    """Re-enqueue runs whose message or worker was lost (see labs.services for the rule)."""
-    now = now or timezone.now()
-    stale_before = now - timedelta(seconds=settings.LAB_RUN_STALE_SECONDS)
-    stale = CohortRun.objects.filter(
-        status=CohortRunStatus.QUEUED, queued_at__lt=stale_before
-    ) | CohortRun.objects.filter(status=CohortRunStatus.RUNNING, heartbeat_at__lt=stale_before)
-    requeued = []
-    for run_pk in stale.values_list("pk", flat=True):
-        CohortRun.objects.filter(pk=run_pk, status=CohortRunStatus.QUEUED).update(queued_at=now)
-        cohort_run_enqueue(run_pk=run_pk)
-        requeued.append(run_pk)
-    if requeued:
-        logger.warning("Re-enqueued stale cohort runs: %s", requeued)
-    return requeued
+    for entry in worst:
+        pictures = {name: entry.pop(name) for name in CohortWorstCase.PICTURES}
+        row = CohortWorstCase(run=held, **entry)
+        for name, content in pictures.items():
+            if content:
+                getattr(row, name).save(f"{name}.png", ContentFile(content), save=False)
+        row.save()

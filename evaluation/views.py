@@ -19,6 +19,7 @@ from evaluation.measures.base import OperatingPoint
 from evaluation.measures.calibration import BINS
 from evaluation.models import CohortExercise, CohortExerciseKind, CohortWorstCase
 from labs.perturbations.registry import PERTURBATIONS
+from runs.views import run_cancel_response, run_progress_context, run_status_response
 
 
 @login_required
@@ -51,6 +52,9 @@ def _run_context(request, run) -> dict:
         "worst_cases": list(run.worst_cases.all()) if run.status == "succeeded" else [],
         "is_sweep": run.kind == CohortExerciseKind.SWEEP,
         "is_shortcut": run.kind == CohortExerciseKind.SHORTCUT,
+        **run_progress_context(
+            run=run, namespace="evaluation", result_template="evaluation/_cohort_run_result.html"
+        ),
     }
 
 
@@ -64,20 +68,17 @@ def cohort_run_detail(request, run_pk: int):
 @login_required
 @require_GET
 def cohort_run_status(request, run_pk: int):
-    """The live part of the run page, polled by htmx until the run is final."""
     run = permissions.access_cohort_run_by_id(request.user, run_pk)
-    return render(request, "evaluation/_cohort_run_status.html", _run_context(request, run))
+    return run_status_response(
+        request, run=run, template="runs/_progress.html", context=_run_context(request, run)
+    )
 
 
 @login_required
 @require_POST
 def cohort_run_cancel(request, run_pk: int):
     run = permissions.access_cohort_run_by_id(request.user, run_pk, for_cancel=True)
-    if services.cohort_run_cancel(run=run):
-        messages.info(request, "The run was cancelled.")
-    else:
-        messages.info(request, "The run had already finished.")
-    return redirect("evaluation:run_detail", run_pk=run.pk)
+    return run_cancel_response(request, run=run, redirect_to="evaluation:run_detail", run_pk=run.pk)
 
 
 @login_required

@@ -6,6 +6,8 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import LessThan
 from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 from wagtail.admin.forms import WagtailAdminModelForm
@@ -21,6 +23,7 @@ from labs.offers import (
     offer_from_block,
 )
 from labs.zoo.registry import model_choices
+from runs.models import DurableRun, RunPolicy, RunStatus
 
 
 class LabKind(models.TextChoices):
@@ -191,23 +194,16 @@ class LabExercise(models.Model):
         return self.kind == LabKind.BREAK_IT
 
 
-class LabRunStatus(models.TextChoices):
-    QUEUED = "queued", _("Queued")
-    RUNNING = "running", _("Running")
-    SUCCEEDED = "succeeded", _("Finished")
-    FAILED = "failed", _("Failed")
-    CANCELLED = "cancelled", _("Cancelled")
-
-
-ACTIVE_STATUSES = (LabRunStatus.QUEUED, LabRunStatus.RUNNING)
-FINAL_STATUSES = (LabRunStatus.SUCCEEDED, LabRunStatus.FAILED, LabRunStatus.CANCELLED)
+# Lab runs are durable runs (runs.models); the names below are kept for the code that
+# imports them from here.
+LabRunStatus = RunStatus
 
 
 def lab_run_output_path(run: LabRun, filename: str) -> str:
     return f"lab-runs/{run.pk}/{filename}"
 
 
-class LabRun(models.Model):
+class LabRun(DurableRun):
     """One run of one exercise by one person. The row, not the broker message, is the record."""
 
     exercise = models.ForeignKey(LabExercise, on_delete=models.PROTECT, related_name="runs")
@@ -218,12 +214,6 @@ class LabRun(models.Model):
         "wagtailcore.Page", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     parameters = models.JSONField(default=dict)
-    status = models.CharField(
-        max_length=16, choices=LabRunStatus.choices, default=LabRunStatus.QUEUED, db_index=True
-    )
-    progress_percent = models.PositiveSmallIntegerField(default=0)
-    progress_message = models.CharField(max_length=200, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
     metrics = models.JSONField(default=dict, blank=True)
     # What the result page shows besides the metrics: predictions, saliency and sanity-check
     # tables (labs.computation.LabResult.summary), and the files the run wrote, by name.
@@ -233,31 +223,56 @@ class LabRun(models.Model):
     # the prompt is kept so an answer still reads right after the educator edits a question.
     answers = models.JSONField(default=dict, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
-    error_message = models.TextField(blank=True)
     original_image = models.FileField(upload_to=lab_run_output_path, blank=True)
     perturbed_image = models.FileField(upload_to=lab_run_output_path, blank=True)
     original_overlay = models.FileField(upload_to=lab_run_output_path, blank=True)
     perturbed_overlay = models.FileField(upload_to=lab_run_output_path, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    queued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ("-created_at",)
-        indexes = [models.Index(fields=("status", "heartbeat_at"))]
+    class Meta(DurableRun.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"Lab run {self.pk} ({self.get_status_display()})"
 
-    @property
-    def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
+    @classmethod
+    def run_policy(cls) -> RunPolicy:
+        """Single runs wait on settings.LAB_RUN_QUEUE ("interactive" on CPU hosts, "gpu"
+        where residents' workers have CUDA); one resident has at most
+        LAB_RUN_MAX_RUNNING_PER_USER computing at once, the others wait in the queue."""
+        return RunPolicy(
+            compute="labs.services.lab_run_compute",
+            queue=settings.LAB_RUN_QUEUE,
+            max_attempts=settings.LAB_RUN_MAX_ATTEMPTS,
+            soft_limit_seconds=settings.LAB_RUN_SOFT_TIME_LIMIT_SECONDS,
+            hard_limit_seconds=settings.LAB_RUN_HARD_TIME_LIMIT_SECONDS,
+            claim_condition=_running_below_personal_limit,
+            waiting_message=_(
+                "Waiting: your other run is still running; this one starts when it finishes."
+            ),
+            waits_for=lambda ended: models.Q(user_id=ended.user_id),
+        )
 
     @property
     def output_fields(self) -> tuple[str, ...]:
         return ("original_image", "perturbed_image", "original_overlay", "perturbed_overlay")
+
+
+def _running_below_personal_limit(stale_before):
+    """Claim gate: fewer of this person's other runs live-RUNNING than the limit allows."""
+    others_running = (
+        LabRun.objects.filter(
+            user_id=models.OuterRef("user_id"),
+            status=RunStatus.RUNNING,
+            heartbeat_at__gte=stale_before,
+        )
+        .exclude(pk=models.OuterRef("pk"))
+        .order_by()
+        .values("user_id")
+        .annotate(count=models.Count("pk"))
+        .values("count")
+    )
+    running = Coalesce(models.Subquery(others_running), models.Value(0))
+    return LessThan(running, settings.LAB_RUN_MAX_RUNNING_PER_USER)
 
 
 class UploadedModelStatus(models.TextChoices):

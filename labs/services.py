@@ -1,11 +1,8 @@
-"""Writes for labs: create, claim, execute, cancel and sweep lab runs.
+"""Writes for labs: create lab runs, their compute and store steps, answers, uploads.
 
-The LabRun row is the record of work. A run is created QUEUED and its task enqueued only
-after the transaction commits; a worker *claims* the row (QUEUED -> RUNNING, attempts + 1)
-under a row lock and from then on writes only while the row still carries its attempt
-number. So a re-delivered or duplicated message is harmless, a run taken over by the
-sweeper is never written by the worker that lost it, and a lost message is found again
-from the row by `lab_runs_requeue_stale`.
+A LabRun is a durable run (runs app): the engine claims, heartbeats, cancels, sweeps and
+finishes it; labs supplies what is its own — the validated parameters, `lab_run_compute`
+(the model, perturbation, explainers and pictures) and the store step it returns.
 """
 
 from __future__ import annotations
@@ -14,8 +11,7 @@ import hashlib
 import logging
 import secrets
 import tempfile
-import time
-from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +26,6 @@ from django.utils.translation import gettext as _
 from labs.computation import IncompatibleInput, LabRequest, LabResult, lab_compute
 from labs.explainers.registry import explainer_get
 from labs.models import (
-    ACTIVE_STATUSES,
     LabExercise,
     LabKind,
     LabRun,
@@ -56,6 +51,7 @@ from labs.zoo.base import (
     SegmentationOutput,
     SpecMismatch,
 )
+from runs.services import RunFailed, run_enqueue_on_commit, run_execute
 from studies.selectors import StudyNotFound
 
 logger = logging.getLogger(__name__)
@@ -63,21 +59,6 @@ logger = logging.getLogger(__name__)
 
 class LabRunRefused(Exception):
     """The request cannot become a run; the message is written for the resident."""
-
-
-class LabRunAbandoned(Exception):
-    """The run was cancelled or handed to another worker while this one computed."""
-
-
-class LabRunTimedOut(Exception):
-    """The run went past its soft time limit (settings.LAB_RUN_SOFT_TIME_LIMIT_SECONDS)."""
-
-
-def _timed_out_message() -> str:
-    return _(
-        "The run took longer than %(s)g s, the limit for one lab run, and was stopped. "
-        "Try a smaller severity or fewer explainers, or ask your educator."
-    ) % {"s": settings.LAB_RUN_SOFT_TIME_LIMIT_SECONDS}
 
 
 def _model_key_validate(*, exercise: LabExercise, user, model_key) -> str:
@@ -192,110 +173,8 @@ def lab_run_create(
             parameters=parameters,
             queued_at=timezone.now(),
         )
-        transaction.on_commit(lambda: lab_run_enqueue(run_pk=run.pk))
+        run_enqueue_on_commit(run=run)
     return run
-
-
-def lab_run_enqueue(*, run_pk: int, countdown: float | None = None) -> None:
-    """Hand the run to the broker. A broker that is down loses nothing: the sweeper retries.
-
-    Single runs wait on settings.LAB_RUN_QUEUE: "interactive" on CPU hosts, "gpu" where the
-    workers that serve residents have CUDA.
-    """
-    from labs.tasks import lab_run_execute_task
-
-    try:
-        lab_run_execute_task.apply_async(
-            kwargs={"run_pk": run_pk}, queue=settings.LAB_RUN_QUEUE, countdown=countdown
-        )
-    except Exception:
-        logger.exception("Could not enqueue lab run %s; the sweeper will retry.", run_pk)
-
-
-def lab_run_claim(*, run_pk: int) -> LabRun | None:
-    """Take the run for this worker, or return None when there is nothing to do.
-
-    Nothing to do: the run is finished or cancelled, or another worker holds it and is
-    still reporting progress. A RUNNING row with a stale heartbeat is a worker that died
-    mid-run (the broker re-delivered the message), and is taken over. A resident who
-    already has LAB_RUN_MAX_RUNNING_PER_USER runs running waits: the run stays QUEUED and
-    is offered again shortly, so one person cannot take every worker.
-    """
-    now = timezone.now()
-    stale_before = now - timedelta(seconds=settings.LAB_RUN_STALE_SECONDS)
-    defer = False
-    with transaction.atomic():
-        run = LabRun.objects.select_for_update().filter(pk=run_pk).first()
-        if run is None or run.status not in ACTIVE_STATUSES:
-            return None
-        if run.status == LabRunStatus.RUNNING and run.heartbeat_at >= stale_before:
-            return None
-        if run.attempts >= settings.LAB_RUN_MAX_ATTEMPTS:
-            _run_fail(
-                run, _("The lab stopped %(n)d times; it was not retried.") % {"n": run.attempts}
-            )
-            return None
-        running = (
-            LabRun.objects.filter(
-                user_id=run.user_id, status=LabRunStatus.RUNNING, heartbeat_at__gte=stale_before
-            )
-            .exclude(pk=run.pk)
-            .count()
-        )
-        if running >= settings.LAB_RUN_MAX_RUNNING_PER_USER:
-            run.progress_message = _(
-                "Waiting: your other run is still running; this one starts when it finishes."
-            )
-            run.save(update_fields=["progress_message"])
-            defer = True
-        else:
-            run.status = LabRunStatus.RUNNING
-            run.attempts += 1
-            run.started_at = run.heartbeat_at = now
-            run.progress_percent, run.progress_message = 1, _("Starting")
-            run.error_message = ""
-            run.save()
-    if defer:
-        transaction.on_commit(
-            lambda: lab_run_enqueue(run_pk=run_pk, countdown=settings.LAB_RUN_DEFER_SECONDS)
-        )
-        return None
-    run.claimed_monotonic = time.monotonic()
-    run.reported_monotonic = 0.0
-    return run
-
-
-def lab_run_progress_report(*, run: LabRun, percent: int, message: str) -> None:
-    """Record progress and prove this worker still holds the run.
-
-    Raises LabRunAbandoned when the run was cancelled or taken over (checked at every
-    report), and LabRunTimedOut past the soft time limit. Heartbeat writes are throttled to
-    one per LAB_RUN_PROGRESS_MIN_INTERVAL_SECONDS: between them a read does the check.
-    """
-    now = time.monotonic()
-    started = getattr(run, "claimed_monotonic", now)
-    if now - started > settings.LAB_RUN_SOFT_TIME_LIMIT_SECONDS:
-        raise LabRunTimedOut(run.pk)
-    holding = LabRun.objects.filter(pk=run.pk, status=LabRunStatus.RUNNING, attempts=run.attempts)
-    last = getattr(run, "reported_monotonic", 0.0)
-    if now - last >= settings.LAB_RUN_PROGRESS_MIN_INTERVAL_SECONDS:
-        still_held = holding.update(
-            progress_percent=percent, progress_message=message, heartbeat_at=timezone.now()
-        )
-        run.reported_monotonic = now
-    else:
-        still_held = holding.exists()
-    if not still_held:
-        raise LabRunAbandoned(run.pk)
-    if settings.LAB_RUN_STEP_PAUSE_SECONDS:
-        time.sleep(settings.LAB_RUN_STEP_PAUSE_SECONDS)
-
-
-def _run_fail(run: LabRun, message: str) -> None:
-    run.status = LabRunStatus.FAILED
-    run.error_message = message
-    run.finished_at = timezone.now()
-    run.save(update_fields=["status", "error_message", "finished_at"])
 
 
 def lab_request_from_parameters(parameters: dict) -> LabRequest:
@@ -314,47 +193,27 @@ def lab_request_from_parameters(parameters: dict) -> LabRequest:
 
 
 def lab_run_execute(*, run_pk: int) -> LabRun | None:
-    """Claim the run, compute it and store its outputs. Safe to call any number of times."""
-    from celery.exceptions import SoftTimeLimitExceeded
+    """Run one lab run through the engine, in this process (tests, the old task name)."""
+    return run_execute(model_label="labs.LabRun", run_pk=run_pk)
 
+
+def lab_run_compute(run: LabRun, progress):
+    """The engine's compute step for a lab run: returns its store step."""
     from labs.selectors import study_image_paths, study_seg_paths
 
-    run = lab_run_claim(run_pk=run_pk)
-    if run is None:
-        return None
+    request = lab_request_from_parameters(run.parameters)
     try:
-        request = lab_request_from_parameters(run.parameters)
         result = lab_compute(
             request=request,
             paths=study_image_paths(study_key=request.study_key),
             seg_paths=study_seg_paths(study_key=request.study_key),
-            on_progress=lambda percent, message: lab_run_progress_report(
-                run=run, percent=percent, message=message
-            ),
+            on_progress=progress,
         )
-        lab_run_progress_report(run=run, percent=95, message=_("Drawing the result"))
-        outputs = lab_outputs_render(result, run_pk=run.pk)
-    except LabRunAbandoned:
-        logger.info("Lab run %s was cancelled or taken over; dropping this attempt.", run.pk)
-        return None
-    except (LabRunTimedOut, SoftTimeLimitExceeded):
-        _run_fail_if_held(run, _timed_out_message())
-        return run
     except (IncompatibleInput, StudyNotFound) as error:
-        _run_fail_if_held(run, str(error))
-        return run
-    except Exception:
-        logger.exception("Lab run %s failed", run.pk)
-        _run_fail_if_held(run, _("The lab failed on the worker. The error has been logged."))
-        return run
-    return _lab_run_complete(run=run, result=result, outputs=outputs)
-
-
-def _run_fail_if_held(run: LabRun, message: str) -> None:
-    """Fail the run only while this attempt still holds it (a cancel stays a cancel)."""
-    LabRun.objects.filter(pk=run.pk, status=LabRunStatus.RUNNING, attempts=run.attempts).update(
-        status=LabRunStatus.FAILED, error_message=message, finished_at=timezone.now()
-    )
+        raise RunFailed(str(error)) from None
+    progress(95, _("Drawing the result"))
+    outputs = lab_outputs_render(result, run_pk=run.pk)
+    return partial(_lab_run_store, result=result, outputs=outputs)
 
 
 def _display_window(result: LabResult) -> tuple[float, float]:
@@ -488,48 +347,29 @@ def lab_run_pictures_render(result: LabResult) -> dict[str, bytes]:
     return pictures
 
 
-def _lab_run_complete(
-    *, run: LabRun, result: LabResult, outputs: dict[str, bytes]
-) -> LabRun | None:
+def _lab_run_store(held: LabRun, *, result: LabResult, outputs: dict[str, bytes]) -> None:
+    """Keep the run's files and numbers (inside the engine's completing transaction)."""
     from django.core.files.storage import default_storage
 
-    with transaction.atomic():
-        locked = LabRun.objects.select_for_update().get(pk=run.pk)
-        if locked.status != LabRunStatus.RUNNING or locked.attempts != run.attempts:
-            return None
-        stored = {}
-        for name, content in outputs.items():
-            path = f"lab-runs/{run.pk}/{run.attempts}/{name}"
-            if default_storage.exists(path):
-                default_storage.delete(path)
-            stored[name] = default_storage.save(path, ContentFile(content))
-        legacy = {
-            "original_image": "original-view.png",
-            "original_overlay": "prediction-original-view.png",
-            "perturbed_image": "perturbed-view.png",
-            "perturbed_overlay": "prediction-perturbed-view.png",
-        }
-        for field_name, name in legacy.items():
-            if name in stored:
-                setattr(locked, field_name, stored[name])
-        locked.outputs = stored
-        locked.summary = lab_result_summary(result)
-        locked.metrics = result.metrics
-        locked.status = LabRunStatus.SUCCEEDED
-        locked.progress_percent, locked.progress_message = 100, _("Done")
-        locked.finished_at = timezone.now()
-        locked.save()
-        return locked
-
-
-def lab_run_cancel(*, run: LabRun) -> bool:
-    """Cancel a waiting or running run; the worker notices at its next progress report."""
-    updated = LabRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(
-        status=LabRunStatus.CANCELLED,
-        finished_at=timezone.now(),
-        progress_message=_("Cancelled"),
-    )
-    return bool(updated)
+    stored = {}
+    for name, content in outputs.items():
+        path = f"lab-runs/{held.pk}/{held.attempts}/{name}"
+        if default_storage.exists(path):
+            default_storage.delete(path)
+        stored[name] = default_storage.save(path, ContentFile(content))
+    legacy = {
+        "original_image": "original-view.png",
+        "original_overlay": "prediction-original-view.png",
+        "perturbed_image": "perturbed-view.png",
+        "perturbed_overlay": "prediction-perturbed-view.png",
+    }
+    for field_name, name in legacy.items():
+        if name in stored:
+            setattr(held, field_name, stored[name])
+    held.outputs = stored
+    held.summary = lab_result_summary(result)
+    held.metrics = result.metrics
+    held.save()
 
 
 def lab_run_answers_save(*, run: LabRun, answers: dict[str, str]) -> LabRun:
@@ -554,34 +394,6 @@ def lab_run_answers_save(*, run: LabRun, answers: dict[str, str]) -> LabRun:
     run.answered_at = timezone.now()
     run.save(update_fields=["answers", "answered_at"])
     return run
-
-
-def lab_runs_requeue_stale(*, now=None) -> list[int]:
-    """Find runs whose message or worker was lost and enqueue them again.
-
-    QUEUED for longer than the stale interval: the message never reached a worker (broker
-    restarted, enqueue failed). RUNNING without a heartbeat for that long: the worker died.
-    RUNNING for longer than the hard time limit: the worker killed it; it fails with the
-    time-limit message rather than being retried. Re-enqueueing a run that is in fact
-    still waiting is harmless: `lab_run_claim` lets only one attempt through.
-    """
-    now = now or timezone.now()
-    hard_before = now - timedelta(seconds=settings.LAB_RUN_HARD_TIME_LIMIT_SECONDS)
-    LabRun.objects.filter(status=LabRunStatus.RUNNING, started_at__lt=hard_before).update(
-        status=LabRunStatus.FAILED, error_message=_timed_out_message(), finished_at=now
-    )
-    stale_before = now - timedelta(seconds=settings.LAB_RUN_STALE_SECONDS)
-    stale = LabRun.objects.filter(
-        status=LabRunStatus.QUEUED, queued_at__lt=stale_before
-    ) | LabRun.objects.filter(status=LabRunStatus.RUNNING, heartbeat_at__lt=stale_before)
-    requeued = []
-    for run_pk in stale.values_list("pk", flat=True):
-        LabRun.objects.filter(pk=run_pk, status=LabRunStatus.QUEUED).update(queued_at=now)
-        lab_run_enqueue(run_pk=run_pk)
-        requeued.append(run_pk)
-    if requeued:
-        logger.warning("Re-enqueued stale lab runs: %s", requeued)
-    return requeued
 
 
 # --- Educators' own models ----------------------------------------------------------------

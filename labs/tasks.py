@@ -1,26 +1,23 @@
-"""Celery tasks for labs: thin wrappers that take primary keys and call one service."""
+"""Celery tasks for labs: thin wrappers that take primary keys and call one service.
+
+Lab runs execute through the run engine (runs.tasks.run_execute_task). The two run task
+names below are kept for one release, so messages queued before the upgrade still run.
+"""
 
 from celery import shared_task
-from django.conf import settings
 
 from labs import services
+from runs.services import runs_sweep
 
 
-# The time limits are read when the worker imports this module (its environment).
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    ignore_result=True,
-    soft_time_limit=settings.LAB_RUN_SOFT_TIME_LIMIT_SECONDS,
-    time_limit=settings.LAB_RUN_HARD_TIME_LIMIT_SECONDS,
-)
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def lab_run_execute_task(*, run_pk: int) -> None:
     services.lab_run_execute(run_pk=run_pk)
 
 
 @shared_task(ignore_result=True)
 def lab_runs_requeue_stale_task() -> None:
-    services.lab_runs_requeue_stale()
+    runs_sweep()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -14,6 +14,7 @@ from labs.forms import LabRunForm, ModelUploadForm
 from labs.models import LabExercise
 from labs.zoo.registry import MODELS, UnknownModel, model_get
 from labs.zoo.sandbox import SandboxUnavailable, sandbox_required
+from runs.views import run_cancel_response, run_progress_context, run_status_response
 
 
 @login_required
@@ -53,6 +54,9 @@ def _run_context(request, run) -> dict:
         "may_answer": permissions.may_answer_lab_run(request.user, run),
         "result": selectors.lab_run_result_display(run) if run.status == "succeeded" else None,
         "questions": selectors.lab_run_questions(run),
+        **run_progress_context(
+            run=run, namespace="labs", result_template="labs/_lab_run_result.html"
+        ),
     }
 
 
@@ -66,25 +70,17 @@ def lab_run_detail(request, run_pk: int):
 @login_required
 @require_GET
 def lab_run_status(request, run_pk: int):
-    """The live part of the run page, polled by htmx until the run is final."""
     run = permissions.access_lab_run_by_id(request.user, run_pk)
-    response = render(request, "labs/_lab_run_status.html", _run_context(request, run))
-    if request.headers.get("HX-Request") and not run.is_active:
-        # The page was polling and the run just ended: reload it whole, so the viewers'
-        # script starts on the result as on any page load.
-        response["HX-Refresh"] = "true"
-    return response
+    return run_status_response(
+        request, run=run, template="runs/_progress.html", context=_run_context(request, run)
+    )
 
 
 @login_required
 @require_POST
 def lab_run_cancel(request, run_pk: int):
     run = permissions.access_lab_run_by_id(request.user, run_pk, for_cancel=True)
-    if services.lab_run_cancel(run=run):
-        messages.info(request, "The run was cancelled.")
-    else:
-        messages.info(request, "The run had already finished.")
-    return redirect("labs:run_detail", run_pk=run.pk)
+    return run_cancel_response(request, run=run, redirect_to="labs:run_detail", run_pk=run.pk)
 
 
 @login_required

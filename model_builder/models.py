@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from runs.models import DurableRun, RunPolicy
+
 
 class LabelledCohort(models.Model):
     """A resident's own cohort: studies from the library with one label per study."""
@@ -51,14 +53,11 @@ class TrainingRunStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
-ACTIVE_STATUSES = (TrainingRunStatus.QUEUED, TrainingRunStatus.RUNNING)
-
-
 def trained_model_path(run: TrainingRun, filename: str) -> str:
     return f"trained-models/{run.pk}/{filename}"
 
 
-class TrainingRun(models.Model):
+class TrainingRun(DurableRun):
     """One training asked for by one person. The row, not the broker message, is the record.
 
     `config` holds what the resident chose (cohort, split, augmentations, size, epochs,
@@ -72,39 +71,39 @@ class TrainingRun(models.Model):
     )
     title = models.CharField(max_length=120)
     config = models.JSONField()
+    # The engine's states, with RUNNING shown as "Training" (same values as runs.RunStatus).
     status = models.CharField(
         max_length=16,
         choices=TrainingRunStatus.choices,
         default=TrainingRunStatus.QUEUED,
         db_index=True,
     )
-    progress_percent = models.PositiveSmallIntegerField(default=0)
-    progress_message = models.CharField(max_length=200, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
     history = models.JSONField(default=list, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
-    error_message = models.TextField(blank=True)
     work_dir = models.CharField(max_length=200, blank=True)  # relative to MEDIA_ROOT
     checkpoint_path = models.CharField(max_length=200, blank=True)  # relative to MEDIA_ROOT
     model_archive = models.FileField(upload_to=trained_model_path, blank=True)
     model_sha256 = models.CharField(max_length=64, blank=True)
     model_spec = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    queued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ("-created_at",)
-        indexes = [models.Index(fields=("status", "heartbeat_at"))]
+    class Meta(DurableRun.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"{self.title} ({self.get_status_display()})"
 
-    @property
-    def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
+    @classmethod
+    def run_policy(cls) -> RunPolicy:
+        """Training waits on settings.MODEL_BUILDER_QUEUE ("batch", or "gpu" on CUDA hosts).
+        Its time limits are the trainer child's own (it stops itself at the soft limit and
+        keeps the model; the worker kills it at the hard limit), so the engine only sweeps
+        a run that outlived the hard limit by a margin."""
+        return RunPolicy(
+            compute="model_builder.services.training_run_compute",
+            queue=settings.MODEL_BUILDER_QUEUE,
+            max_attempts=settings.MODEL_BUILDER_MAX_ATTEMPTS,
+            hard_limit_seconds=settings.MODEL_BUILDER_HARD_SECONDS + 60,
+        )
 
     @property
     def zoo_key(self) -> str:

@@ -1,13 +1,12 @@
-"""Writes for the model builder: cohorts and labels, and the life of a training run.
+"""Writes for the model builder: cohorts and labels, and the compute and store steps of a
+training run.
 
-A training run follows the lab-run pattern (labs.services): created QUEUED with its task
-enqueued on commit; a worker *claims* it (QUEUED -> RUNNING, attempts + 1) under a row lock
-and writes only while the row still carries its attempt number; a sweeper re-queues runs
-whose message was lost or whose worker went silent. What is new is that training is long:
-the worker runs the training in a child process (`model_builder.trainer`) with a memory
-limit and a hard time limit, beats the row's heartbeat every second while it waits, and
-the child checkpoints every epoch, so an attempt that takes over a dead worker's run goes
-on from the last finished epoch instead of starting again.
+A TrainingRun is a durable run (runs app): the engine claims, heartbeats, cancels, sweeps
+and finishes it. What is the model builder's own is that training is long: the worker runs
+it in a child process (`model_builder.trainer`) with a memory limit and a hard time limit,
+relays its progress at least every second, and the child checkpoints every epoch, so an
+attempt that takes over a dead worker's run goes on from the last finished epoch instead of
+starting again.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +34,7 @@ from django.utils import timezone
 
 from accounts import permissions
 from model_builder.evaluation import classification_measures, json_safe
-from model_builder.models import (
-    ACTIVE_STATUSES,
-    LabelledCohort,
-    StudyLabel,
-    TrainingRun,
-    TrainingRunStatus,
-)
+from model_builder.models import LabelledCohort, StudyLabel, TrainingRun
 from model_builder.own_studies import (
     LabelFileRefused,
     LabelRowProblem,
@@ -50,6 +43,8 @@ from model_builder.own_studies import (
 )
 from model_builder.splits import SPLITS, patients_on_both_sides, split_make
 from model_builder.trainer import AUGMENTATIONS, LEARNING_RATES
+from runs.models import ACTIVE_STATUSES
+from runs.services import RunFailed, run_enqueue_on_commit, run_execute
 
 logger = logging.getLogger(__name__)
 
@@ -75,10 +70,6 @@ NEW_PATIENTS_SEED_OFFSET = 1_000_003
 
 class TrainingRefused(Exception):
     """The request cannot become a training run; the message is written for the resident."""
-
-
-class TrainingAbandoned(Exception):
-    """The run was cancelled or taken over by another worker while this one trained."""
 
 
 # --- Labelled cohorts -----------------------------------------------------------------------
@@ -226,24 +217,8 @@ def training_run_create(*, user, title: str, raw_config: dict) -> TrainingRun:
         )
         run.work_dir = f"training-runs/{run.pk}"
         run.save(update_fields=["work_dir"])
-        transaction.on_commit(lambda: training_run_enqueue(run_pk=run.pk))
+        run_enqueue_on_commit(run=run)
     return run
-
-
-def training_queue() -> str:
-    """settings.MODEL_BUILDER_QUEUE: "batch" by default, "gpu" where the deployment runs
-    training workers on CUDA hosts (the trainer uses CUDA whenever its host has it)."""
-    return settings.MODEL_BUILDER_QUEUE
-
-
-def training_run_enqueue(*, run_pk: int) -> None:
-    """Hand the run to the broker; a broker that is down loses nothing (the sweeper retries)."""
-    from model_builder.tasks import training_run_execute_task
-
-    try:
-        training_run_execute_task.apply_async(kwargs={"run_pk": run_pk}, queue=training_queue())
-    except Exception:
-        logger.exception("Could not enqueue training run %s; the sweeper will retry.", run_pk)
 
 
 # --- Running ------------------------------------------------------------------------------
@@ -251,61 +226,6 @@ def training_run_enqueue(*, run_pk: int) -> None:
 
 def _media_path(relative: str) -> Path:
     return Path(settings.MEDIA_ROOT) / relative
-
-
-def _run_fail(run: TrainingRun, message: str) -> None:
-    TrainingRun.objects.filter(pk=run.pk, attempts=run.attempts).update(
-        status=TrainingRunStatus.FAILED, error_message=message, finished_at=timezone.now()
-    )
-
-
-def training_run_claim(*, run_pk: int) -> TrainingRun | None:
-    """Take the run for this worker, or None when there is nothing to do.
-
-    A RUNNING row with a stale heartbeat is a worker that died mid-training: taken over,
-    and the new attempt resumes from the checkpoint of the last finished epoch.
-    """
-    now = timezone.now()
-    stale_before = now - timedelta(seconds=settings.MODEL_BUILDER_STALE_SECONDS)
-    with transaction.atomic():
-        run = TrainingRun.objects.select_for_update().filter(pk=run_pk).first()
-        if run is None or run.status not in ACTIVE_STATUSES:
-            return None
-        if run.status == TrainingRunStatus.RUNNING and run.heartbeat_at >= stale_before:
-            return None
-        if run.attempts >= settings.MODEL_BUILDER_MAX_ATTEMPTS:
-            run.status, run.finished_at = TrainingRunStatus.FAILED, now
-            run.error_message = f"The training stopped {run.attempts} times; it was not retried."
-            run.save(update_fields=["status", "finished_at", "error_message"])
-            return None
-        resuming = run.status == TrainingRunStatus.RUNNING
-        run.status = TrainingRunStatus.RUNNING
-        run.attempts += 1
-        run.started_at = run.heartbeat_at = now
-        run.progress_message = (
-            "Taking over from a stopped worker" if resuming else "Preparing the images"
-        )
-        run.progress_percent = max(run.progress_percent, 1)
-        run.error_message = ""
-        run.save()
-        return run
-
-
-def training_run_report(
-    *, run: TrainingRun, percent: int | None = None, message: str | None = None, **fields
-) -> None:
-    """Beat the heartbeat (and record progress); raises TrainingAbandoned when the run was
-    cancelled or another attempt holds it."""
-    updates = {"heartbeat_at": timezone.now(), **fields}
-    if percent is not None:
-        updates["progress_percent"] = percent
-    if message is not None:
-        updates["progress_message"] = message[:200]
-    updated = TrainingRun.objects.filter(
-        pk=run.pk, status=TrainingRunStatus.RUNNING, attempts=run.attempts
-    ).update(**updates)
-    if not updated:
-        raise TrainingAbandoned(run.pk)
 
 
 def training_dataset_prepare(*, run: TrainingRun, work_dir: Path) -> dict:
@@ -475,39 +395,32 @@ def _percent(*, epoch: int, fraction: float, epochs: int) -> int:
 
 
 def training_run_execute(*, run_pk: int) -> TrainingRun | None:
-    """Claim the run, train (or go on training) and evaluate it. Safe to call repeatedly."""
-    run = training_run_claim(run_pk=run_pk)
-    if run is None:
-        return None
+    """Run one training through the engine, in this process (tests, the old task name)."""
+    return run_execute(model_label="model_builder.TrainingRun", run_pk=run_pk)
+
+
+def training_run_compute(run: TrainingRun, progress):
+    """The engine's compute step: train (or go on training from the checkpoint)."""
     work_dir = _media_path(run.work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     run.checkpoint_path = f"{run.work_dir}/checkpoint.pt"
     try:
+        progress(2, "Preparing the images")
         split = training_dataset_prepare(run=run, work_dir=work_dir)
-        training_run_report(
-            run=run, percent=5, message="Training", checkpoint_path=run.checkpoint_path
-        )
-        done = _train_supervised(run=run, work_dir=work_dir)
-        if done is None:
-            return TrainingRun.objects.get(pk=run.pk)
-        training_run_report(run=run, percent=92, message="Evaluating on the held-out split")
-        return _training_run_complete(run=run, work_dir=work_dir, split=split, done=done)
-    except TrainingAbandoned:
-        logger.info("Training run %s was cancelled or taken over; this attempt stops.", run.pk)
-        return None
+        progress(5, "Training", checkpoint_path=run.checkpoint_path)
+        done = _train_supervised(run=run, work_dir=work_dir, progress=progress)
     except TrainingRefused as refusal:
-        _run_fail(run, str(refusal))
-    except Exception:
-        logger.exception("Training run %s failed", run.pk)
-        _run_fail(run, "The training failed on the worker. The error has been logged.")
-    return TrainingRun.objects.get(pk=run.pk)
+        raise RunFailed(str(refusal)) from None
+    progress(92, "Evaluating on the held-out split")
+    metrics, spec = _training_evaluate(run=run, work_dir=work_dir, split=split, done=done)
+    return partial(_training_run_store, work_dir=work_dir, metrics=metrics, spec=spec)
 
 
-def _train_supervised(*, run: TrainingRun, work_dir: Path) -> dict | None:
-    """Run the trainer child, relaying its events to the row; None when it failed.
+def _train_supervised(*, run: TrainingRun, work_dir: Path, progress) -> dict:
+    """Run the trainer child, relaying its events to the row (RunFailed when it failed).
 
-    The heartbeat is beaten every second whatever the child is doing; a cancelled or
-    taken-over run kills the child at once (TrainingAbandoned propagates).
+    Progress is reported every second whatever the child is doing; a cancelled or
+    taken-over run kills the child at once (RunAbandoned propagates).
     """
     epochs = run.config["epochs"]
     child = _trainer_start(
@@ -548,27 +461,23 @@ def _train_supervised(*, run: TrainingRun, work_dir: Path) -> dict | None:
                     run.history = _history_merge(run=run, rows=missed)
                     message = f"Resumed from the checkpoint of epoch {event['epoch']}"
                     logger.warning("Training run %s resumed after epoch %s", run.pk, event["epoch"])
-                    training_run_report(run=run, message=message, history=run.history)
+                    progress(None, message, history=run.history)
                 elif kind == "epoch":
                     row = json_safe({**event, "attempt": run.attempts})
                     run.history = _history_merge(run=run, rows=[row])
                     percent = _percent(epoch=event["epoch"], fraction=1.0, epochs=epochs)
                     message = f"Epoch {event['epoch']} of {epochs} done"
-                    training_run_report(
-                        run=run, percent=percent, message=message, history=run.history
-                    )
+                    progress(percent, message, history=run.history)
                 elif kind == "done":
                     done = event
             if time.monotonic() > hard_deadline:
                 child.kill()
                 child.wait()
-                _run_fail(
-                    run,
+                raise RunFailed(
                     f"The training passed the hard time limit of "
-                    f"{settings.MODEL_BUILDER_HARD_SECONDS:g} s and was stopped.",
+                    f"{settings.MODEL_BUILDER_HARD_SECONDS:g} s and was stopped."
                 )
-                return None
-            training_run_report(run=run, percent=percent, message=message)
+            progress(percent, message)
     finally:
         if child.poll() is None:
             child.kill()
@@ -576,8 +485,7 @@ def _train_supervised(*, run: TrainingRun, work_dir: Path) -> dict | None:
         child.stdout.close()
     if child.returncode == 0 and done is not None:
         return done
-    _run_fail(run, _trainer_failure_message(returncode=child.returncode, work_dir=work_dir))
-    return None
+    raise RunFailed(_trainer_failure_message(returncode=child.returncode, work_dir=work_dir))
 
 
 def _trainer_failure_message(*, returncode: int, work_dir: Path) -> str:
@@ -592,7 +500,8 @@ def _trainer_failure_message(*, returncode: int, work_dir: Path) -> str:
     return "The training process failed on the worker. The error has been logged."
 
 
-def _training_run_complete(*, run: TrainingRun, work_dir: Path, split: dict, done: dict):
+def _training_evaluate(*, run: TrainingRun, work_dir: Path, split: dict, done: dict):
+    """The held-out measures and the model's spec, from the trainer's files."""
     data = np.load(work_dir / "dataset.npz")
     predictions = np.load(work_dir / "predictions.npz")
     is_train = data["is_train"]
@@ -619,51 +528,21 @@ def _training_run_complete(*, run: TrainingRun, work_dir: Path, split: dict, don
         "input_size": None if lesion else 64,
         "class_names": ["no lesion", "lesion"] if lesion else ["negative", "positive"],
     }
+    return json_safe(metrics), spec
+
+
+def _training_run_store(held: TrainingRun, *, work_dir: Path, metrics: dict, spec: dict) -> None:
+    """Keep the model and its measures (inside the engine's completing transaction)."""
     from labs.zoo.weights_files import file_sha256
 
-    with transaction.atomic():
-        locked = TrainingRun.objects.select_for_update().get(pk=run.pk)
-        if locked.status != TrainingRunStatus.RUNNING or locked.attempts != run.attempts:
-            return None
-        with (work_dir / "model.pt").open("rb") as archive:
-            locked.model_archive.save("model.pt", File(archive), save=False)
-        locked.model_sha256 = file_sha256(Path(locked.model_archive.path))
-        locked.model_spec = spec
-        locked.metrics = json_safe(metrics)
-        locked.status = TrainingRunStatus.SUCCEEDED
-        locked.progress_percent, locked.progress_message = 100, "Done"
-        locked.finished_at = timezone.now()
-        locked.save()
+    with (work_dir / "model.pt").open("rb") as archive:
+        held.model_archive.save("model.pt", File(archive), save=False)
+    held.model_sha256 = file_sha256(Path(held.model_archive.path))
+    held.model_spec = spec
+    held.metrics = metrics
+    held.save()
     # The images are rebuilt from the configuration if ever needed; the checkpoint stays.
-    (work_dir / "dataset.npz").unlink(missing_ok=True)
-    return locked
-
-
-def training_run_cancel(*, run: TrainingRun) -> bool:
-    """Cancel a waiting or running training; its worker kills the trainer within a second."""
-    updated = TrainingRun.objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES).update(
-        status=TrainingRunStatus.CANCELLED,
-        finished_at=timezone.now(),
-        progress_message="Cancelled",
-    )
-    return bool(updated)
-
-
-def training_runs_requeue_stale(*, now=None) -> list[int]:
-    """Re-enqueue runs whose message was lost (QUEUED too long) or whose worker went silent."""
-    now = now or timezone.now()
-    stale_before = now - timedelta(seconds=settings.MODEL_BUILDER_STALE_SECONDS)
-    stale = TrainingRun.objects.filter(
-        status=TrainingRunStatus.QUEUED, queued_at__lt=stale_before
-    ) | TrainingRun.objects.filter(status=TrainingRunStatus.RUNNING, heartbeat_at__lt=stale_before)
-    requeued = []
-    for run_pk in stale.values_list("pk", flat=True):
-        TrainingRun.objects.filter(pk=run_pk, status=TrainingRunStatus.QUEUED).update(queued_at=now)
-        training_run_enqueue(run_pk=run_pk)
-        requeued.append(run_pk)
-    if requeued:
-        logger.warning("Re-enqueued stale training runs: %s", requeued)
-    return requeued
+    transaction.on_commit(lambda: (work_dir / "dataset.npz").unlink(missing_ok=True))
 
 
 def training_run_files_remove(*, run: TrainingRun) -> None:

@@ -1,8 +1,11 @@
-"""Celery tasks for the model builder: thin wrappers that take primary keys."""
+"""Celery tasks for the model builder. Trainings execute through the run engine
+(runs.tasks.run_execute_task); these two names are kept for one release, so messages
+queued before the upgrade still run."""
 
 from celery import shared_task
 
 from model_builder import services
+from runs.services import runs_sweep
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -12,4 +15,4 @@ def training_run_execute_task(*, run_pk: int) -> None:
 
 @shared_task(ignore_result=True)
 def training_runs_requeue_stale_task() -> None:
-    services.training_runs_requeue_stale()
+    runs_sweep()

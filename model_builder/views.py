@@ -14,6 +14,7 @@ from model_builder import selectors, services
 from model_builder.forms import CohortForm, LabelFileForm, TrainingRunForm
 from model_builder.own_studies import LabelFileRefused
 from model_builder.plots import learning_curves_svg
+from runs.views import run_cancel_response, run_progress_context, run_status_response
 
 
 def _builder_allowed(request) -> None:
@@ -66,6 +67,12 @@ def _run_context(request, run) -> dict:
         "run": run,
         "may_cancel": permissions.may_cancel_training_run(request.user, run),
         "epochs_done": len(run.history),
+        "progress_template": "model_builder/_training_curves.html",
+        **run_progress_context(
+            run=run,
+            namespace="model_builder",
+            result_template="model_builder/_training_result.html",
+        ),
     }
 
 
@@ -79,9 +86,10 @@ def training_run_detail(request, run_pk: int):
 @login_required
 @require_GET
 def training_run_status(request, run_pk: int):
-    """The live part of the run page, polled by htmx until the run is final."""
     run = permissions.access_training_run_by_id(request.user, run_pk)
-    return render(request, "model_builder/_run_status.html", _run_context(request, run))
+    return run_status_response(
+        request, run=run, template="runs/_progress.html", context=_run_context(request, run)
+    )
 
 
 @login_required
@@ -100,11 +108,9 @@ def training_run_curves(request, run_pk: int):
 @require_POST
 def training_run_cancel(request, run_pk: int):
     run = permissions.access_training_run_by_id(request.user, run_pk, for_cancel=True)
-    if services.training_run_cancel(run=run):
-        messages.info(request, "The training was cancelled.")
-    else:
-        messages.info(request, "The training had already finished.")
-    return redirect("model_builder:run_detail", run_pk=run.pk)
+    return run_cancel_response(
+        request, run=run, redirect_to="model_builder:run_detail", run_pk=run.pk
+    )
 
 
 @login_required

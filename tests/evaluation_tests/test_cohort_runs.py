@@ -218,37 +218,3 @@ def test_exercise_severities_are_checked_against_the_perturbation():
         cohort_exercise_make(severities="low, high")
     with pytest.raises(ValidationError, match="burned-in marker"):
         cohort_exercise_make(kind=CohortExerciseKind.SHORTCUT, cohort_key="ct-lesions-held-out")
-
-
-def test_a_cancelled_run_is_not_completed(people):
-    run = services.cohort_run_create(user=people["resident"], exercise=cohort_exercise_make())
-    assert services.cohort_run_cancel(run=run)
-    assert services.cohort_run_execute(run_pk=run.pk) is None
-    run.refresh_from_db()
-    assert run.status == "cancelled" and not run.case_scores.exists()
-
-
-def test_execute_twice_completes_once(people):
-    run = services.cohort_run_create(
-        user=people["resident"], exercise=cohort_exercise_make(kind=CohortExerciseKind.MEASURE)
-    )
-    services.cohort_run_execute(run_pk=run.pk)
-    assert services.cohort_run_execute(run_pk=run.pk) is None
-    run.refresh_from_db()
-    assert run.attempts == 1 and run.case_scores.count() == 12
-
-
-def test_a_run_whose_message_was_lost_is_found_and_completed(people, eager_tasks):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    run = services.cohort_run_create(
-        user=people["resident"], exercise=cohort_exercise_make(kind=CohortExerciseKind.MEASURE)
-    )
-    # No broker message was ever sent (the test's transaction never commits): only the row.
-    CohortRun.objects.filter(pk=run.pk).update(queued_at=timezone.now() - timedelta(hours=1))
-    assert services.cohort_runs_requeue_stale() == [run.pk]
-    run.refresh_from_db()
-    assert run.status == "succeeded" and run.attempts == 1
-    assert services.cohort_runs_requeue_stale() == []

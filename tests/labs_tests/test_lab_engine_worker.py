@@ -65,7 +65,7 @@ def test_soft_time_limit_on_the_worker_fails_the_run_with_its_reason(worker_env,
         **worker_env,
         "LAB_RUN_SOFT_TIME_LIMIT_SECONDS": "1",
         "LAB_RUN_HARD_TIME_LIMIT_SECONDS": "30",
-        "LAB_RUN_STEP_PAUSE_SECONDS": "0.6",
+        "RUN_STEP_PAUSE_SECONDS": "0.6",
     }
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as log:
@@ -90,7 +90,7 @@ def test_a_redis_restart_loses_no_submitted_run(
     """Submit while no worker listens, restart Redis (without persistence: the message is
     gone), then start a worker with the sweeper: the run, kept in the database, completes
     exactly once."""
-    settings.LAB_RUN_STALE_SECONDS = 2
+    settings.RUN_STALE_SECONDS = 2
     run = services.lab_run_create(user=people["resident"], exercise=exercise_make(), severity=50)
     assert celery_app.connection().default_channel.client.llen("interactive") == 1
 
@@ -108,7 +108,7 @@ def test_a_redis_restart_loses_no_submitted_run(
     assert celery_app.connection().default_channel.client.llen("interactive") == 0
     assert LabRun.objects.get(pk=run.pk).status == LabRunStatus.QUEUED
 
-    env = {**worker_env, "LAB_RUN_STALE_SECONDS": "2", "LAB_RUN_SWEEP_SECONDS": "1"}
+    env = {**worker_env, "RUN_STALE_SECONDS": "2", "RUN_SWEEP_SECONDS": "1"}
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as log:
         worker = worker_start(
@@ -120,4 +120,4 @@ def test_a_redis_restart_loses_no_submitted_run(
         worker.stop()
     assert done.status == LabRunStatus.SUCCEEDED, done.error_message
     assert done.attempts == 1
-    assert "Re-enqueued stale lab runs" in log_path.read_text()
+    assert "Re-offered lost LabRun runs" in log_path.read_text()

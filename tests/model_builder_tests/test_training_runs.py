@@ -10,6 +10,7 @@ from labs.zoo.registry import UnknownModel, model_get
 from model_builder import services
 from model_builder.models import TrainingRun, TrainingRunStatus
 from model_builder.selectors import trained_model_choices_for_user
+from runs.services import run_cancel
 from tests.model_builder_tests.support import TINY
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +77,7 @@ def test_one_active_training_per_person(people, client):
     assert response.status_code == 400
     page = response.content.decode()
     assert "One training at a time per person" in page and 'value="Second try"' in page
-    services.training_run_cancel(run=first)
+    run_cancel(run=first)
     services.training_run_create(user=people["resident"], title="Second", raw_config=TINY)
 
 

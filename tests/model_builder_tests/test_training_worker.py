@@ -9,6 +9,7 @@ from config import celery_app
 from config.localservices import worker_start, worker_wait_ready
 from model_builder import services
 from model_builder.models import TrainingRun, TrainingRunStatus
+from runs.services import run_cancel
 from tests.model_builder_tests.support import TINY, wait_for
 
 pytestmark = [
@@ -43,12 +44,12 @@ def test_a_worker_killed_mid_training_is_resumed_from_its_checkpoint(
 ):
     """SIGKILL the worker after the first epoch; a second worker's sweeper finds the silent
     run, and the new attempt goes on from epoch 2 instead of starting again."""
-    settings.MODEL_BUILDER_STALE_SECONDS = 3
+    settings.RUN_STALE_SECONDS = 3
     env = {
         **worker_env,
         "MODEL_BUILDER_EPOCH_PAUSE_SECONDS": "4",
-        "MODEL_BUILDER_STALE_SECONDS": "3",
-        "MODEL_BUILDER_SWEEP_SECONDS": "1",
+        "RUN_STALE_SECONDS": "3",
+        "RUN_SWEEP_SECONDS": "1",
     }
     with (tmp_path / "first-worker.log").open("wb") as log:
         first = worker_start(env=env, name="first", stdout=log, stderr=log)
@@ -90,7 +91,7 @@ def test_a_worker_killed_mid_training_is_resumed_from_its_checkpoint(
     for row in done.history:
         expected_attempt = 1 if row["epoch"] in epochs_before else 2
         assert row["attempt"] == expected_attempt, done.history
-    assert "Re-enqueued stale training runs" in log_text
+    assert "Re-offered lost TrainingRun runs" in log_text
     assert f"resumed after epoch {epochs_before[-1]}" in log_text
 
 
@@ -105,7 +106,7 @@ def test_cancel_stops_the_training_within_seconds(worker_env, people, tmp_path):
             user=people["resident"], title="Cancelled", raw_config={**TINY, "epochs": 8}
         )
         wait_for(lambda: len(fresh(run.pk).history) >= 1, timeout=180, what="a first epoch")
-        assert services.training_run_cancel(run=fresh(run.pk))
+        assert run_cancel(run=fresh(run.pk))
         # A generous budget for a busy machine: "stopped early" is the history below,
         # fewer epochs than asked for, not a number of seconds.
         wait_for(

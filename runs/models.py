@@ -1,0 +1,103 @@
+"""The durable run: the abstract row every lab family's work is recorded in.
+
+The row, not the broker message, is the record of work. Its life:
+
+    QUEUED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED
+
+A worker claims a QUEUED row (attempts + 1). A RUNNING row whose heartbeat went stale (its
+worker died) is claimed again, until the family's max attempts, then fails. QUEUED and
+RUNNING rows may be cancelled. Final rows never change state again. Concrete models keep
+their own table and columns; the field and index names here are the ones every family
+already had, so adopting this base renames nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Finished")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING)
+FINAL_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+# The state machine, written down once (docs/architecture.md shows it as a table).
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    RunStatus.QUEUED: (RunStatus.RUNNING, RunStatus.CANCELLED, RunStatus.FAILED),
+    RunStatus.RUNNING: (
+        RunStatus.RUNNING,  # re-claimed after a stale heartbeat, attempts + 1
+        RunStatus.SUCCEEDED,
+        RunStatus.FAILED,
+        RunStatus.CANCELLED,
+    ),
+    RunStatus.SUCCEEDED: (),
+    RunStatus.FAILED: (),
+    RunStatus.CANCELLED: (),
+}
+
+
+@dataclass(frozen=True)
+class RunPolicy:
+    """What a family decides about its runs; the engine does the rest.
+
+    `compute` is the dotted path of `compute(run, progress) -> store`, where `store(held)`
+    writes the results inside the transaction that marks the run SUCCEEDED. A claim gate
+    (`claim_condition(stale_before)`) is ANDed into the claim's UPDATE, e.g. a per-person
+    limit on running runs; a run it holds back stays QUEUED with `waiting_message` until a
+    run it `waits_for(ended_run)` ends and wakes it.
+    """
+
+    compute: str
+    queue: str
+    max_attempts: int = 3
+    soft_limit_seconds: float | None = None
+    hard_limit_seconds: float | None = None
+    claim_condition: Callable[[datetime], models.Q] | None = None
+    waiting_message: str = ""
+    waits_for: Callable[[DurableRun], models.Q] | None = None
+
+
+class DurableRun(models.Model):
+    status = models.CharField(
+        max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True
+    )
+    progress_percent = models.PositiveSmallIntegerField(default=0)
+    progress_message = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ("-created_at",)
+        indexes = [models.Index(fields=("status", "heartbeat_at"))]
+
+    @classmethod
+    def run_policy(cls) -> RunPolicy:  # pragma: no cover - every concrete model defines it
+        raise NotImplementedError(f"{cls.__name__} must define run_policy()")
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES

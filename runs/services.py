@@ -1,0 +1,363 @@
+"""Writes of the run engine: enqueue, claim, report progress, execute, cancel, sweep.
+
+Every lab family's run goes through these functions (see runs.models for the state
+machine). The rules that make a run durable live here once:
+- the claim is ONE conditional UPDATE, so two deliveries of one message cannot both win on
+  any database (no SELECT ... FOR UPDATE, which SQLite does not have);
+- every worker-side write filters on (pk, RUNNING, attempts): a cancel, or a newer attempt
+  that took the run over, is never overwritten by an attempt that lost it;
+- a heartbeat thread keeps a live run fresh while one long call (a training epoch, an
+  explainer on a 3D model) holds the worker, so the stale timeout can be short;
+- one sweeper finds every concrete run model and re-offers lost work.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.apps import apps
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+
+from runs.models import ACTIVE_STATUSES, DurableRun, RunPolicy, RunStatus
+
+logger = logging.getLogger(__name__)
+
+
+class RunFailed(Exception):
+    """Raised by a family's compute step; the message is written for the person who ran it."""
+
+
+class RunAbandoned(Exception):
+    """The run was cancelled or taken over by a newer attempt while this one computed."""
+
+
+class RunTimedOut(Exception):
+    """The run went past its family's soft time limit."""
+
+
+def run_models() -> list[type[DurableRun]]:
+    """Every concrete run model of the installed apps (what the sweeper and tests cover)."""
+    return [model for model in apps.get_models() if issubclass(model, DurableRun)]
+
+
+def _stale_before(now):
+    return now - timedelta(seconds=settings.RUN_STALE_SECONDS)
+
+
+def _held(run: DurableRun):
+    """The row while this attempt still holds it: the filter on every worker-side write."""
+    return type(run).objects.filter(pk=run.pk, status=RunStatus.RUNNING, attempts=run.attempts)
+
+
+def timed_out_message(policy: RunPolicy) -> str:
+    return _(
+        "The run took longer than %(s)g s, the limit for this kind of run, and was stopped."
+    ) % {"s": policy.soft_limit_seconds or policy.hard_limit_seconds or 0}
+
+
+# --- Enqueue ----------------------------------------------------------------------------
+
+
+def run_enqueue(*, model: type[DurableRun], run_pk: int) -> None:
+    """Hand the run to the broker on its family's queue. A broker that is down loses
+    nothing: the row stays QUEUED and the sweeper offers it again."""
+    from runs.tasks import run_execute_task
+
+    policy = model.run_policy()
+    try:
+        run_execute_task.apply_async(
+            kwargs={"model": model._meta.label, "run_pk": run_pk},
+            queue=policy.queue,
+            soft_time_limit=policy.soft_limit_seconds,
+            time_limit=policy.hard_limit_seconds,
+        )
+    except Exception:
+        logger.exception("Could not enqueue %s %s; the sweeper will retry.", model.__name__, run_pk)
+
+
+def run_enqueue_on_commit(*, run: DurableRun) -> None:
+    """Enqueue once the row is committed, so a worker never looks for a row it cannot see."""
+    model, run_pk = type(run), run.pk
+    transaction.on_commit(lambda: run_enqueue(model=model, run_pk=run_pk))
+
+
+# --- Claim ------------------------------------------------------------------------------
+
+
+def run_claim(*, model: type[DurableRun], run_pk: int) -> DurableRun | None:
+    """Take the run for this worker, or None when there is nothing to do.
+
+    Claimable: QUEUED, or RUNNING with a stale heartbeat (its worker died and the broker
+    re-delivered the message), while attempts < the family's max. One UPDATE decides, so
+    of two deliveries exactly one wins. A run whose holder still beats is left alone and
+    the message dropped: the sweeper offers it again if the holder dies, so nothing spins.
+    A run the family's claim gate holds back (e.g. one running run per person) stays
+    QUEUED, marked waiting, and its message is dropped too: the run that holds the place
+    wakes it when it ends (`_wake_waiting`), and the sweeper is the safety net.
+    """
+    policy = model.run_policy()
+    now = timezone.now()
+    stale_before = _stale_before(now)
+    rows = model.objects.filter(pk=run_pk)
+    takeable = Q(status=RunStatus.QUEUED) | Q(
+        status=RunStatus.RUNNING, heartbeat_at__lt=stale_before
+    )
+    exhausted = rows.filter(takeable, attempts__gte=policy.max_attempts).update(
+        status=RunStatus.FAILED,
+        error_message=_("The run stopped %(n)d times; it was not retried.")
+        % {"n": policy.max_attempts},
+        finished_at=now,
+    )
+    if exhausted:
+        return None
+    claim = rows.filter(takeable, attempts__lt=policy.max_attempts)
+    if policy.claim_condition is not None:
+        claim = claim.filter(policy.claim_condition(stale_before))
+    claimed = claim.update(
+        status=RunStatus.RUNNING,
+        attempts=F("attempts") + 1,
+        started_at=now,
+        heartbeat_at=now,
+        progress_percent=1,
+        progress_message=_("Starting"),
+        error_message="",
+    )
+    if claimed:
+        return model.objects.get(pk=run_pk)
+    if policy.claim_condition is not None:
+        # queued_at moves with each offer, so the sweeper waits a stale period from now.
+        rows.filter(status=RunStatus.QUEUED).update(
+            progress_message=policy.waiting_message, queued_at=now
+        )
+    return None
+
+
+def _wake_waiting(run: DurableRun) -> None:
+    """A run ended on this worker: offer the oldest run its claim gate held back for it."""
+    policy = type(run).run_policy()
+    if policy.claim_condition is None or policy.waits_for is None:
+        return
+    model = type(run)
+    waiting = (
+        model.objects.filter(status=RunStatus.QUEUED, progress_message=policy.waiting_message)
+        .filter(policy.waits_for(run))
+        .order_by("queued_at", "pk")
+        .values_list("pk", flat=True)[:1]
+    )
+    for run_pk in waiting:
+        if model.objects.filter(pk=run_pk, status=RunStatus.QUEUED).update(
+            queued_at=timezone.now(), progress_message=_("Waiting for a worker")
+        ):
+            run_enqueue(model=model, run_pk=run_pk)
+
+
+# --- Progress and heartbeat ---------------------------------------------------------------
+
+
+class RunProgress:
+    """`progress(percent, message)`: what a family's compute step calls as it goes.
+
+    Each call proves this attempt still holds the run (RunAbandoned if it was cancelled or
+    taken over) and enforces the soft time limit (RunTimedOut). Writes are throttled to one
+    per RUN_PROGRESS_MIN_INTERVAL_SECONDS; between writes a read does the check.
+    """
+
+    def __init__(self, *, run: DurableRun, policy: RunPolicy) -> None:
+        self.run, self.policy = run, policy
+        self.claimed = time.monotonic()
+        self.last_write = 0.0
+        self.lost = threading.Event()  # set by the heartbeat thread when the row moved on
+
+    def __call__(self, percent: int | None, message: str | None, **fields) -> None:
+        """Report; `fields` are the family's own columns to write with it (never throttled)."""
+        now = time.monotonic()
+        soft = self.policy.soft_limit_seconds
+        if soft and now - self.claimed > soft:
+            raise RunTimedOut(self.run.pk)
+        if self.lost.is_set():
+            raise RunAbandoned(self.run.pk)
+        if fields or now - self.last_write >= settings.RUN_PROGRESS_MIN_INTERVAL_SECONDS:
+            if percent is not None:
+                fields["progress_percent"] = max(0, min(int(percent), 100))
+            if message is not None:
+                fields["progress_message"] = str(message)[:200]
+            still_held = _held(self.run).update(heartbeat_at=timezone.now(), **fields)
+            self.last_write = now
+        else:
+            still_held = _held(self.run).exists()
+        if not still_held:
+            raise RunAbandoned(self.run.pk)
+        if settings.RUN_STEP_PAUSE_SECONDS:
+            time.sleep(settings.RUN_STEP_PAUSE_SECONDS)
+
+
+def _heartbeat_loop(progress: RunProgress, stop: threading.Event) -> None:
+    try:
+        while not stop.wait(settings.RUN_HEARTBEAT_SECONDS):
+            if not _held(progress.run).update(heartbeat_at=timezone.now()):
+                progress.lost.set()
+                return
+    except Exception:
+        # A missed beat is not a failure of the run; the next progress report still writes.
+        logger.exception("Heartbeat of run %s failed", progress.run.pk)
+    finally:
+        connection.close()  # this thread's own connection
+
+
+@contextmanager
+def _heartbeat(progress: RunProgress):
+    """Beat from a thread while compute runs, independent of progress callbacks.
+
+    Not inside an open transaction (unit tests run the executor in one): another
+    connection could not see the uncommitted row, and a worker never holds one here.
+    """
+    if connection.in_atomic_block:
+        yield
+        return
+    stop = threading.Event()
+    beat = threading.Thread(
+        target=_heartbeat_loop, args=(progress, stop), name="run-heartbeat", daemon=True
+    )
+    beat.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        beat.join()
+
+
+# --- Execute ------------------------------------------------------------------------------
+
+
+def run_fail_if_held(run: DurableRun, message: str) -> None:
+    """Fail the run only while this attempt still holds it (a cancel stays a cancel)."""
+    _held(run).update(status=RunStatus.FAILED, error_message=message, finished_at=timezone.now())
+
+
+def run_execute(*, model_label: str, run_pk: int) -> DurableRun | None:
+    """Claim the run, compute it and store its results. Safe to call any number of times.
+
+    The family's `compute(run, progress)` returns `store(held)`; `store` runs in the
+    transaction that turns the run SUCCEEDED, and only if (pk, RUNNING, attempts) still
+    holds at that moment. Returns the finished row, or None when this delivery did nothing.
+    """
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    model = apps.get_model(model_label)
+    logger.info("Delivery of %s %s", model_label, run_pk)
+    run = run_claim(model=model, run_pk=run_pk)
+    if run is None:
+        return None
+    policy = model.run_policy()
+    compute = import_string(policy.compute)
+    progress = RunProgress(run=run, policy=policy)
+    try:
+        with _heartbeat(progress):
+            store = compute(run, progress)
+        return run_complete(run=run, store=store)
+    except RunAbandoned:
+        logger.info(
+            "%s %s was cancelled or taken over; dropping this attempt.", model_label, run_pk
+        )
+        return None
+    except (RunTimedOut, SoftTimeLimitExceeded):
+        run_fail_if_held(run, timed_out_message(policy))
+    except RunFailed as error:
+        run_fail_if_held(run, str(error))
+    except Exception:
+        logger.exception("%s %s failed", model_label, run_pk)
+        run_fail_if_held(run, _("The run failed on the worker. The error has been logged."))
+    finally:
+        # Ended one way or another: the place it held in its family's gate is free.
+        transaction.on_commit(lambda: _wake_waiting(run))
+    return model.objects.get(pk=run_pk)
+
+
+def run_complete(*, run: DurableRun, store) -> DurableRun | None:
+    with transaction.atomic():
+        # The guarded write comes first: it takes the row (PostgreSQL) or the database
+        # (SQLite) for this transaction, so a cancel arriving now waits and then finds the
+        # run final, and the store below is never half-visible.
+        finished = _held(run).update(
+            status=RunStatus.SUCCEEDED,
+            progress_percent=100,
+            progress_message=_("Done"),
+            finished_at=timezone.now(),
+        )
+        if not finished:
+            return None
+        held = type(run).objects.get(pk=run.pk)
+        if store is not None:
+            store(held)
+        return held
+
+
+# --- Cancel and sweep ---------------------------------------------------------------------
+
+
+def run_cancel(*, run: DurableRun) -> bool:
+    """Cancel a waiting or running run; its worker notices at its next report or beat."""
+    return bool(
+        type(run)
+        .objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES)
+        .update(
+            status=RunStatus.CANCELLED, finished_at=timezone.now(), progress_message=_("Cancelled")
+        )
+    )
+
+
+def run_model_sweep(*, model: type[DurableRun], now=None) -> list[int]:
+    """Re-offer one model's lost runs; fail those past the hard time limit.
+
+    Lost: QUEUED and not offered for RUN_STALE_SECONDS (the message never reached a
+    worker), or RUNNING without a heartbeat for that long (the worker died). A stale
+    RUNNING run goes back to QUEUED and its offer time is stamped, so it is offered once
+    per stale period however many sweeps pass before a worker is free (few deliveries).
+    """
+    policy = model.run_policy()
+    now = now or timezone.now()
+    if policy.hard_limit_seconds:
+        hard_before = now - timedelta(seconds=policy.hard_limit_seconds)
+        model.objects.filter(status=RunStatus.RUNNING, started_at__lt=hard_before).update(
+            status=RunStatus.FAILED, error_message=timed_out_message(policy), finished_at=now
+        )
+    stale_before = _stale_before(now)
+    lost = model.objects.filter(
+        Q(status=RunStatus.QUEUED, queued_at__lt=stale_before)
+        | Q(status=RunStatus.QUEUED, queued_at__isnull=True)
+        | Q(status=RunStatus.RUNNING, heartbeat_at__lt=stale_before)
+    )
+    requeued = []
+    for run_pk in lost.values_list("pk", flat=True):
+        offered = (
+            model.objects.filter(pk=run_pk)
+            .filter(
+                Q(status=RunStatus.QUEUED)
+                | Q(status=RunStatus.RUNNING, heartbeat_at__lt=stale_before)
+            )
+            .update(
+                status=RunStatus.QUEUED,
+                queued_at=now,
+                progress_message=_("Waiting for a worker"),
+            )
+        )
+        if offered:
+            run_enqueue(model=model, run_pk=run_pk)
+            requeued.append(run_pk)
+    if requeued:
+        logger.warning("Re-offered lost %s runs: %s", model.__name__, requeued)
+    return requeued
+
+
+def runs_sweep(*, now=None) -> dict[str, list[int]]:
+    """The one sweeper: every concrete run model, found in the app registry."""
+    return {model._meta.label: run_model_sweep(model=model, now=now) for model in run_models()}

@@ -1,0 +1,42 @@
+"""The generic run views' bodies: a family's view asks its permission function, then these.
+
+Permission stays with the caller (accounts.permissions), so these never decide who may see
+or cancel a run; they only speak the engine's part of the page.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from runs.models import DurableRun
+from runs.services import run_cancel
+
+
+def run_status_response(request, *, run: DurableRun, template: str, context: dict):
+    """The live part of a run page, polled by htmx (runs/_progress.html) until final."""
+    response = render(request, template, context)
+    if request.headers.get("HX-Request") and not run.is_active:
+        # The page was polling and the run just ended: reload it whole, so scripts on the
+        # result (viewers, plots) start as on any page load.
+        response["HX-Refresh"] = "true"
+    return response
+
+
+def run_cancel_response(request, *, run: DurableRun, redirect_to: str, **redirect_kwargs):
+    if run_cancel(run=run):
+        messages.info(request, _("The run was cancelled."))
+    else:
+        messages.info(request, _("The run had already finished."))
+    return redirect(redirect_to, **redirect_kwargs)
+
+
+def run_progress_context(*, run: DurableRun, namespace: str, result_template: str) -> dict:
+    """What runs/_progress.html needs besides the run: a family's URLs and result part."""
+    return {
+        "status_url": reverse(f"{namespace}:run_status", args=[run.pk]),
+        "cancel_url": reverse(f"{namespace}:run_cancel", args=[run.pk]),
+        "result_template": result_template,
+    }
