@@ -14,23 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from bench.harness import latency_summary, percentile  # noqa: E402
-
-
-def _durations(function, runs: int) -> list[float]:
-    durations = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        function()
-        durations.append(time.perf_counter() - started)
-    return durations
+from bench.harness import call_durations, latency_summary, percentile  # noqa: E402
 
 
 def main() -> None:
@@ -60,10 +50,10 @@ def main() -> None:
     # last: it runs under torch.inference_mode, whose tensors autograd then refuses.
     next(iter(EXPLAINERS.values())).explain(model=model, image=image)
     timings = {
-        key: _durations(lambda e=explainer: e.explain(model=model, image=image), arguments.runs)
+        key: call_durations(lambda e=explainer: e.explain(model=model, image=image), arguments.runs)
         for key, explainer in EXPLAINERS.items()
     }
-    baseline = _durations(lambda: model.predict(image), max(5, arguments.runs))
+    baseline = call_durations(lambda: model.predict(image), max(5, arguments.runs))
     print(latency_summary("prediction (baseline)", baseline))
     reference = percentile(baseline, 0.5)
     for key, durations in timings.items():

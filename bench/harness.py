@@ -37,6 +37,16 @@ def latency_summary(label: str, seconds: list[float]) -> str:
     )
 
 
+def call_durations(function, runs: int) -> list[float]:
+    """Seconds of each of `runs` calls of `function`, for a same-run ratio."""
+    durations = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        function()
+        durations.append(time.perf_counter() - started)
+    return durations
+
+
 def worker_bench_env(workdir: Path, *, redis_port: int) -> dict[str, str]:
     """Environment for a throw-away platform (SQLite, media, Redis URL) under `workdir`,
     also made this process's own: the benchmarks import Django in-process as well."""

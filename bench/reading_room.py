@@ -14,23 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from bench.harness import latency_summary, percentile  # noqa: E402
-
-
-def _durations(function, runs: int) -> list[float]:
-    durations = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        function()
-        durations.append(time.perf_counter() - started)
-    return durations
+from bench.harness import call_durations, latency_summary, percentile  # noqa: E402
 
 
 def main() -> None:
@@ -55,14 +45,14 @@ def main() -> None:
     exercise = ReadingRoomExercise()  # the defaults an educator starts from; never saved
 
     numbers = rng.random(1_000_000)
-    baseline = _durations(lambda: np.sort(numbers), arguments.runs)
+    baseline = call_durations(lambda: np.sort(numbers), arguments.runs)
     print(latency_summary("sort 1e6 numbers (baseline)", baseline))
     reference = percentile(baseline, 0.5)
     for label, simulate in (
         ("triage day", services._triage_results),
         ("screening population", services._screening_results),
     ):
-        durations = _durations(
+        durations = call_durations(
             lambda s=simulate: s(exercise=exercise, pool=pool, threshold=0.5, seed=1),
             arguments.runs,
         )
