@@ -27,18 +27,19 @@ def test_segmentation_overlay_toggles_pixels(
         page, f"{live_server.url}/viewer/{ct.study_instance_uid}/?slice=75&overlays=auto"
     )
     assert viewer.get_attribute("data-state") == "ready"
-    legend = viewer.locator(".viewer-legend li")
-    legend.first.wait_for(timeout=60_000)
-    assert "Heart" in viewer.locator(".viewer-legend").text_content()
+    # Each SEG layer has its own legend; the teaching SEG's lists the heart.
+    heart = viewer.locator(".viewer-legend li", has_text="Heart")
+    expect(heart.first).to_be_visible(timeout=60_000)
+    layer = viewer.locator("fieldset.viewer-layer", has=heart)
     shown = viewport_pixels(viewer, screenshot_dir / "1-overlay-shown.png")
     page.screenshot(path=screenshot_dir / "0-page.png", full_page=True)
 
-    viewer.get_by_label("Show").uncheck()
+    layer.get_by_label("Show").uncheck()
     hidden = viewport_pixels(viewer, screenshot_dir / "2-overlay-hidden.png")
     assert np.abs(shown - hidden).mean() > 1, "hiding the overlay did not change the image"
 
-    viewer.get_by_label("Show").check()
-    viewer.locator(".viewer-layer-opacity").fill("100")
+    layer.get_by_label("Show").check()
+    layer.locator(".viewer-layer-opacity").fill("100")
     opaque = viewport_pixels(viewer, screenshot_dir / "3-overlay-opaque.png")
     assert np.abs(opaque - hidden).mean() > np.abs(shown - hidden).mean()
 
