@@ -10,7 +10,7 @@ run: setup
 test:
 	scripts/bootstrap.sh --browser
 	$(PYTHON) -m studies.library fetch
-	$(PYTHON) -m labs.zoo fetch
+	$(PYTHON) -m zoo fetch
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 lint: setup

@@ -33,10 +33,10 @@ def main() -> None:
     django.setup()
     import torch
 
-    from labs.cohorts import ct_lesions
-    from labs.explainers.registry import EXPLAINERS
-    from labs.zoo import ct_lesion
-    from labs.zoo.base import ImageVolume
+    from zoo import ct_lesion
+    from zoo.base import ImageVolume
+    from zoo.cohorts import ct_lesions
+    from zoo.explainers.registry import EXPLAINERS
 
     torch.set_num_threads(2)
     source = ct_lesions.source_ct_load()

@@ -57,7 +57,7 @@ def main() -> int:
         from evaluation.cohorts import cohort_variants
         from evaluation.models import CohortExercise, CohortRun
         from evaluation.scoring import condition_score
-        from labs.zoo.registry import model_get
+        from zoo.registry import model_get
 
         settings.EVALUATION_MAX_ACTIVE_PER_USER = args.runs
         exercise = CohortExercise(

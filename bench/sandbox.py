@@ -45,7 +45,7 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from labs.zoo.sandbox import SandboxSession, sandbox_problem
+    from zoo.sandbox import SandboxSession, sandbox_problem
 
     problem = sandbox_problem()
     if problem:

@@ -41,11 +41,11 @@ def _timed(function, runs: int) -> tuple[float, object]:
 
 def _studies() -> dict:
     """One realistic study per model, read the way the labs read them."""
-    from labs.cohorts import ct_lesions, radiographs
-    from labs.zoo.base import ImageVolume
-    from labs.zoo.mr_brain_deepbet import evaluation_studies_load
-    from labs.zoo.weights_files import ZOO_CACHE_DIR
     from studies.selectors import study_series_load
+    from zoo.base import ImageVolume
+    from zoo.cohorts import ct_lesions, radiographs
+    from zoo.mr_brain_deepbet import evaluation_studies_load
+    from zoo.weights_files import ZOO_CACHE_DIR
 
     source = ct_lesions.source_ct_load()
     studies = {
@@ -113,7 +113,7 @@ def main() -> None:
     django.setup()
     import torch
 
-    from labs.zoo.registry import MODELS
+    from zoo.registry import MODELS
 
     torch.set_num_threads(2)
     os.environ["ARTEFACT_ZOO_DEVICE"] = "cpu"

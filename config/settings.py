@@ -349,8 +349,8 @@ DICOM_DECODED_INSTANCE_MAX_BYTES = int(
     os.environ.get("DICOM_DECODED_INSTANCE_MAX_BYTES", str(1024 * 1024 * 1024))
 )
 
-# Educators' own models (labs.zoo.uploaded) run only in the bubblewrap sandbox
-# (labs.zoo.sandbox): size of the upload; the wall-clock seconds of one request (load, one
+# Educators' own models (zoo.uploaded) run only in the bubblewrap sandbox
+# (zoo.sandbox): size of the upload; the wall-clock seconds of one request (load, one
 # forward, one gradient); the address space and the CPU seconds of one sandbox process;
 # and the upload-time operator check over the TorchScript graph (on by default; the
 # run-time sandbox holds on its own when it is off, which the hostile-model tests prove).

@@ -19,7 +19,6 @@ from pydicom.dataset import Dataset
 from deid_lab.header_table import DiffRow, header_diff
 from deid_lab.seeding import SeededStudy, Variant, seeded_study_build
 from deid_lab.verification import Leak, burned_in_contrast, leaks_find
-from labs.rendering import png_bytes, window_to_grey
 from studies.deidentify import (
     PROFILE_OPTIONS,
     PROFILE_OPTIONS_BY_KEY,
@@ -28,6 +27,7 @@ from studies.deidentify import (
     UidMap,
     dataset_deidentify,
 )
+from zoo.rendering import png_bytes, window_to_grey
 
 Progress = Callable[[int, str], None]
 # A per-attempt secret shift for the Modified Dates option is chosen by the service; the

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from labs.cohorts import ct_lesions, shortcut_lesions
+from zoo.cohorts import ct_lesions, shortcut_lesions
 
 AS_BUILT = "as-built"
 WITH_MARKER = "with-marker"

@@ -17,9 +17,9 @@ from wagtail.admin.panels import FieldPanel, MultiFieldPanel
 from wagtail.fields import RichTextField
 
 from evaluation.cohorts import COHORTS, WITH_MARKER, cohort_choices
-from labs.perturbations.registry import PERTURBATIONS, perturbation_choices
-from labs.zoo.registry import model_choices
 from runs.models import DurableRun, RunPolicy, RunStatus
+from zoo.perturbations.registry import PERTURBATIONS, perturbation_choices
+from zoo.registry import model_choices
 
 
 class CohortExerciseKind(models.TextChoices):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from labs.rendering import png_bytes, window_to_grey
+from zoo.rendering import png_bytes, window_to_grey
 
 # Lung window for lung patches, soft-tissue window for kidney patches (centre, width in HU).
 WINDOWS = {"lung": (-600.0, 1500.0), "kidney": (40.0, 400.0)}
@@ -20,13 +20,13 @@ def case_picture_png(image_hu: np.ndarray, *, organ: str) -> bytes:
 def saliency_picture_png(
     *, model, image: np.ndarray, organ: str, pixel_spacing_mm: float
 ) -> tuple[bytes, float]:
-    """Grad-CAM (labs.explainers) over the windowed patch, and the map's share on the
+    """Grad-CAM (zoo.explainers) over the windowed patch, and the map's share on the
     burned-in marker's pixels (dilated by 2)."""
     from matplotlib import colormaps
 
-    from labs.cohorts.shortcut_lesions import marker_region
-    from labs.explainers.registry import explainer_get
-    from labs.zoo.base import ImageVolume
+    from zoo.base import ImageVolume
+    from zoo.cohorts.shortcut_lesions import marker_region
+    from zoo.explainers.registry import explainer_get
 
     volume = ImageVolume.from_slice(
         image=image, modality="CT", pixel_spacing_mm=(pixel_spacing_mm, pixel_spacing_mm)

@@ -12,16 +12,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labs.cohorts.ct_lesions import LesionCohort
-from labs.perturbations.registry import perturbation_get
-from labs.zoo.base import (
+from zoo.base import (
     ClassificationOutput,
     ImageVolume,
     SegmentationOutput,
     ZooError,
     ZooModel,
 )
-from labs.zoo.evaluation import dice_score
+from zoo.cohorts.ct_lesions import LesionCohort
+from zoo.evaluation import dice_score
+from zoo.perturbations.registry import perturbation_get
 
 CaseCallback = Callable[[int], None]
 

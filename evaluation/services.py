@@ -46,11 +46,11 @@ from evaluation.scoring import (
     model_fingerprint,
     perturbed_image,
 )
-from labs.perturbations.registry import perturbation_get
-from labs.zoo.base import Task, ZooError
-from labs.zoo.registry import UnknownModel, model_get
 from runs.models import ACTIVE_STATUSES
 from runs.services import RunFailed, run_enqueue_on_commit, run_execute
+from zoo.base import Task, ZooError
+from zoo.perturbations.registry import perturbation_get
+from zoo.registry import UnknownModel, model_get
 
 logger = logging.getLogger(__name__)
 WORST_CASES = 6

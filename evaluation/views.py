@@ -18,8 +18,8 @@ from evaluation.forms import CohortRunForm, OperatingPointForm
 from evaluation.measures.base import OperatingPoint
 from evaluation.measures.calibration import BINS
 from evaluation.models import CohortExercise, CohortExerciseKind, CohortWorstCase
-from labs.perturbations.registry import PERTURBATIONS
 from runs.views import run_cancel_response, run_progress_context, run_status_response
+from zoo.perturbations.registry import PERTURBATIONS
 
 
 @login_required

@@ -19,18 +19,8 @@ import pydicom
 import torch
 from torch.nn import functional
 
-from labs.explainers.base import SaliencyMap
-from labs.explainers.registry import explainer_get
-from labs.explainers.sanity import (
-    layer_randomise,
-    layers_top_down,
-    rank_correlation,
-    structural_similarity,
-)
 from labs.offers import AdversarialAttack, lab_perturbation_get
-from labs.perturbations import adversarial
-from labs.perturbations.base import VolumeRequired
-from labs.zoo.base import (
+from zoo.base import (
     ClassificationOutput,
     DetectionOutput,
     ImageVolume,
@@ -38,8 +28,18 @@ from labs.zoo.base import (
     SegmentationOutput,
     ZooError,
 )
-from labs.zoo.ct_tissue import dice_per_class
-from labs.zoo.registry import UnknownModel, model_get
+from zoo.ct_tissue import dice_per_class
+from zoo.explainers.base import SaliencyMap
+from zoo.explainers.registry import explainer_get
+from zoo.explainers.sanity import (
+    layer_randomise,
+    layers_top_down,
+    rank_correlation,
+    structural_similarity,
+)
+from zoo.perturbations import adversarial
+from zoo.perturbations.base import VolumeRequired
+from zoo.registry import UnknownModel, model_get
 
 ProgressCallback = Callable[[int, str], None]
 

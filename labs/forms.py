@@ -72,7 +72,7 @@ class ModelUploadForm(forms.Form):
         return upload
 
     def spec(self):
-        from labs.zoo.uploaded import UploadSpec
+        from zoo.uploaded import UploadSpec
 
         data = self.cleaned_data
         return UploadSpec(

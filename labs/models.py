@@ -15,15 +15,15 @@ from wagtail.admin.panels import FieldPanel
 from wagtail.blocks.struct_block import StructBlockValidationError
 from wagtail.fields import RichTextField, StreamField
 
-from labs.explainers.registry import EXPLAINERS, explainer_choices
 from labs.offers import (
     PerturbationOffer,
     lab_perturbation_choices,
     lab_study_choices,
     offer_from_block,
 )
-from labs.zoo.registry import model_choices
 from runs.models import DurableRun, RunPolicy, RunStatus
+from zoo.explainers.registry import EXPLAINERS, explainer_choices
+from zoo.registry import model_choices
 
 
 class LabKind(models.TextChoices):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from labs.perturbations.registry import PERTURBATIONS, UnknownPerturbation
+from zoo.perturbations.registry import PERTURBATIONS, UnknownPerturbation
 
 
 @dataclass(frozen=True)

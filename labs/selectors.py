@@ -114,7 +114,7 @@ def uploaded_model_usable(*, key: str):
     from pathlib import Path
 
     from labs.models import UploadedModel, UploadedModelStatus
-    from labs.zoo.uploaded import UPLOAD_KEY_PREFIX, UploadedTorchScriptModel, UploadSpec
+    from zoo.uploaded import UPLOAD_KEY_PREFIX, UploadedTorchScriptModel, UploadSpec
 
     pk = key.removeprefix(UPLOAD_KEY_PREFIX)
     if not pk.isdigit():
@@ -188,7 +188,7 @@ def lab_run_result_display(run: LabRun) -> dict:
     """Everything the result page draws, from the run's stored summary and files."""
     from django.urls import reverse
 
-    from labs.explainers.registry import EXPLAINERS
+    from zoo.explainers.registry import EXPLAINERS
 
     summary = run.summary or {}
     kind = run.parameters.get("kind", "break-it")

@@ -24,7 +24,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from labs.computation import IncompatibleInput, LabRequest, LabResult, lab_compute
-from labs.explainers.registry import explainer_get
 from labs.models import (
     LabExercise,
     LabKind,
@@ -34,7 +33,16 @@ from labs.models import (
     UploadedModelStatus,
 )
 from labs.offers import offer_validate
-from labs.rendering import (
+from runs.services import RunFailed, run_enqueue_on_commit, run_execute
+from studies.selectors import StudyNotFound
+from zoo.base import (
+    ClassificationOutput,
+    DetectionOutput,
+    SegmentationOutput,
+    SpecMismatch,
+)
+from zoo.explainers.registry import explainer_get
+from zoo.rendering import (
     boxes_draw,
     derived_dicom_bytes,
     heatmap_overlay,
@@ -45,14 +53,6 @@ from labs.rendering import (
     png_bytes,
     window_to_grey,
 )
-from labs.zoo.base import (
-    ClassificationOutput,
-    DetectionOutput,
-    SegmentationOutput,
-    SpecMismatch,
-)
-from runs.services import RunFailed, run_enqueue_on_commit, run_execute
-from studies.selectors import StudyNotFound
 
 logger = logging.getLogger(__name__)
 
@@ -409,8 +409,8 @@ def uploaded_model_create(*, user, title: str, upload, spec) -> UploadedModel:
     Refuses (ModelUploadRefused) oversize files, inconsistent specs, pickles and state dicts
     before anything is stored.
     """
-    from labs.zoo.sandbox import SandboxUnavailable, sandbox_required
-    from labs.zoo.uploaded import torchscript_archive_check
+    from zoo.sandbox import SandboxUnavailable, sandbox_required
+    from zoo.uploaded import torchscript_archive_check
 
     try:
         sandbox_required()
@@ -462,9 +462,9 @@ def uploaded_model_validate(*, model_pk: int) -> UploadedModel:
 
     Idempotent: a model that already has a verdict is returned unchanged.
     """
-    from labs.zoo.sandbox import SandboxUnavailable
-    from labs.zoo.uploaded import UploadSpec, upload_validate
     from studies.selectors import VALIDATION_SAMPLE_BY_MODALITY, study_series_load
+    from zoo.sandbox import SandboxUnavailable
+    from zoo.uploaded import UploadSpec, upload_validate
 
     model = UploadedModel.objects.get(pk=model_pk)
     if model.status != UploadedModelStatus.PENDING:

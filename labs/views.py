@@ -12,9 +12,9 @@ from accounts import permissions
 from labs import selectors, services
 from labs.forms import LabRunForm, ModelUploadForm
 from labs.models import LabExercise
-from labs.zoo.registry import MODELS, UnknownModel, model_get
-from labs.zoo.sandbox import SandboxUnavailable, sandbox_required
 from runs.views import run_cancel_response, run_progress_context, run_status_response
+from zoo.registry import MODELS, UnknownModel, model_get
+from zoo.sandbox import SandboxUnavailable, sandbox_required
 
 
 @login_required

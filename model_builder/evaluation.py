@@ -1,4 +1,4 @@
-"""The held-out measures of a trained model, with the Labs I methods (labs.zoo.evaluation).
+"""The held-out measures of a trained model, with the Labs I methods (zoo.evaluation).
 
 AUC with a 95 % bootstrap CI; sensitivity and specificity at the 0.5 threshold with
 bootstrap CIs; the confusion matrix at that threshold.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labs.zoo.evaluation import auc_with_interval, mean_with_interval
+from zoo.evaluation import auc_with_interval, mean_with_interval
 
 THRESHOLD = 0.5
 

@@ -1,6 +1,6 @@
 """The lesion cohort as patients with several images each, for the no-code model builder.
 
-`labs.cohorts.ct_lesions` makes one patch per case. Real imaging data sets hold several
+`zoo.cohorts.ct_lesions` makes one patch per case. Real imaging data sets hold several
 images per patient (neighbouring slices, repeat views), and that is what makes an
 image-level split leak. Here a synthetic *patient* is one placement in the source CT (an
 organ location, a virtual scanner, and — for positives — one inserted lesion); the patient
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labs.cohorts import ct_lesions
+from zoo.cohorts import ct_lesions
 
 VIEW_JITTER = 8  # native pixels (0.7 mm) of in-plane shift between views of one patient
 

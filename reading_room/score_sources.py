@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labs.zoo.ct_lesion import TEST_CASES
+from zoo.ct_lesion import TEST_CASES
 
 Progress = Callable[[int, str], None]
 
@@ -41,8 +41,8 @@ def _ct_lesion_held_out(*, cases: int, on_progress: Progress) -> CohortScores:
     """
     import torch
 
-    from labs.cohorts import ct_lesions
-    from labs.zoo import ct_lesion
+    from zoo import ct_lesion
+    from zoo.cohorts import ct_lesions
 
     torch.set_num_threads(1)
     on_progress(5, "Building the held-out cohort")

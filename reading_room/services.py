@@ -23,7 +23,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from labs.zoo.evaluation import auc
 from reading_room import selectors
 from reading_room.models import (
     SCORE_SET_ACTIVE,
@@ -49,6 +48,7 @@ from reading_room.simulation.triage import (
     day_draw,
     triage_compare,
 )
+from zoo.evaluation import auc
 
 logger = logging.getLogger(__name__)
 

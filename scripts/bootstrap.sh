@@ -44,7 +44,7 @@ if ! stamp_ok .venv/.artefact-installed "$python_inputs"; then
 fi
 
 command -v npm >/dev/null || apt_install nodejs npm
-# Educators' uploaded TorchScript models only ever run inside bubblewrap (labs.zoo.sandbox).
+# Educators' uploaded TorchScript models only ever run inside bubblewrap (zoo.sandbox).
 command -v bwrap >/dev/null || apt_install bubblewrap
 frontend_inputs=$(cat frontend/package.json frontend/package-lock.json | sha256sum | cut -d' ' -f1)
 if ! stamp_ok frontend/node_modules/.artefact-installed "$frontend_inputs"; then

@@ -99,7 +99,7 @@ def main() -> int:
         say("Building and indexing the study library (real images -> de-identified DICOM)")
         manage("library_load")
         say("Fetching and verifying third-party model weights")
-        subprocess.run([str(BIN / "python"), "-m", "labs.zoo", "fetch"], cwd=ROOT, check=True)
+        subprocess.run([str(BIN / "python"), "-m", "zoo", "fetch"], cwd=ROOT, check=True)
         say("Loading the course, demo content and demo accounts")
         manage("demo_setup")
         port = env.get("ARTEFACT_PORT", "8000")

@@ -1,6 +1,6 @@
 """Dice of the predicted lesion mask on positive cases, mean with a bootstrap 95 % CI.
 
-Dice = 2 |P ∩ R| / (|P| + |R|) per case (`labs.zoo.evaluation.dice_score`), averaged over
+Dice = 2 |P ∩ R| / (|P| + |R|) per case (`zoo.evaluation.dice_score`), averaged over
 cases with a lesion in the reference; the CI is a percentile bootstrap of that mean.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from evaluation.measures.base import Measure, MeasureRow, OperatingPoint, ScoredCases
-from labs.zoo.evaluation import mean_with_interval
+from zoo.evaluation import mean_with_interval
 
 
 class MeanDice(Measure):

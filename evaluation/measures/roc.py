@@ -1,7 +1,7 @@
 """ROC curve and AUC with a 95 % CI.
 
 AUC is the Mann-Whitney probability that a random positive case scores above a random
-negative one (ties count one half), from `labs.zoo.evaluation.auc`. Its 95 % CI is a
+negative one (ties count one half), from `zoo.evaluation.auc`. Its 95 % CI is a
 percentile bootstrap over cases (2000 resamples, fixed seed; resamples missing a class
 are skipped), the same as every model card's, not DeLong's variance.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from evaluation.measures.base import Measure, MeasureRow, OperatingPoint, ScoredCases
-from labs.zoo.evaluation import auc_with_interval
+from zoo.evaluation import auc_with_interval
 
 
 def roc_curve(cases: ScoredCases) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from evaluation.measures.base import Measure, MeasureRow, OperatingPoint, ScoredCases
-from labs.zoo.evaluation import auc_with_interval
+from zoo.evaluation import auc_with_interval
 
 
 class SiteAuc(Measure):

@@ -4,8 +4,8 @@ import django.core.validators
 import django.db.models.deletion
 import evaluation.cohorts
 import evaluation.models
-import labs.perturbations.registry
-import labs.zoo.registry
+import zoo.perturbations.registry
+import zoo.registry
 import wagtail.fields
 from django.conf import settings
 from django.db import migrations, models
@@ -29,9 +29,9 @@ class Migration(migrations.Migration):
                 ('kind', models.CharField(choices=[('sweep', 'Robustness curve: one perturbation swept over severities'), ('measure', 'Measure it: ROC, threshold, prevalence, calibration, sites'), ('shortcut', 'Shortcut: the same cases with and without the marker')], max_length=16)),
                 ('instructions', wagtail.fields.RichTextField(blank=True)),
                 ('questions', models.TextField(blank=True, help_text='Questions asked about the result, one per line.')),
-                ('model_key', models.CharField(choices=labs.zoo.registry.model_choices, max_length=64)),
+                ('model_key', models.CharField(choices=zoo.registry.model_choices, max_length=64)),
                 ('cohort_key', models.CharField(choices=evaluation.cohorts.cohort_choices, max_length=64)),
-                ('perturbation_key', models.CharField(blank=True, choices=labs.perturbations.registry.perturbation_choices, help_text='Robustness curves only: the perturbation swept.', max_length=64)),
+                ('perturbation_key', models.CharField(blank=True, choices=zoo.perturbations.registry.perturbation_choices, help_text='Robustness curves only: the perturbation swept.', max_length=64)),
                 ('severities', models.CharField(blank=True, help_text="Robustness curves only: severities in the perturbation's unit, separated by commas (e.g. 0, 20, 40, 60, 80). The unperturbed cohort is always included.", max_length=200)),
                 ('case_count', models.PositiveIntegerField(default=120, help_text='Cases scored (at least 100 for a curve worth reading).', validators=[django.core.validators.MinValueValidator(12), django.core.validators.MaxValueValidator(600)])),
                 ('threshold_default', models.FloatField(default=0.5, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)])),

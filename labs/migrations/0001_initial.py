@@ -2,8 +2,8 @@
 
 import django.db.models.deletion
 import labs.models
-import labs.perturbations.registry
-import labs.zoo.registry
+import zoo.perturbations.registry
+import zoo.registry
 import studies.selectors
 import wagtail.fields
 from django.conf import settings
@@ -27,9 +27,9 @@ class Migration(migrations.Migration):
                 ('title', models.CharField(max_length=200)),
                 ('kind', models.CharField(choices=[('break-it', "Break it: perturb a study and watch the model's output change")], default='break-it', max_length=32)),
                 ('instructions', wagtail.fields.RichTextField(blank=True)),
-                ('model_key', models.CharField(choices=labs.zoo.registry.model_choices, max_length=64)),
+                ('model_key', models.CharField(choices=zoo.registry.model_choices, max_length=64)),
                 ('study_key', models.CharField(choices=studies.selectors.sample_study_choices, max_length=64)),
-                ('perturbation_key', models.CharField(choices=labs.perturbations.registry.perturbation_choices, max_length=64)),
+                ('perturbation_key', models.CharField(choices=zoo.perturbations.registry.perturbation_choices, max_length=64)),
                 ('severity_default', models.FloatField(default=50.0)),
                 ('severity_max', models.FloatField(blank=True, help_text="Upper bound offered to residents; empty means the perturbation's own.", null=True)),
                 ('is_published', models.BooleanField(default=True)),

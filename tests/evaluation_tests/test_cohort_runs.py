@@ -15,9 +15,9 @@ from django.urls import reverse
 
 from evaluation import services
 from evaluation.models import BaselineScores, CohortCaseScore, CohortExerciseKind, CohortRun
-from labs.cohorts import ct_lesions
-from labs.zoo.evaluation import auc
 from tests.evaluation_tests.support import cohort_exercise_make, lesson_embed
+from zoo.cohorts import ct_lesions
+from zoo.evaluation import auc
 
 pytestmark = pytest.mark.django_db
 

@@ -116,7 +116,7 @@ def test_site_auc_is_each_sites_own_auc(cases):
 
 def test_mean_dice_over_lesion_cases_only():
     # Two masks by hand: |P|=4, |R|=4, overlap 2 -> 0.5; identical -> 1.0.
-    from labs.zoo.evaluation import dice_score
+    from zoo.evaluation import dice_score
 
     predicted = np.zeros((4, 4), bool)
     reference = np.zeros((4, 4), bool)

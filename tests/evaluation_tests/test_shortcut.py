@@ -9,10 +9,10 @@ from django.urls import reverse
 
 from evaluation import services
 from evaluation.models import CohortExerciseKind
-from labs.cohorts import ct_lesions, shortcut_lesions
-from labs.zoo import ct_lesion_shortcut
-from labs.zoo.weights_files import file_sha256
 from tests.evaluation_tests.support import cohort_exercise_make
+from zoo import ct_lesion_shortcut
+from zoo.cohorts import ct_lesions, shortcut_lesions
+from zoo.weights_files import file_sha256
 
 
 def test_the_marker_travels_with_the_label_and_nothing_else_changes():

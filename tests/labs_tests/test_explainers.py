@@ -6,11 +6,8 @@ import torch
 from scipy import ndimage
 from torch import nn
 
-from labs.cohorts import ct_lesions
-from labs.explainers.registry import EXPLAINERS, UnknownExplainer, explainer_get
-from labs.explainers.sanity import randomisation_check, structural_similarity
-from labs.zoo import ct_lesion
-from labs.zoo.base import (
+from zoo import ct_lesion
+from zoo.base import (
     ClassificationOutput,
     ImageVolume,
     InputSpec,
@@ -19,6 +16,9 @@ from labs.zoo.base import (
     Task,
     ZooModel,
 )
+from zoo.cohorts import ct_lesions
+from zoo.explainers.registry import EXPLAINERS, UnknownExplainer, explainer_get
+from zoo.explainers.sanity import randomisation_check, structural_similarity
 
 SIDE = 64
 # The top-left quadrant grown by the network's 2-pixel reach (two 3 x 3 convolutions): the

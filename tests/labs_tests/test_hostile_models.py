@@ -14,13 +14,7 @@ import torch
 from django.urls import reverse
 
 from labs import services
-from labs.explainers.registry import EXPLAINERS
 from labs.models import UploadedModel, UploadedModelStatus
-from labs.perturbations import adversarial
-from labs.zoo import sandbox
-from labs.zoo.base import ZooError
-from labs.zoo.registry import model_get
-from labs.zoo.uploaded import UploadSpec, spec_input
 from studies.selectors import VALIDATION_SAMPLE_BY_MODALITY, study_series_load
 from tests.labs_tests.test_uploaded_models import (
     CLASSIFIER_SPEC,
@@ -29,6 +23,12 @@ from tests.labs_tests.test_uploaded_models import (
     torchscript_upload,
     upload_and_validate,
 )
+from zoo import sandbox
+from zoo.base import ZooError
+from zoo.explainers.registry import EXPLAINERS
+from zoo.perturbations import adversarial
+from zoo.registry import model_get
+from zoo.uploaded import UploadSpec, spec_input
 
 SECRET = "PLANTED-SECRET-7f3a9c"
 PASSWD_MARKER = "root:x:0:0"

@@ -378,7 +378,7 @@ def test_segmenter_dice_against_the_library_seg_ground_truth(people, settings, c
 
     from labs.computation import _seg_frames
     from labs.models import UploadedModel, UploadedModelStatus
-    from labs.zoo.uploaded import UploadSpec
+    from zoo.uploaded import UploadSpec
 
     library_index(chest_ct_library, settings)
     buffer = io.BytesIO()

@@ -12,11 +12,12 @@ import torch
 from scipy import ndimage
 from torch import nn
 
-from labs.perturbations import adversarial
-from labs.perturbations.base import VolumeRequired
-from labs.perturbations.ct_hu_clipping import NARROWEST_WINDOW_HU
-from labs.perturbations.ct_low_dose import noisy_line_integrals
-from labs.perturbations.ct_projection import (
+from studies.selectors import study_series_load
+from zoo.perturbations import adversarial
+from zoo.perturbations.base import VolumeRequired
+from zoo.perturbations.ct_hu_clipping import NARROWEST_WINDOW_HU
+from zoo.perturbations.ct_low_dose import noisy_line_integrals
+from zoo.perturbations.ct_projection import (
     HU_STORED_MAX,
     filtered_back_projection,
     hu_to_mu,
@@ -26,9 +27,8 @@ from labs.perturbations.ct_projection import (
     reconstruction_circle,
     view_angles_deg,
 )
-from labs.perturbations.jpeg2000_compression import jpeg2000_roundtrip
-from labs.perturbations.registry import PERTURBATIONS, perturbation_get
-from studies.selectors import study_series_load
+from zoo.perturbations.jpeg2000_compression import jpeg2000_roundtrip
+from zoo.perturbations.registry import PERTURBATIONS, perturbation_get
 
 SIZE = 128
 # Random per slice (seed + slice index), so slice 0 of a volume equals the 2-D result only

@@ -11,10 +11,10 @@ from django.urls import reverse
 
 from labs import services
 from labs.models import UploadedModel, UploadedModelStatus
-from labs.zoo.base import ClassificationOutput, SegmentationOutput, WeightsUnavailable, ZooError
-from labs.zoo.registry import UnknownModel, model_choices, model_get
-from labs.zoo.uploaded import UploadSpec
 from studies.selectors import study_series_load
+from zoo.base import ClassificationOutput, SegmentationOutput, WeightsUnavailable, ZooError
+from zoo.registry import UnknownModel, model_choices, model_get
+from zoo.uploaded import UploadSpec
 
 CLASSIFIER_SPEC = UploadSpec(
     modality="CT",
@@ -269,8 +269,8 @@ class Hookable(torch.nn.Module):
 def test_explainers_and_attacks_on_an_upload_match_the_same_network_in_process(people, media):
     """The sandbox computes forward and input gradients itself; the maps and adversarial
     images it yields equal those of the very same TorchScript network run in this process."""
-    from labs.explainers.registry import EXPLAINERS
-    from labs.perturbations import adversarial
+    from zoo.explainers.registry import EXPLAINERS
+    from zoo.perturbations import adversarial
 
     torch.manual_seed(3)
     network = TinyClassifier()

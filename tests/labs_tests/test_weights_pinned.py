@@ -8,8 +8,8 @@ import ast
 import re
 from pathlib import Path
 
-from labs.zoo import mr_brain_deepbet
-from labs.zoo.weights_files import PinnedWheel
+from zoo import mr_brain_deepbet
+from zoo.weights_files import PinnedWheel
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRECTORIES = [

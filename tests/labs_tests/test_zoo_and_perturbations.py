@@ -3,10 +3,10 @@ import json
 import numpy as np
 import pytest
 
-from labs.perturbations.registry import PERTURBATIONS, UnknownPerturbation, perturbation_get
-from labs.zoo import ct_tissue
-from labs.zoo.registry import MODELS, UnknownModel, model_get
 from studies.selectors import StudyNotFound, study_series_load
+from zoo import ct_tissue
+from zoo.perturbations.registry import PERTURBATIONS, UnknownPerturbation, perturbation_get
+from zoo.registry import MODELS, UnknownModel, model_get
 
 
 @pytest.fixture(scope="module")

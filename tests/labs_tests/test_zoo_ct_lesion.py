@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from labs.cohorts import ct_lesions
-from labs.zoo import ct_lesion
-from labs.zoo.weights_files import file_sha256
+from zoo import ct_lesion
+from zoo.cohorts import ct_lesions
+from zoo.weights_files import file_sha256
 
 
 @pytest.fixture(scope="module")

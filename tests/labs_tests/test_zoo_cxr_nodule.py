@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from labs.cohorts import radiographs
-from labs.zoo import cxr_nodule
-from labs.zoo.weights_files import file_sha256
+from zoo import cxr_nodule
+from zoo.cohorts import radiographs
+from zoo.weights_files import file_sha256
 
 
 def test_committed_weights_reach_the_recorded_held_out_metrics():

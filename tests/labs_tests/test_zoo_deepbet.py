@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from labs.zoo import mr_brain_deepbet
-from labs.zoo.weights_files import pinned_wheel_cached
+from zoo import mr_brain_deepbet
+from zoo.weights_files import pinned_wheel_cached
 
 pytestmark = pytest.mark.skipif(
     not pinned_wheel_cached(weights=mr_brain_deepbet.DEEPBET),
@@ -18,9 +18,9 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_colin27_dice_reaches_the_recorded_value(tmp_path):
-    from labs.zoo.series import volume_from_nifti_file, volume_from_study_dir
     from studies.library import library_build
     from studies.library.sources import MRICRON_DATA, SourceFile, source_file_locate
+    from zoo.series import volume_from_nifti_file, volume_from_study_dir
 
     library_build(out_dir=tmp_path, only=["brain-t1-colin27"])
     volume = volume_from_study_dir(study_dir=tmp_path / "brain-t1-colin27", series_number=1)

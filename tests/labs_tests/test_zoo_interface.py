@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from labs.computation import IncompatibleInput, break_it_compute
-from labs.zoo.base import (
+from studies.selectors import study_series_load
+from zoo.base import (
     ClassificationOutput,
     ImageVolume,
     InputMismatch,
@@ -16,13 +17,12 @@ from labs.zoo.base import (
     Task,
     WeightsUnavailable,
 )
-from labs.zoo.ct_lesion import LesionNet
-from labs.zoo.ct_tissue import TissueNet
-from labs.zoo.mr_brain_deepbet import from_ras, to_ras
-from labs.zoo.registry import MODELS, model_get
-from labs.zoo.series import volume_from_datasets
-from labs.zoo.weights_files import state_dict_load, torchscript_load
-from studies.selectors import study_series_load
+from zoo.ct_lesion import LesionNet
+from zoo.ct_tissue import TissueNet
+from zoo.mr_brain_deepbet import from_ras, to_ras
+from zoo.registry import MODELS, model_get
+from zoo.series import volume_from_datasets
+from zoo.weights_files import state_dict_load, torchscript_load
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from labs.zoo.registry import MODELS
+from zoo.registry import MODELS
 
 
 def test_cards_of_trained_models_carry_measured_metrics_with_intervals():
@@ -16,7 +16,7 @@ def test_cards_of_trained_models_carry_measured_metrics_with_intervals():
 
 
 def test_ct_lesion_card_reports_every_virtual_scanner():
-    from labs.cohorts.ct_lesions import SCANNERS
+    from zoo.cohorts.ct_lesions import SCANNERS
 
     groups = {row.group for row in MODELS["ct-lesion"].card().subgroups}
     for scanner in SCANNERS:

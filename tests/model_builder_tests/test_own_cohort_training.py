@@ -10,12 +10,12 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
-from labs.zoo.base import ClassificationOutput
-from labs.zoo.registry import model_get
 from model_builder import services
 from model_builder.models import StudyLabel, TrainingRunStatus
 from studies.models import Study
 from studies.services import study_store_uploaded
+from zoo.base import ClassificationOutput
+from zoo.registry import model_get
 
 pytestmark = pytest.mark.django_db
 

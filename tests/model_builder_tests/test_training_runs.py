@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 from django.urls import reverse
 
-from labs.zoo.base import ClassificationOutput
-from labs.zoo.registry import UnknownModel, model_get
 from model_builder import services
 from model_builder.models import TrainingRun, TrainingRunStatus
 from model_builder.selectors import trained_model_choices_for_user
 from runs.services import run_cancel
 from tests.model_builder_tests.support import TINY
+from zoo.base import ClassificationOutput
+from zoo.registry import UnknownModel, model_get
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labs.cohorts import ct_lesions
-from labs.zoo import ct_lesion
-from labs.zoo.evaluation import auc
 from reading_room import selectors, services
 from reading_room.models import CaseScore, CohortScoreSet, ScoreSetStatus, SimulationRun
 from tests.reading_room_tests.matrix_support import (
@@ -15,6 +12,9 @@ from tests.reading_room_tests.matrix_support import (
     exercises_embed,
     scores_make_ready,
 )
+from zoo import ct_lesion
+from zoo.cohorts import ct_lesions
+from zoo.evaluation import auc
 
 
 @pytest.fixture

@@ -15,11 +15,11 @@ from types import ModuleType
 import torch
 from django.core.management.base import BaseCommand, CommandError
 
-from labs.zoo import ct_lesion, ct_lesion_shortcut, ct_tissue, cxr_nodule, mr_brain_deepbet
-from labs.zoo.base import ZooError
-from labs.zoo.series import volume_from_study_dir
-from labs.zoo.weights_files import ZOO_CACHE_DIR, pinned_wheel_fetch
 from studies.selectors import study_series_load
+from zoo import ct_lesion, ct_lesion_shortcut, ct_tissue, cxr_nodule, mr_brain_deepbet
+from zoo.base import ZooError
+from zoo.series import volume_from_study_dir
+from zoo.weights_files import ZOO_CACHE_DIR, pinned_wheel_fetch
 
 STEPS = ("ct-tissue", "mr-brain-deepbet", "ct-lesion", "cxr-nodule", "ct-lesion-shortcut")
 
