@@ -15,9 +15,9 @@ SHORT = {"cases_per_arm": 6, "wrong_share": 0.34}
 
 def exercise_embed(lesson, **fields) -> ReaderStudyExercise:
     """A reader study in `lesson` (published again with the block)."""
+    fields = {**SHORT, **fields}
     exercise = ReaderStudyExercise.objects.create(
-        title=f"Automation bias, {fields.get('cases_per_arm', SHORT['cases_per_arm'])} cases a part",
-        **{**SHORT, **fields},
+        title=f"Automation bias, {fields['cases_per_arm']} cases a part", **fields
     )
     lesson.body.append(("reader_study", {"exercise": exercise, "introduction": "Read."}))
     lesson.save_revision().publish()
