@@ -8,6 +8,7 @@ import pytest
 from reader_study.models import ReaderSession
 from tests.browser.session import log_in
 from tests.reader_study_tests.matrix_support import exercise_embed
+from tests.reader_study_tests.test_pages import residents_finish
 
 pytestmark = pytest.mark.browser
 
@@ -70,3 +71,13 @@ def test_a_resident_takes_a_short_reader_study(
     # Back in the lesson, the block now leads to the results.
     page.goto(f"{live_server.url}{demo_lesson.url}#reader-study-{exercise.pk}")
     assert block.get_by_role("link", name="See your results").is_visible()
+
+    # Four more residents take part: the educator now sees the cohort's aggregate of five.
+    residents_finish(range(4), lesson=demo_lesson, exercise=exercise)
+    page.get_by_role("button", name="Log out").click()
+    log_in(page, live_server.url, people["educator"].username)
+    page.goto(f"{live_server.url}{demo_lesson.url}#reader-study-{exercise.pk}")
+    page.get_by_role("link", name="The cohort's aggregate (educators)").click()
+    assert page.get_by_test_id("aggregate-table").is_visible()
+    assert "5 residents" in page.get_by_test_id("aggregate-table").inner_text()
+    page.screenshot(path=str(screenshot_dir / "cohort-aggregate.png"), full_page=True)
