@@ -94,7 +94,7 @@ DEMO_PEOPLE = (
 
 
 def demo_accounts_ensure() -> list[DemoAccount]:
-    """Create the demo accounts (one per role, two examiners) if missing; never under production settings.
+    """Create the demo accounts (one per role, two examiners) if missing; never in production.
 
     Existing demo accounts keep their password (it was printed when they were made), so
     running the demo set-up twice changes nothing. New passwords are random, not typed in.
