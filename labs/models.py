@@ -135,7 +135,12 @@ class LabExercise(models.Model):
         ordering = ("title",)
 
     def __str__(self) -> str:
-        return self.title
+        # Choosers list exercises by this: several share a title pattern, so the kind, model
+        # and study tell them apart (display names, not keys).
+        return (
+            f"{self.title} — {self.get_kind_display()} · {self.get_model_key_display()}"
+            f" · {self.get_study_key_display()}"
+        )
 
     @property
     def is_runnable(self) -> bool:
