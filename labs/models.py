@@ -47,11 +47,25 @@ class PerturbationOfferBlock(blocks.StructBlock):
     def clean(self, value):
         cleaned = super().clean(value)
         try:
-            offer_from_block(cleaned)
+            offer = offer_from_block(cleaned)
         except ValueError as error:
             raise StructBlockValidationError(
                 block_errors={"severity_max": ValidationError(str(error))}
             ) from None
+        # Reading an offer clamps the default into its range; authoring one says so instead.
+        default = cleaned.get("severity_default")
+        if default is not None and not offer.low <= default <= offer.high:
+            raise StructBlockValidationError(
+                block_errors={
+                    "severity_default": ValidationError(
+                        _(
+                            "The default severity %(default)g is outside the offered range"
+                            " %(low)g to %(high)g."
+                        )
+                        % {"default": default, "low": offer.low, "high": offer.high}
+                    )
+                }
+            )
         return cleaned
 
     class Meta:
