@@ -480,6 +480,46 @@ def access_simulation_run_by_id(user, run_pk: int):
     return run
 
 
+# --- Reader study (reader_study app, issue 16): automation bias, measured on the resident --
+
+
+def may_take_reader_study(user, *, exercise, page: Page) -> bool:
+    """Anyone who may read the lesson may take a reader study the lesson embeds."""
+    from reader_study.selectors import lesson_reader_study_exercise_ids
+
+    return (
+        role_of(user) is not None
+        and exercise.is_published
+        and may_view_page(user, page)
+        and exercise.pk in lesson_reader_study_exercise_ids(page)
+    )
+
+
+def access_reader_session_by_id(user, session_pk: int):
+    """The reader session if it is the user's own, else Http404.
+
+    A reader study's ratings are the resident's own: no one else, staff included, opens
+    them; educators see only the cohort's aggregate (`may_view_reader_study_cohort`).
+    """
+    from reader_study.models import ReaderSession
+
+    session = (
+        ReaderSession.objects.filter(pk=session_pk, user_id=user.pk)
+        .select_related("exercise", "lesson")
+        .first()
+        if role_of(user) is not None
+        else None
+    )
+    if session is None:
+        raise Http404(_("No such reader study session."))
+    return session
+
+
+def may_view_reader_study_cohort(user) -> bool:
+    """Educators and admins see a study's cohort aggregate (itself withheld below five)."""
+    return oversees_runs(user)
+
+
 # --- Assessments (assessments app, issue 9): quizzes, exams, attempts ----------------------
 
 

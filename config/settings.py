@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "labs",
     "evaluation",
     "reading_room",
+    "reader_study",
     "assessments",
     "deid_lab",
     "model_builder",

@@ -22,6 +22,7 @@ urlpatterns = [
     path("evaluation/", include("evaluation.urls")),
     path("build/", include("model_builder.urls")),
     path("reading-room/", include("reading_room.urls")),
+    path("reader-study/", include("reader_study.urls")),
     path("viewer/", include("studies.viewer_pages")),
     path("", include("studies.urls")),
     path("learn/", include("curriculum.urls")),

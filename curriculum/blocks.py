@@ -22,6 +22,7 @@ from wagtail.snippets.blocks import SnippetChooserBlock
 from assessments.blocks import QuizBlock
 from deid_lab.blocks import DeidBlock
 from evaluation.blocks import CohortLabBlock
+from reader_study.blocks import ReaderStudyBlock
 from reading_room.blocks import ReadingRoomBlock
 from studies.blocks import ViewerBlock
 
@@ -171,6 +172,7 @@ class LessonBodyBlock(blocks.StreamBlock):
     cohort_lab = CohortLabBlock()
     quiz = QuizBlock()
     reading_room = ReadingRoomBlock()
+    reader_study = ReaderStudyBlock()
     viewer = ViewerBlock()
     deid = DeidBlock()
     references = ReferencesBlock()

@@ -27,6 +27,7 @@ CONTENT_DIR = Path(settings.BASE_DIR) / "content"
 # ([body.exercise] with the snippet's fields): block type -> "app_label.Model".
 EXERCISE_BLOCKS = {
     "reading_room": "reading_room.ReadingRoomExercise",
+    "reader_study": "reader_study.ReaderStudyExercise",
     "cohort_lab": "evaluation.CohortExercise",
     "deid": "deid_lab.DeidExercise",
 }

@@ -14,6 +14,7 @@ from curriculum.models import (
     ModulePage,
     OutcomeDomain,
 )
+from reader_study.selectors import lesson_ids_participated
 
 
 def courses_for_user(*, user, index) -> list[CurriculumPage]:
@@ -71,9 +72,11 @@ def lesson_ids_completed(*, user, lesson_ids: Iterable[int] | None = None) -> se
     from assessments.selectors import lesson_ids_completed_automatically
 
     # Automatic completion: every lab embedded succeeded and every quiz embedded was passed.
+    # Finishing a reader study counts like a lab that succeeded: taking part is what counts.
     automatic = lesson_ids_completed_automatically(
         user=user,
-        lab_succeeded_ids=set(runs.values_list("lesson_id", flat=True)),
+        lab_succeeded_ids=set(runs.values_list("lesson_id", flat=True))
+        | lesson_ids_participated(user=user, lesson_ids=lesson_ids),
         lesson_ids=lesson_ids,
     )
     return set(completions.values_list("lesson_id", flat=True)) | automatic

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from zoo.cohorts.ct_lesions import ORGAN_WINDOWS as WINDOWS
 from zoo.rendering import png_bytes, window_to_grey
 
-# Lung window for lung patches, soft-tissue window for kidney patches (centre, width in HU).
-WINDOWS = {"lung": (-600.0, 1500.0), "kidney": (40.0, 400.0)}
 UPSCALE = 3  # 64 x 64 patches drawn at 192 x 192 pixels
 
 

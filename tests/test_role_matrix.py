@@ -26,6 +26,7 @@ from tests.evaluation_tests.matrix_support import (
 from tests.grading_tests import matrix_support as grading
 from tests.labs_tests import matrix_support as lab_matrix
 from tests.model_builder_tests import matrix_support as builder_matrix
+from tests.reader_study_tests import matrix_support as reader_study
 from tests.reading_room_tests import matrix_support as reading_room
 from tests.studies_tests.matrix_support import dicomweb_url, study_courses_url
 
@@ -467,6 +468,40 @@ MATRIX = [
         "get",
         reading_room.url("run_plot", "run", "time-to-report"),
         RUN_VIEWERS_200,
+    ),
+    # Reader study (issue 16): taken inside a lesson the visitor may read; a session's
+    # ratings and results are its owner's alone (staff included, everyone else gets 404);
+    # educators and admins see only the cohort's aggregate.
+    Row(
+        "reader_study:session_start",
+        "post",
+        reader_study.url("session_start", "exercise"),
+        {**signed_in(302), "outsider": 403},
+        data=reader_study.lesson_data,
+    ),
+    Row(
+        "reader_study:cohort_summary",
+        "get",
+        reader_study.url("cohort_summary", "exercise"),
+        {**signed_in(403), "educator": 200, "admin": 200},
+    ),
+    Row(
+        "reader_study:session_result",
+        "get",
+        reader_study.url("session_result", "session"),
+        {**signed_in(404), "resident": 302},  # unfinished: on to the case due
+    ),
+    Row(
+        "reader_study:case",
+        "get",
+        reader_study.url("case", "session", 0),
+        {**signed_in(404), "resident": 200},
+    ),
+    Row(
+        "reader_study:case_image",
+        "get",
+        reader_study.url("case_image", "session", 0),
+        {**signed_in(404), "resident": 200},
     ),
     # Grading (issue 9): examiners and admins mark; residents see only their own released
     # marks (others' are 404); gradebook for educators, examiners and admins.

@@ -11,6 +11,7 @@ AUTHORED_SNIPPETS = [
     "labs_labexercise",
     "evaluation_cohortexercise",
     "reading_room_readingroomexercise",
+    "reader_study_readerstudyexercise",
     "deid_lab_deidexercise",
     "assessments_question",
     "assessments_assessment",

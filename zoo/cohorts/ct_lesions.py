@@ -45,6 +45,9 @@ AIR_HU = -1024.0
 # Axial levels are split in blocks of 5 slices (12.5 mm); every fourth block is held out.
 HELD_OUT_BLOCK = (5, 4, 2)  # (block size, cycle, held-out index)
 LESION_KINDS = ("lung nodule", "renal mass")
+# How a patch is shown to a reader: lung window for lung patches, soft-tissue window for
+# kidney patches (centre, width in HU).
+ORGAN_WINDOWS = {"lung": (-600.0, 1500.0), "kidney": (40.0, 400.0)}
 
 
 @dataclass(frozen=True)
