@@ -298,8 +298,7 @@ def simulation_run_create(
                 clinic=clinic,
                 aging_minutes=aging_minutes,
                 **{
-                    name: getattr(triage_clinic, name)
-                    for name in TriageClinic.__dataclass_fields__
+                    name: getattr(triage_clinic, name) for name in TriageClinic.__dataclass_fields__
                 },
             )
             results = _triage_results(
