@@ -321,7 +321,7 @@ def test_a_backlog_waits_at_the_start_of_the_shift():
     )
     day = day_draw(**kwargs, backlog=4)
     # 4 waiting at minute 0, then the fixed schedule 0, 10, ..., 50.
-    assert [s.arrival_min for s in day] == [0, 0, 0, 0] + [0, 10, 20, 30, 40, 50]
+    assert [s.arrival_min for s in day] == [0, 0, 0, 0, 0, 10, 20, 30, 40, 50]
     assert len(day) == len(day_draw(**kwargs)) + 4
 
 
