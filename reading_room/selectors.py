@@ -93,8 +93,8 @@ def score_source_disclosure(*, source_key: str, finding: str = "") -> dict:
     source = score_source_get(source_key)
     borrowed = bool(finding) and finding.lower() not in source.positive_meaning.lower()
     text = (
-        f"The AI scores in this simulator are real: the {source.title.lower()} "
-        f"(model '{source.model_key}'), which scores how likely a case shows "
+        f"The AI scores in this simulator are real ones: {source.title} (zoo model "
+        f"'{source.model_key}'), which scores how likely a case shows "
         f"{source.positive_meaning}."
     )
     if borrowed:

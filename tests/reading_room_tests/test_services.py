@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
+from django.apps import apps
 
 from reading_room import selectors, services
-from reading_room.models import CaseScore, CohortScoreSet, ScoreSetStatus, SimulationRun
+from reading_room.models import (
+    CaseScore,
+    CohortScoreSet,
+    ReadingRoomExercise,
+    ScoreSetStatus,
+    SimulationRun,
+)
 from tests.reading_room_tests.matrix_support import (
     MATRIX_SCORE_CASES,
     exercises_embed,
@@ -231,3 +240,37 @@ def test_bad_thresholds_and_missing_scores_are_refused_in_words(db, people, demo
     with pytest.raises(services.SimulationRunRefused, match="policies"):
         services.simulation_run_create(**common, threshold=0.5, policy="random")
     assert SimulationRun.objects.count() == 0
+
+
+def test_the_data_migration_moves_the_shipped_exercises_and_keeps_refined_ones(db):
+    """Rows that still hold what the course shipped get the clinic as practised; an exercise
+    an educator changed is left alone; no row is deleted."""
+    migration = importlib.import_module(
+        "reading_room.migrations.0004_shipped_exercises_as_practised"
+    )
+    triage = ReadingRoomExercise.objects.create(
+        title=migration.TRIAGE_TITLE, **migration.TRIAGE_SHIPPED
+    )
+    screening = ReadingRoomExercise.objects.create(
+        title=migration.SCREENING_TITLE, **migration.SCREENING_SHIPPED
+    )
+    refined = ReadingRoomExercise.objects.create(
+        title="My screening", **{**migration.SCREENING_SHIPPED, "human_specificity": 0.95}
+    )
+    migration.forwards(apps, None)
+    triage.refresh_from_db()
+    screening.refresh_from_db()
+    refined.refresh_from_db()
+    assert (triage.backlog_studies, triage.default_threshold, triage.finding) == (
+        30,
+        0.35,
+        "pulmonary embolism",
+    )
+    assert screening.title == migration.SCREENING_NEW_TITLE
+    assert (screening.human_specificity, screening.arbitration_sensitivity) == (0.978, 0.72)
+    assert (refined.title, refined.human_specificity, refined.population_size) == (
+        "My screening",
+        0.95,
+        10000,
+    )
+    assert ReadingRoomExercise.objects.count() == 3
