@@ -5,3 +5,5 @@ class DeidLabConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "deid_lab"
     verbose_name = "De-identification lab"
+    # Snippets educators author in the Wagtail admin (accounts.authoring grants them).
+    educator_authored_models = ("deidexercise",)

@@ -4,3 +4,5 @@ from django.apps import AppConfig
 class EvaluationConfig(AppConfig):
     name = "evaluation"
     verbose_name = "Evaluation (cohort labs)"
+    # Snippets educators author in the Wagtail admin (accounts.authoring grants them).
+    educator_authored_models = ("cohortexercise",)

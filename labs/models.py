@@ -47,11 +47,25 @@ class PerturbationOfferBlock(blocks.StructBlock):
     def clean(self, value):
         cleaned = super().clean(value)
         try:
-            offer_from_block(cleaned)
+            offer = offer_from_block(cleaned)
         except ValueError as error:
             raise StructBlockValidationError(
                 block_errors={"severity_max": ValidationError(str(error))}
             ) from None
+        # Reading an offer clamps the default into its range; authoring one says so instead.
+        default = cleaned.get("severity_default")
+        if default is not None and not offer.low <= default <= offer.high:
+            raise StructBlockValidationError(
+                block_errors={
+                    "severity_default": ValidationError(
+                        _(
+                            "The default severity %(default)g is outside the offered range"
+                            " %(low)g to %(high)g."
+                        )
+                        % {"default": default, "low": offer.low, "high": offer.high}
+                    )
+                }
+            )
         return cleaned
 
     class Meta:
@@ -135,7 +149,12 @@ class LabExercise(models.Model):
         ordering = ("title",)
 
     def __str__(self) -> str:
-        return self.title
+        # Choosers list exercises by this: several share a title pattern, so the kind, model
+        # and study tell them apart (display names, not keys).
+        return (
+            f"{self.title} — {self.get_kind_display()} · {self.get_model_key_display()}"
+            f" · {self.get_study_key_display()}"
+        )
 
     @property
     def is_runnable(self) -> bool:

@@ -4,3 +4,5 @@ from django.apps import AppConfig
 class ReadingRoomConfig(AppConfig):
     name = "reading_room"
     verbose_name = "Reading room"
+    # Snippets educators author in the Wagtail admin (accounts.authoring grants them).
+    educator_authored_models = ("readingroomexercise",)

@@ -94,6 +94,16 @@ def test_an_educator_cannot_author_a_range_outside_the_perturbation():
     assert cleaned["severity_max"] == 8
 
 
+def test_an_educator_cannot_author_a_default_outside_the_offered_range():
+    block = PerturbationOfferBlock()
+    with pytest.raises(StructBlockValidationError) as refused:
+        block.clean(block.to_python(offer("gaussian-noise", 0, 100, default=150)["value"]))
+    message = str(refused.value.block_errors["severity_default"].messages)
+    assert "150 is outside the offered range 0 to 100" in message
+    cleaned = block.clean(block.to_python(offer("gaussian-noise", 0, 100, default=40)["value"]))
+    assert cleaned["severity_default"] == 40
+
+
 def test_queued_and_running_limits_per_resident(people, settings):
     settings.LAB_RUN_MAX_QUEUED_PER_USER = 2
     settings.LAB_RUN_MAX_ACTIVE_PER_USER = 10
