@@ -22,6 +22,7 @@ class ReadingRoomBlock(blocks.StructBlock):
 
     def get_context(self, value, parent_context=None):
         from reading_room import selectors
+        from reading_room.simulation.presets import TRIAGE_PRESETS
         from reading_room.simulation.triage import POLICY_TITLES
 
         context = super().get_context(value, parent_context=parent_context)
@@ -30,6 +31,10 @@ class ReadingRoomBlock(blocks.StructBlock):
         if exercise is not None:
             context["score_set"] = selectors.score_set_for_exercise(exercise=exercise)
             context["policies"] = [(p.value, title) for p, title in POLICY_TITLES.items()]
+            context["presets"] = list(TRIAGE_PRESETS.values())
+            context["disclosure"] = selectors.score_source_disclosure(
+                source_key=exercise.score_source, finding=exercise.finding
+            )
             context["recent_runs"] = (
                 selectors.simulation_runs_for_user(user=user, exercise=exercise, limit=5)
                 if user is not None and user.is_authenticated

@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from reading_room.simulation.presets import TRIAGE_PRESETS
 from reading_room.simulation.triage import POLICY_TITLES
 
 
@@ -22,6 +23,23 @@ class SimulationForm(forms.Form):
         label=_("Reading order"),
         required=False,
         choices=[(policy.value, title) for policy, title in POLICY_TITLES.items()],
+    )
+    clinic = forms.ChoiceField(
+        label=_("Clinic"),
+        required=False,
+        choices=[("", _("As the exercise sets it"))]
+        + [(key, preset.title) for key, preset in TRIAGE_PRESETS.items()],
+    )
+    aging_minutes = forms.FloatField(
+        label=_("Aging rule: read next after waiting (minutes)"),
+        required=False,
+        min_value=1.0,
+        max_value=1440.0,
+        error_messages={
+            "invalid": _("The aging limit must be a number of minutes."),
+            "min_value": _("The aging limit must lie between 1 and 1440 minutes."),
+            "max_value": _("The aging limit must lie between 1 and 1440 minutes."),
+        },
     )
 
 

@@ -16,12 +16,13 @@ from wagtail.admin.panels import FieldPanel, MultiFieldPanel
 from wagtail.fields import RichTextField
 
 from reading_room.score_sources import score_source_choices, score_source_get
+from reading_room.simulation.screening import MAX_DIFFICULTY_CORRELATION
 from reading_room.simulation.triage import ArrivalPattern, Policy, ReadingTimeDistribution
 
 
 class ReadingRoomKind(models.TextChoices):
     TRIAGE = "triage", _("Triage: AI reorders a worklist")
-    SCREENING = "screening", _("Screening: AI as first reader clears low-scoring cases")
+    SCREENING = "screening", _("Screening: AI in a double-reading programme")
 
 
 def _unit_interval():
@@ -39,6 +40,15 @@ class ReadingRoomExercise(models.Model):
         choices=score_source_choices,
         default="ct-lesion-held-out",
         help_text=_("Whose scores over which cohort the simulated cases are drawn from."),
+    )
+    finding = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text=_(
+            "What a positive case is in this clinic (e.g. 'pulmonary embolism'). When the "
+            "score source's model finds something else, the lab tells the resident plainly "
+            "that it borrows that model's scores."
+        ),
     )
     cohort_cases = models.PositiveIntegerField(
         null=True,
@@ -91,12 +101,48 @@ class ReadingRoomExercise(models.Model):
     radiologists = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(20)]
     )
-    # Screening
-    population_size = models.PositiveIntegerField(
-        default=10000, validators=[MinValueValidator(10), MaxValueValidator(200000)]
+    backlog_studies = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(500)],
+        help_text=_("Studies already waiting when the shift starts (an overnight backlog)."),
     )
-    human_sensitivity = models.FloatField(default=0.85, validators=_unit_interval())
-    human_specificity = models.FloatField(default=0.92, validators=_unit_interval())
+    aging_minutes = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1.0), MaxValueValidator(1440.0)],
+        help_text=_(
+            "Aging rule offered by default: a study waiting this long is read next, oldest "
+            "first. Empty: no aging rule (the resident can still set one)."
+        ),
+    )
+    # Screening. Reader defaults: the first reader and double reading with arbitration of
+    # the Danish programme, 257 671 screens (Elhakim et al. 2023): first reader sensitivity
+    # 63.7 %, specificity 97.8 %; with arbitration 73.9 % and 97.9 %. The arbitration rates
+    # below are what reproduces those combined figures in this model (see
+    # simulation/screening.py), and give a recall rate of about 2.7 %, inside Europe's 2-4 %.
+    population_size = models.PositiveIntegerField(
+        default=20000, validators=[MinValueValidator(10), MaxValueValidator(200000)]
+    )
+    human_sensitivity = models.FloatField(default=0.64, validators=_unit_interval())
+    human_specificity = models.FloatField(default=0.978, validators=_unit_interval())
+    arbitration_sensitivity = models.FloatField(
+        default=0.72,
+        validators=_unit_interval(),
+        help_text=_("Share of discordant cancers the arbitrator recalls."),
+    )
+    arbitration_specificity = models.FloatField(
+        default=0.52,
+        validators=_unit_interval(),
+        help_text=_("Share of discordant non-cancers the arbitrator does not recall."),
+    )
+    error_correlation = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(MAX_DIFFICULTY_CORRELATION)],
+        help_text=_(
+            "0: human and AI errors independent. Above 0: a shared case difficulty (read "
+            "from the AI's score) makes humans miss the cancers the AI scores low."
+        ),
+    )
     is_published = models.BooleanField(default=True)
 
     panels = [
@@ -104,6 +150,7 @@ class ReadingRoomExercise(models.Model):
         FieldPanel("kind"),
         FieldPanel("instructions"),
         FieldPanel("score_source"),
+        FieldPanel("finding"),
         FieldPanel("cohort_cases"),
         FieldPanel("prevalence"),
         FieldPanel("default_threshold"),
@@ -116,6 +163,8 @@ class ReadingRoomExercise(models.Model):
                 FieldPanel("reading_minutes"),
                 FieldPanel("reading_time_distribution"),
                 FieldPanel("radiologists"),
+                FieldPanel("backlog_studies"),
+                FieldPanel("aging_minutes"),
             ],
             heading=_("Triage worklist"),
         ),
@@ -124,6 +173,9 @@ class ReadingRoomExercise(models.Model):
                 FieldPanel("population_size"),
                 FieldPanel("human_sensitivity"),
                 FieldPanel("human_specificity"),
+                FieldPanel("arbitration_sensitivity"),
+                FieldPanel("arbitration_specificity"),
+                FieldPanel("error_correlation"),
             ],
             heading=_("Screening programme"),
         ),
@@ -142,7 +194,7 @@ class ReadingRoomExercise(models.Model):
         if self.cohort_cases and whole and self.cohort_cases > whole:
             raise ValidationError({"cohort_cases": _("The cohort has %(n)d cases.") % {"n": whole}})
         if self.kind == ReadingRoomKind.TRIAGE:
-            expected = self.shift_hours * self.arrivals_per_hour
+            expected = self.shift_hours * self.arrivals_per_hour + self.backlog_studies
             if expected > 2000:
                 raise ValidationError(
                     {

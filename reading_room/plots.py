@@ -93,89 +93,113 @@ def triage_day(results: dict, *, policy: str) -> bytes:
     return _svg(figure)
 
 
+PATHWAY_STYLES = {
+    "single": ("Single reading", ":", "grey"),
+    "double": ("Double reading + arbitration", "-", "black"),
+    "masai": ("MASAI-style", "-", ROUTINE_COLOUR),
+    "screentrust": ("ScreenTrustCAD-style", "--", CRITICAL_COLOUR),
+}
+
+
 def screening_workload(results: dict) -> bytes:
-    """Human reads saved against cancers missed, over every threshold; the chosen one marked."""
-    sweep, outcome = results["sweep"], results["outcome"]
-    figure = Figure(figsize=(6.5, 4.2))
+    """Reads saved against cancers missed at screening for the AI pathways over every
+    threshold; double and single reading as points, the chosen threshold marked."""
+    sweep, pathways = results["sweep"], results["pathways"]
+    figure = Figure(figsize=(6.8, 4.4))
     axes = figure.subplots()
-    per_thousand = 1000.0 / outcome["cases"]
-    axes.plot(
-        100 * _values(sweep["workload_reduction"]),
-        per_thousand * _values(sweep["cancers_missed"]),
-        color=ROUTINE_COLOUR,
-        label="all missed cancers (AI-cleared + not recalled by the reader)",
-    )
-    axes.plot(
-        100 * _values(sweep["workload_reduction"]),
-        per_thousand * _values(sweep["ai_missed_cancers"]),
-        color=CRITICAL_COLOUR,
-        linestyle="--",
-        label="cleared by the AI without a read",
-    )
-    axes.plot(
-        [100 * outcome["workload_reduction"]],
-        [per_thousand * outcome["cancers_missed"]],
-        "o",
-        color="black",
-        markersize=8,
-        label=f"your threshold {outcome['threshold']:.2f}",
-    )
-    axes.set_xlabel("Human reads saved (%)")
-    axes.set_ylabel("Cancers missed per 1000 screened")
-    axes.set_title("Workload against missed cancers")
-    axes.set_xlim(0, 100)
+    per_thousand = 1000.0 / results["cases"]
+    for key in ("masai", "screentrust"):
+        title, style, colour = PATHWAY_STYLES[key]
+        axes.plot(
+            100 * _values(sweep[f"{key}_workload_vs_double"]),
+            per_thousand * _values(sweep[f"{key}_cancers_missed"]),
+            style,
+            color=colour,
+            label=f"{title} (all thresholds)",
+        )
+        chosen = pathways[key]
+        axes.plot(
+            [100 * chosen["workload_vs_double"]],
+            [chosen["interval_per_1000"]],
+            "o",
+            color=colour,
+            markersize=8,
+        )
+    for key, marker in (("double", "s"), ("single", "^")):
+        title, _style, colour = PATHWAY_STYLES[key]
+        axes.plot(
+            [100 * pathways[key]["workload_vs_double"]],
+            [pathways[key]["interval_per_1000"]],
+            marker,
+            color=colour,
+            markersize=8,
+            label=title,
+        )
+    axes.plot([], [], "o", color="black", label=f"dots: your threshold {results['threshold']:.2f}")
+    axes.set_xlabel("Human reads saved compared with double reading (%)")
+    axes.set_ylabel("Cancers missed at screening per 1000")
+    axes.set_title("Workload against cancers missed at screening")
     axes.grid(alpha=0.3)
     axes.legend(loc="upper left", fontsize="small")
     return _svg(figure)
 
 
 def screening_roc(results: dict) -> bytes:
-    """The AI's ROC curve on the simulated population with the chosen operating point."""
-    sweep, outcome = results["sweep"], results["outcome"]
+    """The AI's ROC curve on the simulated population with the chosen operating point and
+    the human pathways' operating points."""
+    sweep = results["sweep"]
     figure = Figure(figsize=(4.8, 4.6))
     axes = figure.subplots()
     axes.plot(
         _values(sweep["ai_false_positive_rate"]),
         _values(sweep["ai_true_positive_rate"]),
         color=ROUTINE_COLOUR,
-        label="AI (not cleared = positive)",
+        label="AI alone",
     )
     axes.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
     if (
-        outcome["ai_true_positive_rate"] is not None
-        and outcome["ai_false_positive_rate"] is not None
+        results["ai_true_positive_rate"] is not None
+        and results["ai_false_positive_rate"] is not None
     ):
         axes.plot(
-            [outcome["ai_false_positive_rate"]],
-            [outcome["ai_true_positive_rate"]],
+            [results["ai_false_positive_rate"]],
+            [results["ai_true_positive_rate"]],
             "o",
             color="black",
             markersize=8,
-            label=f"threshold {outcome['threshold']:.2f}",
+            label=f"AI at threshold {results['threshold']:.2f}",
+        )
+    for key, marker in (("single", "^"), ("double", "s"), ("masai", "D"), ("screentrust", "v")):
+        pathway = results["pathways"][key]
+        if pathway["sensitivity"] is None or pathway["specificity"] is None:
+            continue
+        title, _style, colour = PATHWAY_STYLES[key]
+        axes.plot(
+            [1 - pathway["specificity"]],
+            [pathway["sensitivity"]],
+            marker,
+            color=colour,
+            label=title,
         )
     axes.set_xlabel("False-positive rate (1 - specificity)")
     axes.set_ylabel("True-positive rate (sensitivity)")
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1.01)
     axes.set_aspect("equal")
-    axes.set_title("ROC curve and operating point")
-    axes.legend(loc="lower right", fontsize="small")
+    axes.set_title("ROC curve and operating points")
+    axes.legend(loc="lower right", fontsize="x-small")
     axes.grid(alpha=0.3)
     return _svg(figure)
 
 
 def screening_ppv(results: dict, *, prevalence: float) -> bytes:
-    """PPV against prevalence for the pathway, the reader alone and the AI alone."""
+    """PPV of recall against prevalence for every pathway."""
     curve = results["ppv_curve"]
     figure = Figure(figsize=(6.5, 4.2))
     axes = figure.subplots()
     x = 100 * np.array(curve["prevalence"])
-    for key, label, style in (
-        ("pathway", "AI first, then the reader", "-"),
-        ("human_alone", "reader alone (no AI)", "--"),
-        ("ai_alone", "AI alone at this threshold", ":"),
-    ):
-        axes.plot(x, 100 * _values(curve[key]), style, label=label)
+    for key, (title, style, colour) in PATHWAY_STYLES.items():
+        axes.plot(x, 100 * _values(curve[key]), style, color=colour, label=title)
     axes.axvline(100 * prevalence, color="black", linewidth=1)
     axes.text(100 * prevalence, 2, f" this programme: {100 * prevalence:.2g} %", fontsize="small")
     axes.set_xscale("log")

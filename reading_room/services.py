@@ -35,10 +35,15 @@ from reading_room.models import (
 )
 from reading_room.score_sources import score_source_get
 from reading_room.simulation.population import PopulationRefused, population_draw
+from reading_room.simulation.presets import TRIAGE_PRESETS, TriageClinic
 from reading_room.simulation.screening import (
+    AI_PATHWAYS,
+    PATHWAY_TITLES,
+    Pathway,
+    Readers,
     ScreeningRefused,
+    pathways_compare,
     ppv_at,
-    screening_simulate,
     threshold_sweep,
 )
 from reading_room.simulation.triage import (
@@ -226,6 +231,18 @@ def _plain_list(values) -> list:
     return [_plain(v) for v in values]
 
 
+def _aging_validate(value) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        minutes = float(value)
+    except (TypeError, ValueError):
+        raise SimulationRunRefused(_("The aging limit must be a number of minutes.")) from None
+    if not np.isfinite(minutes) or not 1.0 <= minutes <= 1440.0:
+        raise SimulationRunRefused(_("The aging limit must lie between 1 and 1440 minutes."))
+    return minutes
+
+
 def simulation_run_create(
     *,
     user,
@@ -233,12 +250,16 @@ def simulation_run_create(
     lesson=None,
     threshold,
     policy: str = "",
+    clinic: str = "",
+    aging_minutes=None,
     seed: int | None = None,
 ) -> SimulationRun:
     """Validate, simulate on the exercise's real scores, and store the run with its results.
 
-    `seed` None uses the exercise's seed, so every replay of a lesson sees the same day or
-    population and differs only by what the resident changed.
+    Triage only: `clinic` names a preset clinic (reading_room.simulation.presets) to replay
+    the exercise in, "" for the exercise's own; `aging_minutes` sets the aging rule (None:
+    no rule). `seed` None uses the exercise's seed, so every replay of a lesson sees the
+    same day or population and differs only by what the resident changed.
     """
     if not exercise.is_published:
         raise SimulationRunRefused(_("This exercise is not open for runs."))
@@ -248,8 +269,11 @@ def simulation_run_create(
             policy = Policy(policy or Policy.FLAG).value
         except ValueError:
             raise SimulationRunRefused(_("Choose one of the offered policies.")) from None
+        if clinic and clinic not in TRIAGE_PRESETS:
+            raise SimulationRunRefused(_("Choose one of the offered clinics."))
+        aging_minutes = _aging_validate(aging_minutes)
     else:
-        policy = ""
+        policy, clinic, aging_minutes = "", "", None
     score_set = selectors.score_set_ready(exercise=exercise)
     if score_set is None:
         raise SimulationRunRefused(
@@ -257,38 +281,55 @@ def simulation_run_create(
         )
     pool = selectors.score_set_arrays(score_set=score_set)
     seed = exercise.seed if seed is None else int(seed)
-    started = time.perf_counter()
-    try:
-        if exercise.kind == ReadingRoomKind.TRIAGE:
-            results = _triage_results(exercise=exercise, pool=pool, threshold=threshold, seed=seed)
-        else:
-            results = _screening_results(
-                exercise=exercise, pool=pool, threshold=threshold, seed=seed
-            )
-    except (SimulationRefused, ScreeningRefused, PopulationRefused) as refusal:
-        raise SimulationRunRefused(str(refusal)) from None
-    seconds = time.perf_counter() - started
     parameters = {
         "seed": seed,
         "prevalence": exercise.prevalence,
         "score_source": exercise.score_source,
         "score_set_cases": score_set.cases,
+        "finding": exercise.finding,
     }
-    if exercise.kind == ReadingRoomKind.TRIAGE:
-        parameters.update(
-            shift_hours=exercise.shift_hours,
-            arrivals_per_hour=exercise.arrivals_per_hour,
-            arrival_pattern=exercise.arrival_pattern,
-            reading_minutes=exercise.reading_minutes,
-            reading_time_distribution=exercise.reading_time_distribution,
-            radiologists=exercise.radiologists,
-        )
-    else:
-        parameters.update(
-            population_size=exercise.population_size,
-            human_sensitivity=exercise.human_sensitivity,
-            human_specificity=exercise.human_specificity,
-        )
+    started = time.perf_counter()
+    try:
+        if exercise.kind == ReadingRoomKind.TRIAGE:
+            triage_clinic = (
+                TRIAGE_PRESETS[clinic].clinic if clinic else TriageClinic.of_exercise(exercise)
+            )
+            parameters.update(
+                clinic=clinic,
+                aging_minutes=aging_minutes,
+                **{
+                    name: getattr(triage_clinic, name) for name in TriageClinic.__dataclass_fields__
+                },
+            )
+            results = _triage_results(
+                clinic=triage_clinic,
+                pool=pool,
+                threshold=threshold,
+                aging_minutes=aging_minutes,
+                seed=seed,
+            )
+        else:
+            readers = Readers(
+                sensitivity=exercise.human_sensitivity,
+                specificity=exercise.human_specificity,
+                arbitration_sensitivity=exercise.arbitration_sensitivity,
+                arbitration_specificity=exercise.arbitration_specificity,
+                difficulty_correlation=exercise.error_correlation,
+            )
+            parameters.update(
+                population_size=exercise.population_size,
+                human_sensitivity=readers.sensitivity,
+                human_specificity=readers.specificity,
+                arbitration_sensitivity=readers.arbitration_sensitivity,
+                arbitration_specificity=readers.arbitration_specificity,
+                error_correlation=readers.difficulty_correlation,
+            )
+            results = _screening_results(
+                exercise=exercise, pool=pool, threshold=threshold, readers=readers, seed=seed
+            )
+    except (SimulationRefused, ScreeningRefused, PopulationRefused) as refusal:
+        raise SimulationRunRefused(str(refusal)) from None
+    seconds = time.perf_counter() - started
     return SimulationRun.objects.create(
         exercise=exercise,
         user=user,
@@ -303,29 +344,36 @@ def simulation_run_create(
     )
 
 
-def _triage_results(*, exercise, pool, threshold: float, seed: int) -> dict:
+def _summary(s) -> dict:
+    return {"count": s.count, "mean": s.mean, "median": s.median, "p90": s.p90, "max": s.max}
+
+
+def _triage_results(
+    *, clinic: TriageClinic, pool, threshold: float, aging_minutes: float | None, seed: int
+) -> dict:
     day = day_draw(
-        shift_minutes=exercise.shift_hours * 60.0,
-        arrivals_per_hour=exercise.arrivals_per_hour,
-        pattern=exercise.arrival_pattern,
-        reading_mean_minutes=exercise.reading_minutes,
-        reading_distribution=exercise.reading_time_distribution,
-        prevalence=exercise.prevalence,
+        shift_minutes=clinic.shift_hours * 60.0,
+        arrivals_per_hour=clinic.arrivals_per_hour,
+        pattern=clinic.arrival_pattern,
+        reading_mean_minutes=clinic.reading_minutes,
+        reading_distribution=clinic.reading_time_distribution,
+        prevalence=clinic.prevalence,
         positive_scores=pool.scores[pool.positive],
         negative_scores=pool.scores[~pool.positive],
         seed=seed,
+        backlog=clinic.backlog_studies,
     )
     comparison = triage_compare(
-        studies=day, threshold=threshold, radiologists=exercise.radiologists
+        studies=day,
+        threshold=threshold,
+        radiologists=clinic.radiologists,
+        aging_minutes=aging_minutes,
     )
-
-    def summary(s) -> dict:
-        return {"count": s.count, "mean": s.mean, "median": s.median, "p90": s.p90}
-
     flags = comparison.flags
     return {
         "studies": len(day),
         "critical": sum(s.critical for s in day),
+        "backlog": clinic.backlog_studies,
         "arrival_min": [s.arrival_min for s in day],
         "reading_min": [s.reading_min for s in day],
         "is_critical": [s.critical for s in day],
@@ -333,8 +381,10 @@ def _triage_results(*, exercise, pool, threshold: float, seed: int) -> dict:
         "policies": {
             policy.value: {
                 "title": POLICY_TITLES[policy],
-                "critical": summary(result.critical),
-                "non_critical": summary(result.non_critical),
+                "critical": _summary(result.critical),
+                "non_critical": _summary(result.non_critical),
+                "missed_critical": _summary(result.missed_critical),
+                "promoted": result.promoted,
                 "time_to_report_min": [o.time_to_report_min for o in result.outcomes],
                 "wait_min": [o.wait_min for o in result.outcomes],
             }
@@ -352,7 +402,7 @@ def _triage_results(*, exercise, pool, threshold: float, seed: int) -> dict:
     }
 
 
-def _screening_results(*, exercise, pool, threshold: float, seed: int) -> dict:
+def _screening_results(*, exercise, pool, threshold: float, readers: Readers, seed: int) -> dict:
     population = population_draw(
         positive_scores=pool.scores[pool.positive],
         negative_scores=pool.scores[~pool.positive],
@@ -360,63 +410,74 @@ def _screening_results(*, exercise, pool, threshold: float, seed: int) -> dict:
         size=exercise.population_size,
         seed=seed,
     )
-    reader = {
-        "human_sensitivity": exercise.human_sensitivity,
-        "human_specificity": exercise.human_specificity,
-    }
-    outcome = screening_simulate(
-        scores=population.scores, cancer=population.positive, threshold=threshold, **reader
+    outcomes = pathways_compare(
+        scores=population.scores, cancer=population.positive, threshold=threshold, readers=readers
     )
-    human_alone = screening_simulate(
-        scores=population.scores, cancer=population.positive, threshold=0.0, **reader
-    )
-    sweep = threshold_sweep(scores=population.scores, cancer=population.positive, **reader)
+    sweep = threshold_sweep(scores=population.scores, cancer=population.positive, readers=readers)
+    baseline_reads = outcomes[Pathway.DOUBLE].human_reads
 
     def described(o) -> dict:
         return {
-            "threshold": o.threshold,
+            "title": PATHWAY_TITLES[o.pathway],
+            "uses_ai": o.pathway in AI_PATHWAYS,
             "cases": o.cases,
             "cancers": o.cancers,
-            "cleared": o.cleared,
             "human_reads": o.human_reads,
-            "workload_reduction": o.workload_reduction,
-            "ai_missed_cancers": o.ai_missed_cancers,
+            "workload_vs_double": 1.0 - o.human_reads / baseline_reads,
+            "recall_rate": o.recall_rate,
             "cancers_found": o.cancers_found,
             "cancers_missed": o.cancers_missed,
             "false_recalls": o.false_recalls,
+            "detected_per_1000": o.per_thousand(o.cancers_found),
+            "interval_per_1000": o.per_thousand(o.cancers_missed),
             "sensitivity": o.sensitivity,
             "specificity": o.specificity,
             "ppv": o.ppv,
-            "ai_true_positive_rate": o.ai_true_positive_rate,
-            "ai_false_positive_rate": o.ai_false_positive_rate,
         }
 
-    def ppv_curve(sensitivity, specificity) -> list:
-        if sensitivity is None or specificity is None:
+    def ppv_curve(o) -> list:
+        if o.sensitivity is None or o.specificity is None:
             return [None] * len(PPV_CURVE_PREVALENCES)
         return [
-            ppv_at(sensitivity=sensitivity, specificity=specificity, prevalence=p)
+            ppv_at(sensitivity=o.sensitivity, specificity=o.specificity, prevalence=p)
             for p in PPV_CURVE_PREVALENCES
         ]
 
-    ai_fpr = outcome.ai_false_positive_rate
+    cancers = int(population.positive.sum())
+    ai_flags = outcomes[Pathway.MASAI].ai_flags
+    ai_tpr = (
+        float((population.scores[population.positive] >= threshold).mean()) if cancers else None
+    )
+    ai_fpr = (
+        float((population.scores[~population.positive] >= threshold).mean())
+        if cancers < len(population)
+        else None
+    )
     return {
-        "outcome": described(outcome),
-        "human_alone": described(human_alone),
+        "threshold": threshold,
+        "cases": len(population),
+        "cancers": cancers,
+        "ai_flags": ai_flags,
+        "ai_true_positive_rate": ai_tpr,
+        "ai_false_positive_rate": ai_fpr,
+        "pathways": {pathway.value: described(o) for pathway, o in outcomes.items()},
         "sweep": {
             "thresholds": _plain_list(sweep.thresholds),
-            "workload_reduction": _plain_list(sweep.workload_reduction),
-            "cancers_missed": _plain_list(sweep.cancers_missed),
-            "ai_missed_cancers": _plain_list(sweep.ai_missed_cancers),
             "ai_true_positive_rate": _plain_list(sweep.ai_true_positive_rate),
             "ai_false_positive_rate": _plain_list(sweep.ai_false_positive_rate),
+            **{
+                f"{pathway.value}_workload_vs_double": _plain_list(
+                    1.0 - sweep.human_reads[pathway] / baseline_reads
+                )
+                for pathway in AI_PATHWAYS
+            },
+            **{
+                f"{pathway.value}_cancers_missed": _plain_list(sweep.cancers_missed[pathway])
+                for pathway in AI_PATHWAYS
+            },
         },
         "ppv_curve": {
             "prevalence": list(PPV_CURVE_PREVALENCES),
-            "pathway": ppv_curve(outcome.sensitivity, outcome.specificity),
-            "human_alone": ppv_curve(human_alone.sensitivity, human_alone.specificity),
-            "ai_alone": ppv_curve(
-                outcome.ai_true_positive_rate, None if ai_fpr is None else 1.0 - ai_fpr
-            ),
+            **{pathway.value: ppv_curve(o) for pathway, o in outcomes.items()},
         },
     }

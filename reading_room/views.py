@@ -13,6 +13,7 @@ from reading_room import selectors, services
 from reading_room.forms import LessonForm, SimulationForm
 from reading_room.models import CohortScoreSet, ReadingRoomExercise
 from reading_room.plots import PLOTS
+from reading_room.simulation.presets import TRIAGE_PRESETS
 from reading_room.simulation.triage import POLICY_TITLES
 
 
@@ -46,6 +47,8 @@ def simulation_run_create(request, exercise_pk: int):
             lesson=lesson,
             threshold=form.cleaned_data["threshold"],
             policy=form.cleaned_data["policy"],
+            clinic=form.cleaned_data["clinic"],
+            aging_minutes=form.cleaned_data["aging_minutes"],
         )
     except services.SimulationRunRefused as refusal:
         messages.error(request, str(refusal))
@@ -121,6 +124,7 @@ def simulation_run_detail(request, run_pk: int):
             "comparable": selectors.simulation_runs_comparable(run=run),
             "may_replay": may_replay,
             "policies": [(policy.value, title) for policy, title in POLICY_TITLES.items()],
+            "presets": list(TRIAGE_PRESETS.values()),
         },
     )
 
@@ -131,7 +135,7 @@ def simulation_run_plot(request, run_pk: int, plot: str):
     """A run's plot as SVG, drawn from its stored results, for those who may see the run."""
     run = permissions.access_simulation_run_by_id(request.user, run_pk)
     draw = PLOTS[run.kind].get(plot)
-    if draw is None:
+    if draw is None or selectors.simulation_run_is_legacy(run):
         raise Http404("No such plot.")
     response = HttpResponse(draw(run), content_type="image/svg+xml")
     response["Cache-Control"] = "private, max-age=3600"

@@ -16,10 +16,21 @@ The model, in full:
   FLAG: studies scoring >= threshold ("flagged") before all others, earliest arrival first
   within each group;
   PRIORITY: highest score first, earliest arrival breaking ties.
+- Aging rule (optional, `aging_minutes`): a study that has waited `aging_minutes` or more
+  when a reader becomes free is read next, the longest-waiting first, ahead of the policy's
+  order. Under FLAG this is "promote to the flagged group" (promoted studies arrived before
+  any un-promoted flag, so arrival order puts them first); it bounds how long the AI can
+  starve an unflagged study, including a critical one the AI missed, to about the age
+  limit plus the work already in progress. Under FIFO it changes nothing.
+- A backlog (optional) is studies already on the worklist when the shift starts: they
+  arrive at minute 0, so their time to report is counted from the start of the shift.
 - A study that arrives at the instant a reader becomes free is on the worklist for that
   choice. Ties between studies that arrive together go to the lower index.
 - Time to report = end of the read - arrival (the report is signed when the read ends);
-  wait = start of the read - arrival.
+  wait = start of the read - arrival. For the critical studies the AI missed (scored
+  below the threshold) the tail matters more than the mean: a flag policy without an
+  aging rule sends them to the back of the queue, so their 90th percentile and maximum
+  are reported beside the mean.
 
 Every policy replays the same day (same arrivals, reading times, truths and scores), so
 differences between policies are the policy's alone. The cost of false positives is the
@@ -85,6 +96,7 @@ class StudyOutcome:
     finish_min: float
     critical: bool
     flagged: bool
+    promoted: bool = False  # read early by the aging rule
 
     @property
     def wait_min(self) -> float:
@@ -104,42 +116,70 @@ def _order_key(study: Study, index: int, *, policy: Policy, threshold: float) ->
 
 
 def worklist_simulate(
-    *, studies: Sequence[Study], policy: Policy, threshold: float, radiologists: int
+    *,
+    studies: Sequence[Study],
+    policy: Policy,
+    threshold: float,
+    radiologists: int,
+    aging_minutes: float | None = None,
 ) -> list[StudyOutcome]:
     """Event-driven replay of the worklist; outcomes in the order of `studies`.
 
     Events are "a reader becomes free" (a heap of free times) and arrivals (in time order);
-    at each free reader the policy picks from the studies that have arrived.
+    at each free reader the aging rule, then the policy, picks from the studies that have
+    arrived. Waiting studies sit in two heaps, by the policy's key and by arrival; a study
+    taken from one is skipped lazily in the other.
     """
     if radiologists < 1:
         raise SimulationRefused("At least one radiologist must read.")
+    if aging_minutes is not None and aging_minutes <= 0:
+        raise SimulationRefused("The aging limit must be a positive number of minutes.")
     policy = Policy(policy)
     arrivals = sorted(range(len(studies)), key=lambda i: (studies[i].arrival_min, i))
     free_at = [0.0] * radiologists
     heapq.heapify(free_at)
-    worklist: list[tuple[tuple, int]] = []
+    by_policy: list[tuple[tuple, int]] = []
+    by_arrival: list[tuple[float, int]] = []
+    taken: set[int] = set()
     outcomes: dict[int, StudyOutcome] = {}
     next_arrival = 0
     while len(outcomes) < len(studies):
         now = heapq.heappop(free_at)
-        if not worklist:
-            # The reader is idle until the next study arrives.
+        if len(taken) == next_arrival:
+            # Nothing waits: the reader is idle until the next study arrives.
             now = max(now, studies[arrivals[next_arrival]].arrival_min)
         while next_arrival < len(arrivals) and studies[arrivals[next_arrival]].arrival_min <= now:
             index = arrivals[next_arrival]
             key = _order_key(studies[index], index, policy=policy, threshold=threshold)
-            heapq.heappush(worklist, (key, index))
+            heapq.heappush(by_policy, (key, index))
+            heapq.heappush(by_arrival, (studies[index].arrival_min, index))
             next_arrival += 1
-        _key, index = heapq.heappop(worklist)
+        while by_arrival and by_arrival[0][1] in taken:
+            heapq.heappop(by_arrival)
+        promoted = (
+            aging_minutes is not None
+            and bool(by_arrival)
+            and now - by_arrival[0][0] >= aging_minutes
+        )
+        if promoted:
+            _arrival, index = heapq.heappop(by_arrival)
+        else:
+            while by_policy[0][1] in taken:
+                heapq.heappop(by_policy)
+            _key, index = heapq.heappop(by_policy)
+        taken.add(index)
         study = studies[index]
         finish = now + study.reading_min
+        flagged = policy is Policy.FLAG and study.score >= threshold
         outcomes[index] = StudyOutcome(
             index=index,
             arrival_min=study.arrival_min,
             start_min=now,
             finish_min=finish,
             critical=study.critical,
-            flagged=policy is Policy.FLAG and study.score >= threshold,
+            flagged=flagged,
+            # Promoted only if the rule changed something: an aged flag was next anyway.
+            promoted=promoted and not flagged and policy is not Policy.FIFO,
         )
         heapq.heappush(free_at, finish)
     return [outcomes[i] for i in range(len(studies))]
@@ -153,17 +193,19 @@ class TimeSummary:
     mean: float | None
     median: float | None
     p90: float | None  # numpy's default (linear interpolation between order statistics)
+    max: float | None = None
 
     @classmethod
     def of(cls, values: Sequence[float]) -> TimeSummary:
         if len(values) == 0:
-            return cls(count=0, mean=None, median=None, p90=None)
+            return cls(count=0, mean=None, median=None, p90=None, max=None)
         array = np.asarray(values, dtype=float)
         return cls(
             count=len(array),
             mean=float(array.mean()),
             median=float(np.median(array)),
             p90=float(np.percentile(array, 90)),
+            max=float(array.max()),
         )
 
 
@@ -173,14 +215,24 @@ class PolicyResult:
     outcomes: list[StudyOutcome]
     critical: TimeSummary
     non_critical: TimeSummary
+    # Critical studies the AI scored below the threshold (the same studies under every
+    # policy; under FIFO and PRIORITY "missed" still means "would not have been flagged").
+    missed_critical: TimeSummary
+    promoted: int  # studies the aging rule read early
 
     @classmethod
-    def of(cls, policy: Policy, outcomes: list[StudyOutcome]) -> PolicyResult:
+    def of(
+        cls, policy: Policy, outcomes: list[StudyOutcome], *, missed: Sequence[bool]
+    ) -> PolicyResult:
         return cls(
             policy=policy,
             outcomes=outcomes,
             critical=TimeSummary.of([o.time_to_report_min for o in outcomes if o.critical]),
             non_critical=TimeSummary.of([o.time_to_report_min for o in outcomes if not o.critical]),
+            missed_critical=TimeSummary.of(
+                [o.time_to_report_min for o, m in zip(outcomes, missed, strict=True) if m]
+            ),
+            promoted=sum(o.promoted for o in outcomes),
         )
 
 
@@ -208,42 +260,40 @@ class TriageComparison:
 
 
 def triage_compare(
-    *, studies: Sequence[Study], threshold: float, radiologists: int
+    *,
+    studies: Sequence[Study],
+    threshold: float,
+    radiologists: int,
+    aging_minutes: float | None = None,
 ) -> TriageComparison:
     """The same day under every policy, with the counts and costs of the flags."""
-    results = {
-        policy: PolicyResult.of(
-            policy,
-            worklist_simulate(
-                studies=studies, policy=policy, threshold=threshold, radiologists=radiologists
-            ),
-        )
-        for policy in Policy
-    }
     flagged = [s.score >= threshold for s in studies]
+    missed = [s.critical and not f for s, f in zip(studies, flagged, strict=True)]
+
+    def replay(day: Sequence[Study], policy: Policy) -> PolicyResult:
+        outcomes = worklist_simulate(
+            studies=day,
+            policy=policy,
+            threshold=threshold,
+            radiologists=radiologists,
+            aging_minutes=aging_minutes,
+        )
+        return PolicyResult.of(policy, outcomes, missed=missed)
+
+    results = {policy: replay(studies, policy) for policy in Policy}
     true_flags = sum(1 for s, f in zip(studies, flagged, strict=True) if f and s.critical)
     counts = FlagCounts(
         flags=sum(flagged),
         true_flags=true_flags,
         false_flags=sum(flagged) - true_flags,
-        missed_critical=sum(
-            1 for s, f in zip(studies, flagged, strict=True) if s.critical and not f
-        ),
+        missed_critical=sum(missed),
     )
     # Removing a false flag = scoring it below any threshold; true flags are untouched.
     without_false_flags = [
         replace(s, score=-math.inf) if s.score >= threshold and not s.critical else s
         for s in studies
     ]
-    oracle = PolicyResult.of(
-        Policy.FLAG,
-        worklist_simulate(
-            studies=without_false_flags,
-            policy=Policy.FLAG,
-            threshold=threshold,
-            radiologists=radiologists,
-        ),
-    )
+    oracle = replay(without_false_flags, Policy.FLAG)
     flag = results[Policy.FLAG]
     fifo = results[Policy.FIFO]
     return TriageComparison(
@@ -309,14 +359,19 @@ def day_draw(
     positive_scores: np.ndarray,
     negative_scores: np.ndarray,
     seed: int,
+    backlog: int = 0,
 ) -> list[Study]:
-    """A day of studies, deterministic given `seed` (see the module docstring)."""
+    """A day of studies, deterministic given `seed` (see the module docstring); `backlog`
+    studies wait at minute 0 ahead of the shift's arrivals."""
     from reading_room.simulation.population import population_draw
 
     rng = np.random.default_rng(seed)
     arrivals = arrivals_draw(
         shift_minutes=shift_minutes, arrivals_per_hour=arrivals_per_hour, pattern=pattern, rng=rng
     )
+    if backlog < 0:
+        raise SimulationRefused("The backlog cannot be negative.")
+    arrivals = np.concatenate([np.zeros(backlog), arrivals])
     if len(arrivals) == 0:
         raise SimulationRefused("No study arrives in this shift; raise the rate or the shift.")
     reading = reading_times_draw(

@@ -18,6 +18,7 @@ def exercises_embed(lesson) -> dict[str, ReadingRoomExercise]:
     triage = ReadingRoomExercise.objects.create(
         title="PE worklist triage",
         kind=ReadingRoomKind.TRIAGE,
+        finding="pulmonary embolism",
         prevalence=0.15,
         arrivals_per_hour=11,
         reading_minutes=5,
@@ -27,13 +28,11 @@ def exercises_embed(lesson) -> dict[str, ReadingRoomExercise]:
         cohort_cases=MATRIX_SCORE_CASES,
     )
     screening = ReadingRoomExercise.objects.create(
-        title="AI first reader in screening",
+        title="AI in a double-reading screening programme",
         kind=ReadingRoomKind.SCREENING,
         prevalence=0.008,
         population_size=20000,
-        human_sensitivity=0.85,
-        human_specificity=0.92,
-        default_threshold=0.2,
+        default_threshold=0.5,
         cohort_cases=MATRIX_SCORE_CASES,
     )
     lesson.body.append(("reading_room", {"exercise": triage, "introduction": "Triage."}))

@@ -32,15 +32,22 @@ def test_an_educator_creates_an_exercise_in_the_wagtail_admin(client, people):
             "reading_minutes": "6",
             "reading_time_distribution": "exponential",
             "radiologists": "2",
+            "finding": "intracranial haemorrhage",
+            "backlog_studies": "12",
+            "aging_minutes": "60",
             "population_size": "10000",
             "human_sensitivity": "0.85",
             "human_specificity": "0.9",
+            "arbitration_sensitivity": "0.72",
+            "arbitration_specificity": "0.52",
+            "error_correlation": "0.3",
             "is_published": "on",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     exercise = ReadingRoomExercise.objects.get(title="Stroke CT triage")
     assert (exercise.radiologists, exercise.reading_time_distribution) == (2, "exponential")
+    assert (exercise.backlog_studies, exercise.aging_minutes) == (12, 60.0)
     client.force_login(people["examiner"])
     assert client.get(add_url).status_code in (302, 403)
 

@@ -71,13 +71,17 @@ def test_a_run_shows_its_numbers_and_plots_and_a_replay_sits_beside_it(
     page = client.get(demo_lesson.url).content.decode()
     assert "Run the simulation" in page
     assert "1 radiologist(s) share one worklist" in page
-    assert "independent of the AI&#x27;s score" in page or "independent of the AI's score" in page
+    assert "Borrowed scores: no pulmonary embolism model" in page
+    assert "Overnight: one radiologist, 30 studies waiting" in page
+    assert "Double reading with arbitration" in page or "double reading with arbitration" in page
 
     response = run_triage(client, demo_lesson, exercises["triage"], threshold="0.5")
     first = SimulationRun.objects.get()
     assert response.url == reverse("reading_room:run_detail", args=[first.pk])
     detail = client.get(response.url).content.decode()
     assert "Time to report (minutes)" in detail
+    assert "Critical the AI missed" in detail
+    assert "Borrowed scores: no pulmonary embolism model" in detail
     assert "Cost of false flags" in detail
     for plot in ("time-to-report", "day"):
         assert reverse("reading_room:run_plot", args=[first.pk, plot]) in detail
@@ -98,13 +102,17 @@ def test_a_screening_run_draws_workload_roc_and_ppv(client, resident, demo_lesso
     scores_make_ready()
     response = client.post(
         reverse("reading_room:run_create", args=[exercises["screening"].pk]),
-        {"threshold": "0.2", "lesson_id": demo_lesson.pk},
+        {"threshold": "0.5", "lesson_id": demo_lesson.pk},
     )
     run = SimulationRun.objects.get()
     detail = client.get(response.url).content.decode()
-    assert "Human reads saved" in detail and "Human alone" in detail
-    assert "Cancers missed per 1000 screened" in svg_text(svg_of(client, run, "workload"))
-    assert "ROC curve and operating point" in svg_text(svg_of(client, run, "roc"))
+    assert "Double reading with arbitration (baseline)" in detail
+    assert "MASAI-style" in detail and "ScreenTrustCAD-style" in detail
+    assert "Missed at screening (interval cancers) per 1000" in detail
+    assert "Where the AI scores come from" in detail
+    workload = svg_text(svg_of(client, run, "workload"))
+    assert "Cancers missed at screening per 1000" in workload and "MASAI-style" in workload
+    assert "ROC curve and operating points" in svg_text(svg_of(client, run, "roc"))
     assert "this programme: 0.8 %" in svg_text(svg_of(client, run, "ppv"))
     missing = client.get(reverse("reading_room:run_plot", args=[run.pk, "day"]))
     assert missing.status_code == 404

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
+from django.apps import apps
 
 from reading_room import selectors, services
-from reading_room.models import CaseScore, CohortScoreSet, ScoreSetStatus, SimulationRun
+from reading_room.models import (
+    CaseScore,
+    CohortScoreSet,
+    ReadingRoomExercise,
+    ScoreSetStatus,
+    SimulationRun,
+)
 from tests.reading_room_tests.matrix_support import (
     MATRIX_SCORE_CASES,
     exercises_embed,
@@ -124,23 +133,99 @@ def test_a_replay_sees_the_same_day_and_only_the_threshold_changes(
     second = services.simulation_run_create(**common, threshold=0.9, policy="flag")
     for key in ("arrival_min", "reading_min", "is_critical", "score"):
         assert first.results[key] == second.results[key]
-    assert first.results["policies"]["fifo"] == second.results["policies"]["fifo"]
+    fifo_first, fifo_second = first.results["policies"]["fifo"], second.results["policies"]["fifo"]
+    assert fifo_first["time_to_report_min"] == fifo_second["time_to_report_min"]
+    assert fifo_first["critical"] == fifo_second["critical"]
     assert first.results["flags"]["flags"] >= second.results["flags"]["flags"]
     assert selectors.simulation_run_previous(run=second) == first
 
 
-def test_a_screening_run_reports_workload_misses_and_ppv(people, demo_lesson, exercises, ready):
+def test_a_screening_run_compares_the_pathways_against_double_reading(
+    people, demo_lesson, exercises, ready
+):
     run = services.simulation_run_create(
-        user=people["resident"], exercise=exercises["screening"], lesson=demo_lesson, threshold=0.2
+        user=people["resident"], exercise=exercises["screening"], lesson=demo_lesson, threshold=0.5
     )
-    outcome, human = run.results["outcome"], run.results["human_alone"]
-    assert outcome["cases"] == 20000
-    assert outcome["cancers"] == round(0.008 * 20000)
-    assert human["cleared"] == 0 and human["sensitivity"] == pytest.approx(0.85)
-    assert outcome["cleared"] + outcome["human_reads"] == 20000
-    assert outcome["cancers_missed"] >= human["cancers_missed"]
+    results = run.results
+    pathways = results["pathways"]
+    assert set(pathways) == {"single", "double", "masai", "screentrust"}
+    assert results["cases"] == 20000
+    assert results["cancers"] == round(0.008 * 20000)
+    double, single = pathways["double"], pathways["single"]
+    # The shipped readers: a European first reader, and double reading with arbitration
+    # that recalls 2-4 % (Elhakim et al. 2023's combined reading: 73.9 % / 97.9 %).
+    assert single["sensitivity"] == pytest.approx(0.64)
+    assert double["sensitivity"] == pytest.approx(0.739, abs=0.005)
+    assert double["specificity"] == pytest.approx(0.979, abs=0.001)
+    assert 0.02 < double["recall_rate"] < 0.04
+    assert double["workload_vs_double"] == 0.0
+    # MASAI-style saves reads; every pathway accounts for every cancer.
+    assert pathways["masai"]["workload_vs_double"] > 0.3
+    for p in pathways.values():
+        assert p["cancers_found"] + p["cancers_missed"] == pytest.approx(results["cancers"])
+        assert p["interval_per_1000"] == pytest.approx(1000 * p["cancers_missed"] / 20000)
     curve = run.results["ppv_curve"]
-    assert curve["pathway"] == sorted(curve["pathway"])  # PPV rises with prevalence
+    assert curve["double"] == sorted(curve["double"])  # PPV rises with prevalence
+    assert run.parameters["error_correlation"] == 0.0
+
+
+def test_correlated_errors_erode_what_the_ai_reader_adds(people, demo_lesson, exercises, ready):
+    common = {"user": people["resident"], "lesson": demo_lesson, "threshold": 0.5}
+    independent = services.simulation_run_create(**common, exercise=exercises["screening"])
+    exercises["screening"].error_correlation = 0.6
+    exercises["screening"].save()
+    correlated = services.simulation_run_create(**common, exercise=exercises["screening"])
+
+    def gain(run) -> float:
+        pathways = run.results["pathways"]
+        return pathways["screentrust"]["sensitivity"] - pathways["single"]["sensitivity"]
+
+    assert gain(correlated) < gain(independent)
+
+
+def test_triage_in_a_preset_clinic_with_an_aging_rule(people, demo_lesson, exercises, ready):
+    run = services.simulation_run_create(
+        user=people["resident"],
+        exercise=exercises["triage"],
+        lesson=demo_lesson,
+        threshold=0.35,
+        policy="flag",
+        clinic="overnight-backlog",
+        aging_minutes="90",
+    )
+    assert run.parameters["clinic"] == "overnight-backlog"
+    assert run.parameters["aging_minutes"] == 90.0
+    assert (run.parameters["radiologists"], run.results["backlog"]) == (1, 30)
+    assert run.results["arrival_min"][:30] == [0.0] * 30
+    flag = run.results["policies"]["flag"]
+    assert flag["missed_critical"]["count"] == run.results["flags"]["missed_critical"]
+    assert flag["promoted"] > 0
+    display = selectors.simulation_run_display(run)
+    assert display["disclosure"]["borrowed"]
+    assert "no pulmonary embolism detector" in display["disclosure"]["text"]
+    with pytest.raises(services.SimulationRunRefused, match="clinics"):
+        services.simulation_run_create(
+            user=people["resident"],
+            exercise=exercises["triage"],
+            lesson=demo_lesson,
+            threshold=0.35,
+            clinic="weekend",
+        )
+    with pytest.raises(services.SimulationRunRefused, match="aging"):
+        services.simulation_run_create(
+            user=people["resident"],
+            exercise=exercises["triage"],
+            lesson=demo_lesson,
+            threshold=0.35,
+            aging_minutes="0",
+        )
+
+
+def test_the_source_is_disclosed_without_borrowing_when_the_finding_is_the_models():
+    disclosure = selectors.score_source_disclosure(source_key="ct-lesion-held-out", finding="")
+    assert not disclosure["borrowed"]
+    assert "CT lesion finder" in disclosure["text"] or "ct lesion finder" in disclosure["text"]
+    assert "lung nodule or renal mass" in disclosure["text"]
 
 
 def test_bad_thresholds_and_missing_scores_are_refused_in_words(db, people, demo_lesson, exercises):
@@ -155,3 +240,37 @@ def test_bad_thresholds_and_missing_scores_are_refused_in_words(db, people, demo
     with pytest.raises(services.SimulationRunRefused, match="policies"):
         services.simulation_run_create(**common, threshold=0.5, policy="random")
     assert SimulationRun.objects.count() == 0
+
+
+def test_the_data_migration_moves_the_shipped_exercises_and_keeps_refined_ones(db):
+    """Rows that still hold what the course shipped get the clinic as practised; an exercise
+    an educator changed is left alone; no row is deleted."""
+    migration = importlib.import_module(
+        "reading_room.migrations.0004_shipped_exercises_as_practised"
+    )
+    triage = ReadingRoomExercise.objects.create(
+        title=migration.TRIAGE_TITLE, **migration.TRIAGE_SHIPPED
+    )
+    screening = ReadingRoomExercise.objects.create(
+        title=migration.SCREENING_TITLE, **migration.SCREENING_SHIPPED
+    )
+    refined = ReadingRoomExercise.objects.create(
+        title="My screening", **{**migration.SCREENING_SHIPPED, "human_specificity": 0.95}
+    )
+    migration.forwards(apps, None)
+    triage.refresh_from_db()
+    screening.refresh_from_db()
+    refined.refresh_from_db()
+    assert (triage.backlog_studies, triage.default_threshold, triage.finding) == (
+        30,
+        0.35,
+        "pulmonary embolism",
+    )
+    assert screening.title == migration.SCREENING_NEW_TITLE
+    assert (screening.human_specificity, screening.arbitration_sensitivity) == (0.978, 0.72)
+    assert (refined.title, refined.human_specificity, refined.population_size) == (
+        "My screening",
+        0.95,
+        10000,
+    )
+    assert ReadingRoomExercise.objects.count() == 3

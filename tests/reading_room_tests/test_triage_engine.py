@@ -231,3 +231,100 @@ def test_population_draw_is_seeded_and_uses_each_class_pool():
     assert first.positive.sum() == 3
     assert set(first.scores[first.positive]) <= set(pool_pos)
     assert set(first.scores[~first.positive]) <= set(pool_neg)
+
+
+# --- The aging rule and the tail of the missed critical studies -----------------------------
+#
+# A night where flags keep arriving behind a critical study the AI missed. One radiologist,
+# every read 10 minutes, flag threshold 0.5, aging limit 15 minutes:
+#
+#     study  arrives  critical  score  flagged
+#     A        0        no      0.90   yes (false)
+#     B        1        yes     0.20   no  (missed by the AI)
+#     C        2        no      0.80   yes (false)
+#     D        3        no      0.70   yes (false)
+#     E        4        yes     0.95   yes (true)
+#
+# Flag order, no aging: A 0-10; at 10 the flags C, D, E go first (by arrival): C 10-20,
+# D 20-30, E 30-40, then B 40-50. Times to report A 10, B 49, C 18, D 27, E 36.
+# Flag order, aging 15: A 0-10; at 10 B has waited 9 < 15, so C 10-20; at 20 B has waited
+# 19 >= 15 and is read next (promoted): B 20-30; at 30 D (waited 27, the oldest) 30-40;
+# E 40-50. Times A 10, B 29, C 18, D 37, E 46: the missed PE's wait falls from 49 to 29,
+# the flagged PE behind it pays 10 minutes (36 -> 46). Only B was promoted (D was flagged).
+# FIFO is the same with and without the rule: A 10, B 19, C 28, D 37, E 46.
+# Missed critical (B alone) under the flag order: mean = p90 = max = 49 (no aging), 29.
+# False flags removed (A, C, D unflagged): A 0-10 (alone), E 10-20, then B 20-30, C, D:
+# critical mean (29 + 16) / 2 = 22.5, against (49 + 36) / 2 = 42.5 with the false flags, so
+# they cost 20 minutes.
+
+NIGHT = [
+    Study(arrival_min=0, reading_min=10, critical=False, score=0.9),  # A
+    Study(arrival_min=1, reading_min=10, critical=True, score=0.2),  # B
+    Study(arrival_min=2, reading_min=10, critical=False, score=0.8),  # C
+    Study(arrival_min=3, reading_min=10, critical=False, score=0.7),  # D
+    Study(arrival_min=4, reading_min=10, critical=True, score=0.95),  # E
+]
+
+
+def night(policy: Policy, aging_minutes=None) -> list:
+    return worklist_simulate(
+        studies=NIGHT,
+        policy=policy,
+        threshold=0.5,
+        radiologists=1,
+        aging_minutes=aging_minutes,
+    )
+
+
+def test_flags_starve_the_pe_the_ai_missed():
+    assert [o.time_to_report_min for o in night(Policy.FLAG)] == [10, 49, 18, 27, 36]
+
+
+def test_the_aging_rule_reads_the_starved_study_once_it_has_waited_long_enough():
+    outcomes = night(Policy.FLAG, aging_minutes=15)
+    assert [o.time_to_report_min for o in outcomes] == [10, 29, 18, 37, 46]
+    assert [o.promoted for o in outcomes] == [False, True, False, False, False]
+
+
+def test_the_aging_rule_changes_nothing_first_in_first_out():
+    plain = [o.time_to_report_min for o in night(Policy.FIFO)]
+    aged = [o.time_to_report_min for o in night(Policy.FIFO, aging_minutes=15)]
+    assert plain == aged == [10, 19, 28, 37, 46]
+
+
+def test_the_tail_of_the_missed_pes_and_the_cost_of_false_flags():
+    plain = triage_compare(studies=NIGHT, threshold=0.5, radiologists=1)
+    flag = plain.results[Policy.FLAG]
+    assert (flag.missed_critical.count, flag.missed_critical.p90, flag.missed_critical.max) == (
+        1,
+        49,
+        49,
+    )
+    assert flag.critical.max == 49
+    assert plain.false_positive_delay_min == pytest.approx(20.0)
+    aged = triage_compare(studies=NIGHT, threshold=0.5, radiologists=1, aging_minutes=15)
+    assert aged.results[Policy.FLAG].missed_critical.max == 29
+    assert aged.results[Policy.FLAG].promoted == 1
+
+
+def test_a_backlog_waits_at_the_start_of_the_shift():
+    kwargs = dict(
+        shift_minutes=60.0,
+        arrivals_per_hour=6.0,
+        pattern=ArrivalPattern.FIXED,
+        reading_mean_minutes=5.0,
+        reading_distribution=ReadingTimeDistribution.FIXED,
+        prevalence=0.5,
+        positive_scores=np.array([0.9]),
+        negative_scores=np.array([0.1]),
+        seed=3,
+    )
+    day = day_draw(**kwargs, backlog=4)
+    # 4 waiting at minute 0, then the fixed schedule 0, 10, ..., 50.
+    assert [s.arrival_min for s in day] == [0, 0, 0, 0, 0, 10, 20, 30, 40, 50]
+    assert len(day) == len(day_draw(**kwargs)) + 4
+
+
+def test_a_non_positive_aging_limit_is_refused():
+    with pytest.raises(SimulationRefused, match="aging"):
+        night(Policy.FLAG, aging_minutes=0)
