@@ -51,25 +51,28 @@ def _stale(model, run_pk):
     model.objects.filter(pk=run_pk).update(heartbeat_at=long_ago, queued_at=long_ago)
 
 
-def _broker_messages(queue: str) -> list[tuple[bytes, dict]]:
-    """The messages waiting in a Redis queue, with the kwargs each would run with."""
-    client = celery_app.connection().default_channel.client
+def _broker_messages(queue: str) -> list[tuple[str, bytes, dict]]:
+    """The messages waiting in a Redis queue, each with its list (one per priority step),
+    its raw form and the kwargs it would run with, highest priority first."""
+    channel = celery_app.connection().default_channel
     found = []
-    for raw in client.lrange(queue, 0, -1):
-        body = json.loads(base64.b64decode(json.loads(raw)["body"]))
-        found.append((raw, body[1]))
+    for priority in channel.priority_steps:
+        key = channel._q_for_pri(queue, priority)
+        for raw in channel.client.lrange(key, 0, -1):
+            body = json.loads(base64.b64decode(json.loads(raw)["body"]))
+            found.append((key, raw, body[1]))
     return found
 
 
-def _take_offers(label: str, run_pk: int) -> int:
-    """How many messages offer this run; they are removed so no later test meets them."""
+def _take_offers(label: str, run_pk: int) -> list[str]:
+    """The lists holding messages that offer this run (one entry per message); the
+    messages are removed so no later test meets them."""
     model = _model(label)
-    queue = model.run_policy().queue
     client = celery_app.connection().default_channel.client
-    taken = 0
-    for raw, kwargs in _broker_messages(queue):
+    taken = []
+    for key, raw, kwargs in _broker_messages(model.run_policy().queue):
         if kwargs.get("model") == label and kwargs.get("run_pk") == run_pk:
-            taken += client.lrem(queue, 1, raw)
+            taken += [key] * client.lrem(key, 1, raw)
     return taken
 
 
@@ -143,9 +146,9 @@ class TestContract:
         assert services.runs_sweep()[label] == [run.pk]
         # A second sweep before the run is taken does not offer it again.
         assert services.runs_sweep()[label] == []
-        assert _take_offers(label, run.pk) == 1
+        assert len(_take_offers(label, run.pk)) == 1
         if fresh is not None:
-            assert _take_offers(label, fresh.pk) == 0
+            assert _take_offers(label, fresh.pk) == []
 
     def test_a_silent_worker_s_run_is_offered_again_and_reclaimed(self, label, people):
         run = _queued(label, people)
@@ -156,10 +159,28 @@ class TestContract:
         assert services.run_claim(model=model, run_pk=run.pk) is None
         _stale(model, run.pk)
         assert services.runs_sweep()[label] == [run.pk]
-        assert _take_offers(label, run.pk) == 1
+        assert len(_take_offers(label, run.pk)) == 1
         requeued = model.objects.get(pk=run.pk)
         assert (requeued.status, requeued.attempts) == (RunStatus.QUEUED, 1)
         assert services.run_claim(model=model, run_pk=run.pk).attempts == 2
+
+    def test_an_interrupted_run_is_offered_ahead_of_runs_not_yet_started(self, label, people):
+        """After a crash the sweeper re-offers both kinds of lost run at once; a worker
+        takes the run that was cut off mid-compute before any run that never started."""
+        model = _model(label)
+        never_started = _queued(label, people)
+        interrupted = _queued(label, people)
+        services.run_claim(model=model, run_pk=interrupted.pk)
+        _stale(model, never_started.pk)
+        _stale(model, interrupted.pk)
+        assert sorted(services.runs_sweep()[label]) == sorted([never_started.pk, interrupted.pk])
+        queue = model.run_policy().queue
+        offered_first = _broker_messages(queue)[0][2]
+        assert offered_first["run_pk"] == interrupted.pk
+        resumed_lists = _take_offers(label, interrupted.pk)
+        fresh_lists = _take_offers(label, never_started.pk)
+        assert len(resumed_lists) == len(fresh_lists) == 1
+        assert resumed_lists != fresh_lists  # different priority lists, the resumed one first
 
     def test_a_run_that_keeps_dying_fails_after_max_attempts(self, label, people):
         run = _queued(label, people)
