@@ -281,6 +281,9 @@ OLD_TASK_NAMES = (
     "evaluation.tasks.cohort_runs_requeue_stale_task",
     "model_builder.tasks.training_run_execute_task",
     "model_builder.tasks.training_runs_requeue_stale_task",
+    "deid_lab.tasks.deid_run_execute_task",
+    "deid_lab.tasks.deid_runs_requeue_stale_task",
+    "reading_room.tasks.score_set_compute_task",
 )
 
 
@@ -290,11 +293,20 @@ def test_old_task_names_are_still_registered():
     assert not missing, f"kept for one release so queued messages still run: {missing}"
 
 
-@pytest.mark.django_db
-def test_a_message_under_the_old_task_name_still_runs_the_run(people):
-    from labs.tasks import lab_run_execute_task
+OLD_EXECUTE_TASKS = {
+    "labs.LabRun": ("labs.tasks.lab_run_execute_task", "run_pk"),
+    "deid_lab.DeidAttempt": ("deid_lab.tasks.deid_run_execute_task", "attempt_pk"),
+    "reading_room.CohortScoreSet": ("reading_room.tasks.score_set_compute_task", "score_set_pk"),
+}
 
-    run = _queued("labs.LabRun", people)
-    lab_run_execute_task.apply(kwargs={"run_pk": run.pk})
-    done = _model("labs.LabRun").objects.get(pk=run.pk)
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("label", sorted(OLD_EXECUTE_TASKS))
+def test_a_message_under_the_old_task_name_still_runs_the_run(label, people, tmp_path, settings):
+    """A message in the broker from before the upgrade: its old name and old keyword."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    task_name, keyword = OLD_EXECUTE_TASKS[label]
+    run = _queued(label, people)
+    import_string(task_name).apply(kwargs={keyword: run.pk})
+    done = _model(label).objects.get(pk=run.pk)
     assert done.status == RunStatus.SUCCEEDED, done.error_message
