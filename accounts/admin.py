@@ -1,10 +1,11 @@
 from axes.utils import reset as axes_reset
+from django.apps import apps
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from accounts.models import Cohort, Enrolment, User
+from accounts.models import Cohort, Enrolment, Role, User
 
 
 @admin.register(User)
@@ -12,6 +13,17 @@ class ArtefactUserAdmin(UserAdmin):
     list_display = ("username", "email", "first_name", "last_name", "role", "is_active")
     list_filter = ("role", "is_active", "cohorts")
     fieldsets = (*UserAdmin.fieldsets, ("Artefact", {"fields": ("role",)}))
+    # The role is chosen when the account is made: without one a person sees nothing.
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "usable_password", "password1", "password2"),
+            },
+        ),
+        ("Artefact", {"fields": ("role", "first_name", "last_name", "email")}),
+    )
     actions = ("sign_in_unlock",)
 
     @admin.action(description=_("Allow sign-in again (clear failed-login lockouts)"))
@@ -31,14 +43,45 @@ class ArtefactUserAdmin(UserAdmin):
         )
 
 
+def _courses():
+    """Course pages only: enrolments and cohorts point at Wagtail pages, and offering every
+    lesson and module page as a "course" invites enrolling someone in a lesson. By name, so
+    accounts imports no app."""
+    course_model = apps.get_model("curriculum", "CurriculumPage")
+    return course_model.objects.order_by("title")
+
+
+class CourseListFilter(admin.SimpleListFilter):
+    title = _("course")
+    parameter_name = "course"
+
+    def lookups(self, request, model_admin):
+        return [(course.pk, course.title) for course in _courses()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(course_id=self.value()) if self.value() else queryset
+
+
 @admin.register(Cohort)
 class CohortAdmin(admin.ModelAdmin):
     filter_horizontal = ("members", "courses")
     search_fields = ("name",)
 
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "courses":
+            kwargs["queryset"] = _courses()
+        elif db_field.name == "members":
+            kwargs["queryset"] = User.objects.filter(role=Role.RESIDENT).order_by("username")
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
 
 @admin.register(Enrolment)
 class EnrolmentAdmin(admin.ModelAdmin):
     list_display = ("user", "course", "created_at")
-    list_filter = ("course",)
+    list_filter = (CourseListFilter,)
     search_fields = ("user__username",)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "course":
+            kwargs["queryset"] = _courses()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

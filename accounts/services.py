@@ -87,12 +87,14 @@ DEMO_PEOPLE = (
     ("resident", Role.RESIDENT, "Rhea", "Resident"),
     ("educator", Role.EDUCATOR, "Edda", "Educator"),
     ("examiner", Role.EXAMINER, "Ezra", "Examiner"),
+    # Double marking needs two markers and a moderator who is neither (the admin).
+    ("examiner2", Role.EXAMINER, "Esme", "Second-Examiner"),
     ("admin", Role.ADMIN, "Ada", "Admin"),
 )
 
 
 def demo_accounts_ensure() -> list[DemoAccount]:
-    """Create the four demo accounts if missing; never under production settings.
+    """Create the demo accounts (one per role, two examiners) if missing; never in production.
 
     Existing demo accounts keep their password (it was printed when they were made), so
     running the demo set-up twice changes nothing. New passwords are random, not typed in.

@@ -20,6 +20,7 @@ urlpatterns = [
         views.response_save,
         name="answer",
     ),
+    path("attempts/<int:attempt_pk>/review/", views.attempt_review, name="review"),
     path("attempts/<int:attempt_pk>/submit/", views.attempt_submit, name="submit"),
     path("attempts/<int:attempt_pk>/result/", views.attempt_result, name="result"),
 ]

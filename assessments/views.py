@@ -170,14 +170,50 @@ def response_save(request, attempt_pk: int, position: int):
     )
 
 
+def _safe_next(request, value: str) -> str:
+    """`value` if it is a path on this site (a lesson's quiz), else ""."""
+    if value and url_has_allowed_host_and_scheme(value, allowed_hosts={request.get_host()}):
+        return value
+    return ""
+
+
+@login_required
+@require_GET
+def attempt_review(request, attempt_pk: int):
+    """The last look before submitting: which questions have a saved answer, which not."""
+    attempt = permissions.access_own_attempt_by_id(request.user, attempt_pk)
+    attempt = services.attempt_expire_if_overdue(attempt=attempt)
+    if attempt.is_finished:
+        return redirect("assessments:result", attempt_pk=attempt.pk)
+    back = _safe_next(request, request.GET.get("next", ""))
+    attempt_url = reverse("assessments:attempt", args=[attempt.pk])
+    items = selectors.attempt_paper(attempt=attempt)
+    for item in items:
+        # A lesson's quiz is answered on the lesson page; an exam on its own page.
+        item.back_url = back or f"{attempt_url}#q{item.number}"
+    unanswered = [item.number for item in items if not item.response.is_answered]
+    return render(
+        request,
+        "assessments/attempt_review.html",
+        {
+            "attempt": attempt,
+            "assessment": attempt.assessment,
+            "items": items,
+            "unanswered": unanswered,
+            "back": back or attempt_url,
+            "next": back,
+        },
+    )
+
+
 @login_required
 @require_POST
 def attempt_submit(request, attempt_pk: int):
     attempt = permissions.access_own_attempt_by_id(request.user, attempt_pk)
     already = attempt.is_finished
     attempt = services.attempt_submit(attempt=attempt)
-    back = request.POST.get("next", "")
-    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+    back = _safe_next(request, request.POST.get("next", ""))
+    if back:
         return redirect(back)
     if attempt.status == AttemptStatus.TIMED_OUT and not already:
         messages.info(request, _("Time was up: the answers saved in time were submitted."))

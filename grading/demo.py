@@ -17,7 +17,7 @@ from django.db import transaction
 
 from accounts.models import Role, User
 from accounts.services import enrolment_create, user_create
-from assessments.models import Assessment, QuestionKind
+from assessments.models import Assessment, AssessmentKind, QuestionKind
 from grading.models import GradebookCategory, MarkingScheme, Rubric, RubricAttachment
 
 CANDIDATE_USERNAME = "demo-candidate"
@@ -85,10 +85,26 @@ def grading_demo_ensure(*, course, exam: Assessment, quiz: Assessment | None = N
     if not GradebookCategory.objects.filter(course=course).exists():
         exams = GradebookCategory.objects.create(course=course, name="Exams", weight=70)
         exams.assessments.set([exam])
-        if quiz is not None:
-            quizzes = GradebookCategory.objects.create(course=course, name="Quizzes", weight=30)
-            quizzes.assessments.set([quiz])
+        GradebookCategory.objects.create(course=course, name="Quizzes", weight=30)
+    _quiz_category_complete(course=course, demo_quiz=quiz)
     return _candidate_attempt_ensure(course=course, exam=exam, essay=essay)
+
+
+def _quiz_category_complete(*, course, demo_quiz: Assessment | None) -> None:
+    """The demo's "Quizzes" category counts every quiz of the course — the module quizzes a
+    resident takes in the lessons as well as the demo quiz. Adds only quizzes that no category
+    of the course counts yet, so running the set-up again never moves an educator's choice."""
+    quizzes = GradebookCategory.objects.filter(course=course, name="Quizzes").first()
+    if quizzes is None:
+        return
+    counted = set(
+        GradebookCategory.objects.filter(course=course).values_list("assessments", flat=True)
+    )
+    course_quizzes = Assessment.objects.filter(course=course, kind=AssessmentKind.QUIZ)
+    wanted = [quiz for quiz in course_quizzes if quiz.pk not in counted]
+    if demo_quiz is not None and demo_quiz.pk not in counted:
+        wanted.append(demo_quiz)
+    quizzes.assessments.add(*wanted)
 
 
 def _candidate_attempt_ensure(*, course, exam: Assessment, essay) -> str:

@@ -169,6 +169,10 @@ def marks_visible_to(marking: ResponseMarking | None, user) -> list[Mark]:
     if marking is None:
         return []
     marks = list(marking.marks.select_related("examiner"))
+    # Markers are named by the order they marked in ("Marker A", "Marker B"), so a
+    # moderator can tell the two marks apart without the markers' names.
+    for index, mark in enumerate(marks):
+        mark.marker_code = chr(ord("A") + index)
     if marking.state in (MarkingState.UNMARKED, MarkingState.AWAITING_SECOND):
         return [mark for mark in marks if mark.examiner_id == user.pk]
     return marks

@@ -475,6 +475,12 @@ def study_locate(*, user, study_instance_uid: str):
     return access_study_by_uid(user, study_instance_uid)
 
 
+def study_title_visible(*, user, study_instance_uid: str) -> str:
+    """What a person reads for this study (its title or description), "" when unseen."""
+    study = _visible_studies(user).filter(study_instance_uid=study_instance_uid).first()
+    return str(study) if study is not None else ""
+
+
 def series_locate(*, user, study_instance_uid: str, series_instance_uid: str):
     from accounts.permissions import series_withheld_filter
     from studies.models import Series

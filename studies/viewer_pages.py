@@ -21,7 +21,7 @@ from django.shortcuts import render
 from django.urls import path
 from django.views.decorators.http import require_http_methods
 
-from studies.selectors import UID_PATTERN, series_uids_withheld
+from studies.selectors import UID_PATTERN, series_uids_withheld, study_title_visible
 
 PRESETS = ("lung", "mediastinum", "abdomen", "bone", "brain", "auto")
 
@@ -100,6 +100,7 @@ def viewer_page(request, study_uid: str):
     withheld = series_uids_withheld(user=request.user, uids=[series_uid, compare_uid])
     context = {
         "study_uid": study_uid,
+        "study_title": study_title_visible(user=request.user, study_instance_uid=study_uid),
         "series_uid": "" if series_uid in withheld else series_uid,
         "compare_uid": "" if compare_uid in withheld else compare_uid,
         "slice": int(slice_text) if slice_text.isdigit() else "",

@@ -416,6 +416,12 @@ MATRIX = [
         data=lambda c: {"choice": "1"},
     ),
     Row(
+        "assessments:review",
+        "get",
+        assessments.url("review", "attempt"),
+        {**signed_in(404), "resident": 200},
+    ),
+    Row(
         "assessments:submit",
         "post",
         assessments.url("submit", "attempt"),

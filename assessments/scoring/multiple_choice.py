@@ -37,7 +37,8 @@ class MultipleChoiceScorer:
         credit = max(0.0, (right - wrong) / len(correct))
         feedback = (
             f"{right} of {len(correct)} correct options chosen, {wrong} wrong"
-            f" (each wrong choice cancels a right one). Correct: {correct_texts(data)}."
+            f" (each wrong choice cancels a right one)."
+            f" The correct options are: {correct_texts(data)}."
         )
         return Score(points_of(credit, max_points), feedback)
 

@@ -29,7 +29,10 @@ class SingleChoiceScorer:
         option = data["options"][index]
         if option["correct"]:
             return Score(max_points, option["feedback"] or "Correct.")
-        return Score(0.0, option["feedback"] or f"Not quite: {correct_texts(data)}.")
+        # The authored feedback explains the mistake; the key is always named as the key so
+        # a wrong answer's feedback never reads like a confirmation of it.
+        lead = option["feedback"] or "Not quite."
+        return Score(0.0, f"{lead} The correct answer is: {correct_texts(data)}.")
 
     def answer_key(self, data: dict) -> str:
         return correct_texts(data)

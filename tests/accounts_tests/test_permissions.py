@@ -56,7 +56,7 @@ def test_roles_map_to_admin_access(people):
 @pytest.mark.django_db
 def test_demo_accounts_are_idempotent_and_refused_in_production(settings):
     first = demo_accounts_ensure()
-    assert {a.username for a in first} == {"resident", "educator", "examiner", "admin"}
+    assert {a.username for a in first} == {"resident", "educator", "examiner", "examiner2", "admin"}
     assert all(a.created and len(a.password) >= 12 for a in first)
     second = demo_accounts_ensure()
     assert not any(a.created for a in second)

@@ -75,7 +75,13 @@ def test_the_quiz_is_answered_inline_in_the_lesson(client, lesson_with_quiz, peo
     assert attempt.lesson_id == lesson.pk
     assert response.status_code == 302
     page = client.get(lesson.url).content.decode()
-    assert "Lesson Q1 option 0" in page and "Finish the quiz" in page
+    assert "Lesson Q1 option 0" in page and "Review and finish the quiz" in page
+    review = client.get(
+        reverse("assessments:review", args=[attempt.pk]), {"next": lesson.url + "#quiz"}
+    ).content.decode()
+    # Nothing saved yet: the review says so and the submit form returns to the lesson.
+    assert 'data-unanswered="2"' in review and "Not answered" in review
+    assert f'name="next" value="{lesson.url}#quiz"' in review
     finished = client.post(
         reverse("assessments:submit", args=[attempt.pk]), {"next": lesson.url + "#quiz"}
     )

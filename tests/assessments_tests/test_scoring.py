@@ -65,6 +65,21 @@ def test_single_choice_scores_the_correct_option_only():
     assert scored("single_choice", data, form(choice="0"), max_points=2).points == 0
 
 
+def test_single_choice_wrong_answer_feedback_names_the_key_as_the_key():
+    """A wrong choice's feedback must not read like praise of the correct text it quotes."""
+    data = {
+        "options": [
+            {"text": "It halves", "correct": False, "feedback": ""},
+            {"text": "It doubles", "correct": True, "feedback": ""},
+            {"text": "No change", "correct": False, "feedback": "Noise does depend on dose."},
+        ]
+    }
+    plain = scored("single_choice", data, form(choice="0"), max_points=1).feedback
+    assert plain == "Not quite. The correct answer is: It doubles."
+    authored = scored("single_choice", data, form(choice="2"), max_points=1).feedback
+    assert authored == "Noise does depend on dose. The correct answer is: It doubles."
+
+
 def test_single_choice_refuses_two_choices_and_unknown_options():
     data = scorer_for("single_choice").validate_data(
         {"options": [{"text": "A", "correct": False}, {"text": "B", "correct": True}]}

@@ -120,6 +120,11 @@ def test_resident_takes_an_exam_with_an_image_question(
     assert page.get_by_label("Lung window option 1").is_checked()
     assert page.locator("[data-saved-mark]").is_visible()
 
+    page.get_by_role("link", name="Review and submit").click()
+    expect(page.get_by_role("heading", name="Review your answers")).to_be_visible()
+    spleen_row = page.locator("[data-review-question]", has_text="spleen")
+    expect(spleen_row).to_contain_text("Saved")
+    page.screenshot(path=screenshot_dir / "2b-review.png", full_page=True)
     page.get_by_role("button", name="Submit answers").click()
     expect(page.locator("[data-result]")).to_contain_text("Marks not yet released")
     page.screenshot(path=screenshot_dir / "3-submitted.png", full_page=True)

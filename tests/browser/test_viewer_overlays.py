@@ -30,7 +30,7 @@ def test_segmentation_overlay_toggles_pixels(
     # Each SEG layer has its own legend; the teaching SEG's lists the heart.
     heart = viewer.locator(".viewer-legend li", has_text="Heart")
     expect(heart.first).to_be_visible(timeout=60_000)
-    layer = viewer.locator("fieldset.viewer-layer", has=heart)
+    layer = viewer.locator("fieldset.viewer-layer", has=page.locator("li", has_text="Heart"))
     shown = viewport_pixels(viewer, screenshot_dir / "1-overlay-shown.png")
     page.screenshot(path=screenshot_dir / "0-page.png", full_page=True)
 

@@ -138,6 +138,10 @@ def test_moderation_release_and_regrade_through_the_pages(client, exam, people):
     assert ResponseMarking.objects.get(response=response).state == MarkingState.MODERATION
 
     client.force_login(people["admin"])
+    # The moderator tells the two marks apart by marker code, never by name.
+    html = client.get(reverse("grading:response_mark", args=[response.pk])).content.decode()
+    assert "Marker A" in html and "Marker B" in html
+    assert "erin" not in html and people["examiner"].username not in html
     missing_reason = client.post(
         reverse("grading:response_moderate", args=[response.pk]), {"points": "12"}
     )
