@@ -53,6 +53,7 @@ def main() -> int:
 
     from config.localservices import free_port, redis_start, worker_start
 
+    load_at_start = " ".join(f"{x:.2f}" for x in os.getloadavg())  # the machine is shared
     workdir = Path(tempfile.mkdtemp(prefix="artefact-recovery-"))
     redis_port = free_port()
     env = worker_bench_env(workdir, redis_port=redis_port)
@@ -156,6 +157,8 @@ def main() -> int:
             LabRun.objects.filter(pk__in=faulted, status="queued").values_list("pk", flat=True)
         )
         start("after-kill", fresh_redis=True)
+        worker_wait_ready(celery_app, timeout=300)
+        worker_back = time.monotonic() - killed_at
         resumed: dict[int, float] = {}
         reoffered: dict[int, float] = {}
 
@@ -196,7 +199,8 @@ def main() -> int:
     fault_deliveries = [deliveries[pk] for pk in faulted]
     print(
         f"Recovery bench: {args.residents} residents x {args.runs_each} runs, worker concurrency "
-        f"{args.concurrency}, stale timeout {args.stale_seconds:g} s, sweep 5 s"
+        f"{args.concurrency}, stale timeout {args.stale_seconds:g} s, sweep 5 s; load average "
+        f"at the start {load_at_start}, at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     print(f"baseline burst (no fault):           {baseline_seconds:7.1f} s")
     print(
@@ -204,6 +208,7 @@ def main() -> int:
         f"(ratio {fault_seconds / baseline_seconds:.2f}x)"
     )
     print(f"runs interrupted mid-compute: {len(interrupted)}; queued when killed: {len(waiting)}")
+    print(f"restarted worker answered a ping {worker_back:.1f} s after the kill")
     if reoffered:
         print(
             f"time from kill to re-offer (sweeper found the silent run): "

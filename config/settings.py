@@ -249,8 +249,6 @@ RUN_PROGRESS_MIN_INTERVAL_SECONDS = float(
 RUN_STEP_PAUSE_SECONDS = float(
     os.environ.get("RUN_STEP_PAUSE_SECONDS", os.environ.get("LAB_RUN_STEP_PAUSE_SECONDS", "0"))
 )
-# Families not yet on the engine (no heartbeat thread) keep their old, long interval.
-LAB_RUN_STALE_SECONDS = int(os.environ.get("LAB_RUN_STALE_SECONDS", "120"))
 # Cohort runs score at most this many cases when set (tests and demos on slow machines).
 EVALUATION_CASE_LIMIT = (
     int(os.environ["EVALUATION_CASE_LIMIT"]) if os.environ.get("EVALUATION_CASE_LIMIT") else None
@@ -388,10 +386,6 @@ MODEL_BUILDER_LABEL_CSV_MAX_BYTES = int(
 MODEL_BUILDER_LABEL_CSV_MAX_ROWS = int(os.environ.get("MODEL_BUILDER_LABEL_CSV_MAX_ROWS", "2000"))
 # Tests only: a pause after each epoch so a worker can be killed mid-training.
 MODEL_BUILDER_EPOCH_PAUSE_SECONDS = float(os.environ.get("MODEL_BUILDER_EPOCH_PAUSE_SECONDS", "0"))
-CELERY_BEAT_SCHEDULE["deid-runs-requeue-stale"] = {
-    "task": "deid_lab.tasks.deid_runs_requeue_stale_task",
-    "schedule": float(os.environ.get("LAB_RUN_SWEEP_SECONDS", "30")),
-}
 # Attempts past their deadline are submitted as timed out even if nobody opens them again.
 CELERY_BEAT_SCHEDULE["assessment-attempts-overdue"] = {
     "task": "assessments.tasks.attempts_overdue_submit_task",

@@ -10,6 +10,7 @@ from wagtail.fields import RichTextField
 
 from deid_lab.forms import DeidExerciseAdminForm
 from deid_lab.seeding import VARIANT_CHOICES
+from runs.models import DurableRun, RunPolicy, RunStatus
 from studies.deidentify import PROFILE_OPTIONS
 
 
@@ -52,29 +53,30 @@ class DeidExercise(models.Model):
 
 
 class DeidAttemptStatus(models.TextChoices):
+    """The engine's run states (runs.models.RunStatus, same values), preceded by the two
+    steps a resident takes before the first run. The engine only ever acts on QUEUED and
+    RUNNING rows, so it never touches an attempt still in FINDING or CHOOSING."""
+
     FINDING = "finding", _("Finding the leaks")
     CHOOSING = "choosing", _("Choosing the options")
-    QUEUED = "queued", _("Queued")
-    RUNNING = "running", _("Running")
-    SUCCEEDED = "succeeded", _("Finished")
-    FAILED = "failed", _("Failed")
-    CANCELLED = "cancelled", _("Cancelled")
-
-
-ACTIVE_STATUSES = (DeidAttemptStatus.QUEUED, DeidAttemptStatus.RUNNING)
-RUN_FINAL_STATUSES = (
-    DeidAttemptStatus.SUCCEEDED,
-    DeidAttemptStatus.FAILED,
-    DeidAttemptStatus.CANCELLED,
-)
+    QUEUED = RunStatus.QUEUED.value, RunStatus.QUEUED.label
+    RUNNING = RunStatus.RUNNING.value, RunStatus.RUNNING.label
+    SUCCEEDED = RunStatus.SUCCEEDED.value, RunStatus.SUCCEEDED.label
+    FAILED = RunStatus.FAILED.value, RunStatus.FAILED.label
+    CANCELLED = RunStatus.CANCELLED.value, RunStatus.CANCELLED.label
 
 
 def deid_attempt_output_path(attempt: DeidAttempt, filename: str) -> str:
     return f"deid-lab/{attempt.pk}/{filename}"
 
 
-class DeidAttempt(models.Model):
-    """One resident working through one exercise: findings, options, and the latest run."""
+class DeidAttempt(DurableRun):
+    """One resident working through one exercise: findings, options, and the latest run.
+
+    A durable run of the engine (runs.models) whose row a resident may run again with
+    other options: each run request queues the same row afresh (runs.services.
+    run_offer_again). Status, progress, attempts and heartbeat are the engine's.
+    """
 
     exercise = models.ForeignKey(DeidExercise, on_delete=models.PROTECT, related_name="attempts")
     user = models.ForeignKey(
@@ -94,30 +96,25 @@ class DeidAttempt(models.Model):
     options = models.JSONField(default=list, blank=True)  # option keys of the latest run
     # The secret shift of the Modified Dates option, fixed per attempt (PS3.15 E.3.6).
     date_offset_days = models.IntegerField()
-    progress_percent = models.PositiveSmallIntegerField(default=0)
-    progress_message = models.CharField(max_length=200, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)  # worker claims of the latest run
     result = models.JSONField(default=dict, blank=True)
-    error_message = models.TextField(blank=True)
     original_image = models.FileField(upload_to=deid_attempt_output_path, blank=True)
     deidentified_image = models.FileField(upload_to=deid_attempt_output_path, blank=True)
     deidentified_file = models.FileField(upload_to=deid_attempt_output_path, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    queued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ("-created_at",)
-        indexes = [models.Index(fields=("status", "heartbeat_at"))]
+    class Meta(DurableRun.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"De-identification attempt {self.pk} ({self.get_status_display()})"
 
-    @property
-    def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
+    @classmethod
+    def run_policy(cls) -> RunPolicy:
+        """A run takes seconds, on the queue residents wait on."""
+        return RunPolicy(
+            compute="deid_lab.services.deid_attempt_compute",
+            queue="interactive",
+            max_attempts=settings.LAB_RUN_MAX_ATTEMPTS,
+        )
 
     @property
     def findings_submitted(self) -> bool:
@@ -125,4 +122,4 @@ class DeidAttempt(models.Model):
 
     @property
     def may_choose_options(self) -> bool:
-        return self.status == DeidAttemptStatus.CHOOSING or self.status in RUN_FINAL_STATUSES
+        return self.status == DeidAttemptStatus.CHOOSING or self.is_final

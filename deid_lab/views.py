@@ -14,6 +14,7 @@ from deid_lab import selectors, services
 from deid_lab.computation import picture_png
 from deid_lab.models import DeidExercise
 from deid_lab.seeding import seeded_study_build
+from runs.views import run_cancel_response, run_progress_context, run_status_response
 
 IMAGE_FIELDS = {"original": "original_image", "deidentified": "deidentified_image"}
 
@@ -52,6 +53,10 @@ def _attempt_context(request, attempt, *, with_header: bool = True) -> dict:
         "view": selectors.deid_attempt_view(attempt=attempt, with_header=with_header),
         "may_work": permissions.may_work_on_deid_attempt(request.user, attempt),
         "may_cancel": permissions.may_cancel_deid_attempt(request.user, attempt),
+        "run": attempt,
+        **run_progress_context(
+            run=attempt, namespace="deid_lab", result_template="deid_lab/_run_result.html"
+        ),
     }
 
 
@@ -89,10 +94,11 @@ def run_request(request, attempt_pk: int):
 def run_status(request, attempt_pk: int):
     """The live part of step 3, polled by htmx until the run is final."""
     attempt = permissions.access_deid_attempt_by_id(request.user, attempt_pk)
-    return render(
+    return run_status_response(
         request,
-        "deid_lab/_run_status.html",
-        _attempt_context(request, attempt, with_header=False),
+        run=attempt,
+        template="runs/_progress.html",
+        context=_attempt_context(request, attempt, with_header=False),
     )
 
 
@@ -100,11 +106,9 @@ def run_status(request, attempt_pk: int):
 @require_POST
 def run_cancel(request, attempt_pk: int):
     attempt = permissions.access_deid_attempt_by_id(request.user, attempt_pk, for_action="cancel")
-    if services.deid_run_cancel(attempt=attempt):
-        messages.info(request, "The run was cancelled.")
-    else:
-        messages.info(request, "The run had already finished.")
-    return redirect("deid_lab:attempt_detail", attempt_pk=attempt.pk)
+    return run_cancel_response(
+        request, run=attempt, redirect_to="deid_lab:attempt_detail", attempt_pk=attempt.pk
+    )
 
 
 @login_required

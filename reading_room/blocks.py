@@ -29,7 +29,12 @@ class ReadingRoomBlock(blocks.StructBlock):
         exercise = value.get("exercise")
         user = context.get("request").user if context.get("request") else None
         if exercise is not None:
-            context["score_set"] = selectors.score_set_for_exercise(exercise=exercise)
+            score_set = selectors.score_set_for_exercise(exercise=exercise)
+            context["score_set"] = score_set
+            if score_set is not None and score_set.is_active:
+                context["score_set_progress"] = selectors.score_set_progress_context(
+                    score_set=score_set
+                )
             context["policies"] = [(p.value, title) for p, title in POLICY_TITLES.items()]
             context["presets"] = list(TRIAGE_PRESETS.values())
             context["disclosure"] = selectors.score_source_disclosure(

@@ -1,7 +1,8 @@
 """Reading-room exercises (authored), the model scores they draw on, and residents' runs.
 
-`CohortScoreSet` is the durable record of one slow job: a zoo model scored over a real
-cohort once, on the batch queue; its `CaseScore` rows are reused by every simulation.
+`CohortScoreSet` is the durable record of one slow job (a run of the engine in `runs`): a
+zoo model scored over a real cohort once, on the batch queue; its `CaseScore` rows are
+reused by every simulation.
 `SimulationRun` keeps each simulation a resident ran, so runs can be compared side by side.
 """
 
@@ -18,6 +19,7 @@ from wagtail.fields import RichTextField
 from reading_room.score_sources import score_source_choices, score_source_get
 from reading_room.simulation.screening import MAX_DIFFICULTY_CORRELATION
 from reading_room.simulation.triage import ArrivalPattern, Policy, ReadingTimeDistribution
+from runs.models import DurableRun, RunPolicy, RunStatus
 
 
 class ReadingRoomKind(models.TextChoices):
@@ -211,40 +213,21 @@ class ReadingRoomExercise(models.Model):
         return self.kind == ReadingRoomKind.TRIAGE
 
 
-class ScoreSetStatus(models.TextChoices):
-    QUEUED = "queued", _("Queued")
-    RUNNING = "running", _("Running")
-    READY = "ready", _("Ready")
-    FAILED = "failed", _("Failed")
+class CohortScoreSet(DurableRun):
+    """A zoo model's scores over the first `cases` cases of a real cohort (one run, reused).
 
-
-SCORE_SET_ACTIVE = (ScoreSetStatus.QUEUED, ScoreSetStatus.RUNNING)
-
-
-class CohortScoreSet(models.Model):
-    """A zoo model's scores over the first `cases` cases of a real cohort (one job, reused)."""
+    A durable run of the engine (runs.models): status, progress, attempts and heartbeat
+    are the engine's; one row per source and size, computed once on the batch queue and
+    run again only when a resident asks after it failed.
+    """
 
     source_key = models.CharField(max_length=64, choices=score_source_choices)
     cases = models.PositiveIntegerField()
-    status = models.CharField(
-        max_length=16,
-        choices=ScoreSetStatus.choices,
-        default=ScoreSetStatus.QUEUED,
-        db_index=True,
-    )
-    progress_percent = models.PositiveSmallIntegerField(default=0)
-    progress_message = models.CharField(max_length=200, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    error_message = models.TextField(blank=True)
     auc = models.FloatField(null=True, blank=True)
     positives = models.PositiveIntegerField(default=0)
     seconds = models.FloatField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    queued_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(DurableRun.Meta):
         constraints = [
             models.UniqueConstraint(fields=("source_key", "cases"), name="one_score_set_per_source")
         ]
@@ -252,13 +235,18 @@ class CohortScoreSet(models.Model):
     def __str__(self) -> str:
         return f"{self.get_source_key_display()} ({self.cases} cases, {self.get_status_display()})"
 
-    @property
-    def is_active(self) -> bool:
-        return self.status in SCORE_SET_ACTIVE
+    @classmethod
+    def run_policy(cls) -> RunPolicy:
+        """Scoring a cohort is a batch job shared by every resident: no per-person gate."""
+        return RunPolicy(
+            compute="reading_room.services.score_set_compute",
+            queue="batch",
+            max_attempts=settings.LAB_RUN_MAX_ATTEMPTS,
+        )
 
     @property
     def is_ready(self) -> bool:
-        return self.status == ScoreSetStatus.READY
+        return self.status == RunStatus.SUCCEEDED
 
 
 class CaseScore(models.Model):

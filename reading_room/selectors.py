@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from django.urls import reverse
 
 from accounts import permissions
-from reading_room.models import CaseScore, CohortScoreSet, ScoreSetStatus, SimulationRun
+from reading_room.models import CaseScore, CohortScoreSet, SimulationRun
 from reading_room.score_sources import score_source_get
 from reading_room.simulation.presets import TRIAGE_PRESETS
 
@@ -32,9 +33,19 @@ def score_set_for_exercise(*, exercise) -> CohortScoreSet | None:
     ).first()
 
 
+def score_set_progress_context(*, score_set: CohortScoreSet) -> dict:
+    """What runs/_progress.html needs to show a score set's progress (nobody cancels one:
+    it is shared by every resident of every exercise on the same source)."""
+    return {
+        "run": score_set,
+        "status_url": reverse("reading_room:scores_status", args=[score_set.pk]),
+        "result_template": "reading_room/_score_set_ready.html",
+    }
+
+
 def score_set_ready(*, exercise) -> CohortScoreSet | None:
     score_set = score_set_for_exercise(exercise=exercise)
-    return score_set if score_set is not None and score_set.status == ScoreSetStatus.READY else None
+    return score_set if score_set is not None and score_set.is_ready else None
 
 
 def score_set_arrays(*, score_set: CohortScoreSet) -> ScorePool:

@@ -1,10 +1,10 @@
 """Writes for the reading room: compute a cohort's scores once, run and keep simulations.
 
-Scores follow the lab-run pattern (labs.services): the CohortScoreSet row is the record of
-work, created QUEUED and enqueued on commit; a worker claims it under a row lock (attempts
-+ 1) and writes only while it still holds that attempt, so a duplicated message is
-harmless. A lost message or a dead worker is recovered by asking again
-(`score_set_request` re-enqueues a stale row); nothing is computed twice once READY.
+Scores are a durable run of the engine (runs.services): the CohortScoreSet row is the
+record of work, created QUEUED and enqueued on commit; the engine claims it, beats, stores
+the scores only while its attempt still holds the run, and its sweeper offers lost work
+again. This module keeps only what is the reading room's: the request (one row per source
+and size) and the compute step. Nothing is computed twice once SUCCEEDED.
 
 Simulations are pure numpy on at most a few hundred thousand numbers (measured: under
 60 ms for a 1 850-study day or a 200 000-person population), so they run inside the
@@ -15,22 +15,18 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
 
 import numpy as np
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from reading_room import selectors
 from reading_room.models import (
-    SCORE_SET_ACTIVE,
     CaseScore,
     CohortScoreSet,
     ReadingRoomExercise,
     ReadingRoomKind,
-    ScoreSetStatus,
     SimulationRun,
 )
 from reading_room.score_sources import score_source_get
@@ -53,16 +49,14 @@ from reading_room.simulation.triage import (
     day_draw,
     triage_compare,
 )
+from runs.models import RunStatus
+from runs.services import run_enqueue_on_commit, run_execute, run_offer_again
 from zoo.evaluation import auc
 
 logger = logging.getLogger(__name__)
 
 # Prevalences on the PPV curve: log-spaced from screening (0.1 %) to a symptomatic clinic.
 PPV_CURVE_PREVALENCES = tuple(float(p) for p in np.geomspace(0.001, 0.5, 40))
-
-
-class ScoreSetAbandoned(Exception):
-    """Another attempt took the score set over while this one computed."""
 
 
 class SimulationRunRefused(Exception):
@@ -75,118 +69,42 @@ class SimulationRunRefused(Exception):
 def score_set_request(*, source_key: str, cases: int) -> CohortScoreSet:
     """The score set for this source, queued for computation unless ready or in progress.
 
-    Idempotent: any number of requests give one row and one computation. A FAILED set is
-    queued again; a QUEUED or RUNNING one that stopped reporting is re-enqueued.
+    Idempotent: any number of requests give one row and one computation. A FAILED (or
+    CANCELLED) set is queued again; a QUEUED or RUNNING one whose message or worker was
+    lost is the engine's sweeper's to offer again.
     """
     score_source_get(source_key)  # an unknown source fails here, before any row exists
-    stale_before = timezone.now() - timedelta(seconds=settings.LAB_RUN_STALE_SECONDS)
     with transaction.atomic():
-        score_set, created = CohortScoreSet.objects.select_for_update().get_or_create(
+        score_set, created = CohortScoreSet.objects.get_or_create(
             source_key=source_key, cases=cases, defaults={"queued_at": timezone.now()}
         )
         if created:
-            enqueue = True
-        elif score_set.status == ScoreSetStatus.FAILED:
-            score_set.status, score_set.attempts = ScoreSetStatus.QUEUED, 0
-            score_set.error_message, score_set.progress_percent = "", 0
-            score_set.queued_at = timezone.now()
-            score_set.save()
-            enqueue = True
-        else:
-            last_sign = (
-                score_set.heartbeat_at
-                if score_set.status == ScoreSetStatus.RUNNING
-                else score_set.queued_at
-            ) or score_set.created_at
-            enqueue = score_set.status in SCORE_SET_ACTIVE and last_sign < stale_before
-            if enqueue and score_set.status == ScoreSetStatus.QUEUED:
-                # Restart the clock so requests right after this one do not enqueue again.
-                score_set.queued_at = timezone.now()
-                score_set.save(update_fields=["queued_at"])
-        if enqueue:
-            transaction.on_commit(lambda: score_set_enqueue(score_set_pk=score_set.pk))
+            run_enqueue_on_commit(run=score_set)
+        elif score_set.status in (RunStatus.FAILED, RunStatus.CANCELLED):
+            run_offer_again(run=score_set)
+            score_set.refresh_from_db()
     return score_set
 
 
-def score_set_enqueue(*, score_set_pk: int) -> None:
-    """Hand the job to the broker; a broker that is down loses nothing (ask again)."""
-    from reading_room.tasks import score_set_compute_task
-
-    try:
-        score_set_compute_task.apply_async(kwargs={"score_set_pk": score_set_pk})
-    except Exception:
-        logger.exception("Could not enqueue score set %s; a later request retries.", score_set_pk)
+def score_set_execute(*, score_set_pk: int) -> CohortScoreSet | None:
+    """Run one score set through the engine, in this process (the management command, tests,
+    the old task name). None when there was nothing to do (ready, or held by a live worker)."""
+    return run_execute(model_label="reading_room.CohortScoreSet", run_pk=score_set_pk)
 
 
-def score_set_claim(*, score_set_pk: int) -> CohortScoreSet | None:
-    """Take the job for this worker, or None when it is done or held by a live worker."""
-    now = timezone.now()
-    stale_before = now - timedelta(seconds=settings.LAB_RUN_STALE_SECONDS)
-    with transaction.atomic():
-        score_set = CohortScoreSet.objects.select_for_update().filter(pk=score_set_pk).first()
-        if score_set is None or score_set.status not in SCORE_SET_ACTIVE:
-            return None
-        if score_set.status == ScoreSetStatus.RUNNING and score_set.heartbeat_at >= stale_before:
-            return None
-        if score_set.attempts >= settings.LAB_RUN_MAX_ATTEMPTS:
-            score_set.status = ScoreSetStatus.FAILED
-            score_set.error_message = _("The computation stopped %(n)d times.") % {
-                "n": score_set.attempts
-            }
-            score_set.save()
-            return None
-        score_set.status = ScoreSetStatus.RUNNING
-        score_set.attempts += 1
-        score_set.heartbeat_at = now
-        score_set.progress_percent, score_set.progress_message = 1, _("Starting")
-        score_set.save()
-        return score_set
-
-
-def score_set_progress_report(*, score_set: CohortScoreSet, percent: int, message: str) -> None:
-    """Record progress and prove this worker still holds the job (raises ScoreSetAbandoned)."""
-    updated = CohortScoreSet.objects.filter(
-        pk=score_set.pk, status=ScoreSetStatus.RUNNING, attempts=score_set.attempts
-    ).update(progress_percent=percent, progress_message=message, heartbeat_at=timezone.now())
-    if not updated:
-        raise ScoreSetAbandoned(score_set.pk)
-
-
-def score_set_compute(*, score_set_pk: int) -> CohortScoreSet | None:
-    """Claim the job, score every case and store the scores. Safe to call any number of times."""
-    score_set = score_set_claim(score_set_pk=score_set_pk)
-    if score_set is None:
-        return None
+def score_set_compute(score_set: CohortScoreSet, progress):
+    """The engine's compute step: score every case; the returned step stores the scores."""
     source = score_source_get(score_set.source_key)
     started = time.perf_counter()
-    try:
-        computed = source.compute(
-            cases=score_set.cases,
-            on_progress=lambda percent, message: score_set_progress_report(
-                score_set=score_set, percent=percent, message=message
-            ),
-        )
-    except ScoreSetAbandoned:
-        logger.info("Score set %s was taken over; dropping this attempt.", score_set.pk)
-        return None
-    except Exception:
-        logger.exception("Score set %s failed", score_set.pk)
-        CohortScoreSet.objects.filter(pk=score_set.pk, attempts=score_set.attempts).update(
-            status=ScoreSetStatus.FAILED,
-            error_message=_("Scoring failed on the worker. The error has been logged."),
-            finished_at=timezone.now(),
-        )
-        return None
+    computed = source.compute(cases=score_set.cases, on_progress=progress)
     seconds = time.perf_counter() - started
-    with transaction.atomic():
-        locked = CohortScoreSet.objects.select_for_update().get(pk=score_set.pk)
-        if locked.status != ScoreSetStatus.RUNNING or locked.attempts != score_set.attempts:
-            return None
-        # An earlier attempt may have died half-way through writing: start clean.
-        CaseScore.objects.filter(score_set=locked).delete()
+
+    def store(held: CohortScoreSet) -> None:
+        # An earlier attempt never stores (its write is refused), but start clean anyway.
+        CaseScore.objects.filter(score_set=held).delete()
         CaseScore.objects.bulk_create(
             CaseScore(
-                score_set=locked,
+                score_set=held,
                 case_index=index,
                 score=float(score),
                 is_positive=bool(positive),
@@ -196,14 +114,12 @@ def score_set_compute(*, score_set_pk: int) -> CohortScoreSet | None:
                 zip(computed.scores, computed.positive, computed.subgroup, strict=True)
             )
         )
-        locked.auc = auc(scores=computed.scores, positive=computed.positive)
-        locked.positives = int(computed.positive.sum())
-        locked.seconds = seconds
-        locked.status = ScoreSetStatus.READY
-        locked.progress_percent, locked.progress_message = 100, _("Ready")
-        locked.finished_at = timezone.now()
-        locked.save()
-        return locked
+        held.auc = auc(scores=computed.scores, positive=computed.positive)
+        held.positives = int(computed.positive.sum())
+        held.seconds = seconds
+        held.save(update_fields=["auc", "positives", "seconds"])
+
+    return store
 
 
 # --- Simulations ---------------------------------------------------------------------------

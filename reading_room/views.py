@@ -15,6 +15,7 @@ from reading_room.models import CohortScoreSet, ReadingRoomExercise
 from reading_room.plots import PLOTS
 from reading_room.simulation.presets import TRIAGE_PRESETS
 from reading_room.simulation.triage import POLICY_TITLES
+from runs.views import run_status_response
 
 
 def _lesson_for(request, form, exercise) -> Page:
@@ -80,11 +81,13 @@ def score_set_status(request, score_set_pk: int):
     if not permissions.may_view_score_set_progress(request.user):
         raise PermissionDenied
     score_set = get_object_or_404(CohortScoreSet, pk=score_set_pk)
-    response = render(request, "reading_room/_score_set_status.html", {"score_set": score_set})
-    if score_set.is_ready and request.htmx:
-        # The lesson's block shows the simulation form once scores exist: reload it.
-        response["HX-Refresh"] = "true"
-    return response
+    # Once final, the engine's view reloads the lesson, whose block then shows the form.
+    return run_status_response(
+        request,
+        run=score_set,
+        template="runs/_progress.html",
+        context=selectors.score_set_progress_context(score_set=score_set),
+    )
 
 
 @login_required

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
-from runs.models import ACTIVE_STATUSES, DurableRun, RunPolicy, RunStatus
+from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, DurableRun, RunPolicy, RunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +54,16 @@ def _stale_before(now):
 
 
 def _held(run: DurableRun):
-    """The row while this attempt still holds it: the filter on every worker-side write."""
-    return type(run).objects.filter(pk=run.pk, status=RunStatus.RUNNING, attempts=run.attempts)
+    """The row while this attempt still holds it: the filter on every worker-side write.
+
+    `started_at` is stamped by each claim, so it tells apart two claims with the same
+    attempt number: a family that runs a finished row again (deid re-runs, a failed score
+    set asked for again) restarts its attempts at 0, and the old run's worker must not
+    write into the new run.
+    """
+    return type(run).objects.filter(
+        pk=run.pk, status=RunStatus.RUNNING, attempts=run.attempts, started_at=run.started_at
+    )
 
 
 def timed_out_message(policy: RunPolicy) -> str:
@@ -67,9 +75,19 @@ def timed_out_message(policy: RunPolicy) -> str:
 # --- Enqueue ----------------------------------------------------------------------------
 
 
-def run_enqueue(*, model: type[DurableRun], run_pk: int) -> None:
+# Message priorities on the Redis transport, where 0 is served first (kombu keeps one list
+# per step of priority_steps, default [0, 3, 6, 9], and BRPOPs them in that order). A run
+# whose worker died mid-compute is offered again ahead of runs that never started: its
+# resident has waited longest, and it would otherwise queue behind everything the same
+# sweep re-offers after a restart.
+OFFER_PRIORITY = 6
+RESUME_PRIORITY = 0
+
+
+def run_enqueue(*, model: type[DurableRun], run_pk: int, resume: bool = False) -> None:
     """Hand the run to the broker on its family's queue. A broker that is down loses
-    nothing: the row stays QUEUED and the sweeper offers it again."""
+    nothing: the row stays QUEUED and the sweeper offers it again. `resume`: the run was
+    interrupted mid-compute; it goes ahead of fresh offers."""
     from runs.tasks import run_execute_task
 
     policy = model.run_policy()
@@ -77,6 +95,7 @@ def run_enqueue(*, model: type[DurableRun], run_pk: int) -> None:
         run_execute_task.apply_async(
             kwargs={"model": model._meta.label, "run_pk": run_pk},
             queue=policy.queue,
+            priority=RESUME_PRIORITY if resume else OFFER_PRIORITY,
             soft_time_limit=policy.soft_limit_seconds,
             time_limit=policy.hard_limit_seconds,
         )
@@ -88,6 +107,34 @@ def run_enqueue_on_commit(*, run: DurableRun) -> None:
     """Enqueue once the row is committed, so a worker never looks for a row it cannot see."""
     model, run_pk = type(run), run.pk
     transaction.on_commit(lambda: run_enqueue(model=model, run_pk=run_pk))
+
+
+def run_offer_again(*, run: DurableRun, from_statuses=FINAL_STATUSES, **fields) -> bool:
+    """Queue a row that is not waiting or running as a new run, for families whose row a
+    person runs again (a de-identification attempt with other options, a failed score
+    set asked for again). Attempts, progress and error start afresh and the family's
+    `fields` are written with them, in one conditional UPDATE, so of two requests one
+    wins; enqueued once committed. False when the row was not in `from_statuses`.
+    """
+    offered = (
+        type(run)
+        .objects.filter(pk=run.pk, status__in=from_statuses)
+        .update(
+            status=RunStatus.QUEUED,
+            attempts=0,
+            progress_percent=0,
+            progress_message="",
+            error_message="",
+            queued_at=timezone.now(),
+            started_at=None,
+            heartbeat_at=None,
+            finished_at=None,
+            **fields,
+        )
+    )
+    if offered:
+        run_enqueue_on_commit(run=run)
+    return bool(offered)
 
 
 # --- Claim ------------------------------------------------------------------------------
@@ -150,14 +197,14 @@ def _wake_waiting(run: DurableRun) -> None:
     waiting = (
         model.objects.filter(status=RunStatus.QUEUED, progress_message=policy.waiting_message)
         .filter(policy.waits_for(run))
-        .order_by("queued_at", "pk")
-        .values_list("pk", flat=True)[:1]
+        .order_by("-attempts", "queued_at", "pk")  # an interrupted run first
+        .values_list("pk", "attempts")[:1]
     )
-    for run_pk in waiting:
+    for run_pk, attempts in waiting:
         if model.objects.filter(pk=run_pk, status=RunStatus.QUEUED).update(
             queued_at=timezone.now(), progress_message=_("Waiting for a worker")
         ):
-            run_enqueue(model=model, run_pk=run_pk)
+            run_enqueue(model=model, run_pk=run_pk, resume=attempts > 0)
 
 
 # --- Progress and heartbeat ---------------------------------------------------------------
@@ -331,28 +378,34 @@ def run_model_sweep(*, model: type[DurableRun], now=None) -> list[int]:
             status=RunStatus.FAILED, error_message=timed_out_message(policy), finished_at=now
         )
     stale_before = _stale_before(now)
-    lost = model.objects.filter(
-        Q(status=RunStatus.QUEUED, queued_at__lt=stale_before)
-        | Q(status=RunStatus.QUEUED, queued_at__isnull=True)
-        | Q(status=RunStatus.RUNNING, heartbeat_at__lt=stale_before)
+    lost_offer = Q(status=RunStatus.QUEUED) & (
+        Q(queued_at__lt=stale_before) | Q(queued_at__isnull=True)
     )
+    # Interrupted: a worker had started it (attempts > 0) and died, now or at an earlier
+    # offer. These go first, and at the resume priority, ahead of every run that has not
+    # started yet, in the broker as in this loop.
+    interrupted = Q(status=RunStatus.RUNNING, heartbeat_at__lt=stale_before) | (
+        lost_offer & Q(attempts__gt=0)
+    )
+    never_started = lost_offer & Q(attempts=0)
     requeued = []
-    for run_pk in lost.values_list("pk", flat=True):
-        offered = (
-            model.objects.filter(pk=run_pk)
-            .filter(
-                Q(status=RunStatus.QUEUED)
-                | Q(status=RunStatus.RUNNING, heartbeat_at__lt=stale_before)
+    for lost, resume in ((interrupted, True), (never_started, False)):
+        for run_pk in model.objects.filter(lost).order_by("pk").values_list("pk", flat=True):
+            offered = (
+                model.objects.filter(pk=run_pk)
+                .filter(
+                    Q(status=RunStatus.QUEUED)
+                    | Q(status=RunStatus.RUNNING, heartbeat_at__lt=stale_before)
+                )
+                .update(
+                    status=RunStatus.QUEUED,
+                    queued_at=now,
+                    progress_message=_("Waiting for a worker"),
+                )
             )
-            .update(
-                status=RunStatus.QUEUED,
-                queued_at=now,
-                progress_message=_("Waiting for a worker"),
-            )
-        )
-        if offered:
-            run_enqueue(model=model, run_pk=run_pk)
-            requeued.append(run_pk)
+            if offered:
+                run_enqueue(model=model, run_pk=run_pk, resume=resume)
+                requeued.append(run_pk)
     if requeued:
         logger.warning("Re-offered lost %s runs: %s", model.__name__, requeued)
     return requeued

@@ -166,19 +166,6 @@ def test_an_exercise_not_in_the_lesson_cannot_be_started_from_it(
     assert response.status_code == 403
 
 
-def test_the_sweeper_requeues_a_run_whose_message_was_lost(people, deid_lesson, exercise, settings):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    attempt = services.deid_attempt_create(user=people["resident"], exercise=exercise)
-    DeidAttempt.objects.filter(pk=attempt.pk).update(
-        status=DeidAttemptStatus.QUEUED, queued_at=timezone.now() - timedelta(hours=1)
-    )
-    assert services.deid_runs_requeue_stale() == [attempt.pk]
-    assert services.deid_runs_requeue_stale() == []  # queued_at was refreshed
-
-
 def test_educators_author_the_exercise_in_the_wagtail_admin(client, people):
     client.force_login(people["educator"])
     url = reverse("wagtailsnippets_deid_lab_deidexercise:add")

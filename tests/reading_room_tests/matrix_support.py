@@ -45,7 +45,7 @@ def exercises_embed(lesson) -> dict[str, ReadingRoomExercise]:
 def scores_make_ready(*, cases: int = MATRIX_SCORE_CASES):
     """The real CT lesion model's scores over the first `cases` held-out cases, computed here."""
     score_set = services.score_set_request(source_key="ct-lesion-held-out", cases=cases)
-    return services.score_set_compute(score_set_pk=score_set.pk) or score_set
+    return services.score_set_execute(score_set_pk=score_set.pk) or score_set
 
 
 def reading_room_context(c: dict) -> dict:

@@ -7,7 +7,8 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 from django.urls import reverse
 
-from reading_room.models import CohortScoreSet, ScoreSetStatus, SimulationRun
+from reading_room.models import CohortScoreSet, SimulationRun
+from runs.models import RunStatus
 from tests.reading_room_tests.matrix_support import (
     MATRIX_SCORE_CASES,
     exercises_embed,
@@ -58,7 +59,7 @@ def test_before_scores_exist_the_lesson_offers_to_prepare_them(
     )
     assert response.status_code == 302
     score_set = CohortScoreSet.objects.get()
-    assert (score_set.cases, score_set.status) == (MATRIX_SCORE_CASES, ScoreSetStatus.QUEUED)
+    assert (score_set.cases, score_set.status) == (MATRIX_SCORE_CASES, RunStatus.QUEUED)
     page = client.get(demo_lesson.url).content.decode()
     assert "<progress" in page
     assert reverse("reading_room:scores_status", args=[score_set.pk]) in page

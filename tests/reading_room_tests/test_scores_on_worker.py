@@ -7,7 +7,8 @@ import time
 import pytest
 
 from reading_room import selectors, services
-from reading_room.models import CaseScore, ScoreSetStatus
+from reading_room.models import CaseScore
+from runs.models import RunStatus
 
 pytestmark = [
     pytest.mark.integration,
@@ -25,11 +26,11 @@ def test_scores_are_computed_on_the_worker_with_progress_and_reused(celery_worke
     while time.monotonic() < deadline:
         score_set.refresh_from_db()
         seen_progress.add(score_set.progress_percent)
-        if score_set.status in {ScoreSetStatus.READY, ScoreSetStatus.FAILED}:
+        if score_set.status in {RunStatus.SUCCEEDED, RunStatus.FAILED}:
             break
         time.sleep(0.1)
     elapsed = time.monotonic() - started
-    assert score_set.status == ScoreSetStatus.READY, (
+    assert score_set.status == RunStatus.SUCCEEDED, (
         score_set.error_message,
         celery_worker.log_path.read_text()[-3000:],
     )
@@ -53,4 +54,4 @@ def test_scores_are_computed_on_the_worker_with_progress_and_reused(celery_worke
     again = services.score_set_request(source_key="ct-lesion-held-out", cases=SUBSET)
     time.sleep(1.0)
     again.refresh_from_db()
-    assert (again.pk, again.attempts, again.status) == (score_set.pk, 1, ScoreSetStatus.READY)
+    assert (again.pk, again.attempts, again.status) == (score_set.pk, 1, RunStatus.SUCCEEDED)

@@ -9,13 +9,8 @@ import pytest
 from django.apps import apps
 
 from reading_room import selectors, services
-from reading_room.models import (
-    CaseScore,
-    CohortScoreSet,
-    ReadingRoomExercise,
-    ScoreSetStatus,
-    SimulationRun,
-)
+from reading_room.models import CaseScore, CohortScoreSet, ReadingRoomExercise, SimulationRun
+from runs.models import RunStatus
 from tests.reading_room_tests.matrix_support import (
     MATRIX_SCORE_CASES,
     exercises_embed,
@@ -37,7 +32,7 @@ def ready(db):
 
 
 def test_scores_are_the_real_models_on_the_first_cases_of_the_held_out_cohort(ready):
-    assert ready.status == ScoreSetStatus.READY
+    assert ready.status == RunStatus.SUCCEEDED
     stored = selectors.score_set_arrays(score_set=ready)
     assert len(stored.scores) == MATRIX_SCORE_CASES
     # Recompute independently: the same cases, the same network, the same probabilities.
@@ -61,8 +56,8 @@ def test_the_small_cohort_is_a_true_subset_of_the_full_one():
 
 def test_asking_again_reuses_the_scores_and_computing_again_does_nothing(ready):
     again = services.score_set_request(source_key="ct-lesion-held-out", cases=MATRIX_SCORE_CASES)
-    assert again.pk == ready.pk and again.status == ScoreSetStatus.READY
-    assert services.score_set_compute(score_set_pk=ready.pk) is None
+    assert again.pk == ready.pk and again.status == RunStatus.SUCCEEDED
+    assert services.score_set_execute(score_set_pk=ready.pk) is None
     assert CaseScore.objects.filter(score_set=ready).count() == MATRIX_SCORE_CASES
     assert CohortScoreSet.objects.count() == 1
 
@@ -70,14 +65,16 @@ def test_asking_again_reuses_the_scores_and_computing_again_does_nothing(ready):
 def test_a_failed_score_set_is_queued_again_when_asked(db):
     score_set = services.score_set_request(source_key="ct-lesion-held-out", cases=12)
     CohortScoreSet.objects.filter(pk=score_set.pk).update(
-        status=ScoreSetStatus.FAILED, error_message="worker lost"
+        status=RunStatus.FAILED, error_message="worker lost"
     )
     again = services.score_set_request(source_key="ct-lesion-held-out", cases=12)
-    assert again.status == ScoreSetStatus.QUEUED and again.error_message == ""
-    assert services.score_set_compute(score_set_pk=again.pk).status == ScoreSetStatus.READY
+    assert again.status == RunStatus.QUEUED and again.error_message == ""
+    assert services.score_set_execute(score_set_pk=again.pk).status == RunStatus.SUCCEEDED
 
 
-def test_only_new_failed_or_silent_score_sets_are_enqueued(db, django_capture_on_commit_callbacks):
+def test_only_new_or_failed_score_sets_are_enqueued(db, django_capture_on_commit_callbacks):
+    """Asking again while the scores wait or compute sends nothing: a lost message or a
+    dead worker is the engine's sweeper's to find (tests/runs_tests)."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -89,17 +86,15 @@ def test_only_new_failed_or_silent_score_sets_are_enqueued(db, django_capture_on
 
     score_set, enqueued = request()
     assert enqueued == 1
-    assert request()[1] == 0  # still fresh in the queue: nothing more to send
+    assert request()[1] == 0  # waiting in the queue: nothing more to send
     long_ago = timezone.now() - timedelta(hours=1)
-    CohortScoreSet.objects.filter(pk=score_set.pk).update(queued_at=long_ago)
-    assert request()[1] == 1  # the message was lost: send it again
-    assert request()[1] == 0
     CohortScoreSet.objects.filter(pk=score_set.pk).update(
-        status=ScoreSetStatus.RUNNING, heartbeat_at=timezone.now()
+        status=RunStatus.RUNNING, heartbeat_at=long_ago
     )
-    assert request()[1] == 0  # a live worker holds it
-    CohortScoreSet.objects.filter(pk=score_set.pk).update(heartbeat_at=long_ago)
-    assert request()[1] == 1  # the worker died: hand it to another
+    assert request()[1] == 0  # a silent worker: the sweeper offers it again, not a request
+    CohortScoreSet.objects.filter(pk=score_set.pk).update(status=RunStatus.FAILED)
+    again, enqueued = request()
+    assert enqueued == 1 and (again.status, again.attempts) == (RunStatus.QUEUED, 0)
 
 
 def test_a_triage_run_compares_every_policy_on_the_same_real_scores(

@@ -30,8 +30,31 @@ def training_run_make(people):
     return services.training_run_create(user=people["resident"], title="Contract", raw_config=TINY)
 
 
+def deid_attempt_make(people):
+    """An attempt whose findings are in and whose run was requested (the lab's step 3)."""
+    from deid_lab import services
+    from deid_lab.models import DeidExercise
+
+    exercise = DeidExercise.objects.create(title="Contract", variant="undeclared")
+    attempt = services.deid_attempt_create(user=people["resident"], exercise=exercise)
+    services.deid_findings_submit(attempt=attempt, paths=[])
+    return services.deid_run_request(attempt=attempt, option_keys=["clean_pixel_data"])
+
+
+def score_set_make(people):
+    """A score set as the reading room asks for one: one row per source and size, so each
+    call asks for a few more cases than the last (small cohorts: the real model scores them)."""
+    from reading_room import services
+    from reading_room.models import CohortScoreSet
+
+    cases = 10 + CohortScoreSet.objects.count()
+    return services.score_set_request(source_key="ct-lesion-held-out", cases=cases)
+
+
 RUN_MAKERS = {
     "labs.LabRun": lab_run_make,
     "evaluation.CohortRun": cohort_run_make,
     "model_builder.TrainingRun": training_run_make,
+    "deid_lab.DeidAttempt": deid_attempt_make,
+    "reading_room.CohortScoreSet": score_set_make,
 }

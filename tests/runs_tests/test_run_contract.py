@@ -51,25 +51,28 @@ def _stale(model, run_pk):
     model.objects.filter(pk=run_pk).update(heartbeat_at=long_ago, queued_at=long_ago)
 
 
-def _broker_messages(queue: str) -> list[tuple[bytes, dict]]:
-    """The messages waiting in a Redis queue, with the kwargs each would run with."""
-    client = celery_app.connection().default_channel.client
+def _broker_messages(queue: str) -> list[tuple[str, bytes, dict]]:
+    """The messages waiting in a Redis queue, each with its list (one per priority step),
+    its raw form and the kwargs it would run with, highest priority first."""
+    channel = celery_app.connection().default_channel
     found = []
-    for raw in client.lrange(queue, 0, -1):
-        body = json.loads(base64.b64decode(json.loads(raw)["body"]))
-        found.append((raw, body[1]))
+    for priority in channel.priority_steps:
+        key = channel._q_for_pri(queue, priority)
+        for raw in channel.client.lrange(key, 0, -1):
+            body = json.loads(base64.b64decode(json.loads(raw)["body"]))
+            found.append((key, raw, body[1]))
     return found
 
 
-def _take_offers(label: str, run_pk: int) -> int:
-    """How many messages offer this run; they are removed so no later test meets them."""
+def _take_offers(label: str, run_pk: int) -> list[str]:
+    """The lists holding messages that offer this run (one entry per message); the
+    messages are removed so no later test meets them."""
     model = _model(label)
-    queue = model.run_policy().queue
     client = celery_app.connection().default_channel.client
-    taken = 0
-    for raw, kwargs in _broker_messages(queue):
+    taken = []
+    for key, raw, kwargs in _broker_messages(model.run_policy().queue):
         if kwargs.get("model") == label and kwargs.get("run_pk") == run_pk:
-            taken += client.lrem(queue, 1, raw)
+            taken += [key] * client.lrem(key, 1, raw)
     return taken
 
 
@@ -143,9 +146,9 @@ class TestContract:
         assert services.runs_sweep()[label] == [run.pk]
         # A second sweep before the run is taken does not offer it again.
         assert services.runs_sweep()[label] == []
-        assert _take_offers(label, run.pk) == 1
+        assert len(_take_offers(label, run.pk)) == 1
         if fresh is not None:
-            assert _take_offers(label, fresh.pk) == 0
+            assert _take_offers(label, fresh.pk) == []
 
     def test_a_silent_worker_s_run_is_offered_again_and_reclaimed(self, label, people):
         run = _queued(label, people)
@@ -156,10 +159,29 @@ class TestContract:
         assert services.run_claim(model=model, run_pk=run.pk) is None
         _stale(model, run.pk)
         assert services.runs_sweep()[label] == [run.pk]
-        assert _take_offers(label, run.pk) == 1
+        assert len(_take_offers(label, run.pk)) == 1
         requeued = model.objects.get(pk=run.pk)
         assert (requeued.status, requeued.attempts) == (RunStatus.QUEUED, 1)
         assert services.run_claim(model=model, run_pk=run.pk).attempts == 2
+
+    def test_an_interrupted_run_is_offered_ahead_of_runs_not_yet_started(self, label, people):
+        """After a crash the sweeper re-offers both kinds of lost run at once; a worker
+        takes the run that was cut off mid-compute before any run that never started."""
+        model = _model(label)
+        never_started = _queued(label, people)
+        # Another resident's run: some families allow one active run per person.
+        interrupted = _queued(label, {**people, "resident": people["outsider"]})
+        services.run_claim(model=model, run_pk=interrupted.pk)
+        _stale(model, never_started.pk)
+        _stale(model, interrupted.pk)
+        assert sorted(services.runs_sweep()[label]) == sorted([never_started.pk, interrupted.pk])
+        queue = model.run_policy().queue
+        offered_first = _broker_messages(queue)[0][2]
+        assert offered_first["run_pk"] == interrupted.pk
+        resumed_lists = _take_offers(label, interrupted.pk)
+        fresh_lists = _take_offers(label, never_started.pk)
+        assert len(resumed_lists) == len(fresh_lists) == 1
+        assert resumed_lists != fresh_lists  # different priority lists, the resumed one first
 
     def test_a_run_that_keeps_dying_fails_after_max_attempts(self, label, people):
         run = _queued(label, people)
@@ -260,6 +282,9 @@ OLD_TASK_NAMES = (
     "evaluation.tasks.cohort_runs_requeue_stale_task",
     "model_builder.tasks.training_run_execute_task",
     "model_builder.tasks.training_runs_requeue_stale_task",
+    "deid_lab.tasks.deid_run_execute_task",
+    "deid_lab.tasks.deid_runs_requeue_stale_task",
+    "reading_room.tasks.score_set_compute_task",
 )
 
 
@@ -269,11 +294,20 @@ def test_old_task_names_are_still_registered():
     assert not missing, f"kept for one release so queued messages still run: {missing}"
 
 
-@pytest.mark.django_db
-def test_a_message_under_the_old_task_name_still_runs_the_run(people):
-    from labs.tasks import lab_run_execute_task
+OLD_EXECUTE_TASKS = {
+    "labs.LabRun": ("labs.tasks.lab_run_execute_task", "run_pk"),
+    "deid_lab.DeidAttempt": ("deid_lab.tasks.deid_run_execute_task", "attempt_pk"),
+    "reading_room.CohortScoreSet": ("reading_room.tasks.score_set_compute_task", "score_set_pk"),
+}
 
-    run = _queued("labs.LabRun", people)
-    lab_run_execute_task.apply(kwargs={"run_pk": run.pk})
-    done = _model("labs.LabRun").objects.get(pk=run.pk)
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("label", sorted(OLD_EXECUTE_TASKS))
+def test_a_message_under_the_old_task_name_still_runs_the_run(label, people, tmp_path, settings):
+    """A message in the broker from before the upgrade: its old name and old keyword."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    task_name, keyword = OLD_EXECUTE_TASKS[label]
+    run = _queued(label, people)
+    import_string(task_name).apply(kwargs={keyword: run.pk})
+    done = _model(label).objects.get(pk=run.pk)
     assert done.status == RunStatus.SUCCEEDED, done.error_message

@@ -22,7 +22,7 @@ class Command(BaseCommand):
         cases = cases or SOURCES[source].default_cases
         score_set = services.score_set_request(source_key=source, cases=cases)
         if not score_set.is_ready:
-            score_set = services.score_set_compute(score_set_pk=score_set.pk) or score_set
+            score_set = services.score_set_execute(score_set_pk=score_set.pk) or score_set
             score_set.refresh_from_db()
         if not score_set.is_ready:
             raise CommandError(
