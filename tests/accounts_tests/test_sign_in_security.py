@@ -158,6 +158,7 @@ def test_test_and_demo_passwords_pass_the_validators(db):
         "resident",
         "educator",
         "examiner",
+        "examiner2",
         "admin",
     }
     assert all(len(account.password) >= 10 for account in accounts)
