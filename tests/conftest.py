@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from accounts.models import Role
 from accounts.services import enrolment_create
 from config import celery_app
 from config.localservices import free_port, redis_start, worker_start, worker_wait_ready
 from tests.browser.fixtures import browser_page, chromium, screenshot_dir  # noqa: F401 (fixtures)
-from tests.factories import UserFactory
+from tests.factories import people_create
 
 ROLES = ("resident", "educator", "examiner", "admin")
 
@@ -51,13 +50,7 @@ def deid_secret_for_tests(settings):
 @pytest.fixture
 def people(db):
     """One person per role; the resident is enrolled in the demo course when it exists."""
-    return {
-        "resident": UserFactory(username="rhea", role=Role.RESIDENT),
-        "outsider": UserFactory(username="otto", role=Role.RESIDENT),
-        "educator": UserFactory(username="edda", role=Role.EDUCATOR),
-        "examiner": UserFactory(username="ezra", role=Role.EXAMINER),
-        "admin": UserFactory(username="ada", role=Role.ADMIN),
-    }
+    return people_create()
 
 
 @pytest.fixture

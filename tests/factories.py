@@ -22,3 +22,14 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def role(self, create, extracted, **kwargs):
         user_role_set(user=self, role=extracted or Role.RESIDENT)
+
+
+def people_create() -> dict:
+    """One person per role (the outsider is a resident of no course)."""
+    return {
+        "resident": UserFactory(username="rhea", role=Role.RESIDENT),
+        "outsider": UserFactory(username="otto", role=Role.RESIDENT),
+        "educator": UserFactory(username="edda", role=Role.EDUCATOR),
+        "examiner": UserFactory(username="ezra", role=Role.EXAMINER),
+        "admin": UserFactory(username="ada", role=Role.ADMIN),
+    }

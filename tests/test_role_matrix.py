@@ -12,8 +12,14 @@ from dataclasses import dataclass
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Model
+from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from wagtail.models import Page
 
+from accounts.services import enrolment_create
+from curriculum.services import demo_course_ensure
 from labs.models import LabRun, LabRunStatus
 from labs.services import lab_run_create
 from tests.assessments_tests import matrix_support as assessments
@@ -23,11 +29,13 @@ from tests.evaluation_tests.matrix_support import (
     cohort_run_create_url,
     cohort_run_url,
 )
+from tests.factories import people_create
 from tests.grading_tests import matrix_support as grading
 from tests.labs_tests import matrix_support as lab_matrix
 from tests.model_builder_tests import matrix_support as builder_matrix
 from tests.reader_study_tests import matrix_support as reader_study
 from tests.reading_room_tests import matrix_support as reading_room
+from tests.reading_room_tests.matrix_support import reading_room_context
 from tests.studies_tests.matrix_support import dicomweb_url, study_courses_url
 
 LOGIN = "login"  # expected: redirected to the login page
@@ -627,15 +635,64 @@ def test_every_url_is_in_the_matrix():
     assert _project_url_keys() == {row.key for row in MATRIX}
 
 
+def _fresh(value):
+    """The same rows read again: what a row changed in memory does not leak into the next."""
+    if isinstance(value, Model):
+        return type(value)._default_manager.get(pk=value.pk)
+    if isinstance(value, dict):
+        return {key: _fresh(item) for key, item in value.items()}
+    return value
+
+
+@pytest.fixture(scope="module")
+def matrix_world(django_db_setup, django_db_blocker, tmp_path_factory):
+    """What every row starts from, built once for the module: people, the demo course, a
+    finished lab run, and the objects whose making runs real models or builds studies (the
+    cohort sweep, the reading room's scores, the DICOMweb study).
+
+    It is built inside a transaction that is rolled back after the last row; each row runs
+    in a savepoint of it (pytest-django's `db`), so what one row changes is undone before
+    the next, exactly as if the world had been built for that row alone.
+    """
+    overrides = override_settings(
+        MEDIA_ROOT=tmp_path_factory.mktemp("matrix-media"),
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        DEID_SECRET="tests-deid-secret-not-secret",
+    )
+    overrides.enable()
+    with django_db_blocker.unblock():
+        world = transaction.atomic()
+        world.__enter__()
+    try:
+        with django_db_blocker.unblock():
+            people = people_create()
+            lesson = demo_course_ensure()
+            enrolment_create(user=people["resident"], course=lesson.get_parent().get_parent())
+            exercise = lesson.body[1].value["exercise"]
+            run = lab_run_create(user=people["resident"], exercise=exercise, severity=10)
+            run.original_image.save("original_image.png", ContentFile(b"\x89PNG fake"), save=False)
+            run.status = LabRunStatus.SUCCEEDED
+            run.save()
+            context = {"lesson": lesson, "exercise": exercise, "run": run, "people": people}
+            cohort_run_url("run_detail")(context)
+            reading_room_context(context)
+            dicomweb_url("study")(context)
+        yield context
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            world.__exit__(None, None, None)
+        overrides.disable()
+
+
 @pytest.fixture
-def matrix_context(demo_lesson, people, settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    exercise = demo_lesson.body[1].value["exercise"]
-    run = lab_run_create(user=people["resident"], exercise=exercise, severity=10)
-    run.original_image.save("original_image.png", ContentFile(b"\x89PNG fake"), save=False)
-    run.status = LabRunStatus.SUCCEEDED
-    run.save()
-    return {"lesson": demo_lesson, "exercise": exercise, "run": run, "people": people}
+def matrix_context(db, matrix_world):
+    """This row's own copy of the world; what rows build lazily is cached in it, for this
+    row only (the savepoint takes it away again)."""
+    return {
+        **_fresh(matrix_world),
+        "lesson": Page.objects.get(pk=matrix_world["lesson"].pk).specific,
+    }
 
 
 def _outcome(client, row: Row, who: str, context: dict) -> str | None:
