@@ -9,16 +9,12 @@ import pytest
 
 @pytest.fixture(scope="session")
 def chest_ct_build(tmp_path_factory) -> Path:
-    from studies.library.pipeline import library_build
     from studies.library.sources import DEFAULT_CACHE_DIR, sources_cached
+    from tests.library_builds import library_with
 
     if not sources_cached(cache_dir=DEFAULT_CACHE_DIR):
         pytest.skip("study sources are not cached: run `python -m studies.library fetch`")
-    out_dir = tmp_path_factory.mktemp("assessments-library")
-    library_build(
-        out_dir=out_dir, cache_dir=DEFAULT_CACHE_DIR, only=["chest-ct"], progress=lambda _: None
-    )
-    return out_dir
+    return library_with(tmp_path_factory, ["chest-ct"], name="assessments-library")
 
 
 @pytest.fixture

@@ -21,19 +21,12 @@ VIEWER_STUDY_KEYS = ["chest-ct", "chest-cr"]
 def viewer_library_build(tmp_path_factory) -> Path:
     """The 133-slice chest CT (+ SEG) and the MONOCHROME1 chest CR, built once per session
     from the cached registry packages."""
-    from studies.library.pipeline import library_build
     from studies.library.sources import DEFAULT_CACHE_DIR, sources_cached
+    from tests.library_builds import library_with
 
     if not sources_cached(cache_dir=DEFAULT_CACHE_DIR):
         pytest.skip("study sources are not cached: run `python -m studies.library fetch`")
-    out_dir = tmp_path_factory.mktemp("viewer-library")
-    library_build(
-        out_dir=out_dir,
-        cache_dir=DEFAULT_CACHE_DIR,
-        only=VIEWER_STUDY_KEYS,
-        progress=lambda _: None,
-    )
-    return out_dir
+    return library_with(tmp_path_factory, VIEWER_STUDY_KEYS, name="viewer-library")
 
 
 @pytest.fixture

