@@ -7,11 +7,17 @@ export PYTHONUNBUFFERED := 1
 run: setup
 	$(PYTHON) scripts/run_platform.py
 
+# Test modules run in parallel, whole modules at a time (--dist loadfile keeps a module's
+# fixtures, such as the role matrix's world, built once). Three workers on the 2-core
+# machine: much of the suite waits on a Celery worker, Chromium or a model subprocess,
+# so a third process fills that idle time. PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 3
+
 test:
 	scripts/bootstrap.sh --browser
 	$(PYTHON) -m studies.library fetch
 	$(PYTHON) -m zoo fetch
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: setup
 	.venv/bin/ruff format --check .

@@ -35,6 +35,48 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.django_db(**kwargs), append=False)
 
 
+def _restore_the_migrated_data_after_each_flush() -> None:
+    """A transactional test leaves the database as migrations left it, not empty.
+
+    Django's serialized rollback reloads the migrated data (content types, Wagtail's root
+    page, groups) at the *start* of the next transactional test, so between a flush and
+    that test the database is empty: a test of any other kind that runs there finds no
+    root page, and its cached content-type ids point at deleted rows. In one process
+    pytest-django runs every transaction-wrapped test first, so that gap never holds a
+    test; under pytest-xdist a worker runs whole modules one after another, and the gap
+    is wherever a module with a live server or a worker precedes another. The data is
+    therefore put back right after the flush, and not loaded a second time at the start.
+    The rows come back with their ids, so the process's content-type cache stays right.
+    """
+    from django.db import connections
+    from django.test import TransactionTestCase
+
+    flush = TransactionTestCase._fixture_teardown
+    setup = TransactionTestCase._fixture_setup.__func__
+
+    def flush_then_restore(self):
+        flush(self)
+        if self.serialized_rollback:
+            for name in self._databases_names(include_mirrors=False):
+                contents = getattr(connections[name], "_test_serialized_contents", None)
+                if contents:
+                    connections[name].creation.deserialize_db_from_string(contents)
+
+    def setup_on_restored_data(cls):
+        serialized, cls.serialized_rollback = cls.serialized_rollback, False
+        try:
+            setup(cls)
+        finally:
+            cls.serialized_rollback = serialized
+
+    TransactionTestCase._fixture_teardown = flush_then_restore
+    TransactionTestCase._fixture_setup = classmethod(setup_on_restored_data)
+
+
+def pytest_configure(config):
+    _restore_the_migrated_data_after_each_flush()
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Tests create many accounts; a full-strength hash costs ~0.3 s each and proves nothing."""
