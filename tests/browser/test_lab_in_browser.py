@@ -32,6 +32,11 @@ def test_resident_runs_the_lab_and_sees_the_result(
     page.wait_for_selector("#run-status[data-status='succeeded']", timeout=90_000)
     images = page.locator(".image-grid img")
     assert images.count() == 4
+    # The fragment arrives before its four images have downloaded (slowly, on a busy
+    # machine); a resident looks once they have, and so does the test.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.image-grid img')].every(img => img.complete)"
+    )
     for index in range(4):
         assert images.nth(index).evaluate("img => img.complete && img.naturalWidth") >= 128
     assert page.get_by_role("rowheader", name="pixels relabelled (%)").is_visible()
