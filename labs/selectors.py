@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from accounts import permissions
+from accounts import permissions, roles
 from labs.models import LabRun, LabRunStatus
 
 NON_IMAGE_MODALITIES = ("SEG", "SR", "RTSTRUCT", "PR", "KO")
@@ -53,7 +53,10 @@ def study_seg_paths(*, study_key: str) -> list[Path]:
     if study_key in SAMPLE_STUDIES:
         return []
     root = library_root()
-    keys = Series.objects.filter(permissions.answer_key_series_filter()).values("pk")
+    # Over studies.Series, the same for everyone; assessments declares it (an upper layer).
+    keys = Series.objects.filter(
+        permissions.visible_q(None, "assessments.unreleased_answer_keys")
+    ).values("pk")
     return [
         root / path
         for path in Instance.objects.filter(series__study__key=study_key, series__modality="SEG")
@@ -96,12 +99,23 @@ def lab_runs_reportable(user):
 
 def lab_runs_for_user(*, user, exercise=None, limit: int = 50):
     """Runs this user may see (their own for residents), newest first."""
-    runs = LabRun.objects.filter(permissions.lab_runs_visible_filter(user)).select_related(
+    runs = permissions.visible(user, "labs.runs", LabRun.objects.all()).select_related(
         "exercise", "user"
     )
     if exercise is not None:
         runs = runs.filter(exercise=exercise, user=user)
     return runs[:limit]
+
+
+def lesson_lab_exercise_ids(page) -> set[int]:
+    """Primary keys of the lab exercises a lesson embeds (lab blocks; deleted ones are
+    skipped)."""
+    body = getattr(page.specific, "body", None) or []
+    return {
+        block.value["exercise"].pk
+        for block in body
+        if block.block_type == "lab" and block.value.get("exercise") is not None
+    }
 
 
 def lab_run_metrics_display(run: LabRun) -> list[tuple[str, str]]:
@@ -147,11 +161,10 @@ def uploaded_models_usable_choices() -> list[tuple[str, str]]:
 
 def uploaded_models_for_user(*, user):
     """Uploads this educator made (all of them for programme admins), newest first."""
-    from accounts import permissions
     from labs.models import UploadedModel
 
     rows = UploadedModel.objects.select_related("uploaded_by")
-    return rows if permissions.may_administer(user) else rows.filter(uploaded_by=user)
+    return rows if roles.is_admin(user) else rows.filter(uploaded_by=user)
 
 
 def _file_url(run: LabRun, name: str) -> str | None:
@@ -319,3 +332,8 @@ def lab_own_model_choices(*, user) -> list[tuple[str, str]]:
     from model_builder.selectors import trained_model_choices_for_user
 
     return trained_model_choices_for_user(user=user)
+
+
+def lab_run_by_pk(pk: int) -> LabRun | None:
+    """The run with its exercise and owner, or None (access: "labs.view_run" and friends)."""
+    return LabRun.objects.select_related("exercise", "user").filter(pk=pk).first()
