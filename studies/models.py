@@ -106,6 +106,9 @@ class Instance(models.Model):
     rows = models.PositiveIntegerField(null=True, blank=True)
     columns = models.PositiveIntegerField(null=True, blank=True)
     number_of_frames = models.PositiveIntegerField(default=0)
+    # Whether the file itself carries Number of Frames: single-frame IODs have no such
+    # attribute, and a search must not report one the object does not have.
+    declares_number_of_frames = models.BooleanField(default=False)
     samples_per_pixel = models.PositiveIntegerField(null=True, blank=True)
     bits_allocated = models.PositiveIntegerField(null=True, blank=True)
     photometric_interpretation = models.CharField(max_length=16, blank=True, default="")

@@ -198,6 +198,7 @@ def instance_index(
             "rows": _integer(ds, "Rows"),
             "columns": _integer(ds, "Columns"),
             "number_of_frames": (_integer(ds, "NumberOfFrames") or 1) if has_pixels else 0,
+            "declares_number_of_frames": _integer(ds, "NumberOfFrames") is not None,
             "samples_per_pixel": _integer(ds, "SamplesPerPixel"),
             "bits_allocated": _integer(ds, "BitsAllocated"),
             "photometric_interpretation": _text(ds, "PhotometricInterpretation", 16),
