@@ -104,6 +104,17 @@ def lab_runs_for_user(*, user, exercise=None, limit: int = 50):
     return runs[:limit]
 
 
+def lesson_lab_exercise_ids(page) -> set[int]:
+    """Primary keys of the lab exercises a lesson embeds (lab blocks; deleted ones are
+    skipped)."""
+    body = getattr(page.specific, "body", None) or []
+    return {
+        block.value["exercise"].pk
+        for block in body
+        if block.block_type == "lab" and block.value.get("exercise") is not None
+    }
+
+
 def lab_run_metrics_display(run: LabRun) -> list[tuple[str, str]]:
     """Metrics as (label, formatted value) rows in a stable order."""
     return [(name, f"{value:.3f}") for name, value in sorted(run.metrics.items())]
@@ -315,7 +326,8 @@ def lab_run_questions(run: LabRun) -> list[dict]:
 
 
 def lab_own_model_choices(*, user) -> list[tuple[str, str]]:
-    """(zoo key, title) of models this user trained in the model builder."""
-    from model_builder.selectors import trained_model_choices_for_user
+    """(zoo key, title) of models this user trained in the model builder (which registers
+    them with the zoo: labs does not import its sibling)."""
+    from zoo.registry import model_choices_for_user
 
-    return trained_model_choices_for_user(user=user)
+    return model_choices_for_user(user=user)
