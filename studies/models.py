@@ -22,6 +22,18 @@ class StudyOrigin(models.TextChoices):
     IMPORT = "import", _("Imported from a remote DICOMweb server")
 
 
+# Studies are made visible to courses: Curriculum pages of the curriculum app, a layer above
+# studies, so the model is named here and looked up, never imported.
+COURSE_PAGE_MODEL = "curriculum.CurriculumPage"
+
+
+def course_page_model() -> type[models.Model]:
+    """The page model whose residents a study can be made visible to."""
+    from django.apps import apps
+
+    return apps.get_model(COURSE_PAGE_MODEL)
+
+
 class Study(models.Model):
     study_instance_uid = models.CharField(max_length=UID_MAX_LENGTH, unique=True)
     # The library key (e.g. "ct-small") for studies the library builder made; empty otherwise.

@@ -346,10 +346,10 @@ def study_quarantine_release(*, study: Study, user) -> Study:
 
 def study_courses_set(*, study: Study, courses: Iterable) -> Study:
     """Make the study visible to exactly these courses (Curriculum pages)."""
-    from curriculum.models import CurriculumPage
+    from studies.models import course_page_model
 
     pages = list(courses)
-    wrong = [p for p in pages if not isinstance(p.specific, CurriculumPage)]
+    wrong = [p for p in pages if not isinstance(p.specific, course_page_model())]
     if wrong:
         raise ValueError(f"Only Curriculum pages can see studies, not {wrong}")
     study.courses.set(pages)
