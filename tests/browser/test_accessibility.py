@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from django.urls import reverse
 
 from tests.browser.axe_support import axe_violations, blocking_violations, violations_describe
 from tests.browser.session import log_in
@@ -90,3 +91,57 @@ def test_every_matrix_page_passes_axe(
     print(f"axe {who}: {len(report)} pages; upstream admin serious/critical: {upstream}")
     assert report, f"no HTML page checked for {who}"
     assert not failures, f"{who}: {len(failures)} pages fail axe:\n" + "\n".join(failures)
+
+
+def upstream_admin_pages(context: dict) -> Iterator[tuple[str, str]]:
+    """The Wagtail and Django admin pages people of this project use: the page tree and the
+    lesson's editor, and the list and add form of every registered snippet and model."""
+    from django.contrib import admin
+    from wagtail.snippets.models import get_snippet_models
+
+    lesson = context["lesson"]
+    yield "wagtailadmin_home", reverse("wagtailadmin_home")
+    yield "wagtailadmin_explore", reverse("wagtailadmin_explore", args=[lesson.get_parent().pk])
+    yield "wagtailadmin_pages:edit", reverse("wagtailadmin_pages:edit", args=[lesson.pk])
+    for model in get_snippet_models():
+        for view in ("list", "add"):
+            url_name = model.snippet_viewset.get_url_name(view)
+            yield url_name, reverse(url_name)
+    yield "admin:index", reverse("admin:index")
+    for model in admin.site._registry:
+        for view in ("changelist", "add"):
+            url_name = f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}"
+            yield url_name, reverse(url_name)
+
+
+def test_upstream_admin_pages_are_counted(
+    live_server,
+    matrix_context,  # noqa: F811 (the role matrix's fixture, imported above)
+    browser_page,
+    screenshot_dir,
+):
+    """The admins are Wagtail's and Django's templates: their violations are counted and
+    reported (printed, and in axe.json), never failed on."""
+    page = browser_page
+    log_in(page, live_server.url, matrix_context["people"]["admin"].username)
+    report = {}
+    for key, url in upstream_admin_pages(matrix_context):
+        response = page.goto(live_server.url + url, wait_until="load")
+        if response.status != 200:  # e.g. models nobody adds by hand (audit entries)
+            report[key] = {"url": url, "status": response.status}
+            continue
+        violations = axe_violations(page)
+        blocking = blocking_violations(violations)
+        report[key] = {"url": url, "blocking": len(blocking), "violations": violations}
+        print(
+            f"axe upstream {key:50} serious/critical={len(blocking)} all={len(violations)}"
+            + (f" ({violations_describe(blocking)})" if blocking else "")
+        )
+    (screenshot_dir / "axe.json").write_text(json.dumps(report, indent=2))
+    checked = [entry for entry in report.values() if "blocking" in entry]
+    print(
+        f"axe upstream: {len(checked)} admin pages, "
+        f"{sum(entry['blocking'] > 0 for entry in checked)} with serious/critical violations, "
+        f"{sum(entry['blocking'] for entry in checked)} such violations in all"
+    )
+    assert checked, "no admin page could be checked"
