@@ -33,7 +33,7 @@ from labs.models import (
     UploadedModelStatus,
 )
 from labs.offers import offer_validate
-from runs.services import RunFailed, run_enqueue_on_commit, run_execute
+from runs.services import RunFailed, run_enqueue_on_commit, run_execute, task_send
 from studies.selectors import StudyNotFound
 from zoo.base import (
     ClassificationOutput,
@@ -449,10 +449,8 @@ def uploaded_model_create(*, user, title: str, upload, spec) -> UploadedModel:
 
 
 def uploaded_model_validation_enqueue(*, model_pk: int) -> None:
-    from labs.tasks import uploaded_model_validate_task
-
     try:
-        uploaded_model_validate_task.apply_async(kwargs={"model_pk": model_pk})
+        task_send("labs.tasks.uploaded_model_validate_task", kwargs={"model_pk": model_pk})
     except Exception:
         logger.exception("Could not enqueue validation of uploaded model %s.", model_pk)
 
