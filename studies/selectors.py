@@ -482,7 +482,11 @@ def study_locate(*, user, study_instance_uid: str):
 
 def study_title_visible(*, user, study_instance_uid: str) -> str:
     """What a person reads for this study (its title or description), "" when unseen."""
-    study = _visible_studies(user).filter(study_instance_uid=study_instance_uid).first()
+    from studies.models import Study
+
+    study = Study.objects.filter(
+        pk__in=_visible_studies(user), study_instance_uid=study_instance_uid
+    ).first()
     return str(study) if study is not None else ""
 
 

@@ -27,3 +27,12 @@ def test_loading_a_lesson_with_a_viewer_shows_its_study_to_the_course(
     assert course.pk == demo_lesson.get_parent().get_parent().pk
     assert permissions.may(people["resident"], "studies.view_study", study)
     assert not permissions.may(people["outsider"], "studies.view_study", study)
+
+
+@pytest.mark.django_db
+def test_the_viewer_page_names_the_study_by_its_title(client, study_library, people):
+    study = Study.objects.get(key="chest-ct")
+    client.force_login(people["educator"])
+    page = client.get(f"/viewer/{study.study_instance_uid}/").content.decode()
+    assert f'title="{study.study_instance_uid}">Study: {study.title}<' in page
+    assert "pk&#x27;" not in page
