@@ -106,7 +106,9 @@ def lab_run_parameters_validate(
         "perturbation_key": "",
         "severity": 0.0,
     }
-    if exercise.needs_perturbation:
+    # Break-it labs must perturb; an explain lab perturbs when it offers a perturbation,
+    # so residents compare the maps of the original and the perturbed image.
+    if exercise.offers_perturbation:
         offers = exercise.offers
         if not offers:
             raise LabRunRefused(_("This lab offers no perturbation yet; tell your educator."))
@@ -208,6 +210,7 @@ def lab_run_compute(run: LabRun, progress):
             paths=study_image_paths(study_key=request.study_key),
             seg_paths=study_seg_paths(study_key=request.study_key),
             on_progress=progress,
+            max_network_passes=settings.LAB_RUN_MAX_NETWORK_PASSES,
         )
     except (IncompatibleInput, StudyNotFound) as error:
         raise RunFailed(str(error)) from None
