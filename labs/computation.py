@@ -525,12 +525,15 @@ def lab_compute(
     seg_paths: list[Path] = (),
     on_progress: ProgressCallback = _no_progress,
     max_network_passes: int | None = None,
+    on_partial: Callable[[LabResult], None] | None = None,
 ) -> LabResult:
     """Run one lab: `paths` are the study's image files in order, `seg_paths` its DICOM SEG
     files where the library has ground truth (both from labs.selectors).
 
     With `max_network_passes`, a run whose settings would cost more passes through the
     network (`lab_network_passes`) is refused (TooManyNetworkPasses) before any is made.
+    `on_partial(result)` is called once the predictions are done, with the result the
+    maps are then added to, so a caller stopped for time can still show what finished.
     """
     try:
         model = model_get(request.model_key)
@@ -594,6 +597,8 @@ def lab_compute(
         result.metrics["PSNR of the perturbed image (dB)"] = (
             float(10 * np.log10(peak**2 / mse)) if mse > 0 else float("inf")
         )
+    if on_partial is not None:
+        on_partial(result)
     images = {"original": original}
     if result.perturbed is not None:
         images["perturbed"] = result.perturbed
@@ -650,9 +655,13 @@ def lab_compute(
                 last.spearman
             )
             result.metrics[f"{checker.title}: SSIM, all weights scrambled"] = last.ssim
-    # JSON has no infinity: an unchanged image has no PSNR rather than an infinite one.
-    result.metrics = {name: v for name, v in result.metrics.items() if np.isfinite(v)}
+    result.metrics = finite_metrics(result.metrics)
     return result
+
+
+def finite_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    """JSON has no infinity: an unchanged image has no PSNR rather than an infinite one."""
+    return {name: value for name, value in metrics.items() if np.isfinite(value)}
 
 
 def break_it_compute(

@@ -184,6 +184,11 @@ def _viewer(run: LabRun, *, title: str, image: str, layers: list[tuple[str, str,
     }
 
 
+def lab_run_is_partial(run: LabRun) -> bool:
+    """A failed run that kept what finished before it stopped (e.g. for time)."""
+    return run.status == "failed" and bool((run.summary or {}).get("partial")) and bool(run.outputs)
+
+
 def lab_run_result_display(run: LabRun) -> dict:
     """Everything the result page draws, from the run's stored summary and files."""
     from django.urls import reverse
@@ -273,6 +278,7 @@ def lab_run_result_display(run: LabRun) -> dict:
 
     return {
         "kind": kind,
+        "partial": bool(summary.get("partial")),
         "viewers": viewers,
         "pictures": [
             (_file_url(run, name), alt, caption)

@@ -182,7 +182,7 @@ def test_grad_cam_on_the_lesion_finder_peaks_on_the_inserted_lesion(lesion_case)
 
 
 def test_each_explainer_gives_a_map_of_a_real_512_slice():
-    # How long each takes is measured in bench/explainers.py, against the model's own
+    # How long each takes is measured in bench/explain.py, against the model's own
     # prediction in the same run; here only what a resident sees: a whole, finite map that
     # shows something.
     source = ct_lesions.source_ct_load()

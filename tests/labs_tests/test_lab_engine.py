@@ -290,6 +290,44 @@ def test_a_run_over_the_pass_limit_fails_before_computing_with_what_to_drop(sett
     assert "limit 50" in run.error_message and "Occlusion" in run.error_message
 
 
+def test_a_run_stopped_for_time_shows_what_finished_and_which_explainer_to_untick(
+    client, people, monkeypatch
+):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from zoo.explainers.occlusion import Occlusion
+
+    exercise = exercise_make(
+        kind="explain", perturbations=[], explainer_keys=["grad-cam", "occlusion"]
+    )
+
+    def time_is_up(self, **_):
+        # What Celery raises in the worker when the soft limit fires mid-computation.
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(Occlusion, "attribute", time_is_up)
+    run = services.lab_run_create(user=people["resident"], exercise=exercise)
+    services.lab_run_execute(run_pk=run.pk)
+    run.refresh_from_db()
+    assert run.status == LabRunStatus.FAILED
+    assert "Grad-CAM" in run.error_message and "Occlusion unticked" in run.error_message
+    assert "saliency-grad-cam-original.png" in run.outputs
+    assert "saliency-occlusion-original.png" not in run.outputs
+    client.force_login(people["resident"])
+    page = client.get(reverse("labs:run_detail", args=[run.pk])).content.decode()
+    assert "The run failed." in page and "What finished before the run stopped" in page
+    assert "saliency-grad-cam-original-view.png" in page
+    # The advice is one the form can act on: the same lab with Grad-CAM alone.
+    again = run_execute(
+        services.lab_run_create(
+            user=people["resident"], exercise=exercise, explainer_keys=["grad-cam"]
+        )
+    )
+    assert again.parameters["explainer_keys"] == ["grad-cam"]
+    with pytest.raises(services.LabRunRefused):
+        services.lab_run_create(user=people["resident"], exercise=exercise, explainer_keys=[])
+
+
 def test_classifier_probabilities_and_their_change_on_the_chest_ct(
     people, settings, chest_ct_library
 ):
