@@ -94,11 +94,14 @@ def main() -> None:
     print(f"load average at start: {load_average()}  (2 torch threads)")
     paths = chest_ct_paths(Path(tempfile.mkdtemp(prefix="artefact-bench-explain-")))
     slice_index = len(paths) // 2
-    from labs.computation import _volume, slice_load
+    from labs.computation import slice_load
+    from zoo.base import ImageVolume
 
     model = ct_lesion.CtLesionFinder()
     source = slice_load(paths=paths, slice_index=slice_index)
-    image = _volume(model, source.pixels, source)
+    image = ImageVolume.from_slice(
+        image=source.pixels, modality="CT", pixel_spacing_mm=source.pixel_spacing_mm
+    )
     network = model.network()
     prepared = explanation_input(model=model, image=image)
     score, _ = prepared.score(None)

@@ -241,7 +241,7 @@ def lab_run_result_display(run: LabRun) -> dict:
         row = {"title": title, "pictures": []}
         for side in sides:
             row["pictures"].append((f"saliency-{key}-{side}-view.png", f"{title}, {side}"))
-        for stage, words in (("top", "top layer scrambled"), ("all", "all layers scrambled")):
+        for stage, words in (("top", "top block scrambled"), ("all", "all blocks scrambled")):
             row["pictures"].append((f"sanity-{key}-{stage}-view.png", f"{title}, {words}"))
         row["pictures"] = [
             (_file_url(run, name), caption)
