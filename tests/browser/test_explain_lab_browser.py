@@ -48,7 +48,7 @@ def test_resident_explains_the_model_with_the_explainers_they_keep(
         assert explainers.get_by_label(title).is_checked()
     explainers.get_by_label("Integrated Gradients").uncheck()
     explainers.get_by_label("Occlusion").uncheck()
-    panel.get_by_label("Severity").fill("120")
+    panel.locator(f"#severity-{exercise.pk}").fill("120")
     panel.screenshot(path=screenshot_dir / "1-explain-form.png")
     panel.get_by_role("button", name="Run the lab").click()
     page.wait_for_url("**/labs/runs/*/")
