@@ -11,7 +11,7 @@ from wagtail.snippets.blocks import SnippetChooserBlock
 
 class QuizBlock(blocks.StructBlock):
     """A quiz (an Assessment of kind quiz). Passing it from the lesson counts towards the
-    lesson's automatic completion (assessments.selectors.lesson_ids_completed_automatically)."""
+    lesson's automatic completion (curriculum.selectors.lesson_ids_completed)."""
 
     assessment = SnippetChooserBlock("assessments.Assessment", label=_("Quiz"))
     introduction = blocks.TextBlock(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -81,9 +82,9 @@ def attempt_start(request, assessment_pk: int):
     lesson = None
     lesson_id = request.POST.get("lesson_id", "")
     if lesson_id.isdigit():
-        from curriculum.models import LessonPage
-
-        lesson = LessonPage.objects.filter(pk=int(lesson_id)).first()
+        # The curriculum sits above assessments: its lesson model is named, not imported.
+        lesson_model = apps.get_model("curriculum", "LessonPage")
+        lesson = lesson_model.objects.filter(pk=int(lesson_id)).first()
         if lesson is not None and not permissions.may_open_lesson(request.user, lesson):
             lesson = None
     try:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from accounts import permissions
 from accounts.models import Cohort, Enrolment
+from assessments.selectors import lesson_ids_quiz_passed, lesson_quiz_ids
 from curriculum.models import (
     CurriculumPage,
     LessonCompletion,
@@ -14,6 +15,7 @@ from curriculum.models import (
     ModulePage,
     OutcomeDomain,
 )
+from labs.selectors import lesson_lab_exercise_ids
 from reader_study.selectors import lesson_ids_participated
 
 
@@ -24,16 +26,6 @@ def courses_for_user(*, user, index) -> list[CurriculumPage]:
         course.user_may_open = permissions.may_view_page(user, course)
         course.user_may_self_enrol = permissions.may_self_enrol(user, course)
     return courses
-
-
-def lesson_lab_exercise_ids(page) -> set[int]:
-    """Primary keys of the lab exercises a lesson embeds (deleted ones are skipped)."""
-    body = getattr(page.specific, "body", None) or []
-    return {
-        block.value["exercise"].pk
-        for block in body
-        if block.block_type == "lab" and block.value.get("exercise") is not None
-    }
 
 
 def course_lessons(*, course) -> list[LessonPage]:
@@ -54,7 +46,7 @@ def lesson_neighbours(*, lesson: LessonPage) -> tuple[LessonPage | None, LessonP
 
 def lesson_ids_completed(*, user, lesson_ids: Iterable[int] | None = None) -> set[int]:
     """Lessons this user completed: marked complete, or whose lab they ran to success and
-    whose quiz they passed (a lesson with both needs both; assessments.selectors).
+    whose quiz they passed (a lesson with both needs both).
 
     A succeeded LabRun counts even before `curriculum.services.lesson_completion_record` was
     called for it, so completion by lab needs no cooperation from the labs app.
@@ -69,17 +61,31 @@ def lesson_ids_completed(*, user, lesson_ids: Iterable[int] | None = None) -> se
         lesson_ids = list(lesson_ids)
         completions = completions.filter(lesson_id__in=lesson_ids)
         runs = runs.filter(lesson_id__in=lesson_ids)
-    from assessments.selectors import lesson_ids_completed_automatically
-
     # Automatic completion: every lab embedded succeeded and every quiz embedded was passed.
     # Finishing a reader study counts like a lab that succeeded: taking part is what counts.
-    automatic = lesson_ids_completed_automatically(
+    automatic = _lesson_ids_completed_automatically(
         user=user,
         lab_succeeded_ids=set(runs.values_list("lesson_id", flat=True))
         | lesson_ids_participated(user=user, lesson_ids=lesson_ids),
         lesson_ids=lesson_ids,
     )
     return set(completions.values_list("lesson_id", flat=True)) | automatic
+
+
+def _lesson_ids_completed_automatically(
+    *, user, lab_succeeded_ids: set[int], lesson_ids: Iterable[int] | None = None
+) -> set[int]:
+    """Lessons complete by themselves: every lab they embed succeeded and every quiz they
+    embed was passed (a lesson with neither completes only by hand)."""
+    quiz_passed = lesson_ids_quiz_passed(user=user, lesson_ids=lesson_ids)
+    candidates = lab_succeeded_ids | quiz_passed
+    completed = set()
+    for lesson in LessonPage.objects.filter(pk__in=candidates):
+        lab_ok = not lesson_lab_exercise_ids(lesson) or lesson.pk in lab_succeeded_ids
+        quiz_ok = not lesson_quiz_ids(lesson) or lesson.pk in quiz_passed
+        if lab_ok and quiz_ok:
+            completed.add(lesson.pk)
+    return completed
 
 
 def lesson_is_completed(*, user, lesson: LessonPage) -> bool:

@@ -102,8 +102,8 @@ def lesson_completion_record_from_lab_run(*, run) -> LessonCompletion | None:
     Returns None when the run did not succeed or was not started from a lesson embedding its
     exercise (runs started elsewhere complete nothing).
     """
-    from curriculum.selectors import lesson_lab_exercise_ids
     from labs.models import LabRunStatus
+    from labs.selectors import lesson_lab_exercise_ids
 
     if run.status != LabRunStatus.SUCCEEDED or run.lesson_id is None:
         return None

@@ -8,6 +8,16 @@ from labs.models import LabRun, LabRunStatus
 NON_IMAGE_MODALITIES = ("SEG", "SR", "RTSTRUCT", "PR", "KO")
 
 
+def lesson_lab_exercise_ids(page) -> set[int]:
+    """Primary keys of the lab exercises a lesson embeds (deleted ones are skipped)."""
+    body = getattr(page.specific, "body", None) or []
+    return {
+        block.value["exercise"].pk
+        for block in body
+        if block.block_type == "lab" and block.value.get("exercise") is not None
+    }
+
+
 def _study_image_series(study_key: str):
     from studies.models import Series
 
@@ -321,7 +331,8 @@ def lab_run_questions(run: LabRun) -> list[dict]:
 
 
 def lab_own_model_choices(*, user) -> list[tuple[str, str]]:
-    """(zoo key, title) of models this user trained in the model builder."""
-    from model_builder.selectors import trained_model_choices_for_user
+    """(zoo key, title) of models this user trained in the model builder (which registers
+    them with the zoo: labs does not import its sibling)."""
+    from zoo.registry import model_choices_for_user
 
-    return trained_model_choices_for_user(user=user)
+    return model_choices_for_user(user=user)

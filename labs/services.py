@@ -44,6 +44,7 @@ from runs.services import (
     RunTimedOut,
     run_enqueue_on_commit,
     run_execute,
+    task_send,
     timed_out_message,
 )
 from studies.selectors import StudyNotFound
@@ -542,10 +543,8 @@ def uploaded_model_create(*, user, title: str, upload, spec) -> UploadedModel:
 
 
 def uploaded_model_validation_enqueue(*, model_pk: int) -> None:
-    from labs.tasks import uploaded_model_validate_task
-
     try:
-        uploaded_model_validate_task.apply_async(kwargs={"model_pk": model_pk})
+        task_send("labs.tasks.uploaded_model_validate_task", kwargs={"model_pk": model_pk})
     except Exception:
         logger.exception("Could not enqueue validation of uploaded model %s.", model_pk)
 

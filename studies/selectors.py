@@ -653,6 +653,6 @@ def studies_for_management(*, user) -> list:
 
 def course_choices() -> list:
     """The Curriculum pages a study can be made visible to."""
-    from curriculum.models import CurriculumPage
+    from studies.models import course_page_model
 
-    return list(CurriculumPage.objects.order_by("title"))
+    return list(course_page_model().objects.order_by("title"))

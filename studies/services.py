@@ -198,6 +198,7 @@ def instance_index(
             "rows": _integer(ds, "Rows"),
             "columns": _integer(ds, "Columns"),
             "number_of_frames": (_integer(ds, "NumberOfFrames") or 1) if has_pixels else 0,
+            "declares_number_of_frames": _integer(ds, "NumberOfFrames") is not None,
             "samples_per_pixel": _integer(ds, "SamplesPerPixel"),
             "bits_allocated": _integer(ds, "BitsAllocated"),
             "photometric_interpretation": _text(ds, "PhotometricInterpretation", 16),
@@ -345,10 +346,10 @@ def study_quarantine_release(*, study: Study, user) -> Study:
 
 def study_courses_set(*, study: Study, courses: Iterable) -> Study:
     """Make the study visible to exactly these courses (Curriculum pages)."""
-    from curriculum.models import CurriculumPage
+    from studies.models import course_page_model
 
     pages = list(courses)
-    wrong = [p for p in pages if not isinstance(p.specific, CurriculumPage)]
+    wrong = [p for p in pages if not isinstance(p.specific, course_page_model())]
     if wrong:
         raise ValueError(f"Only Curriculum pages can see studies, not {wrong}")
     study.courses.set(pages)

@@ -652,6 +652,8 @@ def _rendered(request, instance: Instance, *, frame_number: int, thumbnail: bool
             frame_number=frame_number,
             request=render,
         )
+    except TransferSyntaxNotAvailable as error:
+        raise DicomwebError(406, str(error)) from None
     except (PixelBudgetExceeded, FrameNotDecodable) as error:
         # PS3.18 §8.6.1.2 leaves the status open; 422: the request is fine, the stored
         # instance cannot be shown within this site's limits.
