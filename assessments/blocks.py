@@ -45,7 +45,7 @@ class QuizBlock(blocks.StructBlock):
         context.update(quiz=assessment, may_take=False, attempt=None, last_result=None)
         if assessment is None or user is None or not user.is_authenticated:
             return context
-        may_take = permissions.may_take_assessment(user, assessment)
+        may_take = permissions.may(user, "assessments.take", assessment)
         context["may_take"] = may_take
         if not may_take:
             return context

@@ -33,12 +33,12 @@ def attempt_finished_q() -> Q:
 
 def assessments_for_user(*, user) -> list[Assessment]:
     """Published assessments this user may take (residents) or look after (staff)."""
-    from accounts import permissions
+    from accounts import permissions, roles
 
     assessments = Assessment.objects.select_related("course").order_by("title")
-    if not permissions.is_staff_role(user):
+    if not roles.is_staff_role(user):
         assessments = assessments.filter(is_published=True)
-    return [a for a in assessments if permissions.may_view_assessment(user, a)]
+    return [a for a in assessments if permissions.may(user, "assessments.view", a)]
 
 
 def attempts_of_user(*, user, assessment: Assessment) -> QuerySet[Attempt]:
@@ -352,7 +352,7 @@ def exam_answer_key_series_uids() -> set[str]:
     A question is attached to an exam when the exam lists it, draws from its pool, or drew
     it into an attempt already (its pool tag may have changed since). From that moment until
     an educator releases the exam's key, residents must not reach these series by any path
-    (accounts.permissions.answer_key_series_filter); a series serving several exams stays
+    (the filter "assessments.unreleased_answer_keys"); a series serving several exams stays
     hidden until every one of them released its key. Practice quizzes' keys are not exam
     keys: a quiz gives feedback at once.
     """
@@ -369,3 +369,14 @@ def exam_answer_key_series_uids() -> set[str]:
         for uid in questions.values_list("data__seg_series_uid", flat=True)
         if isinstance(uid, str) and uid
     }
+
+
+def assessment_by_pk(pk: int) -> Assessment | None:
+    """The assessment with its course, or None (access: "assessments.view")."""
+    return Assessment.objects.select_related("course").filter(pk=pk).first()
+
+
+def attempt_by_pk(pk: int) -> Attempt | None:
+    """The attempt with its assessment and candidate, or None (access:
+    "assessments.open_own_attempt")."""
+    return Attempt.objects.select_related("assessment", "user").filter(pk=pk).first()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from accounts import permissions
+from accounts import permissions, roles
 from accounts.models import Cohort, Enrolment
 from assessments.selectors import lesson_ids_quiz_passed, lesson_quiz_ids
 from curriculum.models import (
@@ -23,8 +23,8 @@ def courses_for_user(*, user, index) -> list[CurriculumPage]:
     """Live courses under the index, each marked with whether this user may open it."""
     courses = list(CurriculumPage.objects.child_of(index).live().specific().order_by("path"))
     for course in courses:
-        course.user_may_open = permissions.may_view_page(user, course)
-        course.user_may_self_enrol = permissions.may_self_enrol(user, course)
+        course.user_may_open = permissions.may(user, "curriculum.view_page", course)
+        course.user_may_self_enrol = permissions.may(user, "curriculum.self_enrol", course)
     return courses
 
 
@@ -35,7 +35,7 @@ def course_lessons(*, course) -> list[LessonPage]:
 
 def lesson_neighbours(*, lesson: LessonPage) -> tuple[LessonPage | None, LessonPage | None]:
     """The lessons before and after this one in the course, crossing module boundaries."""
-    course = permissions.course_of(lesson)
+    course = course_of(lesson)
     if course is None:
         return None, None
     siblings = LessonPage.objects.descendant_of(course).live()
@@ -112,6 +112,27 @@ def unmet_prerequisites(*, user, module: ModulePage) -> list[ModulePage]:
         if prerequisite.required_module.live
     ]
     return [each for each in required if not module_is_completed(user=user, module=each)]
+
+
+def course_of(page) -> CurriculumPage | None:
+    """The Curriculum page a page belongs to (itself included), or None outside courses."""
+    return (
+        CurriculumPage.objects.ancestor_of(page, inclusive=True).first() if page.depth > 1 else None
+    )
+
+
+def lesson_prerequisites_unmet(user, page) -> list[ModulePage]:
+    """Modules a resident must complete before opening this lesson; staff are never held back.
+
+    Empty for pages that are not lessons (a module page stays readable and lists what it
+    needs) and for staff roles.
+    """
+    if not roles.is_resident(user) or page.specific_class is not LessonPage:
+        return []
+    module = ModulePage.objects.filter(pk=page.get_parent().pk).first()
+    if module is None:
+        return []
+    return unmet_prerequisites(user=user, module=module)
 
 
 @dataclass
@@ -322,4 +343,6 @@ def lessons_search(*, user, query: str, limit: int = 30) -> list[LessonPage]:
     if not query:
         return []
     results = LessonPage.objects.live().search(query)[: limit * 3]
-    return [lesson for lesson in results if permissions.may_view_page(user, lesson)][:limit]
+    return [lesson for lesson in results if permissions.may(user, "curriculum.view_page", lesson)][
+        :limit
+    ]

@@ -87,7 +87,7 @@ def lesson_completion_record(
 ) -> LessonCompletion:
     """Record that the user completed the lesson; recording twice keeps the first record.
 
-    Callers check `accounts.permissions.may_mark_lesson_complete` first (views) or know the
+    Callers check the rule "curriculum.mark_lesson_complete" first (views) or know the
     user earned it (a finished lab run).
     """
     completion, _created = LessonCompletion.objects.get_or_create(
@@ -118,7 +118,7 @@ def lesson_completion_record_from_lab_run(*, run) -> LessonCompletion | None:
 
 
 def course_self_enrol(*, user, course: CurriculumPage) -> Enrolment:
-    """Enrol a resident who asked to; callers check `permissions.may_self_enrol` first."""
+    """Enrol a resident who asked to; callers check the rule "curriculum.self_enrol" first."""
     return enrolment_create(user=user, course=course)
 
 

@@ -22,3 +22,6 @@ class GradingConfig(AppConfig):
             )
         )
         demo_step_register(grading_demo_ensure)
+
+        # Register this app's access rules (accounts.permissions) at start-up.
+        from grading import rules  # noqa: F401

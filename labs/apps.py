@@ -21,3 +21,6 @@ class LabsConfig(AppConfig):
                 choices=uploaded_models_usable_choices,
             )
         )
+
+        # Register this app's access rules (accounts.permissions) at start-up.
+        from labs import rules  # noqa: F401

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from accounts import permissions
+from accounts import permissions, roles
 from labs.models import LabRun, LabRunStatus
 
 NON_IMAGE_MODALITIES = ("SEG", "SR", "RTSTRUCT", "PR", "KO")
@@ -63,7 +63,10 @@ def study_seg_paths(*, study_key: str) -> list[Path]:
     if study_key in SAMPLE_STUDIES:
         return []
     root = library_root()
-    keys = Series.objects.filter(permissions.answer_key_series_filter()).values("pk")
+    # Over studies.Series, the same for everyone; assessments declares it (an upper layer).
+    keys = Series.objects.filter(
+        permissions.visible_q(None, "assessments.unreleased_answer_keys")
+    ).values("pk")
     return [
         root / path
         for path in Instance.objects.filter(series__study__key=study_key, series__modality="SEG")
@@ -106,7 +109,7 @@ def lab_runs_reportable(user):
 
 def lab_runs_for_user(*, user, exercise=None, limit: int = 50):
     """Runs this user may see (their own for residents), newest first."""
-    runs = LabRun.objects.filter(permissions.lab_runs_visible_filter(user)).select_related(
+    runs = permissions.visible(user, "labs.runs", LabRun.objects.all()).select_related(
         "exercise", "user"
     )
     if exercise is not None:
@@ -157,11 +160,10 @@ def uploaded_models_usable_choices() -> list[tuple[str, str]]:
 
 def uploaded_models_for_user(*, user):
     """Uploads this educator made (all of them for programme admins), newest first."""
-    from accounts import permissions
     from labs.models import UploadedModel
 
     rows = UploadedModel.objects.select_related("uploaded_by")
-    return rows if permissions.may_administer(user) else rows.filter(uploaded_by=user)
+    return rows if roles.is_admin(user) else rows.filter(uploaded_by=user)
 
 
 def _file_url(run: LabRun, name: str) -> str | None:
@@ -336,3 +338,8 @@ def lab_own_model_choices(*, user) -> list[tuple[str, str]]:
     from zoo.registry import model_choices_for_user
 
     return model_choices_for_user(user=user)
+
+
+def lab_run_by_pk(pk: int) -> LabRun | None:
+    """The run with its exercise and owner, or None (access: "labs.view_run" and friends)."""
+    return LabRun.objects.select_related("exercise", "user").filter(pk=pk).first()

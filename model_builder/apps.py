@@ -19,3 +19,6 @@ class ModelBuilderConfig(AppConfig):
                 choices_for_user=lambda user: trained_model_choices_for_user(user=user),
             )
         )
+
+        # Register this app's access rules (accounts.permissions) at start-up.
+        from model_builder import rules  # noqa: F401

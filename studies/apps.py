@@ -11,3 +11,6 @@ class StudiesConfig(AppConfig):
         from studies.pixel_decoders import pixel_decoders_register
 
         pixel_decoders_register()
+
+        # Register this app's access rules (accounts.permissions) at start-up.
+        from studies import rules  # noqa: F401

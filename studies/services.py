@@ -334,7 +334,7 @@ def library_index_rebuild(*, root: Path | None = None) -> list[Study]:
 def study_quarantine_release(*, study: Study, user) -> Study:
     """Publish a quarantined study after a person checked its pixels for burned-in text.
 
-    Precondition: the caller checked accounts.permissions.may_change_study_courses. The
+    Precondition: the caller checked the rule "studies.change_courses". The
     reasons stay recorded; re-indexing keeps the release (the row keeps who and when).
     """
     study.quarantine_released_by = user
@@ -634,7 +634,7 @@ def study_store_uploaded(
     """Validate, de-identify, store and index each instance; report each one's fate.
 
     Precondition: the caller checked the user may store studies (and, for
-    deidentify=False, accounts.permissions.may_store_without_deidentification).
+    deidentify=False, the rule "studies.store_without_deidentification").
     Each instance is stored whole or not at all: its file is written atomically, and the
     file is removed again if indexing fails. De-identification (PS3.15 Annex E Basic
     Profile, Modified Dates option) uses one secret-derived UID map and date shift per
@@ -788,7 +788,7 @@ def study_import_from_remote(
     instance at a time) and store it like an upload: validated, de-identified (PS3.15
     Basic Profile), indexed, quarantined when burned-in annotation is suspected.
 
-    Precondition: the caller checked accounts.permissions.may_store_studies and that
+    Precondition: the caller checked the rule "studies.store" and that
     `remote` is one of studies.selectors.import_remotes(). Raises ValueError for a
     malformed UID; network errors from the remote propagate (requests exceptions).
     """
