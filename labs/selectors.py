@@ -196,6 +196,11 @@ def _viewer(run: LabRun, *, title: str, image: str, layers: list[tuple[str, str,
     }
 
 
+def lab_run_is_partial(run: LabRun) -> bool:
+    """A failed run that kept what finished before it stopped (e.g. for time)."""
+    return run.status == "failed" and bool((run.summary or {}).get("partial")) and bool(run.outputs)
+
+
 def lab_run_result_display(run: LabRun) -> dict:
     """Everything the result page draws, from the run's stored summary and files."""
     from django.urls import reverse
@@ -248,7 +253,7 @@ def lab_run_result_display(run: LabRun) -> dict:
         row = {"title": title, "pictures": []}
         for side in sides:
             row["pictures"].append((f"saliency-{key}-{side}-view.png", f"{title}, {side}"))
-        for stage, words in (("top", "top layer scrambled"), ("all", "all layers scrambled")):
+        for stage, words in (("top", "top block scrambled"), ("all", "all blocks scrambled")):
             row["pictures"].append((f"sanity-{key}-{stage}-view.png", f"{title}, {words}"))
         row["pictures"] = [
             (_file_url(run, name), caption)
@@ -285,6 +290,7 @@ def lab_run_result_display(run: LabRun) -> dict:
 
     return {
         "kind": kind,
+        "partial": bool(summary.get("partial")),
         "viewers": viewers,
         "pictures": [
             (_file_url(run, name), alt, caption)

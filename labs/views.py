@@ -37,6 +37,7 @@ def lab_run_create(request, exercise_pk: int):
             severity=form.cleaned_data["severity"],
             slice_number=form.cleaned_data["slice_number"],
             model_key=form.cleaned_data["model_key"],
+            explainer_keys=form.chosen_explainer_keys(),
         )
     except services.LabRunRefused as refusal:
         messages.error(request, str(refusal))
@@ -50,7 +51,10 @@ def _run_context(request, run) -> dict:
         "metrics": selectors.lab_run_metrics_display(run),
         "may_cancel": permissions.may(request.user, "labs.cancel_run", run),
         "may_answer": permissions.may(request.user, "labs.answer_run", run),
-        "result": selectors.lab_run_result_display(run) if run.status == "succeeded" else None,
+        "result": selectors.lab_run_result_display(run)
+        if run.status == "succeeded" or selectors.lab_run_is_partial(run)
+        else None,
+        "partial_result": selectors.lab_run_is_partial(run),
         "questions": selectors.lab_run_questions(run),
         **run_progress_context(
             run=run, namespace="labs", result_template="labs/_lab_run_result.html"

@@ -33,7 +33,16 @@ logger = logging.getLogger(__name__)
 
 
 class RunFailed(Exception):
-    """Raised by a family's compute step; the message is written for the person who ran it."""
+    """Raised by a family's compute step; the message is written for the person who ran it.
+
+    `store(held)`, where given, keeps what finished before the failure (a lab stopped for
+    time keeps the maps it drew); it runs in the transaction that fails the run, only while
+    this attempt still holds it.
+    """
+
+    def __init__(self, message, *, store=None) -> None:
+        super().__init__(message)
+        self.store = store
 
 
 class RunAbandoned(Exception):
@@ -305,9 +314,15 @@ def _heartbeat(progress: RunProgress):
 # --- Execute ------------------------------------------------------------------------------
 
 
-def run_fail_if_held(run: DurableRun, message: str) -> None:
-    """Fail the run only while this attempt still holds it (a cancel stays a cancel)."""
-    _held(run).update(status=RunStatus.FAILED, error_message=message, finished_at=timezone.now())
+def run_fail_if_held(run: DurableRun, message: str, *, store=None) -> None:
+    """Fail the run only while this attempt still holds it (a cancel stays a cancel), and
+    keep its partial results with `store(held)` in the same transaction."""
+    with transaction.atomic():
+        failed = _held(run).update(
+            status=RunStatus.FAILED, error_message=message, finished_at=timezone.now()
+        )
+        if failed and store is not None:
+            store(type(run).objects.get(pk=run.pk))
 
 
 def run_execute(*, model_label: str, run_pk: int) -> DurableRun | None:
@@ -339,7 +354,7 @@ def run_execute(*, model_label: str, run_pk: int) -> DurableRun | None:
     except (RunTimedOut, SoftTimeLimitExceeded):
         run_fail_if_held(run, timed_out_message(policy))
     except RunFailed as error:
-        run_fail_if_held(run, str(error))
+        run_fail_if_held(run, str(error), store=error.store)
     except Exception:
         logger.exception("%s %s failed", model_label, run_pk)
         run_fail_if_held(run, _("The run failed on the worker. The error has been logged."))
