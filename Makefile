@@ -22,6 +22,7 @@ test:
 lint: setup
 	.venv/bin/ruff format --check .
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports  # the layers and "services never import tasks" (pyproject.toml)
 
 format: setup
 	.venv/bin/ruff format .

@@ -11,7 +11,7 @@ from wagtail.snippets.blocks import SnippetChooserBlock
 
 class QuizBlock(blocks.StructBlock):
     """A quiz (an Assessment of kind quiz). Passing it from the lesson counts towards the
-    lesson's automatic completion (assessments.selectors.lesson_ids_completed_automatically)."""
+    lesson's automatic completion (curriculum.selectors.lesson_ids_completed)."""
 
     assessment = SnippetChooserBlock("assessments.Assessment", label=_("Quiz"))
     introduction = blocks.TextBlock(
@@ -45,7 +45,7 @@ class QuizBlock(blocks.StructBlock):
         context.update(quiz=assessment, may_take=False, attempt=None, last_result=None)
         if assessment is None or user is None or not user.is_authenticated:
             return context
-        may_take = permissions.may_take_assessment(user, assessment)
+        may_take = permissions.may(user, "assessments.take", assessment)
         context["may_take"] = may_take
         if not may_take:
             return context

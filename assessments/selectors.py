@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
@@ -33,12 +33,12 @@ def attempt_finished_q() -> Q:
 
 def assessments_for_user(*, user) -> list[Assessment]:
     """Published assessments this user may take (residents) or look after (staff)."""
-    from accounts import permissions
+    from accounts import permissions, roles
 
     assessments = Assessment.objects.select_related("course").order_by("title")
-    if not permissions.is_staff_role(user):
+    if not roles.is_staff_role(user):
         assessments = assessments.filter(is_published=True)
-    return [a for a in assessments if permissions.may_view_assessment(user, a)]
+    return [a for a in assessments if permissions.may(user, "assessments.view", a)]
 
 
 def attempts_of_user(*, user, assessment: Assessment) -> QuerySet[Attempt]:
@@ -148,15 +148,30 @@ def answer_key_text(question: Question) -> str:
 # --- Results ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ExaminerMarks:
+    """How the app that holds examiners' marks (grading, a layer above) reads them into a
+    result; it registers itself at start-up, so assessments never imports it."""
+
+    # score, max, percent, complete, released of an attempt, released examiner marks included.
+    attempt_result: Callable[[Attempt], dict]
+    # The released examiner mark of a response; None while unreleased.
+    response_released_score: Callable[[Response], float | None]
+
+
+_examiner_marks: ExaminerMarks | None = None
+
+
+def examiner_marks_register(marks: ExaminerMarks) -> None:
+    global _examiner_marks
+    _examiner_marks = marks
+
+
 def attempt_result(*, attempt: Attempt) -> dict:
     """score, max, percent, complete, released: from the grading app when it is installed
     (it adds released examiner marks), else from the automatic marks alone."""
-    try:
-        from grading.selectors import attempt_result as grading_attempt_result
-    except ImportError:
-        grading_attempt_result = None
-    if grading_attempt_result is not None:
-        return grading_attempt_result(attempt)
+    if _examiner_marks is not None:
+        return _examiner_marks.attempt_result(attempt)
     examiner_marked = attempt.responses.filter(
         question__kind__in=[QuestionKind.ESSAY, QuestionKind.LAB_REPORT]
     ).exists()
@@ -176,11 +191,9 @@ def attempt_passed(*, attempt: Attempt) -> bool:
 
 
 def response_released_score(response: Response) -> float | None:
-    try:
-        from grading.selectors import response_released_score as released
-    except ImportError:
+    if _examiner_marks is None:
         return None
-    return released(response)
+    return _examiner_marks.response_released_score(response)
 
 
 # --- Lesson completion (curriculum.selectors asks) ---------------------------------------
@@ -204,25 +217,6 @@ def lesson_ids_quiz_passed(*, user, lesson_ids: Iterable[int] | None = None) -> 
     if lesson_ids is not None:
         attempts = attempts.filter(lesson_id__in=list(lesson_ids))
     return {a.lesson_id for a in attempts if attempt_passed(attempt=a)}
-
-
-def lesson_ids_completed_automatically(
-    *, user, lab_succeeded_ids: set[int], lesson_ids: Iterable[int] | None = None
-) -> set[int]:
-    """Lessons complete by themselves: every lab they embed succeeded and every quiz they
-    embed was passed (a lesson with neither completes only by hand)."""
-    from curriculum.models import LessonPage
-    from curriculum.selectors import lesson_lab_exercise_ids
-
-    quiz_passed = lesson_ids_quiz_passed(user=user, lesson_ids=lesson_ids)
-    candidates = lab_succeeded_ids | quiz_passed
-    completed = set()
-    for lesson in LessonPage.objects.filter(pk__in=candidates):
-        lab_ok = not lesson_lab_exercise_ids(lesson) or lesson.pk in lab_succeeded_ids
-        quiz_ok = not lesson_quiz_ids(lesson) or lesson.pk in quiz_passed
-        if lab_ok and quiz_ok:
-            completed.add(lesson.pk)
-    return completed
 
 
 def lesson_quiz_pending(*, user, lesson) -> bool:
@@ -358,7 +352,7 @@ def exam_answer_key_series_uids() -> set[str]:
     A question is attached to an exam when the exam lists it, draws from its pool, or drew
     it into an attempt already (its pool tag may have changed since). From that moment until
     an educator releases the exam's key, residents must not reach these series by any path
-    (accounts.permissions.answer_key_series_filter); a series serving several exams stays
+    (the filter "assessments.unreleased_answer_keys"); a series serving several exams stays
     hidden until every one of them released its key. Practice quizzes' keys are not exam
     keys: a quiz gives feedback at once.
     """
@@ -375,3 +369,14 @@ def exam_answer_key_series_uids() -> set[str]:
         for uid in questions.values_list("data__seg_series_uid", flat=True)
         if isinstance(uid, str) and uid
     }
+
+
+def assessment_by_pk(pk: int) -> Assessment | None:
+    """The assessment with its course, or None (access: "assessments.view")."""
+    return Assessment.objects.select_related("course").filter(pk=pk).first()
+
+
+def attempt_by_pk(pk: int) -> Attempt | None:
+    """The attempt with its assessment and candidate, or None (access:
+    "assessments.open_own_attempt")."""
+    return Attempt.objects.select_related("assessment", "user").filter(pk=pk).first()

@@ -102,7 +102,7 @@ def attempt_start(
 ) -> Attempt:
     """The user's attempt in progress, or a new one; raises AttemptRefused with the reason.
 
-    Callers check `accounts.permissions.may_take_assessment` first. Resuming comes before
+    Callers check the rule "assessments.take" first. Resuming comes before
     the availability rules: an attempt in progress stays open until its own deadline.
     """
     now = now or timezone.now()

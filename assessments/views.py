@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -34,7 +35,7 @@ def assessment_list(request):
         "assessments/assessment_list.html",
         {
             "assessments": assessments,
-            "may_view_statistics": permissions.may_view_assessment_statistics(request.user),
+            "may_view_statistics": permissions.may(request.user, "assessments.view_statistics"),
         },
     )
 
@@ -42,9 +43,11 @@ def assessment_list(request):
 @login_required
 @require_GET
 def assessment_detail(request, assessment_pk: int):
-    assessment = permissions.access_assessment_by_id(request.user, assessment_pk)
+    assessment = permissions.access_or_404(
+        request.user, "assessments.view", selectors.assessment_by_pk(assessment_pk)
+    )
     now = timezone.now()
-    may_take = permissions.may_take_assessment(request.user, assessment)
+    may_take = permissions.may(request.user, "assessments.take", assessment)
     attempts = []
     in_progress = None
     refusal = ""
@@ -67,7 +70,7 @@ def assessment_detail(request, assessment_pk: int):
             "in_progress": in_progress,
             "refusal": refusal,
             "question_count": assessment.items.count(),
-            "may_view_statistics": permissions.may_view_assessment_statistics(request.user),
+            "may_view_statistics": permissions.may(request.user, "assessments.view_statistics"),
         },
     )
 
@@ -75,16 +78,20 @@ def assessment_detail(request, assessment_pk: int):
 @login_required
 @require_POST
 def attempt_start(request, assessment_pk: int):
-    assessment = permissions.access_assessment_by_id(request.user, assessment_pk)
-    if not permissions.may_take_assessment(request.user, assessment):
+    assessment = permissions.access_or_404(
+        request.user, "assessments.view", selectors.assessment_by_pk(assessment_pk)
+    )
+    if not permissions.may(request.user, "assessments.take", assessment):
         raise PermissionDenied(_("Only residents of the course take this assessment."))
     lesson = None
     lesson_id = request.POST.get("lesson_id", "")
     if lesson_id.isdigit():
-        from curriculum.models import LessonPage
-
-        lesson = LessonPage.objects.filter(pk=int(lesson_id)).first()
-        if lesson is not None and not permissions.may_open_lesson(request.user, lesson):
+        # The curriculum sits above assessments: its lesson model is named, not imported.
+        lesson_model = apps.get_model("curriculum", "LessonPage")
+        lesson = lesson_model.objects.filter(pk=int(lesson_id)).first()
+        if lesson is not None and not permissions.may(
+            request.user, "curriculum.open_lesson", lesson
+        ):
             lesson = None
     try:
         attempt = services.attempt_start(assessment=assessment, user=request.user, lesson=lesson)
@@ -121,7 +128,9 @@ def _own_lab_runs(user, items):
 @login_required
 @require_GET
 def attempt_page(request, attempt_pk: int):
-    attempt = permissions.access_own_attempt_by_id(request.user, attempt_pk)
+    attempt = permissions.access_or_404(
+        request.user, "assessments.open_own_attempt", selectors.attempt_by_pk(attempt_pk)
+    )
     attempt = services.attempt_expire_if_overdue(attempt=attempt)
     if attempt.is_finished:
         if attempt.status == AttemptStatus.TIMED_OUT:
@@ -134,7 +143,9 @@ def attempt_page(request, attempt_pk: int):
 @require_POST
 def response_save(request, attempt_pk: int, position: int):
     """Autosave (htmx, one question's form) or a plain form post; same service."""
-    attempt = permissions.access_own_attempt_by_id(request.user, attempt_pk)
+    attempt = permissions.access_or_404(
+        request.user, "assessments.open_own_attempt", selectors.attempt_by_pk(attempt_pk)
+    )
     if not attempt.responses.filter(position=position).exists():
         raise Http404(_("No such question in this attempt."))
     htmx = request.headers.get("HX-Request") == "true"
@@ -181,7 +192,9 @@ def _safe_next(request, value: str) -> str:
 @require_GET
 def attempt_review(request, attempt_pk: int):
     """The last look before submitting: which questions have a saved answer, which not."""
-    attempt = permissions.access_own_attempt_by_id(request.user, attempt_pk)
+    attempt = permissions.access_or_404(
+        request.user, "assessments.open_own_attempt", selectors.attempt_by_pk(attempt_pk)
+    )
     attempt = services.attempt_expire_if_overdue(attempt=attempt)
     if attempt.is_finished:
         return redirect("assessments:result", attempt_pk=attempt.pk)
@@ -209,7 +222,9 @@ def attempt_review(request, attempt_pk: int):
 @login_required
 @require_POST
 def attempt_submit(request, attempt_pk: int):
-    attempt = permissions.access_own_attempt_by_id(request.user, attempt_pk)
+    attempt = permissions.access_or_404(
+        request.user, "assessments.open_own_attempt", selectors.attempt_by_pk(attempt_pk)
+    )
     already = attempt.is_finished
     attempt = services.attempt_submit(attempt=attempt)
     back = _safe_next(request, request.POST.get("next", ""))
@@ -225,7 +240,9 @@ def attempt_submit(request, attempt_pk: int):
 @login_required
 @require_GET
 def attempt_result(request, attempt_pk: int):
-    attempt = permissions.access_own_attempt_by_id(request.user, attempt_pk)
+    attempt = permissions.access_or_404(
+        request.user, "assessments.open_own_attempt", selectors.attempt_by_pk(attempt_pk)
+    )
     attempt = services.attempt_expire_if_overdue(attempt=attempt)
     if not attempt.is_finished:
         return redirect("assessments:attempt", attempt_pk=attempt.pk)
@@ -264,9 +281,11 @@ def attempt_result(request, attempt_pk: int):
 @login_required
 @require_GET
 def assessment_statistics(request, assessment_pk: int):
-    if not permissions.may_view_assessment_statistics(request.user):
+    if not permissions.may(request.user, "assessments.view_statistics"):
         raise PermissionDenied(_("Statistics are for educators and programme admins."))
-    assessment = permissions.access_assessment_by_id(request.user, assessment_pk)
+    assessment = permissions.access_or_404(
+        request.user, "assessments.view", selectors.assessment_by_pk(assessment_pk)
+    )
     statistics = selectors.assessment_statistics(assessment=assessment)
     return render(
         request,
@@ -274,7 +293,7 @@ def assessment_statistics(request, assessment_pk: int):
         {
             "assessment": assessment,
             "statistics": statistics,
-            "may_release": permissions.may_release_assessment_results(request.user),
+            "may_release": permissions.may(request.user, "assessments.release_results"),
         },
     )
 
@@ -282,9 +301,11 @@ def assessment_statistics(request, assessment_pk: int):
 @login_required
 @require_GET
 def score_distribution(request, assessment_pk: int):
-    if not permissions.may_view_assessment_statistics(request.user):
+    if not permissions.may(request.user, "assessments.view_statistics"):
         raise PermissionDenied(_("Statistics are for educators and programme admins."))
-    assessment = permissions.access_assessment_by_id(request.user, assessment_pk)
+    assessment = permissions.access_or_404(
+        request.user, "assessments.view", selectors.assessment_by_pk(assessment_pk)
+    )
     statistics = selectors.assessment_statistics(assessment=assessment)
     svg = selectors.score_distribution_svg(statistics=statistics)
     return HttpResponse(svg, content_type="image/svg+xml")
@@ -293,9 +314,11 @@ def score_distribution(request, assessment_pk: int):
 @login_required
 @require_POST
 def results_release(request, assessment_pk: int):
-    if not permissions.may_release_assessment_results(request.user):
+    if not permissions.may(request.user, "assessments.release_results"):
         raise PermissionDenied(_("Educators and programme admins release results."))
-    assessment = permissions.access_assessment_by_id(request.user, assessment_pk)
+    assessment = permissions.access_or_404(
+        request.user, "assessments.view", selectors.assessment_by_pk(assessment_pk)
+    )
     services.assessment_results_release(assessment=assessment)
     messages.success(
         request,

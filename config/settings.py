@@ -112,7 +112,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "accounts.context_processors.role",
+                "config.navigation.navigation",
             ],
         },
     },
@@ -263,6 +263,11 @@ LAB_RUN_MAX_RUNNING_PER_USER = int(os.environ.get("LAB_RUN_MAX_RUNNING_PER_USER"
 # (and the sweeper marks the run failed with the same message).
 LAB_RUN_SOFT_TIME_LIMIT_SECONDS = float(os.environ.get("LAB_RUN_SOFT_TIME_LIMIT_SECONDS", "120"))
 LAB_RUN_HARD_TIME_LIMIT_SECONDS = float(os.environ.get("LAB_RUN_HARD_TIME_LIMIT_SECONDS", "150"))
+# Forward and backward passes through the network one lab run may cost (an image of a
+# batched pass counts as one; labs.computation.lab_network_passes). Authoring refuses an
+# exercise whose explainers and check would need more, so runs finish inside the limits
+# above (a pass of the 512 x 512 lesion finder is ~0.07 s on 2 idle cores: 1200 ~ 80 s).
+LAB_RUN_MAX_NETWORK_PASSES = int(os.environ.get("LAB_RUN_MAX_NETWORK_PASSES", "1200"))
 # Single runs: "interactive" on CPU hosts; "gpu" where residents' workers have CUDA.
 LAB_RUN_QUEUE = os.environ.get("LAB_RUN_QUEUE", "interactive")
 LAB_RUN_ANSWER_MAX_CHARS = int(os.environ.get("LAB_RUN_ANSWER_MAX_CHARS", "4000"))

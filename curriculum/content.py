@@ -42,12 +42,26 @@ class ContentError(ValueError):
 
 @dataclass
 class LabSpec:
+    """A labs.LabExercise: the module's [lab], or a lesson's `lab` block with an inline
+    [body.exercise] (an explain lab, say: kind, explainers, the image to start on)."""
+
     title: str
     instructions: str
     model_key: str = "ct-tissue"
     study_key: str = "ct-small"
-    perturbation_key: str = "gaussian-noise"
+    perturbation_key: str = "gaussian-noise"  # "" offers none
     severity_default: float = 100.0
+    severity_max: float | None = None
+    kind: str = "break-it"
+    explainer_keys: list[str] = field(default_factory=list)
+    slice_default: int | None = None
+    questions: list[str] = field(default_factory=list)
+
+
+def lab_block_title(block: dict) -> str:
+    """The exercise title a `lab` block names, inline ([body.exercise]) or by title."""
+    exercise = block["exercise"]
+    return exercise["title"] if isinstance(exercise, dict) else exercise
 
 
 @dataclass
@@ -151,6 +165,11 @@ def lesson_read(path: Path) -> LessonSpec:
             raise ContentError(
                 f"{path}: a {block['type']} block needs [body.exercise] with a title"
             )
+        if block["type"] == "lab" and isinstance(block.get("exercise"), dict):
+            try:
+                LabSpec(**block["exercise"])
+            except TypeError as error:
+                raise ContentError(f"{path}: lab [body.exercise]: {error}") from None
     return LessonSpec(
         path=path,
         slug=data["slug"],

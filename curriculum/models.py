@@ -90,9 +90,9 @@ class CurriculumPage(Page):
 
         context = super().get_context(request, *args, **kwargs)
         context["progress"] = course_progress(user=request.user, course=self)
-        context["may_self_enrol"] = permissions.may_self_enrol(request.user, self)
-        context["may_view_course_progress"] = permissions.may_view_course_progress(
-            request.user, self
+        context["may_self_enrol"] = permissions.may(request.user, "curriculum.self_enrol", self)
+        context["may_view_course_progress"] = permissions.may(
+            request.user, "curriculum.view_course_progress", self
         )
         return context
 
@@ -176,7 +176,9 @@ class LessonPage(Page):
         context = super().get_context(request, *args, **kwargs)
         context["previous_lesson"], context["next_lesson"] = lesson_neighbours(lesson=self)
         context["is_completed"] = lesson_is_completed(user=request.user, lesson=self)
-        context["may_mark_complete"] = permissions.may_mark_lesson_complete(request.user, self)
+        context["may_mark_complete"] = permissions.may(
+            request.user, "curriculum.mark_lesson_complete", self
+        )
         return context
 
 

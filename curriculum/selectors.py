@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from accounts import permissions
+from accounts import permissions, roles
 from accounts.models import Cohort, Enrolment
+from assessments.selectors import lesson_ids_quiz_passed, lesson_quiz_ids
 from curriculum.models import (
     CurriculumPage,
     LessonCompletion,
@@ -14,6 +15,7 @@ from curriculum.models import (
     ModulePage,
     OutcomeDomain,
 )
+from labs.selectors import lesson_lab_exercise_ids
 from reader_study.selectors import lesson_ids_participated
 
 
@@ -21,19 +23,9 @@ def courses_for_user(*, user, index) -> list[CurriculumPage]:
     """Live courses under the index, each marked with whether this user may open it."""
     courses = list(CurriculumPage.objects.child_of(index).live().specific().order_by("path"))
     for course in courses:
-        course.user_may_open = permissions.may_view_page(user, course)
-        course.user_may_self_enrol = permissions.may_self_enrol(user, course)
+        course.user_may_open = permissions.may(user, "curriculum.view_page", course)
+        course.user_may_self_enrol = permissions.may(user, "curriculum.self_enrol", course)
     return courses
-
-
-def lesson_lab_exercise_ids(page) -> set[int]:
-    """Primary keys of the lab exercises a lesson embeds (deleted ones are skipped)."""
-    body = getattr(page.specific, "body", None) or []
-    return {
-        block.value["exercise"].pk
-        for block in body
-        if block.block_type == "lab" and block.value.get("exercise") is not None
-    }
 
 
 def course_lessons(*, course) -> list[LessonPage]:
@@ -43,7 +35,7 @@ def course_lessons(*, course) -> list[LessonPage]:
 
 def lesson_neighbours(*, lesson: LessonPage) -> tuple[LessonPage | None, LessonPage | None]:
     """The lessons before and after this one in the course, crossing module boundaries."""
-    course = permissions.course_of(lesson)
+    course = course_of(lesson)
     if course is None:
         return None, None
     siblings = LessonPage.objects.descendant_of(course).live()
@@ -54,7 +46,7 @@ def lesson_neighbours(*, lesson: LessonPage) -> tuple[LessonPage | None, LessonP
 
 def lesson_ids_completed(*, user, lesson_ids: Iterable[int] | None = None) -> set[int]:
     """Lessons this user completed: marked complete, or whose lab they ran to success and
-    whose quiz they passed (a lesson with both needs both; assessments.selectors).
+    whose quiz they passed (a lesson with both needs both).
 
     A succeeded LabRun counts even before `curriculum.services.lesson_completion_record` was
     called for it, so completion by lab needs no cooperation from the labs app.
@@ -69,17 +61,31 @@ def lesson_ids_completed(*, user, lesson_ids: Iterable[int] | None = None) -> se
         lesson_ids = list(lesson_ids)
         completions = completions.filter(lesson_id__in=lesson_ids)
         runs = runs.filter(lesson_id__in=lesson_ids)
-    from assessments.selectors import lesson_ids_completed_automatically
-
     # Automatic completion: every lab embedded succeeded and every quiz embedded was passed.
     # Finishing a reader study counts like a lab that succeeded: taking part is what counts.
-    automatic = lesson_ids_completed_automatically(
+    automatic = _lesson_ids_completed_automatically(
         user=user,
         lab_succeeded_ids=set(runs.values_list("lesson_id", flat=True))
         | lesson_ids_participated(user=user, lesson_ids=lesson_ids),
         lesson_ids=lesson_ids,
     )
     return set(completions.values_list("lesson_id", flat=True)) | automatic
+
+
+def _lesson_ids_completed_automatically(
+    *, user, lab_succeeded_ids: set[int], lesson_ids: Iterable[int] | None = None
+) -> set[int]:
+    """Lessons complete by themselves: every lab they embed succeeded and every quiz they
+    embed was passed (a lesson with neither completes only by hand)."""
+    quiz_passed = lesson_ids_quiz_passed(user=user, lesson_ids=lesson_ids)
+    candidates = lab_succeeded_ids | quiz_passed
+    completed = set()
+    for lesson in LessonPage.objects.filter(pk__in=candidates):
+        lab_ok = not lesson_lab_exercise_ids(lesson) or lesson.pk in lab_succeeded_ids
+        quiz_ok = not lesson_quiz_ids(lesson) or lesson.pk in quiz_passed
+        if lab_ok and quiz_ok:
+            completed.add(lesson.pk)
+    return completed
 
 
 def lesson_is_completed(*, user, lesson: LessonPage) -> bool:
@@ -106,6 +112,27 @@ def unmet_prerequisites(*, user, module: ModulePage) -> list[ModulePage]:
         if prerequisite.required_module.live
     ]
     return [each for each in required if not module_is_completed(user=user, module=each)]
+
+
+def course_of(page) -> CurriculumPage | None:
+    """The Curriculum page a page belongs to (itself included), or None outside courses."""
+    return (
+        CurriculumPage.objects.ancestor_of(page, inclusive=True).first() if page.depth > 1 else None
+    )
+
+
+def lesson_prerequisites_unmet(user, page) -> list[ModulePage]:
+    """Modules a resident must complete before opening this lesson; staff are never held back.
+
+    Empty for pages that are not lessons (a module page stays readable and lists what it
+    needs) and for staff roles.
+    """
+    if not roles.is_resident(user) or page.specific_class is not LessonPage:
+        return []
+    module = ModulePage.objects.filter(pk=page.get_parent().pk).first()
+    if module is None:
+        return []
+    return unmet_prerequisites(user=user, module=module)
 
 
 @dataclass
@@ -316,4 +343,6 @@ def lessons_search(*, user, query: str, limit: int = 30) -> list[LessonPage]:
     if not query:
         return []
     results = LessonPage.objects.live().search(query)[: limit * 3]
-    return [lesson for lesson in results if permissions.may_view_page(user, lesson)][:limit]
+    return [lesson for lesson in results if permissions.may(user, "curriculum.view_page", lesson)][
+        :limit
+    ]

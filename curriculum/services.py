@@ -26,6 +26,7 @@ from curriculum.content import (
     QuestionSpec,
     QuizSpec,
     course_read,
+    lab_block_title,
     source_fingerprint,
 )
 from curriculum.models import (
@@ -86,7 +87,7 @@ def lesson_completion_record(
 ) -> LessonCompletion:
     """Record that the user completed the lesson; recording twice keeps the first record.
 
-    Callers check `accounts.permissions.may_mark_lesson_complete` first (views) or know the
+    Callers check the rule "curriculum.mark_lesson_complete" first (views) or know the
     user earned it (a finished lab run).
     """
     completion, _created = LessonCompletion.objects.get_or_create(
@@ -101,8 +102,8 @@ def lesson_completion_record_from_lab_run(*, run) -> LessonCompletion | None:
     Returns None when the run did not succeed or was not started from a lesson embedding its
     exercise (runs started elsewhere complete nothing).
     """
-    from curriculum.selectors import lesson_lab_exercise_ids
     from labs.models import LabRunStatus
+    from labs.selectors import lesson_lab_exercise_ids
 
     if run.status != LabRunStatus.SUCCEEDED or run.lesson_id is None:
         return None
@@ -117,7 +118,7 @@ def lesson_completion_record_from_lab_run(*, run) -> LessonCompletion | None:
 
 
 def course_self_enrol(*, user, course: CurriculumPage) -> Enrolment:
-    """Enrol a resident who asked to; callers check `permissions.may_self_enrol` first."""
+    """Enrol a resident who asked to; callers check the rule "curriculum.self_enrol" first."""
     return enrolment_create(user=user, course=course)
 
 
@@ -255,24 +256,33 @@ def _page_write(
 
 def _lab_exercise_ensure(lab: LabSpec) -> LabExercise:
     """The exercise with this title; made from the content only if missing (never overwritten)."""
+    offers = (
+        [
+            {
+                "type": "perturbation",
+                "value": {
+                    "perturbation": lab.perturbation_key,
+                    "severity_min": None,
+                    "severity_max": lab.severity_max,
+                    "severity_default": lab.severity_default,
+                },
+            }
+        ]
+        if lab.perturbation_key
+        else []
+    )
     exercise, _created = LabExercise.objects.get_or_create(
         title=lab.title,
         defaults={
+            "kind": lab.kind,
             "instructions": _html_clean(lab.instructions),
             "model_key": lab.model_key,
             "study_key": lab.study_key,
+            "slice_default": lab.slice_default,
             "perturbation_key": lab.perturbation_key,
-            "perturbations": [
-                {
-                    "type": "perturbation",
-                    "value": {
-                        "perturbation": lab.perturbation_key,
-                        "severity_min": None,
-                        "severity_max": None,
-                        "severity_default": lab.severity_default,
-                    },
-                }
-            ],
+            "perturbations": offers,
+            "explainer_keys": list(lab.explainer_keys),
+            "questions": [{"type": "question", "value": text} for text in lab.questions],
         },
     )
     return exercise
@@ -416,7 +426,7 @@ def _lesson_body_raw(
             }
             body.append({"type": "callout", "value": value})
         elif kind == "lab":
-            exercise = exercises[block["exercise"]]
+            exercise = exercises[lab_block_title(block)]
             value = {"exercise": exercise.pk, "introduction": block.get("introduction", "")}
             body.append({"type": "lab", "value": value})
         elif kind == "viewer":
@@ -519,7 +529,10 @@ def curriculum_content_load(
             quiz = _quiz_ensure(module_spec.quiz, module=module, course=course)
         for lesson in lessons:
             for block in lesson.body:
-                if block["type"] == "lab" and block["exercise"] not in exercises:
+                if block["type"] == "lab" and isinstance(block["exercise"], dict):
+                    lab = LabSpec(**block["exercise"])
+                    exercises[lab.title] = _lab_exercise_ensure(lab)
+                elif block["type"] == "lab" and block["exercise"] not in exercises:
                     exercises[block["exercise"]] = LabExercise.objects.get(title=block["exercise"])
                 if block["type"] == "viewer":
                     # A study a lesson shows must be visible to the course's residents.

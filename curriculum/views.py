@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import permissions
+from accounts import permissions, roles
 from accounts.models import Cohort
 from curriculum import selectors, services
 from curriculum.models import CurriculumPage, LessonPage
@@ -19,9 +19,9 @@ from curriculum.models import CurriculumPage, LessonPage
 @login_required
 def course_enrol(request, course_id: int):
     course = get_object_or_404(CurriculumPage.objects.live(), pk=course_id)
-    if permissions.is_enrolled(request.user, course):
+    if roles.is_enrolled(request.user, course):
         return redirect(course.url)
-    if not permissions.may_self_enrol(request.user, course):
+    if not permissions.may(request.user, "curriculum.self_enrol", course):
         raise PermissionDenied(_("This course does not take self-enrolment."))
     services.course_self_enrol(user=request.user, course=course)
     messages.success(request, _("You are enrolled in %(course)s.") % {"course": course.title})
@@ -32,7 +32,7 @@ def course_enrol(request, course_id: int):
 @login_required
 def lesson_complete(request, lesson_id: int):
     lesson = get_object_or_404(LessonPage.objects.live(), pk=lesson_id)
-    if not permissions.may_mark_lesson_complete(request.user, lesson):
+    if not permissions.may(request.user, "curriculum.mark_lesson_complete", lesson):
         raise PermissionDenied(_("You cannot mark this lesson complete."))
     services.lesson_completion_record(user=request.user, lesson=lesson)
     messages.success(request, _("Lesson marked complete."))
@@ -43,7 +43,7 @@ def lesson_complete(request, lesson_id: int):
 @require_GET
 @login_required
 def my_progress(request):
-    if not permissions.may_view_own_progress(request.user):
+    if not permissions.may(request.user, "curriculum.view_own_progress"):
         raise PermissionDenied
     courses = [
         selectors.course_progress(user=request.user, course=course)
@@ -56,7 +56,7 @@ def my_progress(request):
 @login_required
 def course_progress(request, course_id: int):
     course = get_object_or_404(CurriculumPage, pk=course_id)
-    if not permissions.may_view_course_progress(request.user, course):
+    if not permissions.may(request.user, "curriculum.view_course_progress", course):
         raise PermissionDenied(_("Only educators see a course's progress."))
     cohorts = selectors.course_cohorts(course=course)
     cohort = None

@@ -6,11 +6,12 @@ from django.template.response import TemplateResponse
 from wagtail import hooks
 
 from accounts import permissions
+from curriculum.selectors import course_of, lesson_prerequisites_unmet
 
 
 @hooks.register("before_serve_page")
 def course_page_access_check(page, request, serve_args, serve_kwargs):
-    if permissions.may_view_page(request.user, page):
+    if permissions.may(request.user, "curriculum.view_page", page):
         return None
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
@@ -20,12 +21,12 @@ def course_page_access_check(page, request, serve_args, serve_kwargs):
 @hooks.register("before_serve_page")
 def lesson_prerequisites_check(page, request, serve_args, serve_kwargs):
     """A resident who has not completed a required module is told which, not just refused."""
-    unmet = permissions.lesson_prerequisites_unmet(request.user, page)
+    unmet = lesson_prerequisites_unmet(request.user, page)
     if not unmet:
         return None
     from curriculum.selectors import course_progress
 
-    course = permissions.course_of(page)
+    course = course_of(page)
     progress = course_progress(user=request.user, course=course.specific)
     context = {"page": page, "unmet": unmet, "course": course, "progress": progress}
     return TemplateResponse(request, "curriculum/prerequisites_unmet.html", context, status=403)

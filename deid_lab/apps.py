@@ -7,3 +7,7 @@ class DeidLabConfig(AppConfig):
     verbose_name = "De-identification lab"
     # Snippets educators author in the Wagtail admin (accounts.authoring grants them).
     educator_authored_models = ("deidexercise",)
+
+    def ready(self):
+        # Register this app's access rules (accounts.permissions) at start-up.
+        from deid_lab import rules  # noqa: F401

@@ -24,7 +24,7 @@ def lesson_deid_exercise_ids(page) -> set[int]:
 
 def deid_attempts_for_user(*, user) -> list[DeidAttempt]:
     return list(
-        DeidAttempt.objects.filter(permissions.deid_attempts_visible_filter(user))
+        DeidAttempt.objects.filter(permissions.visible_q(user, "deid_lab.attempts"))
         .select_related("exercise", "user", "lesson")
         .order_by("-created_at")[:100]
     )
@@ -58,3 +58,8 @@ def deid_attempt_view(*, attempt: DeidAttempt, with_header: bool = True) -> Atte
             if key in PROFILE_OPTIONS_BY_KEY
         ],
     )
+
+
+def deid_attempt_by_pk(pk: int) -> DeidAttempt | None:
+    """The attempt with its exercise, owner and lesson, or None (access: "deid_lab.*")."""
+    return DeidAttempt.objects.select_related("exercise", "user", "lesson").filter(pk=pk).first()

@@ -140,8 +140,6 @@ def deid_attempt_compute(attempt: DeidAttempt, progress):
 # --- Demo content ---------------------------------------------------------------------------
 
 DEMO_EXERCISE_TITLE = "Find the leaks: a CT slice with a name in its pixels"
-DEMO_LESSON_SLUG = "deidentification-lab"
-DEMO_MODULE_SLUGS = ("data-protection-gdpr-deidentification", "where-ai-fails")
 DEMO_INSTRUCTIONS = (
     "<p>This CT slice left the hospital with its identity still inside. First tick every "
     "attribute (and the image) you think identifies the patient or the hospital; then "
@@ -157,40 +155,3 @@ def deid_demo_exercise_ensure() -> DeidExercise:
         defaults={"instructions": DEMO_INSTRUCTIONS, "variant": "undeclared"},
     )
     return exercise
-
-
-def deid_demo_lesson_ensure(*, course):
-    """A lesson embedding the demo exercise in the course's data-protection module.
-
-    Made once (by slug) and left alone afterwards, so an educator's edits survive; the
-    content loader never touches it because no content file names it. Returns None when the
-    course has none of the modules it can go in.
-    """
-    from curriculum.models import LessonPage, ModulePage
-
-    modules = {page.slug: page for page in ModulePage.objects.child_of(course)}
-    module = next((modules[s] for s in DEMO_MODULE_SLUGS if s in modules), None)
-    if module is None:
-        return None
-    existing = LessonPage.objects.child_of(module).filter(slug=DEMO_LESSON_SLUG).first()
-    if existing is not None:
-        return existing
-    exercise = deid_demo_exercise_ensure()
-    lesson = LessonPage(
-        slug=DEMO_LESSON_SLUG,
-        title="De-identification lab: find what leaks",
-        summary="Find the PHI in a CT header and its pixels, choose PS3.15 options, verify.",
-        estimated_minutes=20,
-        body=[
-            {
-                "type": "paragraph",
-                "value": "<p>Headers, private tags, sequence items and burned-in text: "
-                "identity hides in all of them. This lab plants it everywhere in a real CT "
-                "slice and checks your de-identification afterwards.</p>",
-            },
-            {"type": "deid", "value": {"exercise": exercise.pk, "introduction": ""}},
-        ],
-    )
-    module.add_child(instance=lesson)
-    lesson.save_revision().publish()
-    return lesson

@@ -35,8 +35,8 @@ def attempt_create(request, exercise_pk: int):
     exercise = get_object_or_404(DeidExercise, pk=exercise_pk)
     lesson_id = request.POST.get("lesson_id", "")
     lesson = Page.objects.filter(pk=int(lesson_id)).first() if lesson_id.isdigit() else None
-    if lesson is None or not permissions.may_start_deid_exercise(
-        request.user, exercise=exercise, page=lesson
+    if lesson is None or not permissions.may(
+        request.user, "deid_lab.start_exercise", exercise, page=lesson
     ):
         raise PermissionDenied("You may not start this exercise here.")
     try:
@@ -51,8 +51,8 @@ def _attempt_context(request, attempt, *, with_header: bool = True) -> dict:
     return {
         "attempt": attempt,
         "view": selectors.deid_attempt_view(attempt=attempt, with_header=with_header),
-        "may_work": permissions.may_work_on_deid_attempt(request.user, attempt),
-        "may_cancel": permissions.may_cancel_deid_attempt(request.user, attempt),
+        "may_work": permissions.may(request.user, "deid_lab.work_on_attempt", attempt),
+        "may_cancel": permissions.may(request.user, "deid_lab.cancel_attempt", attempt),
         "run": attempt,
         **run_progress_context(
             run=attempt, namespace="deid_lab", result_template="deid_lab/_run_result.html"
@@ -63,14 +63,18 @@ def _attempt_context(request, attempt, *, with_header: bool = True) -> dict:
 @login_required
 @require_GET
 def attempt_detail(request, attempt_pk: int):
-    attempt = permissions.access_deid_attempt_by_id(request.user, attempt_pk)
+    attempt = permissions.access_or_404(
+        request.user, "deid_lab.view_attempt", selectors.deid_attempt_by_pk(attempt_pk)
+    )
     return render(request, "deid_lab/attempt_detail.html", _attempt_context(request, attempt))
 
 
 @login_required
 @require_POST
 def findings_submit(request, attempt_pk: int):
-    attempt = permissions.access_deid_attempt_by_id(request.user, attempt_pk, for_action="work")
+    attempt = permissions.access_or_404(
+        request.user, "deid_lab.work_on_attempt", selectors.deid_attempt_by_pk(attempt_pk)
+    )
     try:
         services.deid_findings_submit(attempt=attempt, paths=request.POST.getlist("finding"))
     except services.DeidRefused as refusal:
@@ -81,7 +85,9 @@ def findings_submit(request, attempt_pk: int):
 @login_required
 @require_POST
 def run_request(request, attempt_pk: int):
-    attempt = permissions.access_deid_attempt_by_id(request.user, attempt_pk, for_action="work")
+    attempt = permissions.access_or_404(
+        request.user, "deid_lab.work_on_attempt", selectors.deid_attempt_by_pk(attempt_pk)
+    )
     try:
         services.deid_run_request(attempt=attempt, option_keys=request.POST.getlist("option"))
     except services.DeidRefused as refusal:
@@ -93,7 +99,9 @@ def run_request(request, attempt_pk: int):
 @require_GET
 def run_status(request, attempt_pk: int):
     """The live part of step 3, polled by htmx until the run is final."""
-    attempt = permissions.access_deid_attempt_by_id(request.user, attempt_pk)
+    attempt = permissions.access_or_404(
+        request.user, "deid_lab.view_attempt", selectors.deid_attempt_by_pk(attempt_pk)
+    )
     return run_status_response(
         request,
         run=attempt,
@@ -105,7 +113,9 @@ def run_status(request, attempt_pk: int):
 @login_required
 @require_POST
 def run_cancel(request, attempt_pk: int):
-    attempt = permissions.access_deid_attempt_by_id(request.user, attempt_pk, for_action="cancel")
+    attempt = permissions.access_or_404(
+        request.user, "deid_lab.cancel_attempt", selectors.deid_attempt_by_pk(attempt_pk)
+    )
     return run_cancel_response(
         request, run=attempt, redirect_to="deid_lab:attempt_detail", attempt_pk=attempt.pk
     )
@@ -115,7 +125,9 @@ def run_cancel(request, attempt_pk: int):
 @require_GET
 def attempt_image(request, attempt_pk: int, which: str):
     """The seeded image (drawn on demand for step 1) or the run's before/after pictures."""
-    attempt = permissions.access_deid_attempt_by_id(request.user, attempt_pk)
+    attempt = permissions.access_or_404(
+        request.user, "deid_lab.view_attempt", selectors.deid_attempt_by_pk(attempt_pk)
+    )
     if which not in IMAGE_FIELDS:
         raise Http404("No such image.")
     stored = getattr(attempt, IMAGE_FIELDS[which])
@@ -130,7 +142,9 @@ def attempt_image(request, attempt_pk: int, which: str):
 @login_required
 @require_GET
 def deidentified_download(request, attempt_pk: int):
-    attempt = permissions.access_deid_attempt_by_id(request.user, attempt_pk)
+    attempt = permissions.access_or_404(
+        request.user, "deid_lab.view_attempt", selectors.deid_attempt_by_pk(attempt_pk)
+    )
     if not attempt.deidentified_file:
         raise Http404("The de-identified file is not ready.")
     return FileResponse(

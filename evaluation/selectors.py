@@ -13,7 +13,7 @@ from evaluation.models import CohortCaseScore, CohortRun
 
 def cohort_runs_for_user(*, user, limit: int = 50):
     """Runs this user may see (their own for residents), newest first."""
-    return CohortRun.objects.filter(permissions.cohort_runs_visible_filter(user)).select_related(
+    return CohortRun.objects.filter(permissions.visible_q(user, "evaluation.runs")).select_related(
         "exercise", "user"
     )[:limit]
 
@@ -223,3 +223,8 @@ def _number(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return f"{value:.6f}"
+
+
+def cohort_run_by_pk(pk: int) -> CohortRun | None:
+    """The run with its exercise and owner, or None (access: "evaluation.view_run")."""
+    return CohortRun.objects.select_related("exercise", "user").filter(pk=pk).first()

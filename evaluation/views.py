@@ -30,8 +30,8 @@ def cohort_run_create(request, exercise_pk: int):
     lesson = (
         Page.objects.filter(pk=form.cleaned_data["lesson_id"]).first() if form.is_valid() else None
     )
-    if lesson is None or not permissions.may_start_cohort_lab(
-        request.user, exercise=exercise, page=lesson
+    if lesson is None or not permissions.may(
+        request.user, "evaluation.start_cohort_lab", exercise, page=lesson
     ):
         raise PermissionDenied("You may not run this lab here.")
     try:
@@ -47,7 +47,7 @@ def _run_context(request, run) -> dict:
     return {
         "run": run,
         "perturbation": perturbation,
-        "may_cancel": permissions.may_cancel_cohort_run(request.user, run),
+        "may_cancel": permissions.may(request.user, "evaluation.cancel_run", run),
         "curve_rows": selectors.curve_table(run) if run.status == "succeeded" else [],
         "worst_cases": list(run.worst_cases.all()) if run.status == "succeeded" else [],
         "is_sweep": run.kind == CohortExerciseKind.SWEEP,
@@ -61,14 +61,18 @@ def _run_context(request, run) -> dict:
 @login_required
 @require_GET
 def cohort_run_detail(request, run_pk: int):
-    run = permissions.access_cohort_run_by_id(request.user, run_pk)
+    run = permissions.access_or_404(
+        request.user, "evaluation.view_run", selectors.cohort_run_by_pk(run_pk)
+    )
     return render(request, "evaluation/cohort_run_detail.html", _run_context(request, run))
 
 
 @login_required
 @require_GET
 def cohort_run_status(request, run_pk: int):
-    run = permissions.access_cohort_run_by_id(request.user, run_pk)
+    run = permissions.access_or_404(
+        request.user, "evaluation.view_run", selectors.cohort_run_by_pk(run_pk)
+    )
     return run_status_response(
         request, run=run, template="runs/_progress.html", context=_run_context(request, run)
     )
@@ -77,7 +81,9 @@ def cohort_run_status(request, run_pk: int):
 @login_required
 @require_POST
 def cohort_run_cancel(request, run_pk: int):
-    run = permissions.access_cohort_run_by_id(request.user, run_pk, for_cancel=True)
+    run = permissions.access_or_404(
+        request.user, "evaluation.cancel_run", selectors.cohort_run_by_pk(run_pk)
+    )
     return run_cancel_response(request, run=run, redirect_to="evaluation:run_detail", run_pk=run.pk)
 
 
@@ -92,7 +98,9 @@ def cohort_run_list(request):
 
 
 def _finished_run(request, run_pk: int):
-    run = permissions.access_cohort_run_by_id(request.user, run_pk)
+    run = permissions.access_or_404(
+        request.user, "evaluation.view_run", selectors.cohort_run_by_pk(run_pk)
+    )
     if run.status != "succeeded":
         raise Http404("This run has no results yet.")
     return run

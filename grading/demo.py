@@ -2,9 +2,10 @@
 categories, and one submitted exam by a demo candidate, so the demo examiner's queue has
 work in it from the start.
 
-Called by `manage.py demo_setup` after `assessments.demo` (never by test fixtures). The
-candidate is a separate demo account that cannot log in, so the demo resident keeps every
-attempt of the exam for themselves.
+A step of `manage.py demo_setup`, run after `assessments.demo` (never by test fixtures):
+GradingConfig.ready registers it with curriculum.demo. The candidate is a separate demo
+account that cannot log in, so the demo resident keeps every attempt of the exam for
+themselves.
 """
 
 from __future__ import annotations

@@ -419,3 +419,23 @@ def audit_entries(*, assessment_id: int | None = None, limit: int = 500) -> list
     if assessment_id:
         entries = entries.filter(assessment_id=assessment_id)
     return list(entries[:limit])
+
+
+def finished_attempt_by_pk(pk: int) -> Attempt | None:
+    """A finished attempt with its assessment and candidate, or None (access:
+    "grading.view_attempt_feedback")."""
+    return (
+        Attempt.objects.select_related("assessment", "user")
+        .filter(pk=pk, status__in=FINISHED_STATUSES)
+        .first()
+    )
+
+
+def response_by_pk(pk: int) -> Response | None:
+    """The answer with its attempt and question, or None (access: "grading.request_regrade")."""
+    return Response.objects.select_related("attempt", "question").filter(pk=pk).first()
+
+
+def certificate_by_pk(pk: int) -> Certificate | None:
+    """The certificate, or None (access: "grading.download_certificate")."""
+    return Certificate.objects.filter(pk=pk).first()

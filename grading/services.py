@@ -215,7 +215,7 @@ def marking_moderate(
     """A moderator (neither marker) sets the agreed mark of a discrepant pair, with a reason."""
     marking = _marking_locked(response)
     action_check("moderate", marking.state)
-    if not permissions.may_moderate(moderator, marking):
+    if not permissions.may(moderator, "grading.moderate", marking):
         raise MarkingRefused("A moderator must be an examiner who did not mark this answer.")
     if not reason.strip():
         raise MarkingRefused("Give the reason for the agreed mark.")
@@ -291,7 +291,7 @@ class AnswerKeyReleaseRefused(Exception):
 def answer_key_release(*, assessment: Assessment, by, now: dt.datetime | None = None):
     """Release an exam's answer key to its candidates: the text key, the explanations and
     the segmentation series that score its image questions (hidden from residents until now,
-    accounts.permissions.series_withheld_filter). Only once the exam has closed and nobody
+    the filter "assessments.series_withheld"). Only once the exam has closed and nobody
     is still sitting it; releasing marks (assessment_results_release) does not do this.
     Audited; releasing twice keeps the first moment."""
     now = now or timezone.now()

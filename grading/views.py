@@ -16,10 +16,11 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import permissions
+from accounts import permissions, roles
 from accounts.csv_export import csv_writer
 from accounts.models import Cohort
 from assessments.models import Assessment
+from assessments.selectors import assessment_by_pk
 from curriculum.models import CurriculumPage
 from grading import selectors, services
 from grading.certificate_pdf import certificate_pdf
@@ -29,7 +30,7 @@ from grading.models import MarkingState
 
 
 def _require_marker(user) -> None:
-    if not permissions.may_mark(user):
+    if not permissions.may(user, "grading.mark"):
         raise PermissionDenied(_("Only examiners and programme admins mark answers."))
 
 
@@ -86,8 +87,8 @@ def _marking_page(request, response, *, mark_form=None, decision_form=None):
     if mark_form is None and may_give_mark:
         initial = {"feedback": own.feedback} if own else {}
         mark_form = MarkForm(criteria=criteria, max_points=response.max_points, initial=initial)
-    may_moderate = state == MarkingState.MODERATION and permissions.may_moderate(
-        request.user, marking
+    may_moderate = state == MarkingState.MODERATION and permissions.may(
+        request.user, "grading.moderate", marking
     )
     if decision_form is None and (may_moderate or state == MarkingState.REGRADE_REQUESTED):
         decision_form = DecisionForm(max_points=response.max_points)
@@ -214,9 +215,11 @@ def assessment_release(request, assessment_pk: int):
 @login_required
 def answer_key_release(request, assessment_pk: int):
     """An educator's explicit, audited release of a closed exam's answer key."""
-    if not permissions.may_release_answer_key(request.user):
+    if not permissions.may(request.user, "assessments.release_answer_key"):
         raise PermissionDenied(_("Educators and programme admins release an exam's answer key."))
-    assessment = permissions.access_assessment_by_id(request.user, assessment_pk)
+    assessment = permissions.access_or_404(
+        request.user, "assessments.view", assessment_by_pk(assessment_pk)
+    )
     try:
         services.answer_key_release(assessment=assessment, by=request.user)
     except services.AnswerKeyReleaseRefused as refusal:
@@ -275,14 +278,16 @@ def my_grades(request):
         {
             "attempts": attempts,
             "courses": courses,
-            "may_claim": permissions.may_claim_certificate(request.user),
+            "may_claim": permissions.may(request.user, "grading.claim_certificate"),
         },
     )
 
 
 @login_required
 def attempt_feedback(request, attempt_pk: int):
-    attempt = permissions.access_attempt_feedback_by_id(request.user, attempt_pk)
+    attempt = permissions.access_or_404(
+        request.user, "grading.view_attempt_feedback", selectors.finished_attempt_by_pk(attempt_pk)
+    )
     return render(
         request,
         "grading/attempt_feedback.html",
@@ -299,7 +304,9 @@ def attempt_feedback(request, attempt_pk: int):
 @require_POST
 @login_required
 def regrade_request(request, response_pk: int):
-    response = permissions.access_response_for_regrade_request(request.user, response_pk)
+    response = permissions.access_or_404(
+        request.user, "grading.request_regrade", selectors.response_by_pk(response_pk)
+    )
     form = RegradeRequestForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Say why the mark should be looked at again."))
@@ -319,7 +326,7 @@ def regrade_request(request, response_pk: int):
 
 
 def _gradebook_course(request, course_pk: int) -> CurriculumPage:
-    if not permissions.may_view_gradebook(request.user):
+    if not permissions.may(request.user, "grading.view_gradebook"):
         raise PermissionDenied(_("Only educators, examiners and admins see the gradebook."))
     return get_object_or_404(CurriculumPage, pk=course_pk)
 
@@ -333,7 +340,7 @@ def _cohort(request, course):
 @require_GET
 @login_required
 def gradebook_index(request):
-    if not permissions.may_view_gradebook(request.user):
+    if not permissions.may(request.user, "grading.view_gradebook"):
         raise PermissionDenied(_("Only educators, examiners and admins see the gradebook."))
     return render(
         request,
@@ -391,7 +398,7 @@ def gradebook_csv(request, course_pk: int):
 @login_required
 def gradebook_resident(request, course_pk: int, user_pk: int):
     resident = get_object_or_404(get_user_model(), pk=user_pk)
-    if not permissions.may_view_resident_grades(request.user, resident):
+    if not permissions.may(request.user, "grading.view_resident_grades", resident):
         raise Http404(_("No such gradebook."))
     course = get_object_or_404(CurriculumPage, pk=course_pk)
     return render(
@@ -401,7 +408,7 @@ def gradebook_resident(request, course_pk: int, user_pk: int):
             "course": course,
             "resident": resident,
             "row": selectors.resident_grades(user=resident, course=course),
-            "may_override": permissions.may_override_grades(request.user),
+            "may_override": permissions.may(request.user, "grading.override_grades"),
         },
     )
 
@@ -409,7 +416,7 @@ def gradebook_resident(request, course_pk: int, user_pk: int):
 @require_POST
 @login_required
 def grade_override(request, course_pk: int):
-    if not permissions.may_override_grades(request.user):
+    if not permissions.may(request.user, "grading.override_grades"):
         raise PermissionDenied(_("Only educators and programme admins override grades."))
     course = get_object_or_404(CurriculumPage, pk=course_pk)
     form = OverrideForm(request.POST)
@@ -439,7 +446,7 @@ def grade_override(request, course_pk: int):
 @require_GET
 @login_required
 def audit_log(request):
-    if not permissions.may_view_audit_log(request.user):
+    if not permissions.may(request.user, "grading.view_audit_log"):
         raise PermissionDenied(_("Only programme admins read the audit log."))
     assessment_id = _int_or_none(request.GET.get("assessment"))
     return render(
@@ -455,10 +462,10 @@ def audit_log(request):
 @require_POST
 @login_required
 def certificate_claim(request, course_pk: int):
-    if not permissions.may_claim_certificate(request.user):
+    if not permissions.may(request.user, "grading.claim_certificate"):
         raise PermissionDenied(_("Certificates are for residents."))
     course = get_object_or_404(CurriculumPage, pk=course_pk)
-    if not permissions.is_enrolled(request.user, course):
+    if not roles.is_enrolled(request.user, course):
         raise Http404(_("No such course."))
     try:
         services.certificate_issue(user=request.user, course=course)
@@ -472,7 +479,9 @@ def certificate_claim(request, course_pk: int):
 @require_GET
 @login_required
 def certificate_download(request, certificate_pk: int):
-    certificate = permissions.access_certificate_by_id(request.user, certificate_pk)
+    certificate = permissions.access_or_404(
+        request.user, "grading.download_certificate", selectors.certificate_by_pk(certificate_pk)
+    )
     verify_url = request.build_absolute_uri(reverse("certificates:verify", args=[certificate.code]))
     response = HttpResponse(
         certificate_pdf(certificate, verify_url=verify_url), content_type="application/pdf"

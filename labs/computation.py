@@ -29,13 +29,13 @@ from zoo.base import (
     ZooError,
 )
 from zoo.ct_tissue import dice_per_class
-from zoo.explainers.base import SaliencyMap
-from zoo.explainers.registry import explainer_get
+from zoo.explainers.base import Explainer, SaliencyMap, explanation_input
+from zoo.explainers.registry import EXPLAINERS, explainer_get
 from zoo.explainers.sanity import (
-    layer_randomise,
-    layers_top_down,
+    MAX_CASCADE_BLOCKS,
+    cascade_block_count,
+    randomisation_cascade,
     rank_correlation,
-    structural_similarity,
 )
 from zoo.perturbations import adversarial
 from zoo.perturbations.base import VolumeRequired
@@ -303,40 +303,80 @@ def _perturb(
     return changed[source.slice_index - first]
 
 
-def _sanity_cascade(*, explainer, model, network, image: np.ndarray, source: SourceSlice, report):
-    """The cascading weight-randomisation check (Adebayo et al. 2018) on a copy.
+def sanity_explainer(explainer_keys) -> Explainer | None:
+    """The explainer the randomisation check is computed with: the cheapest one offered.
 
-    Returns the steps (layer, Spearman, SSIM against the real map) and the maps after the
-    top layer and after every layer was scrambled, so residents can look, not just read.
+    The check asks one question of the model (does the map depend on what it learned?);
+    Adebayo et al. answer it per method, and the cascade multiplies its explainer's cost
+    by the number of blocks, so it is drawn with the method a lab can afford to repeat
+    (Grad-CAM where offered) and the page says which one it is.
     """
-    volume = _volume(model, image, source)
-    real = explainer.explain(model=model, image=volume, network=network)
-    scrambled = copy.deepcopy(network)
-    layers = layers_top_down(scrambled)
-    steps: list[SanityStep] = []
-    maps: dict[str, np.ndarray] = {}
-    state = torch.random.get_rng_state()
-    torch.manual_seed(0)
+    offered = [EXPLAINERS[key] for key in explainer_keys if key in EXPLAINERS]
+    return min(offered, key=lambda explainer: explainer.network_passes, default=None)
+
+
+@dataclass(frozen=True)
+class PassEstimate:
+    """Forward and backward passes through the network one run costs, by part."""
+
+    parts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.parts.values())
+
+
+def lab_network_passes(
+    *,
+    explainer_keys,
+    perturbed: bool,
+    sanity_check: bool,
+    cascade_blocks: int = MAX_CASCADE_BLOCKS,
+) -> PassEstimate:
+    """What a run with these settings costs in network passes (an image of a batched pass
+    counts as one): the predictions, each explainer on each image (with the first forward
+    pass they share) and the check's cascade, one map per block plus the real one."""
+    images = 2 if perturbed else 1
+    explainers = [EXPLAINERS[key] for key in explainer_keys if key in EXPLAINERS]
+    parts = {"predictions": images}
+    if explainers:
+        parts["first forward pass per image"] = images
+    for explainer in explainers:
+        parts[explainer.title] = images * explainer.network_passes
+    checker = sanity_explainer(explainer_keys) if sanity_check else None
+    if checker is not None:
+        parts[f"randomisation check ({checker.title})"] = cascade_blocks * (
+            checker.network_passes + 1
+        )
+    return PassEstimate(parts=parts)
+
+
+def model_cascade_blocks(model) -> int:
+    """Blocks the check scrambles for this model's network (the upper bound where its
+    layers cannot be seen, e.g. an upload sealed in its sandbox)."""
+    if getattr(model, "archive", None) is not None:
+        return MAX_CASCADE_BLOCKS
     try:
-        for number, (name, module) in enumerate(layers, start=1):
-            layer_randomise(module)
-            values = explainer.explain(
-                model=model, image=volume, target=real.target_index, network=scrambled
-            ).values
-            steps.append(
-                SanityStep(
-                    layer_name=name,
-                    spearman=rank_correlation(real.values, values),
-                    ssim=structural_similarity(real.values, values),
-                )
-            )
-            if number == 1:
-                maps["top"] = values
-            report(f"{explainer.title}: scrambled {number} of {len(layers)} layers")
-        maps["all"] = values if layers else real.values
-    finally:
-        torch.random.set_rng_state(state)
-    return steps, maps
+        return max(1, cascade_block_count(model.network()))
+    except (ZooError, OSError, RuntimeError):
+        return MAX_CASCADE_BLOCKS
+
+
+class TooManyNetworkPasses(IncompatibleInput):
+    """A run would exceed settings.LAB_RUN_MAX_NETWORK_PASSES."""
+
+
+def network_passes_check(estimate: PassEstimate, *, limit: int) -> None:
+    """Raise TooManyNetworkPasses, saying which part to drop, when over `limit`."""
+    if estimate.total <= limit:
+        return
+    largest = max(estimate.parts, key=estimate.parts.get)
+    raise TooManyNetworkPasses(
+        f"These settings need about {estimate.total} passes through the network per run "
+        f"(limit {limit}); {largest} alone needs {estimate.parts[largest]}. Offer fewer "
+        "explainers, or drop the one with the most passes (occlusion needs one pass per "
+        "patch), so the run finishes within its time limit."
+    )
 
 
 def _output_metrics(original: ModelOutput, perturbed: ModelOutput | None) -> dict[str, float]:
@@ -379,7 +419,7 @@ def _output_metrics(original: ModelOutput, perturbed: ModelOutput | None) -> dic
 
 
 def _attacks(request: LabRequest) -> bool:
-    return request.kind == "break-it" and isinstance(
+    return bool(request.perturbation_key) and isinstance(
         lab_perturbation_get(request.perturbation_key), AdversarialAttack
     )
 
@@ -484,9 +524,17 @@ def lab_compute(
     paths: list[Path],
     seg_paths: list[Path] = (),
     on_progress: ProgressCallback = _no_progress,
+    max_network_passes: int | None = None,
+    on_partial: Callable[[LabResult], None] | None = None,
 ) -> LabResult:
     """Run one lab: `paths` are the study's image files in order, `seg_paths` its DICOM SEG
-    files where the library has ground truth (both from labs.selectors)."""
+    files where the library has ground truth (both from labs.selectors).
+
+    With `max_network_passes`, a run whose settings would cost more passes through the
+    network (`lab_network_passes`) is refused (TooManyNetworkPasses) before any is made.
+    `on_partial(result)` is called once the predictions are done, with the result the
+    maps are then added to, so a caller stopped for time can still show what finished.
+    """
     try:
         model = model_get(request.model_key)
     except UnknownModel as error:
@@ -496,6 +544,21 @@ def lab_compute(
         network = _trainable_network(model) if request.explainer_keys or _attacks(request) else None
     except ZooError as error:
         raise IncompatibleInput(str(error)) from error
+    if max_network_passes is not None:
+        blocks = (
+            cascade_block_count(network)
+            if request.sanity_check and network is not None
+            else MAX_CASCADE_BLOCKS
+        )
+        network_passes_check(
+            lab_network_passes(
+                explainer_keys=request.explainer_keys,
+                perturbed=bool(request.perturbation_key),
+                sanity_check=request.sanity_check,
+                cascade_blocks=blocks,
+            ),
+            limit=max_network_passes,
+        )
     source = slice_load(paths=paths, slice_index=request.slice_index)
     if model.input_spec.dimensions != 2:
         raise IncompatibleInput(
@@ -515,7 +578,7 @@ def lab_compute(
         original=original,
         prediction_original=_predict(model, original, source),
     )
-    if request.kind == "break-it":
+    if request.perturbation_key:  # break-it labs, and explain labs that offer a perturbation
         title = lab_perturbation_get(request.perturbation_key).title
         on_progress(30, f"Applying {title.lower()}")
         result.perturbed = _perturb(
@@ -534,20 +597,26 @@ def lab_compute(
         result.metrics["PSNR of the perturbed image (dB)"] = (
             float(10 * np.log10(peak**2 / mse)) if mse > 0 else float("inf")
         )
+    if on_partial is not None:
+        on_partial(result)
     images = {"original": original}
     if result.perturbed is not None:
         images["perturbed"] = result.perturbed
+    # Each image is prepared once (preprocessing, baseline, first forward pass) for all
+    # the explainers that read it.
+    prepared = {}
     for number, key in enumerate(request.explainer_keys):
         explainer = explainer_get(key)
-        on_progress(55 + 30 * number // max(1, len(request.explainer_keys)), explainer.title)
+        on_progress(55 + 25 * number // max(1, len(request.explainer_keys)), explainer.title)
         target = None
         for which, image in images.items():
             try:
+                if which not in prepared:
+                    prepared[which] = explanation_input(
+                        model=model, image=_volume(model, image, source), network=network
+                    )
                 found = explainer.explain(
-                    model=model,
-                    image=_volume(model, image, source),
-                    target=target,
-                    network=network,
+                    model=model, image=None, target=target, prepared=prepared[which]
                 )
             except ZooError as error:
                 raise IncompatibleInput(str(error)) from error
@@ -558,26 +627,41 @@ def lab_compute(
             result.metrics[f"{explainer.title}: rank correlation, original vs perturbed map"] = (
                 rank_correlation(before.values, after.values)
             )
-        if request.sanity_check:
-            steps, maps = _sanity_cascade(
-                explainer=explainer,
+    checker = sanity_explainer(request.explainer_keys) if request.sanity_check else None
+    if checker is not None:
+        try:
+            cascade = randomisation_cascade(
+                explainer=checker,
                 model=model,
+                image=prepared["original"].volume,
                 network=network,
-                image=original,
-                source=source,
-                report=lambda message: on_progress(80, message),
+                real=result.saliency[(checker.key, "original")],
+                report=lambda done, total, name: on_progress(
+                    80 + 15 * done // max(1, total),
+                    f"{checker.title}: scrambled {done} of {total} blocks",
+                ),
             )
-            result.sanity[key] = steps
-            for stage, values in maps.items():
-                result.sanity_maps[(key, stage)] = values
-            if steps:
-                result.metrics[f"{explainer.title}: rank correlation, all weights scrambled"] = (
-                    steps[-1].spearman
-                )
-                result.metrics[f"{explainer.title}: SSIM, all weights scrambled"] = steps[-1].ssim
-    # JSON has no infinity: an unchanged image has no PSNR rather than an infinite one.
-    result.metrics = {name: v for name, v in result.metrics.items() if np.isfinite(v)}
+        except ZooError as error:
+            raise IncompatibleInput(str(error)) from error
+        result.sanity[checker.key] = [
+            SanityStep(layer_name=step.layer_name, spearman=step.spearman, ssim=step.ssim)
+            for step in cascade.steps
+        ]
+        result.sanity_maps[(checker.key, "top")] = cascade.top
+        result.sanity_maps[(checker.key, "all")] = cascade.scrambled
+        if cascade.steps:
+            last = cascade.steps[-1]
+            result.metrics[f"{checker.title}: rank correlation, all weights scrambled"] = (
+                last.spearman
+            )
+            result.metrics[f"{checker.title}: SSIM, all weights scrambled"] = last.ssim
+    result.metrics = finite_metrics(result.metrics)
     return result
+
+
+def finite_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    """JSON has no infinity: an unchanged image has no PSNR rather than an infinite one."""
+    return {name: value for name, value in metrics.items() if np.isfinite(value)}
 
 
 def break_it_compute(

@@ -4,6 +4,8 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from zoo.explainers.registry import explainer_choices
+
 
 class LabRunForm(forms.Form):
     """What a resident sets before a run. Kept as text: the service checks every value
@@ -14,6 +16,17 @@ class LabRunForm(forms.Form):
     slice_number = forms.CharField(required=False, max_length=16, label=_("Image"))
     model_key = forms.CharField(required=False, max_length=64, label=_("Model"))
     lesson_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # The explainers left ticked; `explainers_shown` says the boxes were on the form, so
+    # none ticked means none (an older form without the boxes means all).
+    explainer_keys = forms.MultipleChoiceField(
+        required=False, choices=explainer_choices, label=_("Explainers")
+    )
+    explainers_shown = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def chosen_explainer_keys(self) -> list[str] | None:
+        if not self.cleaned_data.get("explainers_shown"):
+            return None
+        return list(self.cleaned_data.get("explainer_keys") or [])
 
 
 class ModelUploadForm(forms.Form):

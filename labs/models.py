@@ -15,6 +15,12 @@ from wagtail.admin.panels import FieldPanel
 from wagtail.blocks.struct_block import StructBlockValidationError
 from wagtail.fields import RichTextField, StreamField
 
+from labs.computation import (
+    TooManyNetworkPasses,
+    lab_network_passes,
+    model_cascade_blocks,
+    network_passes_check,
+)
 from labs.offers import (
     PerturbationOffer,
     lab_perturbation_choices,
@@ -23,7 +29,7 @@ from labs.offers import (
 )
 from runs.models import DurableRun, RunPolicy, RunStatus
 from zoo.explainers.registry import EXPLAINERS, explainer_choices
-from zoo.registry import model_choices
+from zoo.registry import UnknownModel, model_choices, model_get
 
 
 class LabKind(models.TextChoices):
@@ -156,6 +162,30 @@ class LabExercise(models.Model):
             f" · {self.get_study_key_display()}"
         )
 
+    def clean(self) -> None:
+        """Refuse settings a run could not meet: explainers and the randomisation check
+        whose passes through the network exceed settings.LAB_RUN_MAX_NETWORK_PASSES (the
+        run would hit its time limit every time), said in the author's terms."""
+        super().clean()
+        keys = [key for key in self.explainer_keys or [] if key in EXPLAINERS]
+        if not keys:
+            return
+        try:
+            model = model_get(self.model_key)
+        except UnknownModel:
+            return  # the model field reports it
+        sanity_check = self.kind == LabKind.EXPLAIN
+        estimate = lab_network_passes(
+            explainer_keys=keys,
+            perturbed=self.kind == LabKind.BREAK_IT or bool(self.offers),
+            sanity_check=sanity_check,
+            cascade_blocks=model_cascade_blocks(model) if sanity_check else 0,
+        )
+        try:
+            network_passes_check(estimate, limit=settings.LAB_RUN_MAX_NETWORK_PASSES)
+        except TooManyNetworkPasses as error:
+            raise ValidationError({"explainer_keys": str(error)}) from None
+
     @property
     def is_runnable(self) -> bool:
         return self.is_published
@@ -211,6 +241,11 @@ class LabExercise(models.Model):
     @property
     def needs_perturbation(self) -> bool:
         return self.kind == LabKind.BREAK_IT
+
+    @property
+    def offers_perturbation(self) -> bool:
+        """Break-it labs, and explain labs with an offer (maps of original and perturbed)."""
+        return self.needs_perturbation or (self.kind == LabKind.EXPLAIN and bool(self.offers))
 
 
 # Lab runs are durable runs (runs.models); the names below are kept for the code that

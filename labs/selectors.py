@@ -2,10 +2,20 @@
 
 from pathlib import Path
 
-from accounts import permissions
+from accounts import permissions, roles
 from labs.models import LabRun, LabRunStatus
 
 NON_IMAGE_MODALITIES = ("SEG", "SR", "RTSTRUCT", "PR", "KO")
+
+
+def lesson_lab_exercise_ids(page) -> set[int]:
+    """Primary keys of the lab exercises a lesson embeds (deleted ones are skipped)."""
+    body = getattr(page.specific, "body", None) or []
+    return {
+        block.value["exercise"].pk
+        for block in body
+        if block.block_type == "lab" and block.value.get("exercise") is not None
+    }
 
 
 def _study_image_series(study_key: str):
@@ -53,7 +63,10 @@ def study_seg_paths(*, study_key: str) -> list[Path]:
     if study_key in SAMPLE_STUDIES:
         return []
     root = library_root()
-    keys = Series.objects.filter(permissions.answer_key_series_filter()).values("pk")
+    # Over studies.Series, the same for everyone; assessments declares it (an upper layer).
+    keys = Series.objects.filter(
+        permissions.visible_q(None, "assessments.unreleased_answer_keys")
+    ).values("pk")
     return [
         root / path
         for path in Instance.objects.filter(series__study__key=study_key, series__modality="SEG")
@@ -96,7 +109,7 @@ def lab_runs_reportable(user):
 
 def lab_runs_for_user(*, user, exercise=None, limit: int = 50):
     """Runs this user may see (their own for residents), newest first."""
-    runs = LabRun.objects.filter(permissions.lab_runs_visible_filter(user)).select_related(
+    runs = permissions.visible(user, "labs.runs", LabRun.objects.all()).select_related(
         "exercise", "user"
     )
     if exercise is not None:
@@ -147,11 +160,10 @@ def uploaded_models_usable_choices() -> list[tuple[str, str]]:
 
 def uploaded_models_for_user(*, user):
     """Uploads this educator made (all of them for programme admins), newest first."""
-    from accounts import permissions
     from labs.models import UploadedModel
 
     rows = UploadedModel.objects.select_related("uploaded_by")
-    return rows if permissions.may_administer(user) else rows.filter(uploaded_by=user)
+    return rows if roles.is_admin(user) else rows.filter(uploaded_by=user)
 
 
 def _file_url(run: LabRun, name: str) -> str | None:
@@ -182,6 +194,11 @@ def _viewer(run: LabRun, *, title: str, image: str, layers: list[tuple[str, str,
         "overlays": json.dumps(overlays),
         "link": f"lab-run-{run.pk}",
     }
+
+
+def lab_run_is_partial(run: LabRun) -> bool:
+    """A failed run that kept what finished before it stopped (e.g. for time)."""
+    return run.status == "failed" and bool((run.summary or {}).get("partial")) and bool(run.outputs)
 
 
 def lab_run_result_display(run: LabRun) -> dict:
@@ -236,7 +253,7 @@ def lab_run_result_display(run: LabRun) -> dict:
         row = {"title": title, "pictures": []}
         for side in sides:
             row["pictures"].append((f"saliency-{key}-{side}-view.png", f"{title}, {side}"))
-        for stage, words in (("top", "top layer scrambled"), ("all", "all layers scrambled")):
+        for stage, words in (("top", "top block scrambled"), ("all", "all blocks scrambled")):
             row["pictures"].append((f"sanity-{key}-{stage}-view.png", f"{title}, {words}"))
         row["pictures"] = [
             (_file_url(run, name), caption)
@@ -273,6 +290,7 @@ def lab_run_result_display(run: LabRun) -> dict:
 
     return {
         "kind": kind,
+        "partial": bool(summary.get("partial")),
         "viewers": viewers,
         "pictures": [
             (_file_url(run, name), alt, caption)
@@ -315,7 +333,13 @@ def lab_run_questions(run: LabRun) -> list[dict]:
 
 
 def lab_own_model_choices(*, user) -> list[tuple[str, str]]:
-    """(zoo key, title) of models this user trained in the model builder."""
-    from model_builder.selectors import trained_model_choices_for_user
+    """(zoo key, title) of models this user trained in the model builder (which registers
+    them with the zoo: labs does not import its sibling)."""
+    from zoo.registry import model_choices_for_user
 
-    return trained_model_choices_for_user(user=user)
+    return model_choices_for_user(user=user)
+
+
+def lab_run_by_pk(pk: int) -> LabRun | None:
+    """The run with its exercise and owner, or None (access: "labs.view_run" and friends)."""
+    return LabRun.objects.select_related("exercise", "user").filter(pk=pk).first()

@@ -23,7 +23,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from labs.computation import IncompatibleInput, LabRequest, LabResult, lab_compute
+from labs.computation import (
+    IncompatibleInput,
+    LabRequest,
+    LabResult,
+    finite_metrics,
+    lab_compute,
+)
 from labs.models import (
     LabExercise,
     LabKind,
@@ -33,7 +39,14 @@ from labs.models import (
     UploadedModelStatus,
 )
 from labs.offers import offer_validate
-from runs.services import RunFailed, run_enqueue_on_commit, run_execute
+from runs.services import (
+    RunFailed,
+    RunTimedOut,
+    run_enqueue_on_commit,
+    run_execute,
+    task_send,
+    timed_out_message,
+)
 from studies.selectors import StudyNotFound
 from zoo.base import (
     ClassificationOutput,
@@ -72,6 +85,18 @@ def _model_key_validate(*, exercise: LabExercise, user, model_key) -> str:
     raise LabRunRefused(_("This lab runs with its own model or with a model you trained yourself."))
 
 
+def _explainer_keys_validate(*, exercise: LabExercise, chosen) -> list[str]:
+    offered = [explainer.key for explainer in exercise.explainers]
+    if chosen is None:
+        return offered
+    kept = [key for key in offered if key in set(chosen)]
+    if set(chosen) - set(offered):
+        raise LabRunRefused(_("This lab does not offer that explainer."))
+    if offered and not kept and exercise.kind == LabKind.EXPLAIN:
+        raise LabRunRefused(_("Tick at least one explainer: an explain lab draws maps."))
+    return kept
+
+
 def lab_run_parameters_validate(
     *,
     exercise: LabExercise,
@@ -80,8 +105,13 @@ def lab_run_parameters_validate(
     slice_number=None,
     user=None,
     model_key=None,
+    explainer_keys=None,
 ) -> dict:
-    """The run's parameters, checked against what the exercise offers (LabRunRefused)."""
+    """The run's parameters, checked against what the exercise offers (LabRunRefused).
+
+    `explainer_keys`: the explainers the resident kept ticked (None: all the exercise
+    offers), so a run that was too slow can be asked again with fewer.
+    """
     from labs.selectors import exercise_default_slice, study_image_count
 
     count = study_image_count(study_key=exercise.study_key)
@@ -101,12 +131,14 @@ def lab_run_parameters_validate(
         "study_key": exercise.study_key,
         "model_key": _model_key_validate(exercise=exercise, user=user, model_key=model_key),
         "slice_number": number,
-        "explainer_keys": [explainer.key for explainer in exercise.explainers],
+        "explainer_keys": _explainer_keys_validate(exercise=exercise, chosen=explainer_keys),
         "sanity_check": exercise.kind == LabKind.EXPLAIN,
         "perturbation_key": "",
         "severity": 0.0,
     }
-    if exercise.needs_perturbation:
+    # Break-it labs must perturb; an explain lab perturbs when it offers a perturbation,
+    # so residents compare the maps of the original and the perturbed image.
+    if exercise.offers_perturbation:
         offers = exercise.offers
         if not offers:
             raise LabRunRefused(_("This lab offers no perturbation yet; tell your educator."))
@@ -131,6 +163,7 @@ def lab_run_create(
     slice_number=None,
     seed=None,
     model_key=None,
+    explainer_keys=None,
 ) -> LabRun:
     """Validate the request, store a QUEUED run and enqueue it once the row is committed."""
     if not exercise.is_runnable:
@@ -142,6 +175,7 @@ def lab_run_create(
         slice_number=slice_number,
         user=user,
         model_key=model_key,
+        explainer_keys=explainer_keys,
     )
     parameters["seed"] = int(seed) if seed is not None else secrets.randbelow(2**31)
     with transaction.atomic():
@@ -198,22 +232,79 @@ def lab_run_execute(*, run_pk: int) -> LabRun | None:
 
 
 def lab_run_compute(run: LabRun, progress):
-    """The engine's compute step for a lab run: returns its store step."""
+    """The engine's compute step for a lab run: returns its store step.
+
+    A run stopped for time after its predictions keeps what finished (the outputs and the
+    maps drawn so far) and says which explainers to untick to finish within the limit.
+    """
+    from celery.exceptions import SoftTimeLimitExceeded
+
     from labs.selectors import study_image_paths, study_seg_paths
 
     request = lab_request_from_parameters(run.parameters)
+    started: dict[str, LabResult] = {}
     try:
         result = lab_compute(
             request=request,
             paths=study_image_paths(study_key=request.study_key),
             seg_paths=study_seg_paths(study_key=request.study_key),
             on_progress=progress,
+            max_network_passes=settings.LAB_RUN_MAX_NETWORK_PASSES,
+            on_partial=lambda partial_result: started.update(result=partial_result),
         )
     except (IncompatibleInput, StudyNotFound) as error:
         raise RunFailed(str(error)) from None
+    except (RunTimedOut, SoftTimeLimitExceeded):
+        finished = started.get("result")
+        if finished is None:
+            raise
+        finished.metrics = finite_metrics(finished.metrics)
+        raise RunFailed(
+            lab_run_stopped_message(run=run, result=finished),
+            store=partial(
+                _lab_run_store,
+                result=finished,
+                outputs=lab_outputs_render(finished, run_pk=run.pk),
+                stopped=True,
+            ),
+        ) from None
     progress(95, _("Drawing the result"))
     outputs = lab_outputs_render(result, run_pk=run.pk)
     return partial(_lab_run_store, result=result, outputs=outputs)
+
+
+def lab_run_stopped_message(*, run: LabRun, result: LabResult) -> str:
+    """What a resident reads when the run hit its time limit: what finished, and a next
+    step the lab form offers (untick the costliest explainer that did not finish)."""
+    request = result.request
+    titles = {key: explainer_get(key).title for key in request.explainer_keys}
+    done = [titles[key] for key in request.explainer_keys if (key, "original") in result.saliency]
+    missing = [key for key in request.explainer_keys if titles[key] not in done]
+    parts = [timed_out_message(LabRun.run_policy())]
+    if done:
+        parts.append(
+            _("The model's output and these maps finished and are shown below: %(done)s.")
+            % {"done": ", ".join(done)}
+        )
+    else:
+        parts.append(_("The model's output finished and is shown below; no map did."))
+    if missing:
+        costliest = max(missing, key=lambda key: explainer_get(key).network_passes)
+        parts.append(
+            _(
+                "To finish within the limit, run it again with %(title)s unticked under "
+                "“Explainers” (it needs the most passes through the network)."
+            )
+            % {"title": titles[costliest]}
+        )
+    elif request.sanity_check:
+        parts.append(
+            _(
+                "Only the randomisation check was left: run it again with fewer explainers "
+                "ticked, or ask your educator to lighten the exercise."
+            )
+        )
+    return " ".join(str(part) for part in parts)
 
 
 def _display_window(result: LabResult) -> tuple[float, float]:
@@ -347,8 +438,11 @@ def lab_run_pictures_render(result: LabResult) -> dict[str, bytes]:
     return pictures
 
 
-def _lab_run_store(held: LabRun, *, result: LabResult, outputs: dict[str, bytes]) -> None:
-    """Keep the run's files and numbers (inside the engine's completing transaction)."""
+def _lab_run_store(
+    held: LabRun, *, result: LabResult, outputs: dict[str, bytes], stopped: bool = False
+) -> None:
+    """Keep the run's files and numbers (inside the engine's completing transaction, or
+    the failing one of a run `stopped` for time, which keeps what finished)."""
     from django.core.files.storage import default_storage
 
     stored = {}
@@ -367,7 +461,7 @@ def _lab_run_store(held: LabRun, *, result: LabResult, outputs: dict[str, bytes]
         if name in stored:
             setattr(held, field_name, stored[name])
     held.outputs = stored
-    held.summary = lab_result_summary(result)
+    held.summary = {**lab_result_summary(result), "partial": stopped}
     held.metrics = result.metrics
     held.save()
 
@@ -449,10 +543,8 @@ def uploaded_model_create(*, user, title: str, upload, spec) -> UploadedModel:
 
 
 def uploaded_model_validation_enqueue(*, model_pk: int) -> None:
-    from labs.tasks import uploaded_model_validate_task
-
     try:
-        uploaded_model_validate_task.apply_async(kwargs={"model_pk": model_pk})
+        task_send("labs.tasks.uploaded_model_validate_task", kwargs={"model_pk": model_pk})
     except Exception:
         logger.exception("Could not enqueue validation of uploaded model %s.", model_pk)
 

@@ -26,9 +26,7 @@ def lab_run_create(request, exercise_pk: int):
         messages.error(request, "The lab form was incomplete; please try again.")
         return redirect(request.headers.get("referer") or "home")
     lesson = Page.objects.filter(pk=form.cleaned_data["lesson_id"]).first()
-    if lesson is None or not permissions.may_start_lab(
-        request.user, exercise=exercise, page=lesson
-    ):
+    if lesson is None or not permissions.may(request.user, "labs.start_lab", exercise, page=lesson):
         raise PermissionDenied("You may not run this lab here.")
     try:
         run = services.lab_run_create(
@@ -39,6 +37,7 @@ def lab_run_create(request, exercise_pk: int):
             severity=form.cleaned_data["severity"],
             slice_number=form.cleaned_data["slice_number"],
             model_key=form.cleaned_data["model_key"],
+            explainer_keys=form.chosen_explainer_keys(),
         )
     except services.LabRunRefused as refusal:
         messages.error(request, str(refusal))
@@ -50,9 +49,12 @@ def _run_context(request, run) -> dict:
     return {
         "run": run,
         "metrics": selectors.lab_run_metrics_display(run),
-        "may_cancel": permissions.may_cancel_lab_run(request.user, run),
-        "may_answer": permissions.may_answer_lab_run(request.user, run),
-        "result": selectors.lab_run_result_display(run) if run.status == "succeeded" else None,
+        "may_cancel": permissions.may(request.user, "labs.cancel_run", run),
+        "may_answer": permissions.may(request.user, "labs.answer_run", run),
+        "result": selectors.lab_run_result_display(run)
+        if run.status == "succeeded" or selectors.lab_run_is_partial(run)
+        else None,
+        "partial_result": selectors.lab_run_is_partial(run),
         "questions": selectors.lab_run_questions(run),
         **run_progress_context(
             run=run, namespace="labs", result_template="labs/_lab_run_result.html"
@@ -63,14 +65,14 @@ def _run_context(request, run) -> dict:
 @login_required
 @require_GET
 def lab_run_detail(request, run_pk: int):
-    run = permissions.access_lab_run_by_id(request.user, run_pk)
+    run = permissions.access_or_404(request.user, "labs.view_run", selectors.lab_run_by_pk(run_pk))
     return render(request, "labs/lab_run_detail.html", _run_context(request, run))
 
 
 @login_required
 @require_GET
 def lab_run_status(request, run_pk: int):
-    run = permissions.access_lab_run_by_id(request.user, run_pk)
+    run = permissions.access_or_404(request.user, "labs.view_run", selectors.lab_run_by_pk(run_pk))
     return run_status_response(
         request, run=run, template="runs/_progress.html", context=_run_context(request, run)
     )
@@ -79,7 +81,9 @@ def lab_run_status(request, run_pk: int):
 @login_required
 @require_POST
 def lab_run_cancel(request, run_pk: int):
-    run = permissions.access_lab_run_by_id(request.user, run_pk, for_cancel=True)
+    run = permissions.access_or_404(
+        request.user, "labs.cancel_run", selectors.lab_run_by_pk(run_pk)
+    )
     return run_cancel_response(request, run=run, redirect_to="labs:run_detail", run_pk=run.pk)
 
 
@@ -87,7 +91,9 @@ def lab_run_cancel(request, run_pk: int):
 @require_POST
 def lab_run_answers(request, run_pk: int):
     """The resident's answers to the exercise's questions, kept on the run."""
-    run = permissions.access_lab_run_by_id(request.user, run_pk, for_answer=True)
+    run = permissions.access_or_404(
+        request.user, "labs.answer_run", selectors.lab_run_by_pk(run_pk)
+    )
     answers = {
         question_id: request.POST.get(f"answer-{question_id}", "")
         for question_id, _prompt in run.exercise.question_prompts
@@ -105,7 +111,7 @@ def lab_run_answers(request, run_pk: int):
 @require_GET
 def lab_run_output(request, run_pk: int, output: str):
     """Serve a run's picture to those who may see the run (media is never public)."""
-    run = permissions.access_lab_run_by_id(request.user, run_pk)
+    run = permissions.access_or_404(request.user, "labs.view_run", selectors.lab_run_by_pk(run_pk))
     if output not in run.output_fields:
         raise Http404("No such output.")
     stored = getattr(run, output)
@@ -123,7 +129,7 @@ def lab_run_file(request, run_pk: int, name: str):
     """One file a run wrote (derived DICOM, viewer layers), by the name the run recorded."""
     from django.core.files.storage import default_storage
 
-    run = permissions.access_lab_run_by_id(request.user, run_pk)
+    run = permissions.access_or_404(request.user, "labs.view_run", selectors.lab_run_by_pk(run_pk))
     stored = run.outputs.get(name)
     content_type = FILE_TYPES.get(name[name.rfind(".") :] if "." in name else "")
     if stored is None or content_type is None:
@@ -146,7 +152,7 @@ def lab_run_list(request):
 def model_card_detail(request, model_key: str):
     """A model's card, generated from its measured metrics. Shared models' cards are open to
     every signed-in user; a resident's trained model's card to its owner, educators and admins."""
-    if not permissions.may_view_model_card(request.user, model_key):
+    if not permissions.may(request.user, "labs.view_model_card", model_key):
         raise Http404("No such model.")
     try:
         model = model_get(model_key)
@@ -161,7 +167,7 @@ def model_card_detail(request, model_key: str):
 
 @login_required
 def uploaded_model_create(request):
-    if not permissions.may_upload_models(request.user):
+    if not permissions.may(request.user, "labs.upload_models"):
         raise PermissionDenied("Only educators and programme admins upload models.")
     try:
         sandbox_required()
@@ -192,7 +198,7 @@ def uploaded_model_create(request):
 @login_required
 @require_GET
 def uploaded_model_list(request):
-    if not permissions.may_upload_models(request.user):
+    if not permissions.may(request.user, "labs.upload_models"):
         raise PermissionDenied("Only educators and programme admins upload models.")
     return render(
         request,

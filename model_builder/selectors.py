@@ -52,7 +52,17 @@ def studies_for_labelling(*, user, cohort: LabelledCohort):
     from studies.models import Study
 
     labels = dict(cohort.labels.values_list("study_id", "label"))
-    studies = Study.objects.filter(permissions.studies_visible_filter(user)).order_by(
+    studies = Study.objects.filter(permissions.visible_q(user, "studies.studies")).order_by(
         "title", "study_instance_uid"
     )
     return [(study, labels.get(study.pk)) for study in studies]
+
+
+def training_run_by_pk(pk: int) -> TrainingRun | None:
+    """The training run with its owner, or None (access: "model_builder.view_run")."""
+    return TrainingRun.objects.select_related("user").filter(pk=pk).first()
+
+
+def labelled_cohort_by_pk(pk: int) -> LabelledCohort | None:
+    """The labelled cohort, or None (access: "model_builder.open_cohort")."""
+    return LabelledCohort.objects.filter(pk=pk).first()

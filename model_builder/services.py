@@ -86,7 +86,7 @@ def _visible_studies_by_uid_and_key(user) -> dict:
     from studies.models import Study
 
     found = {}
-    for study in Study.objects.filter(permissions.studies_visible_filter(user)):
+    for study in Study.objects.filter(permissions.visible_q(user, "studies.studies")):
         found[study.study_instance_uid] = study
         if study.key:
             found[study.key] = study
@@ -118,7 +118,7 @@ def cohort_labels_import_csv(
 
 def cohort_label_set(*, cohort: LabelledCohort, user, study, label: int | None) -> None:
     """Label one study (None removes it from the cohort). The study must be visible."""
-    if not permissions.may_view_study(user, study):
+    if not permissions.may(user, "studies.view_study", study):
         raise TrainingRefused("No such study.")
     if label is None:
         StudyLabel.objects.filter(cohort=cohort, study=study).delete()
@@ -182,7 +182,7 @@ def training_config_validate(*, user, raw: dict) -> dict:
     if own is None:
         raise TrainingRefused("Choose the lesion cohort or one of your labelled cohorts.")
     labels = list(own.labels.select_related("study"))
-    visible = [row for row in labels if permissions.may_view_study(user, row.study)]
+    visible = [row for row in labels if permissions.may(user, "studies.view_study", row.study)]
     for value, name in ((1, "positive"), (0, "negative")):
         patients = {study_label_patient(row) for row in visible if row.label == value}
         if len(patients) < 2:
@@ -310,7 +310,7 @@ def _own_cohort_images(*, run: TrainingRun):
     rows = cohort.labels.select_related("study").order_by("pk")
     for row in rows:
         study: Study = row.study
-        if not permissions.may_view_study(run.user, study):
+        if not permissions.may(run.user, "studies.view_study", study):
             continue
         try:
             stack, modality = study_images_load(

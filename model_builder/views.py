@@ -18,7 +18,7 @@ from runs.views import run_cancel_response, run_progress_context, run_status_res
 
 
 def _builder_allowed(request) -> None:
-    if not permissions.may_build_models(request.user):
+    if not permissions.may(request.user, "model_builder.build"):
         raise PermissionDenied("Sign in to build a model.")
 
 
@@ -65,7 +65,7 @@ def training_run_create(request):
 def _run_context(request, run) -> dict:
     return {
         "run": run,
-        "may_cancel": permissions.may_cancel_training_run(request.user, run),
+        "may_cancel": permissions.may(request.user, "model_builder.cancel_run", run),
         "epochs_done": len(run.history),
         "progress_template": "model_builder/_training_curves.html",
         **run_progress_context(
@@ -79,14 +79,18 @@ def _run_context(request, run) -> dict:
 @login_required
 @require_GET
 def training_run_detail(request, run_pk: int):
-    run = permissions.access_training_run_by_id(request.user, run_pk)
+    run = permissions.access_or_404(
+        request.user, "model_builder.view_run", selectors.training_run_by_pk(run_pk)
+    )
     return render(request, "model_builder/run_detail.html", _run_context(request, run))
 
 
 @login_required
 @require_GET
 def training_run_status(request, run_pk: int):
-    run = permissions.access_training_run_by_id(request.user, run_pk)
+    run = permissions.access_or_404(
+        request.user, "model_builder.view_run", selectors.training_run_by_pk(run_pk)
+    )
     return run_status_response(
         request, run=run, template="runs/_progress.html", context=_run_context(request, run)
     )
@@ -95,7 +99,9 @@ def training_run_status(request, run_pk: int):
 @login_required
 @require_GET
 def training_run_curves(request, run_pk: int):
-    run = permissions.access_training_run_by_id(request.user, run_pk)
+    run = permissions.access_or_404(
+        request.user, "model_builder.view_run", selectors.training_run_by_pk(run_pk)
+    )
     svg = learning_curves_svg(history=run.history, epochs=run.config["epochs"])
     response = HttpResponse(svg, content_type="image/svg+xml")
     # The page asks for ?epochs=<n>: a new URL whenever the history grows, so a cached
@@ -107,7 +113,9 @@ def training_run_curves(request, run_pk: int):
 @login_required
 @require_POST
 def training_run_cancel(request, run_pk: int):
-    run = permissions.access_training_run_by_id(request.user, run_pk, for_cancel=True)
+    run = permissions.access_or_404(
+        request.user, "model_builder.cancel_run", selectors.training_run_by_pk(run_pk)
+    )
     return run_cancel_response(
         request, run=run, redirect_to="model_builder:run_detail", run_pk=run.pk
     )
@@ -156,7 +164,9 @@ def _cohort_render(request, cohort, *, file_form=None, problems=(), status=200):
 @login_required
 @require_GET
 def cohort_detail(request, cohort_pk: int):
-    cohort = permissions.access_labelled_cohort_by_id(request.user, cohort_pk)
+    cohort = permissions.access_or_404(
+        request.user, "model_builder.open_cohort", selectors.labelled_cohort_by_pk(cohort_pk)
+    )
     return _cohort_render(request, cohort)
 
 
@@ -166,7 +176,9 @@ def cohort_labels_set(request, cohort_pk: int):
     """One select per visible study: positive, negative, or not in the cohort."""
     from studies.models import Study
 
-    cohort = permissions.access_labelled_cohort_by_id(request.user, cohort_pk)
+    cohort = permissions.access_or_404(
+        request.user, "model_builder.open_cohort", selectors.labelled_cohort_by_pk(cohort_pk)
+    )
     changed = 0
     for name, value in request.POST.items():
         if not name.startswith("label-"):
@@ -192,7 +204,9 @@ def cohort_labels_set(request, cohort_pk: int):
 @login_required
 @require_POST
 def cohort_labels_upload(request, cohort_pk: int):
-    cohort = permissions.access_labelled_cohort_by_id(request.user, cohort_pk)
+    cohort = permissions.access_or_404(
+        request.user, "model_builder.open_cohort", selectors.labelled_cohort_by_pk(cohort_pk)
+    )
     form = LabelFileForm(request.POST, request.FILES)
     if not form.is_valid():
         return _cohort_render(request, cohort, file_form=form, status=400)

@@ -32,5 +32,5 @@ class ReaderStudyBlock(blocks.StructBlock):
             session = selectors.session_for_user(user=user, exercise=exercise)
             context["session"] = session
             context["rated"] = session.ratings.count() if session else 0
-            context["may_view_cohort"] = permissions.may_view_reader_study_cohort(user)
+            context["may_view_cohort"] = permissions.may(user, "reader_study.view_cohort")
         return context

@@ -106,3 +106,8 @@ def cohort_summary(*, exercise) -> CohortSummary:
     if len(results) < AGGREGATE_MIN_READERS:
         return CohortSummary(readers=len(results), shown=False, measures=None)
     return CohortSummary(readers=len(results), shown=True, measures=cohort_measures(results))
+
+
+def reader_session_by_pk(pk: int) -> ReaderSession | None:
+    """The session with its exercise and lesson, or None (access: "reader_study.open_session")."""
+    return ReaderSession.objects.select_related("exercise", "lesson").filter(pk=pk).first()

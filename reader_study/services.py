@@ -20,7 +20,7 @@ def reader_session_start(*, user, exercise: ReaderStudyExercise, lesson) -> Read
     """The user's participation in `exercise`, started now if they have none (a resident
     takes a study once: a second pass over the same cases would measure memory).
 
-    Callers check `accounts.permissions.may_take_reader_study` first.
+    Callers check the rule "reader_study.take" first.
     """
     existing = ReaderSession.objects.filter(exercise=exercise, user=user).first()
     if existing is not None:

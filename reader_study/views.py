@@ -24,8 +24,8 @@ def session_start(request, exercise_pk: int):
     lesson = (
         Page.objects.filter(pk=form.cleaned_data["lesson_id"]).first() if form.is_valid() else None
     )
-    if lesson is None or not permissions.may_take_reader_study(
-        request.user, exercise=exercise, page=lesson
+    if lesson is None or not permissions.may(
+        request.user, "reader_study.take", exercise, page=lesson
     ):
         raise PermissionDenied("You may not take this reader study here.")
     session = services.reader_session_start(user=request.user, exercise=exercise, lesson=lesson)
@@ -43,7 +43,9 @@ def _next_step(session):
 @require_http_methods(["GET", "POST"])
 def case(request, session_pk: int, position: int):
     """The case due next, with the AI's mark in the aided arm; other positions redirect."""
-    session = permissions.access_reader_session_by_id(request.user, session_pk)
+    session = permissions.access_or_404(
+        request.user, "reader_study.open_session", selectors.reader_session_by_pk(session_pk)
+    )
     if position != selectors.session_next_position(session=session):
         return _next_step(session)
     form = RatingForm(request.POST or None)
@@ -80,7 +82,9 @@ def case(request, session_pk: int, position: int):
 @require_GET
 def case_image(request, session_pk: int, position: int):
     """A case's picture, for the owner, once the case is due (never ahead of it)."""
-    session = permissions.access_reader_session_by_id(request.user, session_pk)
+    session = permissions.access_or_404(
+        request.user, "reader_study.open_session", selectors.reader_session_by_pk(session_pk)
+    )
     due = selectors.session_next_position(session=session)
     if position >= len(session.plan) or (due is not None and position > due):
         raise Http404("No such case yet.")
@@ -97,7 +101,9 @@ def case_image(request, session_pk: int, position: int):
 @require_GET
 def session_result(request, session_pk: int):
     """The resident's own measures: never graded, never shown to anyone else."""
-    session = permissions.access_reader_session_by_id(request.user, session_pk)
+    session = permissions.access_or_404(
+        request.user, "reader_study.open_session", selectors.reader_session_by_pk(session_pk)
+    )
     if not session.is_finished:
         return _next_step(session)
     return render(
@@ -117,7 +123,7 @@ def session_result(request, session_pk: int):
 @login_required
 @require_GET
 def cohort_summary(request, exercise_pk: int):
-    if not permissions.may_view_reader_study_cohort(request.user):
+    if not permissions.may(request.user, "reader_study.view_cohort"):
         raise PermissionDenied
     exercise = get_object_or_404(ReaderStudyExercise, pk=exercise_pk)
     return render(

@@ -6,3 +6,7 @@ class ReadingRoomConfig(AppConfig):
     verbose_name = "Reading room"
     # Snippets educators author in the Wagtail admin (accounts.authoring grants them).
     educator_authored_models = ("readingroomexercise",)
+
+    def ready(self):
+        # Register this app's access rules (accounts.permissions) at start-up.
+        from reading_room import rules  # noqa: F401

@@ -73,7 +73,7 @@ def lesson_reading_room_exercise_ids(page) -> set[int]:
 def simulation_runs_for_user(*, user, exercise=None, limit: int = 50):
     """Runs this user may see (their own for residents), newest first."""
     runs = SimulationRun.objects.filter(
-        permissions.simulation_runs_visible_filter(user)
+        permissions.visible_q(user, "reading_room.runs")
     ).select_related("exercise", "user")
     if exercise is not None:
         runs = runs.filter(exercise=exercise, user=user)
@@ -258,3 +258,8 @@ def simulation_run_display(run: SimulationRun) -> dict:
         finding=run.parameters.get("finding", ""),
     )
     return display
+
+
+def simulation_run_by_pk(pk: int) -> SimulationRun | None:
+    """The run with its exercise, owner and lesson, or None (access: "reading_room.view_run")."""
+    return SimulationRun.objects.select_related("exercise", "user", "lesson").filter(pk=pk).first()

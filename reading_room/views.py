@@ -20,8 +20,8 @@ from runs.views import run_status_response
 
 def _lesson_for(request, form, exercise) -> Page:
     lesson = Page.objects.filter(pk=form.cleaned_data["lesson_id"]).first()
-    if lesson is None or not permissions.may_run_reading_room(
-        request.user, exercise=exercise, page=lesson
+    if lesson is None or not permissions.may(
+        request.user, "reading_room.run_exercise", exercise, page=lesson
     ):
         raise PermissionDenied("You may not run this exercise here.")
     return lesson
@@ -78,7 +78,7 @@ def score_set_request(request, exercise_pk: int):
 @require_GET
 def score_set_status(request, score_set_pk: int):
     """The live progress of a cohort's scoring, polled by htmx until it is final."""
-    if not permissions.may_view_score_set_progress(request.user):
+    if not permissions.may(request.user, "reading_room.view_score_set_progress"):
         raise PermissionDenied
     score_set = get_object_or_404(CohortScoreSet, pk=score_set_pk)
     # Once final, the engine's view reloads the lesson, whose block then shows the form.
@@ -104,16 +104,20 @@ def simulation_run_list(request):
 @require_GET
 def simulation_run_detail(request, run_pk: int):
     """One run, side by side with the owner's previous run (or the one `?compare=` names)."""
-    run = permissions.access_simulation_run_by_id(request.user, run_pk)
+    run = permissions.access_or_404(
+        request.user, "reading_room.view_run", selectors.simulation_run_by_pk(run_pk)
+    )
     compare_pk = request.GET.get("compare", "")
     if compare_pk.isdigit():
-        other = permissions.access_simulation_run_by_id(request.user, int(compare_pk))
+        other = permissions.access_or_404(
+            request.user, "reading_room.view_run", selectors.simulation_run_by_pk(int(compare_pk))
+        )
         if other.exercise_id != run.exercise_id:
             raise Http404("Runs of different exercises cannot be compared.")
     else:
         other = selectors.simulation_run_previous(run=run)
-    may_replay = run.lesson is not None and permissions.may_run_reading_room(
-        request.user, exercise=run.exercise, page=run.lesson
+    may_replay = run.lesson is not None and permissions.may(
+        request.user, "reading_room.run_exercise", run.exercise, page=run.lesson
     )
     return render(
         request,
@@ -136,7 +140,9 @@ def simulation_run_detail(request, run_pk: int):
 @require_GET
 def simulation_run_plot(request, run_pk: int, plot: str):
     """A run's plot as SVG, drawn from its stored results, for those who may see the run."""
-    run = permissions.access_simulation_run_by_id(request.user, run_pk)
+    run = permissions.access_or_404(
+        request.user, "reading_room.view_run", selectors.simulation_run_by_pk(run_pk)
+    )
     draw = PLOTS[run.kind].get(plot)
     if draw is None or selectors.simulation_run_is_legacy(run):
         raise Http404("No such plot.")

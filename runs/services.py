@@ -33,7 +33,16 @@ logger = logging.getLogger(__name__)
 
 
 class RunFailed(Exception):
-    """Raised by a family's compute step; the message is written for the person who ran it."""
+    """Raised by a family's compute step; the message is written for the person who ran it.
+
+    `store(held)`, where given, keeps what finished before the failure (a lab stopped for
+    time keeps the maps it drew); it runs in the transaction that fails the run, only while
+    this attempt still holds it.
+    """
+
+    def __init__(self, message, *, store=None) -> None:
+        super().__init__(message)
+        self.store = store
 
 
 class RunAbandoned(Exception):
@@ -75,6 +84,27 @@ def timed_out_message(policy: RunPolicy) -> str:
 # --- Enqueue ----------------------------------------------------------------------------
 
 
+def task_send(name: str, *, kwargs: dict, **options) -> None:
+    """Send the Celery task registered as `name` (its dotted path) with these keyword
+    arguments; `options` are apply_async's (queue, priority, time limits).
+
+    Services send tasks by name and never import a tasks module: tasks import services, so
+    the other direction would be a cycle (import-linter forbids it; docs/layers.md).
+    Routing is by name as well (config.celery task_routes) unless `options` name a queue.
+    Fire and forget, as every task here is `ignore_result`. Celery's send_task ignores
+    task_always_eager, so in eager mode (unit tests, CELERY_TASK_ALWAYS_EAGER) the registered
+    task runs inline, exactly as apply_async would run it.
+    """
+    from celery import current_app
+
+    if current_app.conf.task_always_eager:
+        if name not in current_app.tasks:
+            current_app.autodiscover_tasks(force=True)  # what a worker does when it starts
+        current_app.tasks[name].apply_async(kwargs=kwargs, **options)
+        return
+    current_app.send_task(name, kwargs=kwargs, ignore_result=True, **options)
+
+
 # Message priorities on the Redis transport, where 0 is served first (kombu keeps one list
 # per step of priority_steps, default [0, 3, 6, 9], and BRPOPs them in that order). A run
 # whose worker died mid-compute is offered again ahead of runs that never started: its
@@ -88,11 +118,10 @@ def run_enqueue(*, model: type[DurableRun], run_pk: int, resume: bool = False) -
     """Hand the run to the broker on its family's queue. A broker that is down loses
     nothing: the row stays QUEUED and the sweeper offers it again. `resume`: the run was
     interrupted mid-compute; it goes ahead of fresh offers."""
-    from runs.tasks import run_execute_task
-
     policy = model.run_policy()
     try:
-        run_execute_task.apply_async(
+        task_send(
+            "runs.tasks.run_execute_task",
             kwargs={"model": model._meta.label, "run_pk": run_pk},
             queue=policy.queue,
             priority=RESUME_PRIORITY if resume else OFFER_PRIORITY,
@@ -285,9 +314,15 @@ def _heartbeat(progress: RunProgress):
 # --- Execute ------------------------------------------------------------------------------
 
 
-def run_fail_if_held(run: DurableRun, message: str) -> None:
-    """Fail the run only while this attempt still holds it (a cancel stays a cancel)."""
-    _held(run).update(status=RunStatus.FAILED, error_message=message, finished_at=timezone.now())
+def run_fail_if_held(run: DurableRun, message: str, *, store=None) -> None:
+    """Fail the run only while this attempt still holds it (a cancel stays a cancel), and
+    keep its partial results with `store(held)` in the same transaction."""
+    with transaction.atomic():
+        failed = _held(run).update(
+            status=RunStatus.FAILED, error_message=message, finished_at=timezone.now()
+        )
+        if failed and store is not None:
+            store(type(run).objects.get(pk=run.pk))
 
 
 def run_execute(*, model_label: str, run_pk: int) -> DurableRun | None:
@@ -319,7 +354,7 @@ def run_execute(*, model_label: str, run_pk: int) -> DurableRun | None:
     except (RunTimedOut, SoftTimeLimitExceeded):
         run_fail_if_held(run, timed_out_message(policy))
     except RunFailed as error:
-        run_fail_if_held(run, str(error))
+        run_fail_if_held(run, str(error), store=error.store)
     except Exception:
         logger.exception("%s %s failed", model_label, run_pk)
         run_fail_if_held(run, _("The run failed on the worker. The error has been logged."))

@@ -98,12 +98,13 @@ class ViewerBlock(blocks.StructBlock):
                     )
                 }
             )
-        from accounts.permissions import answer_key_series_filter
+        from accounts.permissions import visible_q
+
+        # Over studies.Series, the same for everyone: assessments declares it.
+        answer_keys = visible_q(None, "assessments.unreleased_answer_keys")
 
         for overlay_uid in value.get("overlays") or []:
-            if Series.objects.filter(
-                answer_key_series_filter(), series_instance_uid=overlay_uid
-            ).exists():
+            if Series.objects.filter(answer_keys, series_instance_uid=overlay_uid).exists():
                 raise blocks.StructBlockValidationError(
                     block_errors={
                         "overlays": ValidationError(

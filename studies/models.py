@@ -22,6 +22,18 @@ class StudyOrigin(models.TextChoices):
     IMPORT = "import", _("Imported from a remote DICOMweb server")
 
 
+# Studies are made visible to courses: Curriculum pages of the curriculum app, a layer above
+# studies, so the model is named here and looked up, never imported.
+COURSE_PAGE_MODEL = "curriculum.CurriculumPage"
+
+
+def course_page_model() -> type[models.Model]:
+    """The page model whose residents a study can be made visible to."""
+    from django.apps import apps
+
+    return apps.get_model(COURSE_PAGE_MODEL)
+
+
 class Study(models.Model):
     study_instance_uid = models.CharField(max_length=UID_MAX_LENGTH, unique=True)
     # The library key (e.g. "ct-small") for studies the library builder made; empty otherwise.
@@ -106,6 +118,9 @@ class Instance(models.Model):
     rows = models.PositiveIntegerField(null=True, blank=True)
     columns = models.PositiveIntegerField(null=True, blank=True)
     number_of_frames = models.PositiveIntegerField(default=0)
+    # Whether the file itself carries Number of Frames: single-frame IODs have no such
+    # attribute, and a search must not report one the object does not have.
+    declares_number_of_frames = models.BooleanField(default=False)
     samples_per_pixel = models.PositiveIntegerField(null=True, blank=True)
     bits_allocated = models.PositiveIntegerField(null=True, blank=True)
     photometric_interpretation = models.CharField(max_length=16, blank=True, default="")

@@ -370,19 +370,19 @@ def _matching_where_visible(queryset: QuerySet, *, visible: Q, matching: Q) -> Q
 
 
 def _visible_studies(user) -> QuerySet:
-    from accounts.permissions import studies_visible_filter
+    from accounts.permissions import visible
     from studies.models import Study
 
-    return Study.objects.filter(studies_visible_filter(user)).values("pk")
+    return visible(user, "studies.studies", Study.objects.all()).values("pk")
 
 
 def _visible_series(user) -> QuerySet:
-    from accounts.permissions import series_withheld_filter
+    from accounts.permissions import visible_q
     from studies.models import Series
 
     return (
         Series.objects.filter(study__in=_visible_studies(user))
-        .exclude(series_withheld_filter(user))
+        .exclude(visible_q(user, "assessments.series_withheld"))
         .values("pk")
     )
 
@@ -470,25 +470,34 @@ def instances_search(
 
 def study_locate(*, user, study_instance_uid: str):
     """The visible study with this UID, else Http404 (unknown and unseen look the same)."""
-    from accounts.permissions import access_study_by_uid
+    from accounts.permissions import visible
+    from studies.models import Study
 
-    return access_study_by_uid(user, study_instance_uid)
+    found = Study.objects.filter(study_instance_uid=study_instance_uid)
+    study = visible(user, "studies.studies", found).first()
+    if study is None:
+        raise Http404("No such study.")
+    return study
 
 
 def study_title_visible(*, user, study_instance_uid: str) -> str:
     """What a person reads for this study (its title or description), "" when unseen."""
-    study = _visible_studies(user).filter(study_instance_uid=study_instance_uid).first()
+    from studies.models import Study
+
+    study = Study.objects.filter(
+        pk__in=_visible_studies(user), study_instance_uid=study_instance_uid
+    ).first()
     return str(study) if study is not None else ""
 
 
 def series_locate(*, user, study_instance_uid: str, series_instance_uid: str):
-    from accounts.permissions import series_withheld_filter
+    from accounts.permissions import visible_q
     from studies.models import Series
 
     study = study_locate(user=user, study_instance_uid=study_instance_uid)
     series = (
         Series.objects.filter(study=study, series_instance_uid=series_instance_uid)
-        .exclude(series_withheld_filter(user))
+        .exclude(visible_q(user, "assessments.series_withheld"))
         .first()
     )
     if series is None:
@@ -500,7 +509,7 @@ def series_uids_withheld(*, user, uids) -> set[str]:
     """Which of these series UIDs are withheld from this user now (exam answer keys, for
     residents): pages that name series (the viewer page, lesson viewer blocks) leave them
     out, as DICOMweb does."""
-    from accounts.permissions import series_withheld_filter
+    from accounts.permissions import visible_q
     from studies.models import Series
 
     wanted = [uid for uid in uids if uid]
@@ -508,7 +517,7 @@ def series_uids_withheld(*, user, uids) -> set[str]:
         return set()
     return set(
         Series.objects.filter(
-            series_withheld_filter(user), series_instance_uid__in=wanted
+            visible_q(user, "assessments.series_withheld"), series_instance_uid__in=wanted
         ).values_list("series_instance_uid", flat=True)
     )
 
@@ -520,10 +529,10 @@ def series_instances(*, series) -> list:
 
 def study_instances(*, study, user) -> list:
     """The study's instances this user may retrieve (series withheld during an exam left out)."""
-    from accounts.permissions import series_withheld_filter
+    from accounts.permissions import visible_q
     from studies.models import Instance, Series
 
-    withheld = Series.objects.filter(series_withheld_filter(user)).values("pk")
+    withheld = Series.objects.filter(visible_q(user, "assessments.series_withheld")).values("pk")
     return list(
         Instance.objects.filter(series__study=study)
         .exclude(series__in=withheld)
@@ -641,11 +650,11 @@ def remote_studies_search(*, remote: RemoteServer, filters: dict[str, str]) -> l
 
 def studies_for_management(*, user) -> list:
     """Every study this user may see, for the educators' study list (quarantined first)."""
-    from accounts.permissions import studies_visible_filter
+    from accounts.permissions import visible
     from studies.models import Study
 
     return list(
-        Study.objects.filter(studies_visible_filter(user))
+        visible(user, "studies.studies", Study.objects.all())
         .prefetch_related("courses")
         .order_by("-is_quarantined", "key", "study_date", "pk")
     )
@@ -653,6 +662,6 @@ def studies_for_management(*, user) -> list:
 
 def course_choices() -> list:
     """The Curriculum pages a study can be made visible to."""
-    from curriculum.models import CurriculumPage
+    from studies.models import course_page_model
 
-    return list(CurriculumPage.objects.order_by("title"))
+    return list(course_page_model().objects.order_by("title"))

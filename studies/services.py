@@ -198,6 +198,7 @@ def instance_index(
             "rows": _integer(ds, "Rows"),
             "columns": _integer(ds, "Columns"),
             "number_of_frames": (_integer(ds, "NumberOfFrames") or 1) if has_pixels else 0,
+            "declares_number_of_frames": _integer(ds, "NumberOfFrames") is not None,
             "samples_per_pixel": _integer(ds, "SamplesPerPixel"),
             "bits_allocated": _integer(ds, "BitsAllocated"),
             "photometric_interpretation": _text(ds, "PhotometricInterpretation", 16),
@@ -333,7 +334,7 @@ def library_index_rebuild(*, root: Path | None = None) -> list[Study]:
 def study_quarantine_release(*, study: Study, user) -> Study:
     """Publish a quarantined study after a person checked its pixels for burned-in text.
 
-    Precondition: the caller checked accounts.permissions.may_change_study_courses. The
+    Precondition: the caller checked the rule "studies.change_courses". The
     reasons stay recorded; re-indexing keeps the release (the row keeps who and when).
     """
     study.quarantine_released_by = user
@@ -345,10 +346,10 @@ def study_quarantine_release(*, study: Study, user) -> Study:
 
 def study_courses_set(*, study: Study, courses: Iterable) -> Study:
     """Make the study visible to exactly these courses (Curriculum pages)."""
-    from curriculum.models import CurriculumPage
+    from studies.models import course_page_model
 
     pages = list(courses)
-    wrong = [p for p in pages if not isinstance(p.specific, CurriculumPage)]
+    wrong = [p for p in pages if not isinstance(p.specific, course_page_model())]
     if wrong:
         raise ValueError(f"Only Curriculum pages can see studies, not {wrong}")
     study.courses.set(pages)
@@ -633,7 +634,7 @@ def study_store_uploaded(
     """Validate, de-identify, store and index each instance; report each one's fate.
 
     Precondition: the caller checked the user may store studies (and, for
-    deidentify=False, accounts.permissions.may_store_without_deidentification).
+    deidentify=False, the rule "studies.store_without_deidentification").
     Each instance is stored whole or not at all: its file is written atomically, and the
     file is removed again if indexing fails. De-identification (PS3.15 Annex E Basic
     Profile, Modified Dates option) uses one secret-derived UID map and date shift per
@@ -787,7 +788,7 @@ def study_import_from_remote(
     instance at a time) and store it like an upload: validated, de-identified (PS3.15
     Basic Profile), indexed, quarantined when burned-in annotation is suspected.
 
-    Precondition: the caller checked accounts.permissions.may_store_studies and that
+    Precondition: the caller checked the rule "studies.store" and that
     `remote` is one of studies.selectors.import_remotes(). Raises ValueError for a
     malformed UID; network errors from the remote propagate (requests exceptions).
     """

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from accounts.permissions import may_change_study_courses, may_store_studies, studies_visible_filter
+from accounts.permissions import may, visible
 from studies import selectors, services
 from studies.models import Study
 
@@ -22,7 +22,7 @@ SEARCH_KEYS = ("PatientName", "PatientID", "AccessionNumber", "StudyDate")
 @require_http_methods(["GET", "POST"])
 def study_import(request):
     """GET: pick a remote and search it. POST: import one study from it."""
-    if not may_store_studies(request.user):
+    if not may(request.user, "studies.store"):
         raise PermissionDenied
     remotes = selectors.import_remotes()
     if request.method == "POST":
@@ -73,7 +73,7 @@ def study_import(request):
 @require_http_methods(["GET"])
 def study_list(request):
     """Every study with its source, licence, courses and review state (educators, admins)."""
-    if not may_change_study_courses(request.user):
+    if not may(request.user, "studies.change_courses"):
         raise PermissionDenied
     return render(
         request,
@@ -86,9 +86,9 @@ def study_list(request):
 @require_http_methods(["GET", "POST"])
 def study_courses(request, pk: int):
     """Choose the courses that see a study; release a quarantined study after review."""
-    if not may_change_study_courses(request.user):
+    if not may(request.user, "studies.change_courses"):
         raise PermissionDenied
-    study = get_object_or_404(Study.objects.filter(studies_visible_filter(request.user)), pk=pk)
+    study = get_object_or_404(visible(request.user, "studies.studies", Study.objects.all()), pk=pk)
     courses = selectors.course_choices()
     if request.method == "POST":
         chosen = {str(pk) for pk in request.POST.getlist("courses")}
@@ -97,9 +97,9 @@ def study_courses(request, pk: int):
             services.study_quarantine_release(study=study, user=request.user)
         messages.info(request, _("Saved: %(s)s.") % {"s": study})
         return redirect("study_list")
-    visible = set(study.courses.values_list("pk", flat=True))
+    shown_to = set(study.courses.values_list("pk", flat=True))
     return render(
         request,
         "studies/study_courses.html",
-        {"study": study, "courses": [(c, c.pk in visible) for c in courses]},
+        {"study": study, "courses": [(c, c.pk in shown_to) for c in courses]},
     )

@@ -15,6 +15,8 @@ from tests.browser.fixtures import browser_page, chromium, screenshot_dir  # noq
 from tests.factories import people_create
 
 ROLES = ("resident", "educator", "examiner", "admin")
+# Records which access rules the role matrix asks (tests/test_rule_coverage.py checks).
+pytest_plugins = ["tests.rule_coverage"]
 
 
 def pytest_collection_modifyitems(items):

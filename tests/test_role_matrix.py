@@ -201,6 +201,14 @@ MATRIX = [
             ("unknown_resource", {"rest": "nonsense"}, {**signed_in(404, 401)}),
         ]
     ],
+    # Storing (STOW-RS) is for educators and admins; declaring a source already
+    # de-identified is the admin's alone (the empty body then fails on its media type).
+    Row(
+        "dicomweb:studies",
+        "post",
+        lambda c: reverse("dicomweb:studies") + "?already-deidentified=true",
+        {**signed_in(403, 401), "admin": 415},
+    ),
     Row(
         "study_import",
         "get",
@@ -224,6 +232,15 @@ MATRIX = [
         "get",
         lambda c: reverse("labs:model_card", args=["ct-lesion"]),
         signed_in(200),
+    ),
+    # A resident's trained model's card follows the training run (owner, educators, admins);
+    # the matrix's run has no model archive, so even they get 404 (no usable model). The
+    # card of a really trained model: tests/labs_tests/test_trained_model_card.py.
+    Row(
+        "labs:model_card",
+        "get",
+        lambda c: reverse("labs:model_card", args=[builder_matrix.trained_model_key(c)]),
+        signed_in(404),
     ),
     Row(
         "labs:uploaded_models",
@@ -320,6 +337,13 @@ MATRIX = [
         "post",
         builder_matrix.cohort_url("cohort_labels_set"),
         {**signed_in(404), "resident": 302},
+    ),
+    Row(
+        "model_builder:cohort_labels_set",
+        "post",
+        builder_matrix.cohort_url("cohort_labels_set"),
+        {**signed_in(404), "resident": 302},
+        data=builder_matrix.study_label_data,
     ),
     Row(
         "model_builder:cohort_labels_upload",
@@ -518,6 +542,13 @@ MATRIX = [
         "grading:response_mark",
         "get",
         grading.url("response_mark", "response"),
+        {**signed_in(403), **MARKERS_200},
+    ),
+    # The same page for an answer awaiting a moderator (two marks too far apart).
+    Row(
+        "grading:response_mark",
+        "get",
+        grading.moderated_response_url,
         {**signed_in(403), **MARKERS_200},
     ),
     Row(

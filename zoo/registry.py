@@ -4,13 +4,16 @@ Instances are cheap: weights load on first use, so a missing weights file shows 
 WeightsUnavailable on the run that needs it, never as an import error.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from zoo.base import ZooModel
 from zoo.ct_lesion import CtLesionFinder
 from zoo.ct_lesion_shortcut import CtLesionShortcut
 from zoo.ct_tissue import CtTissueSegmenter
 from zoo.cxr_nodule import CxrNoduleClassifier
 from zoo.mr_brain_deepbet import DeepbetBrainExtractor
-from zoo.uploaded import UPLOAD_KEY_PREFIX
 
 
 class UnknownModel(LookupError):
@@ -29,35 +32,67 @@ MODELS: dict[str, ZooModel] = {
 }
 
 
+@dataclass(frozen=True)
+class ModelSource:
+    """Models that live in the database rather than in the zoo's code (an educator's upload,
+    a resident's trained model). The app that owns the rows registers its source at start-up
+    (its AppConfig.ready), so the zoo finds them without importing an app above it."""
+
+    # Keys of this source's models start with it ("upload-", "trained-").
+    prefix: str
+    # The model with this key as a ZooModel while it can run, else None.
+    usable: Callable[[str], ZooModel | None]
+    # (key, title) of models every lab author may choose.
+    choices: Callable[[], list[tuple[str, str]]] | None = None
+    # (key, title) of models one user may run on their own (e.g. those they trained).
+    choices_for_user: Callable[[Any], list[tuple[str, str]]] | None = None
+
+
+_MODEL_SOURCES: dict[str, ModelSource] = {}
+
+
+def model_source_register(source: ModelSource) -> None:
+    """Add a source of database-held models; registering one prefix again replaces it."""
+    _MODEL_SOURCES[source.prefix] = source
+
+
 def model_get(key: str) -> ZooModel:
-    """A model of the zoo, an educator's validated upload (keys "upload-<pk>"), or a
-    resident's trained model (keys "trained-<pk>")."""
+    """A model of the zoo, or one of a registered source: an educator's validated upload
+    (keys "upload-<pk>", labs) or a resident's trained model (keys "trained-<pk>",
+    model_builder)."""
     if key in MODELS:
         return MODELS[key]
-    if key.startswith(UPLOAD_KEY_PREFIX):
-        from labs.selectors import uploaded_model_usable
-
-        uploaded = uploaded_model_usable(key=key)
-        if uploaded is not None:
-            return uploaded
-    if key.startswith("trained-"):
-        # A resident's model from the no-code builder (model_builder.trained).
-        from model_builder.selectors import trained_model_usable
-
-        trained = trained_model_usable(key=key)
-        if trained is not None:
-            return trained
+    for prefix, source in _MODEL_SOURCES.items():
+        if key.startswith(prefix):
+            model = source.usable(key)
+            if model is not None:
+                return model
     raise UnknownModel(f"No model {key!r} in the zoo.")
 
 
 def model_choices() -> list[tuple[str, str]]:
-    """The zoo's models and every validated upload (for choosing a lab's model)."""
+    """The zoo's models and those every author may choose from a source (validated uploads),
+    for choosing a lab's model."""
     from django.db import DatabaseError
 
-    from labs.selectors import uploaded_models_usable_choices
-
     try:
-        uploads = uploaded_models_usable_choices()
+        from_sources = [
+            choice
+            for source in _MODEL_SOURCES.values()
+            if source.choices is not None
+            for choice in source.choices()
+        ]
     except DatabaseError:  # before migrations, e.g. during `manage.py check`
-        uploads = []
-    return [(model.key, model.title) for model in MODELS.values()] + uploads
+        from_sources = []
+    return [(model.key, model.title) for model in MODELS.values()] + from_sources
+
+
+def model_choices_for_user(*, user) -> list[tuple[str, str]]:
+    """(key, title) of the models this user may run in place of a lab's own: the ones they
+    trained in the model builder."""
+    return [
+        choice
+        for source in _MODEL_SOURCES.values()
+        if source.choices_for_user is not None
+        for choice in source.choices_for_user(user)
+    ]

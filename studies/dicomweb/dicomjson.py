@@ -84,21 +84,44 @@ def series_attributes(series: Series, *, retrieve_url: str) -> dict[str, dict]:
 
 
 def instance_attributes(instance: Instance, *, retrieve_url: str) -> dict[str, dict]:
-    """PS3.18 Table 10.6.3-5: the attributes an instance search returns by default."""
-    return {
+    """PS3.18 Table 10.6.3-5: the attributes an instance search returns by default, after
+    the patient, study and series identity that Orthanc (and OHIF-style clients reading it)
+    expect on every instance row. Number of Frames only where the object has one."""
+    study, series = instance.series.study, instance.series
+    attributes = {
         "00080005": _value("CS", "ISO_IR 192"),
         "00080016": _value("UI", instance.sop_class_uid),
         "00080018": _value("UI", instance.sop_instance_uid),
+        "00080020": _value("DA", study.study_date.strftime("%Y%m%d") if study.study_date else ""),
+        "00080030": _value("TM", study.study_time),
+        "00080050": _value("SH", study.accession_number),
         "00080056": _value("CS", "ONLINE"),
+        "00080060": _value("CS", series.modality),
+        "00080090": _person_name(study.referring_physician_name),
         "00081190": _value("UR", retrieve_url),
-        "0020000D": _value("UI", instance.series.study.study_instance_uid),
-        "0020000E": _value("UI", instance.series.series_instance_uid),
+        "00100010": _person_name(study.patient_name),
+        "00100020": _value("LO", study.patient_id),
+        "00100030": _value("DA", study.patient_birth_date),
+        "00100040": _value("CS", study.patient_sex),
+        "0020000D": _value("UI", study.study_instance_uid),
+        "0020000E": _value("UI", series.series_instance_uid),
+        "00200010": _value("SH", study.study_id),
+        "00200011": _value("IS", series.series_number),
         "00200013": _value("IS", instance.instance_number),
-        "00280008": _value("IS", instance.number_of_frames or None),
-        "00280010": _value("US", instance.rows),
-        "00280011": _value("US", instance.columns),
-        "00280100": _value("US", instance.bits_allocated),
     }
+    # Image attributes only for objects that have them (an SR or a PDF has no Rows).
+    for tag, value in (
+        ("00280010", instance.rows),
+        ("00280011", instance.columns),
+        ("00280100", instance.bits_allocated),
+    ):
+        if value is not None:
+            attributes[tag] = _value("US", value)
+    if series.series_description:
+        attributes["0008103E"] = _value("LO", series.series_description)
+    if instance.declares_number_of_frames:
+        attributes["00280008"] = _value("IS", instance.number_of_frames)
+    return dict(sorted(attributes.items()))
 
 
 # Attributes "includefield=all" adds from a representative file, by level.
@@ -142,12 +165,71 @@ def header_attributes(
 
 
 def dataset_json(ds: pydicom.Dataset, *, bulk_data_uri: Callable[[int], str]) -> dict[str, dict]:
-    """A dataset in the JSON model; binary values over BULK_DATA_THRESHOLD become URIs."""
+    """A dataset in the JSON model; binary values over BULK_DATA_THRESHOLD become URIs.
 
-    def bulk(elem: DataElement) -> str:
-        return bulk_data_uri(int(elem.tag))
+    pydicom writes most elements. Two cases it gets wrong are written here: an empty value
+    inside a multi-valued attribute is `null` (PS3.18 §F.2.5; pydicom writes "" for strings
+    and fails on PN, IS and DS), and a number that does not parse is `null` instead of an
+    exception that would fail the whole response.
+    """
+    document = {}
+    # Tags, not `for elem in ds`: iterating a Dataset converts every value first, and one
+    # unconvertible value would fail the whole document.
+    for tag in list(ds.keys()):
+        if tag.element == 0 and tag.group > 2:
+            continue  # group lengths are retired (PS3.5 §7.2) and pydicom skips them too
+        try:
+            elem = ds[tag]
+        except (TypeError, ValueError, IndexError):
+            # A value pydicom refuses to convert (e.g. "abc" as a decimal string): written
+            # from its stored text, value by value.
+            raw = ds.get_item(tag)
+            text = raw.value.decode("latin-1") if isinstance(raw.value, bytes) else ""
+            values = text.rstrip("\x00 ").split("\\")
+            document[f"{int(tag):08X}"] = {
+                "vr": str(raw.VR),
+                "Value": [_scalar_json(str(raw.VR), value.strip()) for value in values],
+            }
+            continue
+        document[f"{int(tag):08X}"] = _element_json(elem, bulk_data_uri=bulk_data_uri)
+    return document
 
-    return ds.to_json_dict(bulk_data_threshold=BULK_DATA_THRESHOLD, bulk_data_element_handler=bulk)
+
+_NUMBER_TYPES = {"IS": int, "DS": float}
+
+
+def _element_json(elem: DataElement, *, bulk_data_uri: Callable[[int], str]) -> dict:
+    if elem.VR == "SQ":
+        items = [dataset_json(item, bulk_data_uri=bulk_data_uri) for item in elem.value]
+        return {"vr": "SQ", "Value": items} if items else {"vr": "SQ"}
+    multi_with_empties = elem.VM > 1 and any(v in ("", None) for v in elem.value)
+    if not multi_with_empties:
+        try:
+            return elem.to_json_dict(
+                bulk_data_element_handler=lambda e: bulk_data_uri(int(e.tag)),
+                bulk_data_threshold=BULK_DATA_THRESHOLD,
+            )
+        except (TypeError, ValueError, IndexError):
+            pass  # written value by value below
+    values = elem.value if elem.VM > 1 else [elem.value]
+    return {"vr": elem.VR, "Value": [_scalar_json(elem.VR, value) for value in values]}
+
+
+def _scalar_json(vr: str, value):
+    if value in ("", None):
+        return None
+    if vr == "PN":
+        components = str(value).split("=")
+        names = ("Alphabetic", "Ideographic", "Phonetic")
+        return {name: part for name, part in zip(names, components, strict=False) if part}
+    if vr in _NUMBER_TYPES:
+        try:
+            return _NUMBER_TYPES[vr](float(value)) if vr == "IS" else float(value)
+        except (TypeError, ValueError):
+            return None
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return value if isinstance(value, int | float) else str(value)
 
 
 def instance_metadata(instance: Instance, *, path: Path, bulk_data_uri: Callable[[int], str]):

@@ -140,16 +140,35 @@ def _frame_pixels(*, path: Path, frame_index: int) -> np.ndarray:
     return pixels_read(path, index=frame_index)
 
 
+def syntax_decodable(transfer_syntax_uid: str) -> bool:
+    """Whether this process has a decoder for the syntax at all (pydicom's plugins plus
+    studies.pixel_decoders). A syntax without one is answered 406 with its name; a frame
+    that fails in an available decoder is a damaged bitstream (422)."""
+    from pydicom.pixels.decoders.base import get_decoder
+
+    try:
+        return get_decoder(UID(transfer_syntax_uid)).is_available
+    except NotImplementedError:
+        return False
+
+
 def frame_render(*, instance: Instance, path: Path, frame_number: int, request: RenderRequest):
     """An 8-bit image of one frame (PS3.18 §8.3.5.1): Modality LUT, then the VOI window
     (the request's, else the instance's first, else the frame's range), MONOCHROME1
     inverted, then scaled to fit the viewport keeping the aspect ratio. Returns bytes.
 
     Only that frame is decoded, after its declared size passed the pixel budget (raises
-    PixelBudgetExceeded); a frame that cannot be decoded raises FrameNotDecodable. The
+    PixelBudgetExceeded); a syntax with no decoder raises TransferSyntaxNotAvailable, a
+    frame that fails to decode FrameNotDecodable. The
     working copy is float32, worked in place: the peak is about 6 bytes per pixel more
     than the decoded frame.
     """
+    if not syntax_decodable(instance.transfer_syntax_uid):
+        raise TransferSyntaxNotAvailable(
+            f"{UID(instance.transfer_syntax_uid).name or instance.transfer_syntax_uid} cannot "
+            "be decoded here, so it cannot be rendered; retrieve the instance or its frames "
+            "as stored instead."
+        )
     header = pydicom.dcmread(path, stop_before_pixels=True)
     _budget_check(header, frames_wanted=1)
     try:

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
-from accounts.permissions import may_store_studies, may_store_without_deidentification
+from accounts.permissions import may
 from studies import selectors, services
 from studies.dicomweb import dicomjson
 from studies.dicomweb.access import DicomwebError, dicomweb_endpoint
@@ -652,6 +652,8 @@ def _rendered(request, instance: Instance, *, frame_number: int, thumbnail: bool
             frame_number=frame_number,
             request=render,
         )
+    except TransferSyntaxNotAvailable as error:
+        raise DicomwebError(406, str(error)) from None
     except (PixelBudgetExceeded, FrameNotDecodable) as error:
         # PS3.18 §8.6.1.2 leaves the status open; 422: the request is fine, the stored
         # instance cannot be shown within this site's limits.
@@ -732,10 +734,10 @@ def _body_spool(request, *, limit: int):
 
 
 def _stow(request, *, study_uid: str | None):
-    if not may_store_studies(request.user):
+    if not may(request.user, "studies.store"):
         raise DicomwebError(403, "Only educators and programme admins may store studies.")
     already = request.GET.get("already-deidentified", "").lower() == "true"
-    if already and not may_store_without_deidentification(request.user):
+    if already and not may(request.user, "studies.store_without_deidentification"):
         raise DicomwebError(403, "Only a programme admin may store without de-identification.")
     content_type = media_type_parse(request.META.get("CONTENT_TYPE", ""))
     if content_type.type != "multipart/related":

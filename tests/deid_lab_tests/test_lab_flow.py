@@ -8,6 +8,7 @@ import pydicom
 import pytest
 from django.urls import reverse
 
+from curriculum.demo import DEMO_LESSON_SLUG, deid_demo_lesson_ensure
 from deid_lab import services
 from deid_lab.models import DeidAttempt, DeidAttemptStatus, DeidExercise
 from tests.deid_lab_tests.matrix_support import deid_lesson_make
@@ -189,11 +190,11 @@ def test_educators_author_the_exercise_in_the_wagtail_admin(client, people):
 
 def test_the_demo_lesson_embeds_the_demo_exercise_once(demo_lesson):
     course = demo_lesson.get_parent().get_parent()
-    lesson = services.deid_demo_lesson_ensure(course=course)
+    lesson = deid_demo_lesson_ensure(course=course)
     assert lesson is not None and lesson.live
     assert [block.block_type for block in lesson.body] == ["paragraph", "deid"]
     assert lesson.body[1].value["exercise"].title == services.DEMO_EXERCISE_TITLE
-    assert services.deid_demo_lesson_ensure(course=course).pk == lesson.pk
+    assert deid_demo_lesson_ensure(course=course).pk == lesson.pk
     assert DeidExercise.objects.filter(title=services.DEMO_EXERCISE_TITLE).count() == 1
 
 
@@ -220,14 +221,14 @@ def test_the_demo_lesson_goes_in_the_data_protection_module_when_it_is_loaded(de
     course, _report = curriculum_content_load(
         only_lessons={"data-protection-gdpr-deidentification/deidentification-ps315"}
     )
-    lesson = services.deid_demo_lesson_ensure(course=course)
+    lesson = deid_demo_lesson_ensure(course=course)
     assert lesson.get_parent().slug == "data-protection-gdpr-deidentification"
     # The loader leaves the lab's lesson alone on the next load.
     _course, report = curriculum_content_load(
         only_lessons={"data-protection-gdpr-deidentification/deidentification-ps315"}
     )
     assert report.kept_edits == []
-    assert lesson.get_parent().get_children().filter(slug=services.DEMO_LESSON_SLUG).exists()
+    assert lesson.get_parent().get_children().filter(slug=DEMO_LESSON_SLUG).exists()
 
 
 def test_a_deleted_exercise_shows_a_placeholder(db):

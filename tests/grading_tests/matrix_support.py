@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from django.urls import reverse
 
+from accounts.models import Role
+from grading import services
 from grading.models import Certificate
-from tests.grading_tests.builders import essay_exam, finished_attempt
+from tests.factories import UserFactory
+from tests.grading_tests.builders import essay_exam, finished_attempt, levels
 
 
 def _course(c: dict):
@@ -22,6 +25,25 @@ def _exam(c: dict) -> dict:
         )
         c["grading_exam"] = {**exam, "attempt": attempt, "essay_response": essay}
     return c["grading_exam"]
+
+
+def _moderated_response(c: dict):
+    """An essay of the resident's whose two marks differ too much: it awaits a moderator.
+    The matrix examiner gave one of the marks (so may not moderate); the admin gave none."""
+    if "grading_moderated" not in c:
+        exam = essay_exam(course=_course(c), title="Matrix moderated exam")
+        _attempt, essay = finished_attempt(
+            exam, c["people"]["resident"], text="A disputed answer", auto_score=1.0
+        )
+        services.mark_submit(response=essay, examiner=c["people"]["examiner"], levels=levels(1, 3))
+        other = UserFactory(username="matrix-examiner", role=Role.EXAMINER)
+        services.mark_submit(response=essay, examiner=other, levels=levels(4, 5))
+        c["grading_moderated"] = essay
+    return c["grading_moderated"]
+
+
+def moderated_response_url(c: dict) -> str:
+    return reverse("grading:response_mark", args=[_moderated_response(c).pk])
 
 
 def _certificate(c: dict) -> Certificate:

@@ -240,6 +240,94 @@ def test_explain_runs_the_randomisation_check_and_keeps_the_scrambled_maps(clien
     assert "sanity-grad-cam-all.png" in page and "sanity-grad-cam-top-view.png" in page
 
 
+def test_an_explain_lab_with_a_perturbation_maps_both_images_and_checks_the_cheapest(
+    client, people
+):
+    exercise = exercise_make(
+        kind="explain",
+        perturbations=[offer("gaussian-noise", 0, 200, 80)],
+        explainer_keys=["integrated-gradients", "occlusion", "grad-cam"],
+    )
+    run = run_execute(
+        services.lab_run_create(user=people["resident"], exercise=exercise, severity=80, seed=1)
+    )
+    for key in ("grad-cam", "integrated-gradients", "occlusion"):
+        for side in ("original", "perturbed"):
+            assert f"saliency-{key}-{side}.png" in run.outputs, (key, side)
+    # One check, drawn with the explainer cheapest to repeat, block by block.
+    assert set(run.summary["sanity"]) == {"grad-cam"}
+    assert "sanity-grad-cam-all.png" in run.outputs
+    assert "sanity-occlusion-all.png" not in run.outputs
+    client.force_login(people["resident"])
+    page = client.get(reverse("labs:run_detail", args=[run.pk])).content.decode()
+    assert "Weight-randomisation check with Grad-CAM" in page
+    assert "Scrambled down to block" in page
+
+
+def test_authoring_refuses_explainers_a_run_could_not_afford(settings):
+    from django.core.exceptions import ValidationError
+
+    exercise = exercise_make(
+        kind="explain", perturbations=[], explainer_keys=["grad-cam", "occlusion"]
+    )
+    exercise.full_clean()  # the defaults fit
+    settings.LAB_RUN_MAX_NETWORK_PASSES = 50
+    with pytest.raises(ValidationError) as refused:
+        exercise.full_clean()
+    message = " ".join(refused.value.message_dict["explainer_keys"])
+    assert "limit 50" in message and "Occlusion alone needs 81" in message
+
+
+def test_a_run_over_the_pass_limit_fails_before_computing_with_what_to_drop(settings, people):
+    exercise = exercise_make(
+        kind="explain", perturbations=[], explainer_keys=["grad-cam", "occlusion"]
+    )
+    run = services.lab_run_create(user=people["resident"], exercise=exercise)
+    settings.LAB_RUN_MAX_NETWORK_PASSES = 50
+    services.lab_run_execute(run_pk=run.pk)
+    run.refresh_from_db()
+    assert run.status == LabRunStatus.FAILED
+    assert "limit 50" in run.error_message and "Occlusion" in run.error_message
+
+
+def test_a_run_stopped_for_time_shows_what_finished_and_which_explainer_to_untick(
+    client, people, monkeypatch
+):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from zoo.explainers.occlusion import Occlusion
+
+    exercise = exercise_make(
+        kind="explain", perturbations=[], explainer_keys=["grad-cam", "occlusion"]
+    )
+
+    def time_is_up(self, **_):
+        # What Celery raises in the worker when the soft limit fires mid-computation.
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(Occlusion, "attribute", time_is_up)
+    run = services.lab_run_create(user=people["resident"], exercise=exercise)
+    services.lab_run_execute(run_pk=run.pk)
+    run.refresh_from_db()
+    assert run.status == LabRunStatus.FAILED
+    assert "Grad-CAM" in run.error_message and "Occlusion unticked" in run.error_message
+    assert "saliency-grad-cam-original.png" in run.outputs
+    assert "saliency-occlusion-original.png" not in run.outputs
+    client.force_login(people["resident"])
+    page = client.get(reverse("labs:run_detail", args=[run.pk])).content.decode()
+    assert "The run failed." in page and "What finished before the run stopped" in page
+    assert "saliency-grad-cam-original-view.png" in page
+    # The advice is one the form can act on: the same lab with Grad-CAM alone.
+    again = run_execute(
+        services.lab_run_create(
+            user=people["resident"], exercise=exercise, explainer_keys=["grad-cam"]
+        )
+    )
+    assert again.parameters["explainer_keys"] == ["grad-cam"]
+    with pytest.raises(services.LabRunRefused):
+        services.lab_run_create(user=people["resident"], exercise=exercise, explainer_keys=[])
+
+
 def test_classifier_probabilities_and_their_change_on_the_chest_ct(
     people, settings, chest_ct_library
 ):

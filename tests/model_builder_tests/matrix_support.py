@@ -44,3 +44,15 @@ def training_form_data(context: dict) -> dict:
 
 def label_file_data(context: dict) -> dict:
     return {"labels_file": SimpleUploadedFile("labels.csv", b"study,label\n1.2.3.404,1\n")}
+
+
+def trained_model_key(context: dict) -> str:
+    """The zoo key of the matrix's training run (it has no model archive: no usable model)."""
+    return f"trained-{_training_run(context).pk}"
+
+
+def study_label_data(context: dict) -> dict:
+    """Label the matrix's library study positive (a study the resident may see)."""
+    from tests.studies_tests.matrix_support import library_study_pk
+
+    return {f"label-{library_study_pk(context)}": "1"}

@@ -12,7 +12,7 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 from pydicom.sequence import Sequence
-from pydicom.uid import JPEGBaseline8Bit, JPEGLSLossless, generate_uid
+from pydicom.uid import UID, JPEGBaseline8Bit, JPEGLSLossless, generate_uid
 
 BOMB_SIDE = 8192  # 8192 x 8192 x 16 bit: 128 MiB decoded per frame
 
@@ -93,3 +93,16 @@ def deeply_nested(depth: int) -> bytes:
         innermost = outer
     ds.ContentSequence = innermost.ContentSequence
     return part10(ds)
+
+
+def htj2k_without_a_decoder() -> bytes:
+    """Declared High-Throughput JPEG 2000, a syntax no decoder installed here reads (its
+    pydicom decoders need pylibjpeg-openjpeg); the bitstream is a J2K codestream marker and
+    filler."""
+    ds = ct_small()
+    fragment = b"\xff\x4f\xff\x51" + b"\x00" * 60
+    return part10(
+        _encapsulated(
+            ds, syntax=UID("1.2.840.10008.1.2.4.201"), frames=[fragment], rows=128, columns=128
+        )
+    )

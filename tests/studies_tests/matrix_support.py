@@ -63,3 +63,8 @@ def dicomweb_url(name: str, **extra: str):
 def study_courses_url(context: dict) -> str:
     """The course-visibility page of the matrix study."""
     return reverse("study_courses", args=[_matrix_instance(context).series.study.pk])
+
+
+def library_study_pk(context: dict) -> int:
+    """The primary key of the matrix's library study (visible to the resident's course)."""
+    return _matrix_instance(context).series.study.pk

@@ -147,3 +147,26 @@ def test_sequences_nested_150_deep_fail_that_instance_only(educator_client, stud
     # Nesting real data uses (an SR content tree) is stored and de-identified as before.
     shallow = _post(educator_client, multipart(dicom_hostile.deeply_nested(20)))
     assert shallow.status_code == 200, shallow.content
+
+
+def test_a_syntax_without_a_decoder_is_406_with_its_name_and_served_as_stored(
+    educator_client, study_library
+):
+    instance = _stored_around_the_checks(study_library, dicom_hostile.htj2k_without_a_decoder())
+    url = _instance_url(instance)
+    for path in (f"{url}/rendered", f"{url}/thumbnail"):
+        response = educator_client.get(path)
+        assert response.status_code == 406, (path, response.content)
+        assert b"High-Throughput JPEG 2000" in response.content
+    decoded = educator_client.get(
+        f"{url}/frames/1",
+        HTTP_ACCEPT='multipart/related; type="application/octet-stream"; '
+        "transfer-syntax=1.2.840.10008.1.2.1",
+    )
+    assert decoded.status_code == 406
+    as_stored = educator_client.get(
+        f"{url}/frames/1",
+        HTTP_ACCEPT='multipart/related; type="application/octet-stream"; transfer-syntax=*',
+    )
+    assert as_stored.status_code == 200
+    assert b"1.2.840.10008.1.2.4.201" in as_stored["Content-Type"].encode()

@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from accounts.permissions import may_view_study, studies_visible_filter
+from accounts.permissions import may, visible
 from studies.models import Instance, Study
 from studies.selectors import study_series_load
 from studies.services import library_index_rebuild
@@ -88,21 +88,23 @@ def test_labs_keep_loading_studies_by_key(study_library):
 def test_visibility_follows_courses_and_roles(course_with_studies, people):
     chest = Study.objects.get(key="chest-ct")
     us = Study.objects.get(key="us-lymph-node")
-    assert may_view_study(people["resident"], chest)
-    assert not may_view_study(people["resident"], us), "quarantined studies are not published"
-    assert not may_view_study(people["outsider"], chest)
+    assert may(people["resident"], "studies.view_study", chest)
+    assert not may(people["resident"], "studies.view_study", us), (
+        "quarantined studies are not published"
+    )
+    assert not may(people["outsider"], "studies.view_study", chest)
     for role in ("educator", "examiner", "admin"):
-        assert may_view_study(people[role], us)
-    visible = Study.objects.filter(studies_visible_filter(people["resident"]))
-    assert visible.count() == 4
-    assert Study.objects.filter(studies_visible_filter(people["outsider"])).count() == 0
+        assert may(people[role], "studies.view_study", us)
+    shown = visible(people["resident"], "studies.studies", Study.objects.all())
+    assert shown.count() == 4
+    assert visible(people["outsider"], "studies.studies", Study.objects.all()).count() == 0
 
 
 @pytest.mark.django_db
 def test_anonymous_sees_no_study():
     from django.contrib.auth.models import AnonymousUser
 
-    assert Study.objects.filter(studies_visible_filter(AnonymousUser())).count() == 0
+    assert visible(AnonymousUser(), "studies.studies", Study.objects.all()).count() == 0
 
 
 def test_educator_chooses_courses_and_releases_quarantine(
@@ -118,11 +120,11 @@ def test_educator_chooses_courses_and_releases_quarantine(
     page = client.get(reverse("study_courses", args=[us.pk]))
     assert course.title in page.content.decode()
     client.post(reverse("study_courses", args=[us.pk]), {"courses": [course.pk]})
-    assert not may_view_study(people["resident"], us), "still quarantined"
+    assert not may(people["resident"], "studies.view_study", us), "still quarantined"
     client.post(reverse("study_courses", args=[us.pk]), {"courses": [course.pk], "release": "yes"})
     us.refresh_from_db()
     assert not us.is_quarantined and us.quarantine_released_by == people["educator"]
-    assert may_view_study(people["resident"], us)
+    assert may(people["resident"], "studies.view_study", us)
     library_index_rebuild(root=study_library)
     assert not Study.objects.get(key="us-lymph-node").is_quarantined, "re-indexing keeps a release"
     client.force_login(people["resident"])

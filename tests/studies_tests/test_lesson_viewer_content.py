@@ -13,7 +13,7 @@ def test_loading_a_lesson_with_a_viewer_shows_its_study_to_the_course(
     study_library, demo_lesson, people
 ):
     study = Study.objects.get(key="chest-ct")
-    assert not permissions.may_view_study(people["resident"], study)
+    assert not permissions.may(people["resident"], "studies.view_study", study)
 
     course, _report = curriculum_content_load(
         only_lessons={"dicom-and-the-information-model/reading-a-header"}
@@ -25,5 +25,14 @@ def test_loading_a_lesson_with_a_viewer_shows_its_study_to_the_course(
     assert viewers[0]["series"] == ct_series.series_instance_uid
     assert viewers[0]["window_preset"] == "mediastinum"
     assert course.pk == demo_lesson.get_parent().get_parent().pk
-    assert permissions.may_view_study(people["resident"], study)
-    assert not permissions.may_view_study(people["outsider"], study)
+    assert permissions.may(people["resident"], "studies.view_study", study)
+    assert not permissions.may(people["outsider"], "studies.view_study", study)
+
+
+@pytest.mark.django_db
+def test_the_viewer_page_names_the_study_by_its_title(client, study_library, people):
+    study = Study.objects.get(key="chest-ct")
+    client.force_login(people["educator"])
+    page = client.get(f"/viewer/{study.study_instance_uid}/").content.decode()
+    assert f'title="{study.study_instance_uid}">Study: {study.title}<' in page
+    assert "pk&#x27;" not in page

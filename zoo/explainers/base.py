@@ -14,7 +14,7 @@ mean logit of one class over the pixels the model gave that class. Methods run o
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -25,6 +25,18 @@ from zoo.base import ImageVolume, PreparedInput, ZooError, ZooModel
 
 # What "nothing here" means in modality units: air for CT (-1000 HU), black elsewhere.
 EMPTY_VALUE_BY_MODALITY = {"CT": -1000.0}
+# How many input values one batched pass may carry (IG's steps, occlusion's copies): a
+# 2 x 260 x 260 lesion-finder input goes ~30 at a time, a 1024 x 1024 one 3 at a time, so
+# a batch's activations stay a few hundred MB on a CPU worker.
+MAX_BATCH_INPUT_VALUES = 4_000_000
+# The sandbox refuses more than zoo.sandbox.MAX_BATCH images per pass; stay well below.
+MAX_BATCH_IMAGES = 32
+
+
+def batch_size_for(inputs: torch.Tensor, wanted: int) -> int:
+    """Images per batched pass for copies of `inputs` (one image), at most `wanted`."""
+    per_image = max(1, int(inputs[0].numel()))
+    return max(1, min(wanted, MAX_BATCH_IMAGES, MAX_BATCH_INPUT_VALUES // per_image))
 
 
 @dataclass(frozen=True)
@@ -83,8 +95,19 @@ def module_by_name(network: nn.Module, dotted_name: str) -> nn.Module:
     return module
 
 
+def network_output(network: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """One forward pass without gradients; the first output where a network returns two."""
+    with torch.no_grad():
+        output = network(inputs)
+    return output[0] if isinstance(output, tuple) else output
+
+
 def saliency_score_module(
-    *, network: nn.Module, inputs: torch.Tensor, target: int | None
+    *,
+    network: nn.Module,
+    inputs: torch.Tensor,
+    target: int | None,
+    output: torch.Tensor | None = None,
 ) -> tuple[ScoreModule, str]:
     """The score to explain for this network and input, and its description in words.
 
@@ -93,11 +116,10 @@ def saliency_score_module(
     index 0). Segmentation outputs (batch, classes, rows, columns): `target` is the class
     whose predicted region is explained, by default the most frequent non-background class
     (index 0 is taken as background); a one-channel output is read as logits > 0.
+    `output` is the network's output on `inputs` where the caller already has it.
     """
-    with torch.no_grad():
-        output = network(inputs)
-        if isinstance(output, tuple):
-            output = output[0]
+    if output is None:
+        output = network_output(network, inputs)
     if output.ndim == 2:
         index = int(output[0].argmax()) if target is None else int(target)
         described = "the lesion-present logit" if output.shape[1] == 1 else f"logit {index}"
@@ -157,6 +179,64 @@ def to_image_grid(
     return attribution.astype(np.float32)
 
 
+@dataclass
+class ExplanationInput:
+    """What every explainer of one image on one network needs, computed once.
+
+    The model's preprocessing, the baseline and the first forward pass (which picks the
+    class and, for segmenters, the region explained) are the same for Grad-CAM, IG and
+    occlusion of the same image, so a lab showing all three pays for them once. Score
+    modules are kept per target for the same reason.
+    """
+
+    volume: ImageVolume
+    prepared: PreparedInput
+    network: nn.Module
+    layer: nn.Module
+    inputs: torch.Tensor
+    baseline: torch.Tensor
+    output: torch.Tensor
+    _scores: dict = field(default_factory=dict, repr=False)
+
+    def score(self, target: int | None) -> tuple[ScoreModule, str]:
+        if target not in self._scores:
+            self._scores[target] = saliency_score_module(
+                network=self.network, inputs=self.inputs, target=target, output=self.output
+            )
+        return self._scores[target]
+
+
+def explanation_input(
+    *, model: ZooModel, image: np.ndarray | ImageVolume, network: nn.Module | None = None
+) -> ExplanationInput:
+    """Check and prepare one 2-D image for explaining (ZooError when the model refuses it).
+
+    `network` replaces `model.network()` (the randomisation check passes scrambled copies);
+    its `model.saliency_layer` is the layer Grad-CAM reads.
+    """
+    volume = image_volume(model, image)
+    model.input_spec.check(volume=volume, model_title=model.title)
+    if volume.slice_count != 1:
+        raise ZooError("Explainers read one image at a time; choose a slice.")
+    if network is None:
+        # The model's own choice of layer, so an upload that overrides it is honoured.
+        network, layer = model.network(), model.saliency_module()
+    else:
+        layer = module_by_name(network, model.saliency_layer)
+    prepared = model.preprocess(volume)
+    device = next(network.parameters()).device
+    inputs = prepared.tensor.to(device)
+    return ExplanationInput(
+        volume=volume,
+        prepared=prepared,
+        network=network,
+        layer=layer,
+        inputs=inputs,
+        baseline=empty_input(model, volume).to(device),
+        output=network_output(network, inputs),
+    )
+
+
 class Explainer(ABC):
     """A saliency method residents can run on any 2-D zoo model and question.
 
@@ -169,6 +249,10 @@ class Explainer(ABC):
     title: str
     explanation: str
     polarity: str = "positive"
+    # Forward and backward passes through the network per map (each image of a batched
+    # pass counts), besides the first forward pass an ExplanationInput shares. What
+    # settings.LAB_RUN_MAX_NETWORK_PASSES bounds.
+    network_passes: int = 1
 
     @abstractmethod
     def attribute(
@@ -188,33 +272,34 @@ class Explainer(ABC):
         image: np.ndarray | ImageVolume,
         target: int | None = None,
         network: nn.Module | None = None,
+        prepared: ExplanationInput | None = None,
     ) -> SaliencyMap:
         """The map for one 2-D image, on the image's own grid, float32 in [0, 1], finite.
 
-        `target` as in `saliency_score_module`. `network` replaces `model.network()` (the
-        randomisation check passes scrambled copies); its `model.saliency_layer` is the
-        layer Grad-CAM reads. Raises ZooError for inputs the model does not accept.
+        `target` as in `saliency_score_module`; `network` as in `explanation_input`.
+        `prepared` is that image already prepared (then `image` and `network` are not read
+        again), so several explainers of one image share its preprocessing and first
+        forward pass. Raises ZooError for inputs the model does not accept.
         """
-        volume = image_volume(model, image)
-        model.input_spec.check(volume=volume, model_title=model.title)
-        if volume.slice_count != 1:
-            raise ZooError("Explainers read one image at a time; choose a slice.")
-        if network is None:
-            # The model's own choice of layer, so an upload that overrides it is honoured.
-            network, layer = model.network(), model.saliency_module()
-        else:
-            layer = module_by_name(network, model.saliency_layer)
-        prepared = model.preprocess(volume)
-        device = next(network.parameters()).device
-        inputs = prepared.tensor.to(device)
-        baseline = empty_input(model, volume).to(device)
-        score, described = saliency_score_module(network=network, inputs=inputs, target=target)
+        if prepared is None:
+            prepared = explanation_input(model=model, image=image, network=network)
+        score, described = prepared.score(target)
         with torch.enable_grad():
-            raw = self.attribute(score=score, layer=layer, inputs=inputs, baseline=baseline)
+            raw = self.attribute(
+                score=score,
+                layer=prepared.layer,
+                inputs=prepared.inputs,
+                baseline=prepared.baseline,
+            )
         raw = np.nan_to_num(raw.detach().float().cpu().numpy())
         shaped = np.abs(raw) if self.polarity == "absolute" else np.maximum(raw, 0.0)
         on_grid = np.maximum(
-            to_image_grid(shaped, prepared=prepared, image_shape=volume.pixels.shape[1:]), 0.0
+            to_image_grid(
+                shaped,
+                prepared=prepared.prepared,
+                image_shape=prepared.volume.pixels.shape[1:],
+            ),
+            0.0,
         )
         peak = float(on_grid.max())
         values = on_grid / peak if peak > 0 else np.zeros_like(on_grid)

@@ -13,6 +13,7 @@ from zoo.explainers.base import Explainer, ScoreModule
 class GradCam(Explainer):
     key = "grad-cam"
     title = "Grad-CAM"
+    network_passes = 2  # one forward and one backward pass
     explanation = (
         "Grad-CAM weights each feature map of one deep layer by how much the score rises "
         "when that map rises, adds them up and keeps the positive part. Bright areas are "

@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from accounts.services import cohort_ensure, demo_accounts_ensure
+from curriculum.demo import deid_demo_lesson_ensure, demo_steps_run
 from curriculum.services import curriculum_content_load, demo_course_ensure
-from deid_lab.services import deid_demo_lesson_ensure
 
 
 class Command(BaseCommand):
@@ -38,9 +38,9 @@ class Command(BaseCommand):
         for note in demo.notes:
             self.stdout.write(self.style.WARNING(note))
         self.stdout.write(f"Demo quiz and exam: {demo.quiz} · {demo.exam} (under /assess/)")
-        from grading.demo import grading_demo_ensure
-
-        self.stdout.write(grading_demo_ensure(course=course, exam=demo.exam, quiz=demo.quiz))
+        # Steps of apps above the curriculum (grading's marking demo), registered at start-up.
+        for line in demo_steps_run(course=course, exam=demo.exam, quiz=demo.quiz):
+            self.stdout.write(line)
         credentials = self._credentials_remember(accounts)
         self.stdout.write(self.style.SUCCESS(f"Demo lesson: {lesson.url}"))
         self.stdout.write("Demo accounts (username / password / role):")

@@ -206,6 +206,16 @@ class Viewer {
         element: this.element,
         defaultOptions: { background: [0, 0, 0] },
       });
+      // Cornerstone takes the element out of the tab order (tabIndex = -1); the image takes
+      // the arrow keys and shortcuts, so keyboard users must be able to Tab to it. Its
+      // tools' key listener cancels every key, Tab too, which would trap focus there: Tab
+      // is kept from it (a capture listener runs first), so focus moves on as anywhere else.
+      this.element.tabIndex = 0;
+      this.element.addEventListener(
+        "keydown",
+        (event) => event.key === "Tab" && event.stopImmediatePropagation(),
+        { capture: true },
+      );
       this.viewport = this.renderingEngine.getViewport(`${this.id}-viewport`);
       this.toolsSetUp();
       this.controlsBind();

@@ -1,0 +1,87 @@
+"""Who a user is, as far as access goes: their role, and the role groups rules share.
+
+Apps' rules (`<app>/rules.py`) build on these; nobody else looks at `user.role`. Only
+accounts' own models are used here, so every app may import it.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+from accounts.models import Enrolment, Role
+
+STAFF_ROLES = frozenset({Role.EDUCATOR, Role.EXAMINER, Role.ADMIN})
+# Who may open other people's runs (lab, cohort, training, de-identification, reading room).
+# Examiners are not among them: under blind marking they see a resident's runs only through
+# the grading page, under the candidate code (grading.views.response_lab_run_output), never
+# through a run list or a run page that names the owner.
+RUN_OVERSEER_ROLES = frozenset({Role.EDUCATOR, Role.ADMIN})
+# Who writes curricula, labs and question banks, and decides programme matters (overrides,
+# statistics, releases).
+AUTHOR_ROLES = frozenset({Role.EDUCATOR, Role.ADMIN})
+MARKER_ROLES = frozenset({Role.EXAMINER, Role.ADMIN})
+GRADEBOOK_ROLES = frozenset({Role.EDUCATOR, Role.EXAMINER, Role.ADMIN})
+
+
+def role_of(user) -> Role | None:
+    """The user's role, or None for anonymous and inactive users."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    return Role(user.role)
+
+
+def is_signed_in(user) -> bool:
+    """Signed in with an active account (any role)."""
+    return role_of(user) is not None
+
+
+def is_resident(user) -> bool:
+    return role_of(user) == Role.RESIDENT
+
+
+def is_staff_role(user) -> bool:
+    return role_of(user) in STAFF_ROLES
+
+
+def is_author(user) -> bool:
+    """Educators and programme admins write curricula, labs and question banks."""
+    return role_of(user) in AUTHOR_ROLES
+
+
+def is_admin(user) -> bool:
+    return role_of(user) == Role.ADMIN
+
+
+def oversees_runs(user) -> bool:
+    """Educators and programme admins may open anyone's runs; everyone else only their own."""
+    return role_of(user) in RUN_OVERSEER_ROLES
+
+
+def own_runs_q(user) -> Q:
+    """A filter over any run model: the runs this user may list (see `oversees_runs`)."""
+    if oversees_runs(user):
+        return Q()
+    if role_of(user) is None:
+        return Q(pk__in=[])
+    return Q(user_id=user.pk)
+
+
+def may_view_run(user, run) -> bool:
+    """Owners see their runs; educators and admins see everyone's. Examiners see a
+    resident's run only inside the lab report they mark (blind marking)."""
+    return role_of(user) is not None and (run.user_id == user.pk or oversees_runs(user))
+
+
+def may_cancel_run(user, run) -> bool:
+    """The owner cancels their run; a programme admin may cancel anyone's."""
+    return run.user_id == user.pk or is_admin(user)
+
+
+def is_enrolled(user, course) -> bool:
+    """Enrolled directly, or through a cohort that takes the course."""
+    if not user.is_authenticated:
+        return False
+    return (
+        Enrolment.objects.filter(user=user, course=course).exists()
+        or course.cohorts.filter(members=user).exists()
+    )

@@ -1,0 +1,55 @@
+"""Who may read course pages, open lessons, enrol and see progress (issue 7).
+
+Registered at start-up by CurriculumConfig.ready(); asked through accounts.permissions.
+Other apps' "start an exercise from this lesson" rules ask "curriculum.view_page" by name.
+"""
+
+from __future__ import annotations
+
+from accounts import roles
+from accounts.permissions import may, rule
+from curriculum.selectors import course_of, lesson_prerequisites_unmet
+
+
+@rule("curriculum.view_page")
+def may_view_page(user, page) -> bool:
+    """Pages outside a course are public; course pages need enrolment or a staff role."""
+    course = course_of(page)
+    if course is None:
+        return True
+    if roles.is_staff_role(user):
+        return True
+    return roles.is_resident(user) and roles.is_enrolled(user, course)
+
+
+@rule("curriculum.open_lesson")
+def may_open_lesson(user, page) -> bool:
+    """May view the page and has completed the modules its module requires."""
+    return may_view_page(user, page) and not lesson_prerequisites_unmet(user, page)
+
+
+@rule("curriculum.mark_lesson_complete")
+def may_mark_lesson_complete(user, lesson) -> bool:
+    """Progress belongs to residents: one who may open the lesson may mark it complete."""
+    return roles.is_resident(user) and may(user, "curriculum.open_lesson", lesson)
+
+
+@rule("curriculum.self_enrol")
+def may_self_enrol(user, course) -> bool:
+    """Residents may enrol themselves in a course that allows it and they are not yet in."""
+    return (
+        roles.is_resident(user)
+        and getattr(course, "self_enrolment_allowed", False)
+        and not roles.is_enrolled(user, course)
+    )
+
+
+@rule("curriculum.view_own_progress")
+def may_view_own_progress(user, _obj=None) -> bool:
+    return roles.is_signed_in(user)
+
+
+@rule("curriculum.view_course_progress")
+def may_view_course_progress(user, course) -> bool:
+    """Educators and programme admins see every resident's progress in a course."""
+    return roles.is_author(user)

@@ -1,0 +1,34 @@
+"""Who may take a reader study, open its sessions and see the cohort (issue 16).
+
+Registered at start-up by ReaderStudyConfig.ready(); asked through accounts.permissions.
+"""
+
+from __future__ import annotations
+
+from accounts import roles
+from accounts.permissions import may, rule
+from reader_study.selectors import lesson_reader_study_exercise_ids
+
+
+@rule("reader_study.take")
+def may_take(user, exercise, *, page) -> bool:
+    """Anyone who may read the lesson may take a reader study the lesson embeds."""
+    return (
+        roles.is_signed_in(user)
+        and exercise.is_published
+        and may(user, "curriculum.view_page", page)
+        and exercise.pk in lesson_reader_study_exercise_ids(page)
+    )
+
+
+@rule("reader_study.open_session")
+def may_open_session(user, session) -> bool:
+    """A reader study's ratings are the resident's own: no one else, staff included, opens
+    them; educators see only the cohort's aggregate ("reader_study.view_cohort")."""
+    return roles.is_signed_in(user) and session.user_id == user.pk
+
+
+@rule("reader_study.view_cohort")
+def may_view_cohort(user, _obj=None) -> bool:
+    """Educators and admins see a study's cohort aggregate (itself withheld below five)."""
+    return roles.oversees_runs(user)
