@@ -675,6 +675,24 @@ def _fresh(value):
     return value
 
 
+def matrix_world_build() -> dict:
+    """People, the demo course with the resident enrolled, a finished lab run, a cohort
+    sweep, the reading room's scores and the DICOMweb study: what the rows' URLs name."""
+    people = people_create()
+    lesson = demo_course_ensure()
+    enrolment_create(user=people["resident"], course=lesson.get_parent().get_parent())
+    exercise = lesson.body[1].value["exercise"]
+    run = lab_run_create(user=people["resident"], exercise=exercise, severity=10)
+    run.original_image.save("original_image.png", ContentFile(b"\x89PNG fake"), save=False)
+    run.status = LabRunStatus.SUCCEEDED
+    run.save()
+    context = {"lesson": lesson, "exercise": exercise, "run": run, "people": people}
+    cohort_run_url("run_detail")(context)
+    reading_room_context(context)
+    dicomweb_url("study")(context)
+    return context
+
+
 @pytest.fixture(scope="module")
 def matrix_world(django_db_setup, django_db_blocker, tmp_path_factory):
     """What every row starts from, built once for the module: people, the demo course, a
@@ -696,18 +714,7 @@ def matrix_world(django_db_setup, django_db_blocker, tmp_path_factory):
         world.__enter__()
     try:
         with django_db_blocker.unblock():
-            people = people_create()
-            lesson = demo_course_ensure()
-            enrolment_create(user=people["resident"], course=lesson.get_parent().get_parent())
-            exercise = lesson.body[1].value["exercise"]
-            run = lab_run_create(user=people["resident"], exercise=exercise, severity=10)
-            run.original_image.save("original_image.png", ContentFile(b"\x89PNG fake"), save=False)
-            run.status = LabRunStatus.SUCCEEDED
-            run.save()
-            context = {"lesson": lesson, "exercise": exercise, "run": run, "people": people}
-            cohort_run_url("run_detail")(context)
-            reading_room_context(context)
-            dicomweb_url("study")(context)
+            context = matrix_world_build()
         yield context
     finally:
         with django_db_blocker.unblock():

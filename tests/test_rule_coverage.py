@@ -13,6 +13,7 @@ from tests import test_role_matrix
 from tests.test_role_matrix import MATRIX, WHO, _outcome
 
 # The matrix's own fixture (the demo lesson, a finished run, the people), for walking it here.
+matrix_world = test_role_matrix.matrix_world
 matrix_context = test_role_matrix.matrix_context
 
 

@@ -24,11 +24,19 @@ from django.urls import reverse
 
 from tests.browser.axe_support import axe_violations, blocking_violations, violations_describe
 from tests.browser.session import log_in
-from tests.test_role_matrix import MATRIX, WHO, matrix_context  # noqa: F401 (fixture)
+from tests.test_role_matrix import MATRIX, WHO, matrix_world_build
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 UPSTREAM = {"django-admin/*", "cms/*"}  # third-party trees: reported, not failed
+
+
+@pytest.fixture
+def matrix_context(transactional_db, settings, tmp_path):
+    """The role matrix's world, committed so the live server sees it (the matrix itself
+    builds it once per module inside a transaction it rolls back)."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return matrix_world_build()
 
 
 def matrix_pages_for(who: str, context: dict) -> Iterator[tuple[str, str]]:
@@ -57,7 +65,7 @@ def _file_name(key: str) -> str:
 def test_every_matrix_page_passes_axe(
     who,
     live_server,
-    matrix_context,  # noqa: F811 (the role matrix's fixture, imported above)
+    matrix_context,
     browser_page,
     screenshot_dir,
 ):
@@ -116,7 +124,7 @@ def upstream_admin_pages(context: dict) -> Iterator[tuple[str, str]]:
 
 def test_upstream_admin_pages_are_counted(
     live_server,
-    matrix_context,  # noqa: F811 (the role matrix's fixture, imported above)
+    matrix_context,
     browser_page,
     screenshot_dir,
 ):
