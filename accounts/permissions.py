@@ -99,6 +99,22 @@ def may(user, name: str, obj: Any = None, **context) -> bool:
     return bool(_lookup(_rules, "rule", name)(user, obj, **context))
 
 
+def may_use_lesson_exercise(
+    user, exercise, *, page, usable: bool, embedded_ids: Callable[[Any], set]
+) -> bool:
+    """The one start rule of every lab family: a signed-in person who may read the lesson
+    may use a usable exercise the lesson embeds, and no other. `embedded_ids(page)`: the
+    family's exercise pks in the lesson (asked last, it reads the page's body)."""
+    from accounts import roles
+
+    return (
+        roles.is_signed_in(user)
+        and usable
+        and may(user, "curriculum.view_page", page)
+        and exercise.pk in embedded_ids(page)
+    )
+
+
 def visible_q(user, name: str) -> Q:
     """The filter `name` for this user, to combine (e.g. `.exclude(...)`) in a selector."""
     return _lookup(_filters, "filter", name)(user)

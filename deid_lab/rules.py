@@ -8,18 +8,19 @@ from __future__ import annotations
 from django.db.models import Q
 
 from accounts import roles
-from accounts.permissions import may, rule, rule_filter
+from accounts.permissions import may_use_lesson_exercise, rule, rule_filter
 from deid_lab.selectors import lesson_deid_exercise_ids
 
 
 @rule("deid_lab.start_exercise")
 def may_start_exercise(user, exercise, *, page) -> bool:
     """Anyone who may read the lesson may work on a de-identification exercise it embeds."""
-    return (
-        roles.is_signed_in(user)
-        and exercise.is_published
-        and may(user, "curriculum.view_page", page)
-        and exercise.pk in lesson_deid_exercise_ids(page)
+    return may_use_lesson_exercise(
+        user,
+        exercise,
+        page=page,
+        usable=exercise.is_published,
+        embedded_ids=lesson_deid_exercise_ids,
     )
 
 

@@ -8,18 +8,19 @@ from __future__ import annotations
 from django.db.models import Q
 
 from accounts import roles
-from accounts.permissions import may, rule, rule_filter
+from accounts.permissions import may_use_lesson_exercise, rule, rule_filter
 from evaluation.selectors import lesson_cohort_exercise_ids
 
 
 @rule("evaluation.start_cohort_lab")
 def may_start_cohort_lab(user, exercise, *, page) -> bool:
     """Anyone who may read the lesson may run a cohort lab the lesson embeds (and no other)."""
-    return (
-        roles.is_signed_in(user)
-        and exercise.is_published
-        and may(user, "curriculum.view_page", page)
-        and exercise.pk in lesson_cohort_exercise_ids(page)
+    return may_use_lesson_exercise(
+        user,
+        exercise,
+        page=page,
+        usable=exercise.is_published,
+        embedded_ids=lesson_cohort_exercise_ids,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.db.models import Q
 
 from accounts import roles
-from accounts.permissions import may, rule, rule_filter
+from accounts.permissions import may, may_use_lesson_exercise, rule, rule_filter
 from labs.selectors import lesson_lab_exercise_ids
 
 TRAINED_MODEL_PREFIX = "trained"
@@ -17,11 +17,8 @@ TRAINED_MODEL_PREFIX = "trained"
 @rule("labs.start_lab")
 def may_start_lab(user, exercise, *, page) -> bool:
     """Anyone who may read the lesson may run a lab the lesson embeds (and no other)."""
-    return (
-        roles.is_signed_in(user)
-        and exercise.is_runnable
-        and may(user, "curriculum.view_page", page)
-        and exercise.pk in lesson_lab_exercise_ids(page)
+    return may_use_lesson_exercise(
+        user, exercise, page=page, usable=exercise.is_runnable, embedded_ids=lesson_lab_exercise_ids
     )
 
 

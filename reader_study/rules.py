@@ -6,18 +6,19 @@ Registered at start-up by ReaderStudyConfig.ready(); asked through accounts.perm
 from __future__ import annotations
 
 from accounts import roles
-from accounts.permissions import may, rule
+from accounts.permissions import may_use_lesson_exercise, rule
 from reader_study.selectors import lesson_reader_study_exercise_ids
 
 
 @rule("reader_study.take")
 def may_take(user, exercise, *, page) -> bool:
     """Anyone who may read the lesson may take a reader study the lesson embeds."""
-    return (
-        roles.is_signed_in(user)
-        and exercise.is_published
-        and may(user, "curriculum.view_page", page)
-        and exercise.pk in lesson_reader_study_exercise_ids(page)
+    return may_use_lesson_exercise(
+        user,
+        exercise,
+        page=page,
+        usable=exercise.is_published,
+        embedded_ids=lesson_reader_study_exercise_ids,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.db.models import Q
 
 from accounts import roles
-from accounts.permissions import may, rule, rule_filter
+from accounts.permissions import may_use_lesson_exercise, rule, rule_filter
 from reading_room.selectors import lesson_reading_room_exercise_ids
 
 
@@ -16,11 +16,12 @@ from reading_room.selectors import lesson_reading_room_exercise_ids
 def may_run_exercise(user, exercise, *, page) -> bool:
     """Anyone who may read the lesson may run (and prepare the scores of) an exercise the
     lesson embeds, and no other."""
-    return (
-        roles.is_signed_in(user)
-        and exercise.is_published
-        and may(user, "curriculum.view_page", page)
-        and exercise.pk in lesson_reading_room_exercise_ids(page)
+    return may_use_lesson_exercise(
+        user,
+        exercise,
+        page=page,
+        usable=exercise.is_published,
+        embedded_ids=lesson_reading_room_exercise_ids,
     )
 
 
