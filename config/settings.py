@@ -200,6 +200,35 @@ STORAGES = {
         )
     },
 }
+# Object storage for every kept file (study library, lab outputs, uploads, checkpoints):
+# S3_BUCKET switches the default storage from MEDIA_ROOT to an S3-compatible bucket
+# (django-storages; AWS S3, MinIO, SeaweedFS, Ceph), which web and workers on several
+# hosts share. Credentials come from S3_ACCESS_KEY_ID/S3_SECRET_ACCESS_KEY, or boto3's own
+# chain (instance roles) when those are unset. Nothing is served from the bucket directly:
+# the web reads objects and applies its access rules, so the bucket stays private.
+S3_BUCKET = os.environ.get("S3_BUCKET", "")
+if S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("S3_REGION") or None,
+            "access_key": os.environ.get("S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
+            "location": os.environ.get("S3_PREFIX", ""),
+            # Path-style addressing works with every S3-compatible server on a plain host.
+            "addressing_style": os.environ.get("S3_ADDRESSING_STYLE", "path"),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": True,
+        },
+    }
+# Code that needs a path (pydicom, torch, the model sandbox) reads stored objects through
+# this host's bounded cache (runs.files); with MEDIA_ROOT storage nothing is copied.
+FILE_CACHE_DIR = Path(os.environ.get("FILE_CACHE_DIR", VAR_DIR / "file-cache"))
+FILE_CACHE_MAX_BYTES = int(os.environ.get("FILE_CACHE_MAX_BYTES", str(5 * 1024**3)))
+FILE_CACHE_MIN_AGE_SECONDS = float(os.environ.get("FILE_CACHE_MIN_AGE_SECONDS", "300"))
 
 # Uploads are size-limited everywhere; study uploads have their own, larger limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
