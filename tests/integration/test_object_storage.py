@@ -6,7 +6,9 @@ the only way the worker can read the study and the web the outputs is the object
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
 import time
 from pathlib import Path
 
@@ -107,8 +109,6 @@ def test_a_study_stored_in_s3_runs_a_lab_on_a_worker_and_the_web_reads_its_outpu
     # The library names studies for labs by key (a manifest's key for built studies).
     Study.objects.filter(pk=study.pk).update(key="s3-ct")
     # The web's own copies go: from here on, anything read comes from the bucket.
-    import shutil
-
     shutil.rmtree(cache_root(), ignore_errors=True)
 
     # 2. A worker that shares nothing with the web but the database, broker and bucket.
@@ -165,3 +165,26 @@ def test_a_study_stored_in_s3_runs_a_lab_on_a_worker_and_the_web_reads_its_outpu
     assert not (cache_root() / "objects" / stored_name).exists()
     assert local_path(stored_name, size=instance.file_size).read_bytes()[128:132] == b"DICM"
     assert default_storage.exists(stored_name)
+
+
+@pytest.mark.django_db  # no database work: the closest mark wins over the module's
+def test_the_local_cache_keeps_within_its_bound_dropping_the_least_recently_used(
+    s3_bucket, settings
+):
+    from django.core.files.base import ContentFile
+
+    settings.FILE_CACHE_MAX_BYTES = 2500
+    settings.FILE_CACHE_MIN_AGE_SECONDS = 0
+    for name in ("a", "b", "c"):
+        default_storage.save(f"cache-test/{name}.bin", ContentFile(bytes([ord(name)]) * 1000))
+    first = local_path("cache-test/a.bin")
+    local_path("cache-test/b.bin")
+    old = time.time() - 60
+    os.utime(first, (old, old))  # "a" was used longest ago
+    os.utime(cache_root() / "objects/cache-test/b.bin", (old + 1, old + 1))
+    third = local_path("cache-test/c.bin")
+    cached = sorted(p.name for p in (cache_root() / "objects/cache-test").iterdir())
+    assert cached == ["b.bin", "c.bin"]  # 3000 bytes would pass the 2500 bound: "a" went
+    assert third.read_bytes() == b"c" * 1000
+    # A dropped file is fetched again on demand, with the same bytes.
+    assert local_path("cache-test/a.bin").read_bytes() == b"a" * 1000
