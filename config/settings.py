@@ -81,6 +81,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later log line of the request carries its id, and every answer is counted.
+    "config.ops.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -321,10 +323,29 @@ if PRODUCTION and not DEID_SECRET and not DEID_SECRET_FILE.exists():
 if PRODUCTION and DEID_SECRET.startswith("dev-only-insecure-key"):
     raise ImproperlyConfigured("DEID_SECRET cannot be the development SECRET_KEY in production.")
 
+# LOG_FORMAT=json (the production default): one JSON object per line with the time, level,
+# logger, message, and the request and run ids (runs.log_context.LogContextFilter), for a log
+# collector to join a resident's request to the run it started, across hosts.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if PRODUCTION else "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "runs.log_context.LogContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(run_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": LOG_FORMAT if LOG_FORMAT in {"json", "text"} else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -333,6 +354,31 @@ LOGGING = {
         "wagtail": {"level": "WARNING"},
     },
 }
+
+# Celery replaces the root logger's handlers in workers unless told not to; with JSON logs
+# the workers keep ours, so their lines carry the run id in the same format as the web's.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
+
+# /metrics (config.ops): a Prometheus scraper presents "Authorization: Bearer <METRICS_TOKEN>";
+# programme admins signed in may read it too. Unset: only admins.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+if PRODUCTION and METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters.")
+
+# Optional error tracker: unhandled errors of the web and the workers go to Sentry (or a
+# Sentry-compatible server such as GlitchTip) when SENTRY_DSN is set. No personal data is
+# sent (send_default_pii off: no user names, addresses, cookies or request bodies).
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=ARTEFACT_ENV,
+        release=os.environ.get("ARTEFACT_RELEASE") or None,
+        send_default_pii=False,
+        traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
+    )
 
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
