@@ -334,7 +334,10 @@ def library_index_rebuild(*, root: Path | None = None) -> list[Study]:
     """Index every study under the library root (library builds and uploads); idempotent.
 
     Studies whose directories are gone are removed from the index (the files are the
-    truth). Returns the indexed studies.
+    truth), where the local library is the library. With an object store the local root is
+    one host's cache, which need not hold every study: nothing is removed then, and what is
+    found is published (a build on one host adds its studies for all). Returns the indexed
+    studies.
     """
     root = root or library_root()
     studies: list[Study] = []
@@ -347,7 +350,8 @@ def library_index_rebuild(*, root: Path | None = None) -> list[Study]:
                     studies.append(uploaded_study_index_from_files(study_dir=upload_dir, root=root))
             elif (study_dir / "manifest.json").is_file():
                 studies.append(study_index_from_files(study_dir=study_dir, root=root))
-    Study.objects.exclude(pk__in=[s.pk for s in studies]).delete()
+    if library_is_local():
+        Study.objects.exclude(pk__in=[s.pk for s in studies]).delete()
     return studies
 
 
