@@ -3,9 +3,15 @@ database and the session's real Redis."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
+import os
+import subprocess
+import sys
+import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from django.urls import reverse
@@ -14,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from config import ops
 from config.celery import app as celery_app
+from config.localservices import ROOT
 from labs.models import LabRun, LabRunStatus
 from labs.services import lab_run_create
 from runs.log_context import LogContextFilter, run_logged
@@ -121,3 +128,41 @@ def test_requests_and_runs_put_their_ids_on_json_log_lines(client, db):
     replaced = client.get(reverse("health"), HTTP_X_REQUEST_ID="bad id\nwith newline")
     assert replaced["X-Request-ID"] != "bad id\nwith newline"
     assert len(replaced["X-Request-ID"]) == 32
+
+
+def test_an_error_reaches_the_error_tracker_when_a_dsn_is_set(tmp_path):
+    """SENTRY_DSN set: settings start the SDK, and an unhandled error is sent, without
+    personal data, to the configured server (a local HTTP server here, like GlitchTip)."""
+
+    received: list[bytes] = []
+
+    class Tracker(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Tracker)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    script = (
+        "import django, sentry_sdk; django.setup()\n"
+        "try:\n    1 / 0\nexcept ZeroDivisionError:\n    sentry_sdk.capture_exception()\n"
+        "sentry_sdk.flush(timeout=10)\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SENTRY_DSN": f"http://publickey@127.0.0.1:{server.server_port}/1",
+        "ARTEFACT_VAR_DIR": str(tmp_path),
+    }
+    try:
+        subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, timeout=120)
+    finally:
+        server.shutdown()
+    assert received, "nothing reached the error tracker"
+    body = b"".join(gzip.decompress(r) if r[:2] == b"\x1f\x8b" else r for r in received)
+    assert b"ZeroDivisionError" in body
+    assert b'"environment":"development"' in body.replace(b" ", b"")
