@@ -131,8 +131,8 @@ def test_requests_and_runs_put_their_ids_on_json_log_lines(client, db):
 
 
 def test_an_error_reaches_the_error_tracker_when_a_dsn_is_set(tmp_path):
-    """SENTRY_DSN set: settings start the SDK, and an unhandled error is sent, without
-    personal data, to the configured server (a local HTTP server here, like GlitchTip)."""
+    """SENTRY_DSN set: settings start the SDK, and an error is sent to the configured
+    server (a local HTTP server here, like a self-hosted GlitchTip)."""
 
     received: list[bytes] = []
 
