@@ -69,14 +69,13 @@ def local_path(name: str, *, storage: Storage | None = None, size: int | None = 
     """A local file holding the stored object `name`; downloaded into the cache if needed.
 
     `size`, where the caller knows it (an index row's file size), detects a cached copy
-    that an overwrite in the storage made stale. Raises StoredFileMissing.
+    that an overwrite in the storage made stale. Raises StoredFileMissing when the object
+    store has no such object (on a filesystem storage the path is returned as it is).
     """
     storage = storage or default_storage
     if storage_is_local(storage):
-        path = Path(storage.path(name))
-        if not path.is_file():
-            raise StoredFileMissing(name)
-        return path
+        # The stored file itself, present or not: callers report a missing file as before.
+        return Path(storage.path(name))
     target = cache_path(name)
     try:
         stat = target.stat()
