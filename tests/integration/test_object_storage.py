@@ -188,3 +188,35 @@ def test_the_local_cache_keeps_within_its_bound_dropping_the_least_recently_used
     assert third.read_bytes() == b"c" * 1000
     # A dropped file is fetched again on demand, with the same bytes.
     assert local_path("cache-test/a.bin").read_bytes() == b"a" * 1000
+
+
+@pytest.mark.django_db
+def test_a_training_checkpoint_written_on_one_host_resumes_on_another(
+    s3_bucket, settings, tmp_path, people
+):
+    """Each epoch's checkpoint is published; a later attempt on a host with an empty
+    cache starts from it; removing the run's files removes the stored checkpoint too."""
+    import torch
+
+    from model_builder import services as builder
+    from model_builder.models import TrainingRun
+    from runs.files import scratch_dir
+
+    run = TrainingRun.objects.create(user=people["resident"], title="Resumed", config={})
+    run.work_dir = f"training-runs/{run.pk}"
+    run.checkpoint_path = f"{run.work_dir}/checkpoint.pt"
+    first_host = scratch_dir(run.work_dir)
+    torch.save({"epoch": 3, "weights": torch.arange(6.0)}, first_host / "checkpoint.pt")
+    builder._checkpoint_publish(run=run, work_dir=first_host)
+    assert run.checkpoint_path in _keys(s3_bucket)
+
+    settings.FILE_CACHE_DIR = tmp_path / "second-host-cache"
+    second_host = scratch_dir(run.work_dir)
+    assert second_host != first_host and not (second_host / "checkpoint.pt").exists()
+    builder._checkpoint_fetch(run=run, work_dir=second_host)
+    state = torch.load(second_host / "checkpoint.pt", weights_only=True)
+    assert state["epoch"] == 3 and state["weights"].tolist() == [0, 1, 2, 3, 4, 5]
+
+    builder.training_run_files_remove(run=run)
+    assert run.checkpoint_path not in _keys(s3_bucket)
+    assert not second_host.exists()
