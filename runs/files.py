@@ -15,7 +15,8 @@ sandbox's read-only bind, a trainer subprocess) asks this module:
 - `scratch_dir(name)`: a local working folder for a stored prefix (a training run's folder).
 
 The cache (settings.FILE_CACHE_DIR, bounded by FILE_CACHE_MAX_BYTES) drops the least
-recently used files when a download takes it over the bound. A file used in the last
+recently used files when downloads take it over the bound (checked after every twentieth
+of the bound fetched, or every few seconds). A file used in the last
 FILE_CACHE_MIN_AGE_SECONDS is never dropped, because another process of the same host may
 just have been handed its path; the bound can therefore be passed for that long.
 """
@@ -97,8 +98,24 @@ def local_path(name: str, *, storage: Storage | None = None, size: int | None = 
     except BaseException:
         Path(staged).unlink(missing_ok=True)
         raise
-    cache_trim(keep=target)
+    _trim_when_due(fetched=target.stat().st_size, keep=target)
     return target
+
+
+# Trimming walks the whole cache, so a series of many small files (a CT's slices) is not
+# followed by a walk per file: the cache is trimmed once a twentieth of its bound has been
+# fetched since the last walk, or a few seconds have passed. The bound can be passed by
+# that twentieth meanwhile.
+_TRIM_INTERVAL_SECONDS = 5.0
+_since_trim = {"bytes": 0, "at": 0.0}
+
+
+def _trim_when_due(*, fetched: int, keep: Path) -> None:
+    _since_trim["bytes"] += fetched
+    due_bytes = _since_trim["bytes"] >= int(settings.FILE_CACHE_MAX_BYTES) // 20
+    if due_bytes or time.monotonic() - _since_trim["at"] >= _TRIM_INTERVAL_SECONDS:
+        cache_trim(keep=keep)
+        _since_trim.update(bytes=0, at=time.monotonic())
 
 
 def publish(path: Path, name: str, *, storage: Storage | None = None) -> str:
