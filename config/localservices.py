@@ -199,9 +199,11 @@ def seaweedfs_start(*, data_dir: Path, timeout: float = 60.0, **kw) -> S3Server:
         f"-s3.port={s3_port}",
         "-s3.port.iceberg=0",
         "-master.telemetry=false",
-        # Small volumes: the default reserves gigabytes of disk for a few test files.
-        "-master.volumeSizeLimitMB=64",
-        "-volume.max=8",
+        # Small volumes (the default limit is 30 GB each), and room for many: every bucket
+        # is a collection that grows several volumes at once, and a volume file only takes
+        # the disk its objects fill.
+        "-master.volumeSizeLimitMB=32",
+        "-volume.max=200",
         *(f"-{name}={port}" for name, port in ports.items()),
     ]
     child = child_start("seaweedfs", command, **kw)
