@@ -8,6 +8,8 @@ without running the model again.
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -109,6 +111,16 @@ class CohortExercise(models.Model):
         return [line.strip() for line in self.questions.splitlines() if line.strip()]
 
     @property
+    def question_prompts(self) -> list[tuple[str, str]]:
+        """(stable id, prompt) per question; the id keys the resident's answer. Questions are
+        lines of text, so the id is drawn from the words: reordering keeps each answer with
+        its question, rewording one retires its answers (kept with the old prompt)."""
+        return [
+            (hashlib.sha256(prompt.encode()).hexdigest()[:12], prompt)
+            for prompt in self.question_list
+        ]
+
+    @property
     def severity_values(self) -> list[float]:
         return severities_parse(self.severities) if self.severities else []
 
@@ -187,6 +199,10 @@ class CohortRun(DurableRun):
     conditions = models.JSONField(default=list)
     seed = models.PositiveIntegerField(default=0)
     summary = models.JSONField(default=dict, blank=True)
+    # The resident's answers to the exercise's questions: {question id: {"prompt", "answer"}};
+    # the prompt is kept so an answer still reads right after the educator edits a question.
+    answers = models.JSONField(default=dict, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(DurableRun.Meta):
         pass
