@@ -21,7 +21,7 @@ from wagtail.fields import RichTextField
 from evaluation.cohorts import COHORTS, WITH_MARKER, cohort_choices
 from runs.models import DurableRun, RunPolicy, RunStatus
 from zoo.perturbations.registry import PERTURBATIONS, perturbation_choices
-from zoo.registry import model_choices
+from zoo.registry import model_choices, model_title
 
 
 class CohortExerciseKind(models.TextChoices):
@@ -209,6 +209,15 @@ class CohortRun(DurableRun):
 
     def __str__(self) -> str:
         return f"Cohort run {self.pk} ({self.get_status_display()})"
+
+    @property
+    def model_title(self) -> str:
+        return model_title(self.model_key)
+
+    @property
+    def cohort_title(self) -> str:
+        spec = COHORTS.get(self.cohort_key)
+        return spec.title if spec else self.cohort_key
 
     @classmethod
     def run_policy(cls) -> RunPolicy:
