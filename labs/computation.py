@@ -268,15 +268,11 @@ def _perturb(
             source=source,
             epsilon=request.severity,
         )
-    if hasattr(perturbation, "field_of_view_mm"):
-        # Projection-domain CT physics (low dose, metal, beam hardening) needs the size of a
-        # pixel in mm; the registered instance assumes a 36 cm field of view, this slice
-        # knows its own from Pixel Spacing.
-        perturbation = copy.copy(perturbation)
-        rows, columns = source.pixels.shape
-        perturbation.field_of_view_mm = max(
-            rows * source.pixel_spacing_mm[0], columns * source.pixel_spacing_mm[1]
-        )
+    # Projection-domain CT physics (low dose, metal, beam hardening) needs the size of a
+    # pixel in mm: this slice knows its own from Pixel Spacing (the geometric mean of the
+    # two, as the projector steps in square pixels).
+    row_mm, column_mm = source.pixel_spacing_mm
+    perturbation = perturbation.at_pixel_spacing(float(np.sqrt(row_mm * column_mm)))
     try:
         return perturbation.apply(source.pixels, severity=request.severity, seed=request.seed)
     except VolumeRequired:
