@@ -40,6 +40,7 @@ MR_SLICE_PERTURBATIONS = {
     "mr-bias-field",
     "mr-wraparound",
     "mr-contrast-swap",
+    "mr-rician-noise",
 }
 
 
@@ -367,6 +368,23 @@ def test_wraparound_folds_signal_from_outside_the_field_of_view():
     assert np.all(image[84:96, 40:90] == 0)  # empty inside the field until rows 20-31 fold in
     assert np.all(folded[84:96, 40:90] == 100.0)
     assert folded.sum() == pytest.approx(image.sum())  # folded, not lost
+
+
+def test_rician_noise_lifts_the_dark_background_and_spares_bright_tissue_mean(mr_brain):
+    """Magnitude noise is Rician: where the signal is 0 the mean rises to sigma sqrt(pi/2)
+    (a Rayleigh noise floor), where it is far above sigma the mean stays put."""
+    perturbation = perturbation_get("mr-rician-noise")
+    noisy = perturbation.apply(mr_brain, severity=10.0, seed=1)
+    sigma = 0.10 * np.percentile(np.clip(mr_brain, 0, None), 99)
+    background = mr_brain == 0
+    white_matter = mr_brain == 450.0
+    assert background.any() and white_matter.any()
+    assert noisy[background].mean() == pytest.approx(sigma * np.sqrt(np.pi / 2), rel=0.05)
+    assert noisy.min() >= 0.0  # a magnitude is never negative
+    assert noisy[white_matter].mean() == pytest.approx(450.0, rel=0.02)
+    # Gaussian noise of the same sigma leaves the background's mean at 0.
+    gaussian = perturbation_get("gaussian-noise").apply(mr_brain, severity=sigma, seed=1)
+    assert abs(gaussian[background].mean()) < 0.05 * sigma
 
 
 def test_contrast_swap_reverses_the_t1_order_of_tissues(mr_brain):
