@@ -10,9 +10,7 @@ from zoo.perturbations.base import SlicewisePerturbation
 REFERENCE_PERCENTILE = 99.0
 
 
-def rician_magnitude(
-    signal: np.ndarray, *, sigma: float, rng: np.random.Generator
-) -> np.ndarray:
+def rician_magnitude(signal: np.ndarray, *, sigma: float, rng: np.random.Generator) -> np.ndarray:
     """|signal + n_real + i n_imag| with both channels N(0, sigma^2): the magnitude of a
     complex measurement. The magnitude's distribution does not depend on the signal's
     phase, so the signal is put on the real axis."""
