@@ -4,8 +4,8 @@ import numpy as np
 
 from zoo.perturbations.base import SlicewisePerturbation
 from zoo.perturbations.ct_projection import (
-    ProjectionGeometry,
     MU_WATER_PER_MM,
+    ProjectionGeometry,
     filtered_back_projection,
     hu_to_mu,
     mu_to_hu,

@@ -5,9 +5,9 @@ import numpy as np
 from zoo.perturbations.base import SlicewisePerturbation
 from zoo.perturbations.ct_low_dose import FULL_DOSE_PHOTONS_PER_RAY, noisy_line_integrals
 from zoo.perturbations.ct_projection import (
-    ProjectionGeometry,
     HU_STORED_MAX,
     HU_STORED_MIN,
+    ProjectionGeometry,
     filtered_back_projection,
     hu_to_mu,
     mu_to_hu,
