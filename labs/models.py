@@ -20,6 +20,7 @@ from labs.computation import (
     lab_network_passes,
     model_cascade_blocks,
     network_passes_check,
+    volume_model_refusal,
 )
 from labs.offers import (
     PerturbationOffer,
@@ -167,13 +168,18 @@ class LabExercise(models.Model):
         whose passes through the network exceed settings.LAB_RUN_MAX_NETWORK_PASSES (the
         run would hit its time limit every time), said in the author's terms."""
         super().clean()
-        keys = [key for key in self.explainer_keys or [] if key in EXPLAINERS]
-        if not keys:
-            return
         try:
             model = model_get(self.model_key)
         except UnknownModel:
             return  # the model field reports it
+        if model.input_spec.dimensions != 2:
+            # A volume model (deepbet) runs on the whole series: no maps, no attacks.
+            adversarial = [offer.key for offer in self.offers if offer.is_adversarial]
+            if self.kind == LabKind.EXPLAIN or self.explainer_keys or adversarial:
+                raise ValidationError({"model_key": volume_model_refusal(model)})
+        keys = [key for key in self.explainer_keys or [] if key in EXPLAINERS]
+        if not keys:
+            return
         sanity_check = self.kind == LabKind.EXPLAIN
         estimate = lab_network_passes(
             explainer_keys=keys,

@@ -236,7 +236,7 @@ def test_steel_attenuates_as_nist_iron_at_70_kev(water_cylinder_hu):
     """NIST's iron table at 60 and 80 keV (1.205 and 0.595 cm^2/g), interpolated log-log to
     the 70 keV effective energy of a 120 kVp beam, times stainless steel's 7.9 g/cm^3."""
     interpolated = np.exp(np.interp(np.log(70.0), np.log([60.0, 80.0]), np.log([1.205, 0.595])))
-    assert MU_STEEL_PER_MM == pytest.approx(interpolated * 7.9 / 10.0, rel=0.03)
+    assert pytest.approx(interpolated * 7.9 / 10.0, rel=0.03) == MU_STEEL_PER_MM
     assert 30 < MU_STEEL_PER_MM / 0.0193 < 40  # steel is ~34 times as attenuating as water
     # The insert's rays carry that attenuation: a 20 mm insert's central ray reads about
     # mu x 20 mm more than water would, before the hardening non-linearity.
