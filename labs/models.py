@@ -98,6 +98,14 @@ class LabExerciseAdminForm(WagtailAdminModelForm):
     )
 
 
+def _perturbation_fits(perturbation, modality: str) -> bool:
+    """Whether the perturbation applies to the model's modality (CR and DX are one kind of
+    image: a projection radiograph)."""
+    radiograph = {"CR", "DX"}
+    modalities = set(perturbation.modalities)
+    return modality in modalities or (modality in radiograph and bool(modalities & radiograph))
+
+
 class LabExercise(models.Model):
     """What an educator authors: the kind of lab, its model, study, offers and questions.
 
@@ -172,6 +180,18 @@ class LabExercise(models.Model):
             model = model_get(self.model_key)
         except UnknownModel:
             return  # the model field reports it
+        wrong = [
+            offer.perturbation.title
+            for offer in self.offers
+            if not _perturbation_fits(offer.perturbation, model.modality)
+        ]
+        if wrong:
+            raise ValidationError(
+                {
+                    "perturbations": _("%(titles)s cannot change a %(modality)s image.")
+                    % {"titles": ", ".join(wrong), "modality": model.modality}
+                }
+            )
         if model.input_spec.dimensions != 2:
             # A volume model (deepbet) runs on the whole series: no maps, no attacks.
             adversarial = [offer.key for offer in self.offers if offer.is_adversarial]
