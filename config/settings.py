@@ -56,6 +56,10 @@ INSTALLED_APPS = [
     "deid_lab",
     "model_builder",
     "grading",
+    "api",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.embeds",
@@ -395,4 +399,41 @@ MODEL_BUILDER_EPOCH_PAUSE_SECONDS = float(os.environ.get("MODEL_BUILDER_EPOCH_PA
 CELERY_BEAT_SCHEDULE["assessment-attempts-overdue"] = {
     "task": "assessments.tasks.attempts_overdue_submit_task",
     "schedule": float(os.environ.get("ATTEMPT_SWEEP_SECONDS", "30")),
+}
+
+
+# The REST API (api/): personal bearer tokens or the browser's session, the same access
+# rules as the pages, OpenAPI 3 from drf-spectacular with Swagger UI served from the sidecar
+# package (nothing fetched from a CDN; the split view keeps the page under the CSP).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("API_RATE_PER_USER", "600/min")},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Artefact API",
+    "DESCRIPTION": (
+        "Courses, progress, lab runs, cohort runs, the gradebook and the question bank. "
+        "A token acts as its owner: the same access rules as the pages apply."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "PREPROCESSING_HOOKS": ["api.schema.only_our_endpoints"],
 }
