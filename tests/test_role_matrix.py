@@ -70,6 +70,9 @@ RUN_VIEWERS_200 = {**signed_in(200), "outsider": 404, "examiner": 404}
 
 MATRIX = [
     Row("health", "get", lambda c: reverse("health"), every(200)),
+    Row("readiness", "get", lambda c: reverse("readiness"), every(200)),
+    # Operations: programme admins (and a scraper's bearer token, tests/test_operations.py).
+    Row("metrics", "get", lambda c: reverse("metrics"), {**every(403), "admin": 200}),
     Row(
         "admin_login_redirect",
         "get",
