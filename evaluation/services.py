@@ -320,6 +320,7 @@ def _worst_cases(*, run: CohortRun, model, variants, results) -> list[dict]:
             perturbation_key=run.perturbation_key or None,
             severity=last["severity"],
             seed=run.seed + index,
+            pixel_spacing_mm=after_cohort.pixel_spacing_mm,
         )
         organ = str(before_cohort.organ[index])
         entry = {

@@ -20,6 +20,7 @@ from labs.computation import (
     lab_network_passes,
     model_cascade_blocks,
     network_passes_check,
+    volume_model_refusal,
 )
 from labs.offers import (
     PerturbationOffer,
@@ -98,6 +99,14 @@ class LabExerciseAdminForm(WagtailAdminModelForm):
     )
 
 
+def _perturbation_fits(perturbation, modality: str) -> bool:
+    """Whether the perturbation applies to the model's modality (CR and DX are one kind of
+    image: a projection radiograph)."""
+    radiograph = {"CR", "DX"}
+    modalities = set(perturbation.modalities)
+    return modality in modalities or (modality in radiograph and bool(modalities & radiograph))
+
+
 class LabExercise(models.Model):
     """What an educator authors: the kind of lab, its model, study, offers and questions.
 
@@ -168,13 +177,30 @@ class LabExercise(models.Model):
         whose passes through the network exceed settings.LAB_RUN_MAX_NETWORK_PASSES (the
         run would hit its time limit every time), said in the author's terms."""
         super().clean()
-        keys = [key for key in self.explainer_keys or [] if key in EXPLAINERS]
-        if not keys:
-            return
         try:
             model = model_get(self.model_key)
         except UnknownModel:
             return  # the model field reports it
+        wrong = [
+            offer.perturbation.title
+            for offer in self.offers
+            if not _perturbation_fits(offer.perturbation, model.modality)
+        ]
+        if wrong:
+            raise ValidationError(
+                {
+                    "perturbations": _("%(titles)s cannot change a %(modality)s image.")
+                    % {"titles": ", ".join(wrong), "modality": model.modality}
+                }
+            )
+        if model.input_spec.dimensions != 2:
+            # A volume model (deepbet) runs on the whole series: no maps, no attacks.
+            adversarial = [offer.key for offer in self.offers if offer.is_adversarial]
+            if self.kind == LabKind.EXPLAIN or self.explainer_keys or adversarial:
+                raise ValidationError({"model_key": volume_model_refusal(model)})
+        keys = [key for key in self.explainer_keys or [] if key in EXPLAINERS]
+        if not keys:
+            return
         sanity_check = self.kind == LabKind.EXPLAIN
         estimate = lab_network_passes(
             explainer_keys=keys,
