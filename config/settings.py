@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "deid_lab",
     "model_builder",
     "grading",
+    "xapi",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.embeds",
@@ -396,3 +397,19 @@ CELERY_BEAT_SCHEDULE["assessment-attempts-overdue"] = {
     "task": "assessments.tasks.attempts_overdue_submit_task",
     "schedule": float(os.environ.get("ATTEMPT_SWEEP_SECONDS", "30")),
 }
+
+# xAPI: learning events sent as statements to the programme's learning record store. Off
+# unless XAPI_LRS_URL is set (the LRS's base, e.g. https://lrs.example.org/xAPI/): nothing
+# is recorded for sending while it is empty.
+XAPI_LRS_URL = os.environ.get("XAPI_LRS_URL", "")
+XAPI_LRS_USERNAME = os.environ.get("XAPI_LRS_USERNAME", "")
+XAPI_LRS_PASSWORD = os.environ.get("XAPI_LRS_PASSWORD", "")
+# Actors are accounts on this home page named by a keyed hash of the user id: the LRS can
+# follow one resident across statements but never learns who they are.
+XAPI_HOMEPAGE = os.environ.get("XAPI_HOMEPAGE", WAGTAILADMIN_BASE_URL)
+XAPI_ACTOR_KEY = os.environ.get("XAPI_ACTOR_KEY", "")  # empty: derived from SECRET_KEY
+XAPI_TIMEOUT_SECONDS = float(os.environ.get("XAPI_TIMEOUT_SECONDS", "10"))
+# An LRS that is down is tried again after base * 2**tries seconds, at most max.
+XAPI_RETRY_BASE_SECONDS = float(os.environ.get("XAPI_RETRY_BASE_SECONDS", "5"))
+XAPI_RETRY_MAX_SECONDS = float(os.environ.get("XAPI_RETRY_MAX_SECONDS", "600"))
+XAPI_QUEUE = os.environ.get("XAPI_QUEUE", "batch")
