@@ -38,7 +38,7 @@ INTERACTION_TYPES = {
 }
 
 # Metrics of a lab run that measure the change the perturbation made (labs.computation).
-CHANGE_MARKERS = ("change in", "vs original", "relabelled", "perturbed")
+CHANGE_MARKERS = ("change", "vs original", "relabelled", "perturbed")
 
 
 def homepage() -> str:
