@@ -3,8 +3,8 @@
 `statement_queue` is called from the signal receivers (xapi.receivers), inside the
 transaction of the event, so a statement exists exactly when its event was committed.
 `statement_send_compute` is the outbox's compute step under the run engine
-(runs.services.run_execute): a statement the LRS stored, or already had (409 Conflict on
-our stable id), succeeds; an LRS that is down, overloaded or refusing our credentials
+(runs.services.run_execute): a statement the LRS stored, or already had (204 or 409
+Conflict on our stable id), succeeds; an LRS that is down, overloaded or refusing our credentials
 defers it (runs.services.RunDeferred) with exponential backoff; one it rejects as
 malformed (400) fails, and an admin sees why in the outbox (Django admin).
 """
@@ -135,7 +135,8 @@ def statement_send_compute(run: StatementOutbox, progress):
         _defer(run, None, _("xAPI is switched off; the statement waits until it is on again."))
     answer = lrs_post(run.statement)
     progress(90, _("Answered by the LRS"))
-    # 409: a statement with this id is stored already (our earlier send got through).
+    # A resend of a stored statement: ralph answers 204 when it is identical, an LRS may
+    # answer 409 Conflict; either way the statement with this id is there once.
     if answer.status is not None and (200 <= answer.status < 300 or answer.status == 409):
 
         def store(held: StatementOutbox) -> None:
