@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 
+from django.db import transaction
 from django.db.models.signals import post_save
 from django.utils import timezone
 
@@ -31,7 +32,9 @@ def _quietly(receiver):
         if not xapi_enabled():
             return
         try:
-            receiver(*args, **kwargs)
+            # A savepoint: a failed insert rolls back the statement, not the event.
+            with transaction.atomic():
+                receiver(*args, **kwargs)
         except Exception:
             logger.exception("xAPI statement for %s not queued", receiver.__name__)
 

@@ -17,6 +17,7 @@ import logging
 import random
 import urllib.error
 import urllib.request
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -48,15 +49,15 @@ def statement_queue(
     timestamp,
     result: dict | None = None,
     context: dict | None = None,
-) -> bool:
+) -> uuid.UUID | None:
     """Put a statement in the outbox (once per event key) and offer it after commit.
 
     INSERT ... ON CONFLICT DO NOTHING: an event reported twice (a row saved again) keeps
     the first statement, and no IntegrityError spoils the caller's transaction. Returns
-    whether a new statement was queued; False too while xAPI is off.
+    the statement's id; None while xAPI is off.
     """
     if not xapi_enabled():
-        return False
+        return None
     statement_id = statements.statement_uuid(f"{event}:{event_key}")
     built = statements.statement(
         statement_id=statement_id,
@@ -67,7 +68,7 @@ def statement_queue(
         result=result,
         context=context,
     )
-    created = StatementOutbox.objects.bulk_create(
+    StatementOutbox.objects.bulk_create(
         [
             StatementOutbox(
                 statement_id=statement_id,
@@ -80,7 +81,7 @@ def statement_queue(
         ignore_conflicts=True,
     )
     transaction.on_commit(lambda: _offer(statement_id))
-    return bool(created)
+    return statement_id
 
 
 def _offer(statement_id) -> None:
@@ -108,6 +109,8 @@ class LrsAnswer:
 def lrs_post(statement: dict) -> LrsAnswer:
     """POST one statement to the LRS's statements resource; status None: not reached."""
     url = settings.XAPI_LRS_URL.rstrip("/") + "/statements"
+    if not url.startswith(("https://", "http://")):  # urllib would also open file: URLs
+        return LrsAnswer(None, "XAPI_LRS_URL is not an http(s) URL")
     credentials = f"{settings.XAPI_LRS_USERNAME}:{settings.XAPI_LRS_PASSWORD}".encode()
     request = urllib.request.Request(  # noqa: S310 (the URL is the operator's setting)
         url,

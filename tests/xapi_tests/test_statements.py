@@ -167,3 +167,17 @@ def test_statement_ids_are_stable_per_event():
         "lesson.completed:2"
     )
     assert uuid.UUID(str(statements.statement_uuid("x"))).version == 5
+
+
+def test_admins_see_the_outbox_and_why_a_statement_waits(lrs_down, demo_lesson, people, client):
+    lesson_completion_record(user=people["resident"], lesson=demo_lesson)
+    row = StatementOutbox.objects.get()
+    run_services.run_execute(model_label="xapi.StatementOutbox", run_pk=row.pk)
+    client.force_login(people["resident"])
+    assert client.get("/django-admin/xapi/statementoutbox/").status_code == 302
+    client.force_login(people["admin"])
+    page = client.get("/django-admin/xapi/statementoutbox/")
+    assert page.status_code == 200
+    assert b"lesson.completed" in page.content and b"LRS unreachable" in page.content
+    detail = client.get(f"/django-admin/xapi/statementoutbox/{row.pk}/change/")
+    assert b"no answer" in detail.content
