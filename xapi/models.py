@@ -50,9 +50,14 @@ class StatementOutbox(DurableRun):
         return RunPolicy(
             compute="xapi.services.statement_send_compute",
             queue=settings.XAPI_QUEUE,
+            # Crashes only: an LRS that is down defers the send and keeps its attempt.
             max_attempts=5,
-            soft_limit_seconds=settings.XAPI_TIMEOUT_SECONDS * 3,
-            hard_limit_seconds=settings.XAPI_TIMEOUT_SECONDS * 4,
+            # No time limits: the POST has its own timeout (XAPI_TIMEOUT_SECONDS, then the
+            # send is deferred), and a limit would fail, i.e. drop, a statement whose worker
+            # died and was not re-offered within it (the sweeper fails RUNNING rows past
+            # the hard limit).
+            soft_limit_seconds=None,
+            hard_limit_seconds=None,
             claim_condition=_due,
             waiting_message=_("Waiting to try the LRS again"),
         )
