@@ -56,6 +56,9 @@ class LabSpec:
     explainer_keys: list[str] = field(default_factory=list)
     slice_default: int | None = None
     questions: list[str] = field(default_factory=list)
+    # Several perturbations to choose from: [{perturbation, severity_default, severity_max}];
+    # when given, they replace the single perturbation_key.
+    offers: list[dict] = field(default_factory=list)
 
 
 def lab_block_title(block: dict) -> str:

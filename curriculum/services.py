@@ -271,6 +271,19 @@ def _lab_exercise_ensure(lab: LabSpec) -> LabExercise:
         if lab.perturbation_key
         else []
     )
+    if lab.offers:
+        offers = [
+            {
+                "type": "perturbation",
+                "value": {
+                    "perturbation": offer["perturbation"],
+                    "severity_min": None,
+                    "severity_max": offer.get("severity_max"),
+                    "severity_default": float(offer["severity_default"]),
+                },
+            }
+            for offer in lab.offers
+        ]
     exercise, _created = LabExercise.objects.get_or_create(
         title=lab.title,
         defaults={
@@ -279,7 +292,7 @@ def _lab_exercise_ensure(lab: LabSpec) -> LabExercise:
             "model_key": lab.model_key,
             "study_key": lab.study_key,
             "slice_default": lab.slice_default,
-            "perturbation_key": lab.perturbation_key,
+            "perturbation_key": "" if lab.offers else lab.perturbation_key,
             "perturbations": offers,
             "explainer_keys": list(lab.explainer_keys),
             "questions": [{"type": "question", "value": text} for text in lab.questions],
