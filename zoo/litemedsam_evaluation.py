@@ -35,7 +35,9 @@ from zoo.evaluation import mean_with_interval
 from zoo.litemedsam import LiteMedSamSegmenter, binary_dice, mask_box, organ_slice_dice
 from zoo.perturbations.registry import perturbation_get
 
-MASSES, SEED = 16, 2024
+# Six masses (about 120 image encodings): minutes on two idle CPU cores, far longer on a
+# shared busy machine. A larger cohort narrows the intervals; the method is the same.
+MASSES, SEED = 6, 2024
 DETECTION_DICE = 0.5
 LOOSE_MARGIN_MM = 10.0  # each side of the tight box
 SHIFT_FRACTION = 0.5  # of the box's width, towards the patient's left
@@ -121,9 +123,9 @@ def evaluate(*, masses: int = MASSES, seed: int = SEED, progress=lambda message:
     cohort = renal_masses.renal_mass_cohort(masses=masses, seed=seed)
     rows: list[dict] = []
 
-    # Whole kidneys on the unmodified CT, every slice where a kidney is boxable.
+    # Whole kidneys on the unmodified CT, every other slice where a kidney is boxable.
     kidney_slice_dice = []
-    for index in range(source.hu.shape[0]):
+    for index in range(0, source.hu.shape[0], 2):
         kidneys = [source.labels[index] == label for label in ct_lesions.KIDNEY_LABELS]
         kidneys = [kidney for kidney in kidneys if _boxable(kidney)]
         if not kidneys:

