@@ -300,9 +300,7 @@ def evaluate(*, masses: int = MASSES, seed: int = SEED, progress=lambda message:
                 "dice_3d": dice_3d,
                 "dice_central_tight": dice_central,
             }
-            for mass, dice_3d, dice_central in zip(
-                cohort, per_mass_3d, central_clean, strict=True
-            )
+            for mass, dice_3d, dice_central in zip(cohort, per_mass_3d, central_clean, strict=True)
         ],
         "evaluation": (
             f"Measured by zoo_build on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
