@@ -112,6 +112,10 @@ class LiteMedSamSegmenter(PromptableModel):
         ),
     )
 
+    # The encoder's last block: what a saliency method would attribute to. The lab's
+    # explainers are not offered for prompt labs (they would need the box as a second input).
+    saliency_layer = "image_encoder.neck"
+
     def __init__(self, *, window: tuple[float, float] = SOFT_TISSUE_WINDOW) -> None:
         # The CT window that maps HU to the network's [0, 1]: a lab may change it to show
         # what a different window (a bone window, another contrast phase) does.

