@@ -25,6 +25,7 @@ from zoo.base import (
     DetectionOutput,
     ImageVolume,
     ModelOutput,
+    PromptableModel,
     SegmentationOutput,
     ZooError,
 )
@@ -60,6 +61,8 @@ class LabRequest:
     seed: int = 0
     explainer_keys: tuple[str, ...] = ()
     sanity_check: bool = False
+    # Prompt labs: the resident's box (column0, row0, column1, row1) in pixel indices.
+    box: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -144,8 +147,10 @@ def _volume(model, image: np.ndarray, source: SourceSlice) -> ImageVolume:
     )
 
 
-def _predict(model, image: np.ndarray, source: SourceSlice) -> ModelOutput:
+def _predict(model, image: np.ndarray, source: SourceSlice, box=None) -> ModelOutput:
     try:
+        if box is not None:
+            return model.predict_prompted(_volume(model, image, source), box=box)
         return model.predict(_volume(model, image, source))
     except ZooError as error:
         raise IncompatibleInput(str(error)) from error
@@ -535,6 +540,53 @@ def _truth_metrics(result: LabResult, seg_paths: list[Path]) -> dict[str, float]
     return metrics
 
 
+def _prompt_truth_metrics(result: LabResult, seg_paths: list[Path]) -> dict[str, float]:
+    """A promptable model has no classes: its mask is compared with the library's label
+    that fills most of the resident's box on this image (e.g. the kidney the box was drawn
+    round). Also the share of the mask outside the box: a mask that spills out of its
+    prompt has found something else."""
+    box = result.request.box
+    original = result.prediction_original
+    rows, columns = original.labels.shape
+    column0, row0 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
+    column1, row1 = min(columns - 1, int(np.ceil(box[2]))), min(rows - 1, int(np.ceil(box[3])))
+    inside = np.zeros((rows, columns), bool)
+    inside[row0 : row1 + 1, column0 : column1 + 1] = True
+    predictions = {"original": original, "perturbed": result.prediction_perturbed}
+    metrics = {}
+    for which, prediction in predictions.items():
+        if prediction is None:
+            continue
+        mask = prediction.labels > 0
+        metrics[f"mask area (pixels), {which}"] = float(mask.sum())
+        metrics[f"share of the mask outside the box, {which}"] = (
+            float((mask & ~inside).sum()) / float(mask.sum()) if mask.any() else 0.0
+        )
+    labels = {
+        label
+        for path in seg_paths
+        for label in _seg_frames(str(path), Path(path).stat().st_mtime)[0]
+    }
+    masks = seg_truth_masks(
+        seg_paths=seg_paths,
+        source_uid=str(result.source.dataset.SOPInstanceUID),
+        labels=labels,
+        shape=(rows, columns),
+    )
+    filled = {label: int((truth & inside).sum()) for label, truth in masks.items()}
+    if not filled or max(filled.values()) == 0:
+        return metrics
+    label = max(filled, key=filled.get)
+    truth = masks[label]
+    for which, prediction in predictions.items():
+        if prediction is not None:
+            metrics[f"dice vs library label: {label}, {which}"] = binary_dice(
+                prediction.labels > 0, truth
+            )
+    metrics[f"share of the box filled by {label}"] = filled[label] / float(inside.sum())
+    return metrics
+
+
 def lab_compute(
     *,
     request: LabRequest,
@@ -585,6 +637,8 @@ def lab_compute(
         raise IncompatibleInput(
             f"{model.title} reads {model.modality}; this study is {source.modality}."
         )
+    if request.box is not None and not isinstance(model, PromptableModel):
+        raise IncompatibleInput(f"{model.title} does not take a box; choose a promptable model.")
     if model.input_spec.dimensions != 2:
         return _volume_lab_compute(
             model=model,
@@ -601,7 +655,7 @@ def lab_compute(
         request=request,
         source=source,
         original=original,
-        prediction_original=_predict(model, original, source),
+        prediction_original=_predict(model, original, source, request.box),
     )
     if request.perturbation_key:  # break-it labs, and explain labs that offer a perturbation
         title = lab_perturbation_get(request.perturbation_key).title
@@ -610,9 +664,12 @@ def lab_compute(
             model=model, network=network, request=request, source=source, paths=paths
         )
         on_progress(45, "Running the model on the perturbed image")
-        result.prediction_perturbed = _predict(model, result.perturbed, source)
+        result.prediction_perturbed = _predict(model, result.perturbed, source, request.box)
     result.metrics = _output_metrics(result.prediction_original, result.prediction_perturbed)
-    result.metrics.update(_truth_metrics(result, list(seg_paths)))
+    if request.box is not None:
+        result.metrics.update(_prompt_truth_metrics(result, list(seg_paths)))
+    else:
+        result.metrics.update(_truth_metrics(result, list(seg_paths)))
     result.metrics.update(_pixel_change_metrics(result))
     if on_partial is not None:
         on_partial(result)

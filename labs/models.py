@@ -38,6 +38,7 @@ class LabKind(models.TextChoices):
     RUN_AND_INSPECT = "run-and-inspect", _("Run and inspect: run a model on a study and read it")
     BREAK_IT = "break-it", _("Break it: perturb a study and watch the model's output change")
     EXPLAIN = "explain", _("Explain it: saliency maps and the weight-randomisation check")
+    PROMPT = "prompt", _("Prompt it: draw a box on the study, get the model's mask")
 
 
 class PerturbationOfferBlock(blocks.StructBlock):
@@ -271,8 +272,16 @@ class LabExercise(models.Model):
 
     @property
     def offers_perturbation(self) -> bool:
-        """Break-it labs, and explain labs with an offer (maps of original and perturbed)."""
-        return self.needs_perturbation or (self.kind == LabKind.EXPLAIN and bool(self.offers))
+        """Break-it labs, and explain or prompt labs with an offer (the original and the
+        perturbed image side by side)."""
+        return self.needs_perturbation or (
+            self.kind in (LabKind.EXPLAIN, LabKind.PROMPT) and bool(self.offers)
+        )
+
+    @property
+    def perturbation_optional(self) -> bool:
+        """A prompt lab may run on the original alone: the box is the experiment there."""
+        return self.kind == LabKind.PROMPT
 
 
 # Lab runs are durable runs (runs.models); the names below are kept for the code that

@@ -54,6 +54,33 @@ def study_image_paths(*, study_key: str) -> list[Path]:
     ]
 
 
+def study_image_sop_uids(*, study_key: str) -> list[str]:
+    """SOP Instance UIDs of the study's first image series, in `study_image_paths` order:
+    how a mark placed in the viewer (which names its image by UID) finds its image number.
+    Empty for built-in samples, which the viewer does not show through DICOMweb."""
+    series = _study_image_series(study_key)
+    if series is None:
+        return []
+    return list(
+        series.instances.order_by("instance_number", "sop_instance_uid").values_list(
+            "sop_instance_uid", flat=True
+        )
+    )
+
+
+def exercise_prompt_viewer(exercise) -> dict | None:
+    """What the lab block's viewer needs to let a resident draw a box on the exercise's
+    study: the study and series UIDs and the image to open on; None if not in the library."""
+    series = _study_image_series(exercise.study_key)
+    if series is None:
+        return None
+    return {
+        "study_uid": series.study.study_instance_uid,
+        "series_uid": series.series_instance_uid,
+        "slice": exercise_default_slice(exercise),
+    }
+
+
 def study_seg_paths(*, study_key: str) -> list[Path]:
     """Files of the study's DICOM SEG series (ground truth, where the library has one).
 
@@ -190,6 +217,12 @@ def _viewer(run: LabRun, *, title: str, image: str, layers: list[tuple[str, str,
         if kind == "labelmap":
             layer["legend"] = run.summary.get("legend", [])
         overlays.append(layer)
+    prompt_box = (run.summary or {}).get("prompt_box")
+    if prompt_box:
+        # The resident's prompt as a layer of its own, drawn over the model's mask.
+        overlays.append(
+            {"type": "boxes", "label": "Your box (the prompt)", "boxes": [{"box": prompt_box}]}
+        )
     return {
         "title": title,
         "image_urls": json.dumps([_file_url(run, image)]),

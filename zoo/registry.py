@@ -13,6 +13,7 @@ from zoo.ct_lesion import CtLesionFinder
 from zoo.ct_lesion_shortcut import CtLesionShortcut
 from zoo.ct_tissue import CtTissueSegmenter
 from zoo.cxr_nodule import CxrNoduleClassifier
+from zoo.litemedsam import LiteMedSamSegmenter
 from zoo.mr_brain_deepbet import DeepbetBrainExtractor
 
 
@@ -28,6 +29,7 @@ MODELS: dict[str, ZooModel] = {
         CtLesionShortcut(),
         CxrNoduleClassifier(),
         DeepbetBrainExtractor(),
+        LiteMedSamSegmenter(),
     )
 }
 

@@ -30,6 +30,8 @@ import {
 } from "@cornerstonejs/tools";
 import {
   HEATMAP_GRADIENT,
+  boxesLayerDraw,
+  boxesLayerLoad,
   heatmapLayerLoad,
   labelmapLayerLoad,
   segLayerLoad,
@@ -627,6 +629,17 @@ class Viewer {
           visible: entry.visible !== false,
           opacity,
         });
+      } else if (type === "boxes" && Array.isArray(entry.boxes)) {
+        // Boxes are vectors (a prompt the resident drew, a detector's findings): drawn as
+        // outlines over the image, opaque unless the page says otherwise.
+        layers.push({
+          kind: "boxes",
+          title: String(entry.label || "Boxes"),
+          boxes: entry.boxes,
+          slice,
+          visible: entry.visible !== false,
+          opacity: entry.opacity === undefined ? 1 : opacity,
+        });
       }
     }
     for (const series of this.series.filter((s) => s.modality === "SEG")) {
@@ -675,6 +688,8 @@ class Viewer {
                 i.position.every((v, k) => Math.abs(v - position[k]) < 0.01),
             )?.sop,
         });
+      } else if (layer.kind === "boxes") {
+        layer.data = boxesLayerLoad({ boxes: layer.boxes });
       } else {
         const data =
           layer.kind === "heatmap"
@@ -801,6 +816,7 @@ class Viewer {
       opacity: layer.opacity,
       loaded: Boolean(layer.data),
       slice: layer.slice,
+      ...(layer.kind === "boxes" ? { boxes: layer.data?.boxes.map((b) => b.box) ?? [] } : {}),
     }));
   }
 
@@ -820,6 +836,13 @@ class Viewer {
     for (const layer of this.layers) {
       if (!layer.visible || !layer.data) continue;
       if (layer.slice && layer.slice !== index + 1) continue;
+      const corner = (column, row) =>
+        this.viewport.worldToCanvas(coreUtilities.imageToWorldCoords(imageId, [column, row]));
+      if (layer.kind === "boxes") {
+        context.globalAlpha = layer.opacity;
+        boxesLayerDraw(context, layer.data, corner, ratio);
+        continue;
+      }
       let painted;
       if (layer.kind === "seg") {
         if (!layer.painted.has(sop)) layer.painted.set(sop, segLayerPaint(layer.data, sop));
@@ -830,8 +853,6 @@ class Viewer {
       if (!painted) continue;
       // Image (column, row) -> canvas, from three corners of the image (PS3.3 C.7.6.2.1.1):
       // the viewport's own camera, so zoom, pan, flip and rotation carry over exactly.
-      const corner = (column, row) =>
-        this.viewport.worldToCanvas(coreUtilities.imageToWorldCoords(imageId, [column, row]));
       const [x0, y0] = corner(0, 0);
       const [x1, y1] = corner(layer.data.columns, 0);
       const [x2, y2] = corner(0, layer.data.rows);
