@@ -520,6 +520,9 @@ def curriculum_content_load(
                 if block["type"] == "lab" and isinstance(block["exercise"], dict):
                     lab = LabSpec(**block["exercise"])
                     exercises[lab.title] = _lab_exercise_ensure(lab)
+                    if lab.kind == "prompt":
+                        # The resident draws the prompt on the study in the lesson's viewer.
+                        _course_sees_study(course=course, study_key=lab.study_key)
                 elif block["type"] == "lab" and block["exercise"] not in exercises:
                     exercises[block["exercise"]] = LabExercise.objects.get(title=block["exercise"])
                 if block["type"] == "viewer":
