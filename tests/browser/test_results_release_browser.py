@@ -150,8 +150,9 @@ def test_results_from_submission_to_an_overridden_mark(
     entry = AuditEntry.objects.get(action=AuditAction.AUTO_MARK_OVERRIDE)
     assert (entry.before["points"], entry.after["points"]) == (0.0, 2.0)
 
-    page.goto(result_url)
+    viewer_open(page, result_url)
     expect(page.locator("[data-result]")).to_contain_text("3 of 3 points (100 %)")
+    expect(page.locator("#q2 [data-item-mark]")).to_contain_text("the automatic mark was 0")
     expect(page.locator("#q2 [data-override]")).to_contain_text("changed it from 0 to 2 points")
     page.screenshot(path=screenshot_dir / "9-result-after-override.png", full_page=True)
     page.goto(f"{live_server.url}/grading/mine/")
