@@ -29,7 +29,8 @@ from labs.offers import (
 )
 from runs.models import DurableRun, RunPolicy, RunStatus
 from zoo.explainers.registry import EXPLAINERS, explainer_choices
-from zoo.registry import UnknownModel, model_choices, model_get
+from zoo.perturbations.registry import PERTURBATIONS
+from zoo.registry import UnknownModel, model_choices, model_get, model_title
 
 
 class LabKind(models.TextChoices):
@@ -309,6 +310,22 @@ class LabRun(DurableRun):
     @property
     def output_fields(self) -> tuple[str, ...]:
         return ("original_image", "perturbed_image", "original_overlay", "perturbed_overlay")
+
+    # Names a person reads (keys are for URLs and code): what the page says the run used.
+    @property
+    def perturbation_title(self) -> str:
+        key = self.parameters.get("perturbation_key", "")
+        perturbation = PERTURBATIONS.get(key)
+        return perturbation.title if perturbation else key
+
+    @property
+    def model_title(self) -> str:
+        return model_title(self.parameters.get("model_key", ""))
+
+    @property
+    def study_title(self) -> str:
+        key = self.parameters.get("study_key", "")
+        return dict(lab_study_choices()).get(key, key)
 
 
 def _running_below_personal_limit(stale_before):

@@ -261,7 +261,17 @@ def test_an_explain_lab_with_a_perturbation_maps_both_images_and_checks_the_chea
     client.force_login(people["resident"])
     page = client.get(reverse("labs:run_detail", args=[run.pk])).content.decode()
     assert "Weight-randomisation check with Grad-CAM" in page
-    assert "Scrambled down to block" in page
+    assert "Blocks scrambled (from the output end)" in page
+    # The run's heading names its model and perturbation as people know them, not by key.
+    assert f">{run.model_title}</a> (model card)" in page
+    assert run.model_title != run.parameters["model_key"]
+    assert f"{run.perturbation_title} at severity" in page
+    assert f"{run.parameters['perturbation_key']} at severity" not in page
+    # People read how many blocks were scrambled, not the network's layer names.
+    blocks = run.summary["sanity"]["grad-cam"]
+    assert f'<th scope="row">1 of {len(blocks)}</th>' in page
+    for layer, _spearman, _ssim in blocks:
+        assert f'<th scope="row">{layer}</th>' not in page
 
 
 def test_authoring_refuses_explainers_a_run_could_not_afford(settings):
