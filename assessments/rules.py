@@ -38,6 +38,15 @@ def may_open_own_attempt(user, attempt) -> bool:
     return roles.is_signed_in(user) and attempt.user_id == user.pk
 
 
+@rule("assessments.view_answer_mark")
+def may_view_answer_mark(user, response) -> bool:
+    """A finished answer's mark drawn for the viewer: its candidate, and the staff who mark
+    and review it (the picture names nobody, so blind marking holds)."""
+    if not roles.is_signed_in(user):
+        return False
+    return response.attempt.user_id == user.pk or roles.is_staff_role(user)
+
+
 @rule("assessments.view_statistics")
 def may_view_statistics(user, _obj=None) -> bool:
     """Item statistics and score distributions are for educators and programme admins."""

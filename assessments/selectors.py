@@ -18,7 +18,6 @@ from assessments.models import (
     AssessmentKind,
     Attempt,
     Question,
-    QuestionKind,
     Response,
 )
 from assessments.scoring.registry import scorer_for
@@ -122,8 +121,16 @@ def _marks_for_viewer(question: Question, answer) -> str:
     return json.dumps({"seriesInstanceUID": question.data.get("series_uid"), "marks": [mark]})
 
 
-def marks_visible(*, attempt: Attempt, now: dt.datetime | None = None) -> bool:
-    """Quizzes: at once (formative). Exams: once finished and the marks are released."""
+def marks_released(*, attempt: Attempt, now: dt.datetime | None = None) -> bool:
+    """Whether the candidate may see this attempt's marks: the one answer that the result
+    page, the feedback page, "My grades", the gradebook, certificates and lesson completion
+    all ask (through `attempt_marks`).
+
+    Quizzes: at once (formative). Exams: once the attempt is finished and the exam's marks
+    are released (`results_released_at`, set by `grading.services.assessment_marks_release`,
+    which releases the agreed examiner marks with it). Before that no score is shown
+    anywhere, not even a provisional one: "marks shown once released".
+    """
     if attempt.assessment.kind == AssessmentKind.QUIZ:
         return True
     released_at = attempt.assessment.results_released_at
@@ -149,14 +156,24 @@ def answer_key_text(question: Question) -> str:
 
 
 @dataclass(frozen=True)
+class AutoMarkOverride:
+    """An examiner's correction of an automatic mark (kept and audited by grading)."""
+
+    points: float
+    points_before: float | None
+    reason: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
 class ExaminerMarks:
-    """How the app that holds examiners' marks (grading, a layer above) reads them into a
+    """How the app that holds examiners' marks (grading, a layer above) feeds them into a
     result; it registers itself at start-up, so assessments never imports it."""
 
-    # score, max, percent, complete, released of an attempt, released examiner marks included.
-    attempt_result: Callable[[Attempt], dict]
-    # The released examiner mark of a response; None while unreleased.
-    response_released_score: Callable[[Response], float | None]
+    # {response pk: points} of the released examiner marks of an attempt's answers.
+    released_points: Callable[[Attempt], dict[int, float]]
+    # {response pk: the newest override} of an attempt's automatically marked answers.
+    auto_mark_overrides: Callable[[Attempt], dict[int, AutoMarkOverride]]
 
 
 _examiner_marks: ExaminerMarks | None = None
@@ -167,33 +184,180 @@ def examiner_marks_register(marks: ExaminerMarks) -> None:
     _examiner_marks = marks
 
 
+class MarksStatus:
+    """What a page says about an attempt's marks; `templates/includes/marks_status.html`
+    words it the same way on every page."""
+
+    UNRELEASED = "unreleased"  # nothing is shown
+    PENDING = "pending"  # released, but some examiner marks are not in yet: not final
+    FINAL = "final"
+
+
+@dataclass(frozen=True)
+class ItemMark:
+    """One answer's mark as its candidate may see it."""
+
+    response: Response
+    examiner_marked: bool
+    # What counts: the automatic mark, an examiner's override of it, or the released
+    # examiner mark; None while an examiner's mark is not released.
+    points: float | None
+    auto_points: float | None  # the scorer's own mark (auto-marked answers)
+    explanation: str  # the scorer's reason for its mark
+    override: AutoMarkOverride | None = None
+
+    @property
+    def max_points(self) -> float:
+        return self.response.max_points
+
+
+@dataclass(frozen=True)
+class AttemptMarks:
+    """An attempt's marks and their release state: the one reading every page shows."""
+
+    attempt: Attempt
+    released: bool  # marks_released: may the candidate see them at all
+    key_released: bool  # answer_key_visible
+    items: list[ItemMark]
+    maximum: float
+    points_so_far: float  # only for people who may see it (examiners, once released)
+
+    @property
+    def pending(self) -> int:
+        """Examiner-marked answers whose mark is not released yet."""
+        return sum(1 for item in self.items if item.points is None)
+
+    @property
+    def final(self) -> bool:
+        return self.released and self.attempt.is_finished and self.pending == 0
+
+    @property
+    def status(self) -> str:
+        if not self.released:
+            return MarksStatus.UNRELEASED
+        return MarksStatus.FINAL if self.final else MarksStatus.PENDING
+
+    @property
+    def score(self) -> float | None:
+        return round(self.points_so_far, 2) if self.released else None
+
+    @property
+    def percent(self) -> float | None:
+        if not self.released:
+            return None
+        return round(100.0 * self.points_so_far / self.maximum, 2) if self.maximum else 0.0
+
+    def as_result(self) -> dict:
+        """The dict the pages and the gradebook read: score and percent are None until the
+        marks are released; `complete` (final) decides a pass."""
+        return {
+            "score": self.score,
+            "max": round(self.maximum, 2),
+            "percent": self.percent,
+            "complete": self.final,
+            "released": self.released,
+            "pending": self.pending,
+            "status": self.status,
+        }
+
+
+def attempt_marks(*, attempt: Attempt, now: dt.datetime | None = None) -> AttemptMarks:
+    """Every answer's mark and the attempt's total, with their release state.
+
+    Auto-marked answers count the scorer's mark, or an examiner's override of it (the newest);
+    examiner-marked answers count their released examiner mark. Whether the candidate sees
+    any of it is `marks_released`, one fact for every page.
+    """
+    responses = list(attempt.responses.select_related("question").order_by("position"))
+    released_points = _examiner_marks.released_points(attempt) if _examiner_marks else {}
+    overrides = _examiner_marks.auto_mark_overrides(attempt) if _examiner_marks else {}
+    items = []
+    for response in responses:
+        examiner_marked = response.question.is_examiner_marked
+        override = None if examiner_marked else overrides.get(response.pk)
+        if examiner_marked:
+            points = released_points.get(response.pk)
+        elif override is not None:
+            points = override.points
+        else:
+            points = response.auto_score or 0.0
+        items.append(
+            ItemMark(
+                response=response,
+                examiner_marked=examiner_marked,
+                points=points,
+                auto_points=None if examiner_marked else response.auto_score,
+                explanation=response.feedback,
+                override=override,
+            )
+        )
+    return AttemptMarks(
+        attempt=attempt,
+        released=marks_released(attempt=attempt, now=now),
+        key_released=answer_key_visible(attempt=attempt, now=now),
+        items=items,
+        maximum=sum(r.max_points for r in responses) or attempt.max_score,
+        points_so_far=sum(item.points for item in items if item.points is not None),
+    )
+
+
+# The viewer's colour for a candidate's own mark (a label map over the images): yellow,
+# apart from the reference segmentation's palette and readable on grey.
+OWN_MARK_COLOUR = "#ffd400"
+
+
+def item_image_overlays(item: ItemMark, *, key_released: bool, label: str = "Your mark") -> str:
+    """The viewer's overlays for a marked image answer, as JSON: the candidate's mark on the
+    image it was placed on, and, once the key is released, the reference segmentation
+    beside it (before then the page must not name the key's series at all)."""
+    from django.urls import reverse
+
+    response = item.response
+    layers = []
+    if key_released:
+        layers.append({"type": "seg", "series": response.question.data.get("seg_series_uid", "")})
+    answer = response.answer if isinstance(response.answer, dict) else {}
+    if answer.get("image"):
+        layer = {
+            "type": "labelmap",
+            "url": reverse("assessments:answer_mark", args=[response.pk]),
+            "label": label,
+            "legend": [{"value": 1, "name": label, "colour": OWN_MARK_COLOUR}],
+            "opacity": 1,
+        }
+        if isinstance(answer.get("slice"), int):
+            layer["slice"] = answer["slice"]
+        layers.append(layer)
+    return json.dumps(layers)
+
+
+def attempt_result_items(*, marks: AttemptMarks, mark_label: str = "Your mark") -> list[PaperItem]:
+    """The attempt's answers as the result and feedback pages show them: each with its mark,
+    the answer key and the images with the candidate's mark (and, once the key is released,
+    the reference region beside it). Nothing of the key before its release."""
+    paper = {item.response.pk: item for item in attempt_paper(attempt=marks.attempt)}
+    items = []
+    for mark in marks.items:
+        item = paper[mark.response.pk]
+        item.mark = mark
+        item.answer_key = answer_key_text(item.question) if marks.key_released else ""
+        item.image_overlays = (
+            item_image_overlays(mark, key_released=marks.key_released, label=mark_label)
+            if item.question.is_image_question and marks.released
+            else "[]"
+        )
+        items.append(item)
+    return items
+
+
 def attempt_result(*, attempt: Attempt) -> dict:
-    """score, max, percent, complete, released: from the grading app when it is installed
-    (it adds released examiner marks), else from the automatic marks alone."""
-    if _examiner_marks is not None:
-        return _examiner_marks.attempt_result(attempt)
-    examiner_marked = attempt.responses.filter(
-        question__kind__in=[QuestionKind.ESSAY, QuestionKind.LAB_REPORT]
-    ).exists()
-    maximum = attempt.max_score
-    return {
-        "score": round(attempt.auto_score, 2),
-        "max": round(maximum, 2),
-        "percent": round(100.0 * attempt.auto_score / maximum, 2) if maximum else 0.0,
-        "complete": attempt.is_finished and not examiner_marked,
-        "released": not examiner_marked,
-    }
+    """score, max, percent, complete, released, pending, status (see AttemptMarks)."""
+    return attempt_marks(attempt=attempt).as_result()
 
 
 def attempt_passed(*, attempt: Attempt) -> bool:
     result = attempt_result(attempt=attempt)
     return bool(result["complete"]) and result["percent"] >= attempt.assessment.pass_percent
-
-
-def response_released_score(response: Response) -> float | None:
-    if _examiner_marks is None:
-        return None
-    return _examiner_marks.response_released_score(response)
 
 
 # --- Lesson completion (curriculum.selectors asks) ---------------------------------------
@@ -374,6 +538,16 @@ def exam_answer_key_series_uids() -> set[str]:
 def assessment_by_pk(pk: int) -> Assessment | None:
     """The assessment with its course, or None (access: "assessments.view")."""
     return Assessment.objects.select_related("course").filter(pk=pk).first()
+
+
+def finished_response_by_pk(pk: int) -> Response | None:
+    """An answer of a finished attempt, with its question and attempt, or None (access:
+    "assessments.view_answer_mark")."""
+    return (
+        Response.objects.select_related("question", "attempt__assessment")
+        .filter(pk=pk, attempt__status__in=FINISHED_STATUSES)
+        .first()
+    )
 
 
 def attempt_by_pk(pk: int) -> Attempt | None:

@@ -13,7 +13,6 @@ urlpatterns = [
         views.score_distribution,
         name="distribution",
     ),
-    path("<int:assessment_pk>/release/", views.results_release, name="release"),
     path("attempts/<int:attempt_pk>/", views.attempt_page, name="attempt"),
     path(
         "attempts/<int:attempt_pk>/answers/<int:position>/",
@@ -23,4 +22,5 @@ urlpatterns = [
     path("attempts/<int:attempt_pk>/review/", views.attempt_review, name="review"),
     path("attempts/<int:attempt_pk>/submit/", views.attempt_submit, name="submit"),
     path("attempts/<int:attempt_pk>/result/", views.attempt_result, name="result"),
+    path("answers/<int:response_pk>/mark.png", views.answer_mark, name="answer_mark"),
 ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import permissions
 from assessments import selectors, services
+from assessments.mark_images import answer_mark_png
 from assessments.models import AttemptStatus, QuestionKind
 from assessments.scoring.base import AnswerError
 
@@ -246,36 +245,33 @@ def attempt_result(request, attempt_pk: int):
     attempt = services.attempt_expire_if_overdue(attempt=attempt)
     if not attempt.is_finished:
         return redirect("assessments:attempt", attempt_pk=attempt.pk)
-    key_visible = selectors.answer_key_visible(attempt=attempt)
-    items = selectors.attempt_paper(attempt=attempt)
-    for item in items:
-        item.answer_key = selectors.answer_key_text(item.question) if key_visible else ""
-        # The page names the key series only once the key is released (DICOMweb would
-        # refuse it anyway before then).
-        item.key_overlays = json.dumps(
-            [{"type": "seg", "series": item.question.data.get("seg_series_uid", "")}]
-            if key_visible
-            else []
-        )
-        item.released_score = (
-            selectors.response_released_score(item.response)
-            if item.question.is_examiner_marked
-            else None
-        )
-    result = selectors.attempt_result(attempt=attempt)
+    marks = selectors.attempt_marks(attempt=attempt)
     return render(
         request,
         "assessments/attempt_result.html",
         {
             "attempt": attempt,
             "assessment": attempt.assessment,
-            "items": items,
-            "key_visible": key_visible,
-            "marks_visible": selectors.marks_visible(attempt=attempt),
-            "result": result,
-            "passed": result["percent"] >= attempt.assessment.pass_percent,
+            "marks": marks,
+            "items": selectors.attempt_result_items(marks=marks),
+            "result": marks.as_result(),
         },
     )
+
+
+@login_required
+@require_GET
+def answer_mark(request, response_pk: int):
+    """A finished image answer's mark as a label-map PNG for the viewer (see mark_images)."""
+    response = permissions.access_or_404(
+        request.user, "assessments.view_answer_mark", selectors.finished_response_by_pk(response_pk)
+    )
+    png = answer_mark_png(response)
+    if png is None:
+        raise Http404(_("This answer has no mark on an image."))
+    http_response = HttpResponse(png, content_type="image/png")
+    http_response["Cache-Control"] = "private, no-store"
+    return http_response
 
 
 @login_required
@@ -309,22 +305,3 @@ def score_distribution(request, assessment_pk: int):
     statistics = selectors.assessment_statistics(assessment=assessment)
     svg = selectors.score_distribution_svg(statistics=statistics)
     return HttpResponse(svg, content_type="image/svg+xml")
-
-
-@login_required
-@require_POST
-def results_release(request, assessment_pk: int):
-    if not permissions.may(request.user, "assessments.release_results"):
-        raise PermissionDenied(_("Educators and programme admins release results."))
-    assessment = permissions.access_or_404(
-        request.user, "assessments.view", selectors.assessment_by_pk(assessment_pk)
-    )
-    services.assessment_results_release(assessment=assessment)
-    messages.success(
-        request,
-        _(
-            "Candidates can now see their automatic marks. The answer key stays hidden until "
-            "you release it, after the exam closes."
-        ),
-    )
-    return redirect("assessments:statistics", assessment_pk=assessment.pk)

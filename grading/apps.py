@@ -9,7 +9,8 @@ class GradingConfig(AppConfig):
 
     def ready(self):
         # Assessments and the curriculum sit below grading and find it through registries
-        # (released examiner marks in results; the demo set-up's grading step).
+        # (released examiner marks and overrides of automatic marks in results; the demo
+        # set-up's grading step).
         from assessments.selectors import ExaminerMarks, examiner_marks_register
         from curriculum.demo import demo_step_register
         from grading import selectors
@@ -17,8 +18,8 @@ class GradingConfig(AppConfig):
 
         examiner_marks_register(
             ExaminerMarks(
-                attempt_result=selectors.attempt_result,
-                response_released_score=selectors.response_released_score,
+                released_points=selectors.released_points,
+                auto_mark_overrides=selectors.auto_mark_overrides,
             )
         )
         demo_step_register(grading_demo_ensure)

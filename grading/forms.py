@@ -80,6 +80,15 @@ class DecisionForm(forms.Form):
         self.fields["points"].widget.attrs.update(max=max_points, step="any")
 
 
+class AutoMarkOverrideForm(DecisionForm):
+    """An examiner's new mark for an automatically marked answer, with the reason."""
+
+    def __init__(self, *args, max_points: float, **kwargs):
+        super().__init__(*args, max_points=max_points, **kwargs)
+        self.fields["points"].label = _("New mark (points)")
+        self.fields["reason"].label = _("Why the automatic mark is wrong (the candidate reads it)")
+
+
 class RegradeRequestForm(forms.Form):
     reason = forms.CharField(
         label=_("Why should this mark be looked at again?"),

@@ -210,6 +210,32 @@ class RegradeRequest(models.Model):
         return f"Regrade request #{self.pk}"
 
 
+class AutoMarkOverride(models.Model):
+    """An examiner's correction of one automatically marked answer, with the reason.
+
+    The scorer's own mark stays on the response (`auto_score`, with its explanation); the
+    newest override of a response is what counts (assessments.selectors.attempt_marks), and
+    earlier ones stay as history. Every override is also in the audit log.
+    """
+
+    response = models.ForeignKey(
+        "assessments.Response", on_delete=models.PROTECT, related_name="auto_mark_overrides"
+    )
+    points = models.FloatField()
+    points_before = models.FloatField(null=True, blank=True)
+    reason = models.TextField()
+    examiner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at", "-pk")
+
+    def __str__(self) -> str:
+        return f"{self.points:g} (was {self.points_before}) for response #{self.response_id}"
+
+
 # --- Audit log --------------------------------------------------------------------------
 
 
@@ -239,6 +265,8 @@ class AuditAction(models.TextChoices):
     REGRADE = "regrade", _("Regraded")
     OVERRIDE = "override", _("Gradebook override")
     KEY_RELEASE = "key_release", _("Exam answer key released")
+    MARKS_RELEASE = "marks_release", _("Exam marks released")
+    AUTO_MARK_OVERRIDE = "auto_mark_override", _("Automatic mark overridden")
 
 
 class AuditEntry(models.Model):

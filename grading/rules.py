@@ -19,6 +19,20 @@ def may_mark(user, _obj=None) -> bool:
     return roles.role_of(user) in roles.MARKER_ROLES
 
 
+@rule("grading.override_auto_mark")
+def may_override_auto_mark(user, _obj=None) -> bool:
+    """Review an automatic mark and replace it, with a reason: the examiners and admins who
+    mark (blind, as on every marking page)."""
+    return may_mark(user)
+
+
+@rule("grading.release_marks")
+def may_release_marks(user, _obj=None) -> bool:
+    """Release an exam's marks to its candidates: the markers (from the queue) and the
+    educators and admins who run the exam (from its statistics page)."""
+    return may_mark(user) or roles.is_author(user)
+
+
 @rule("grading.moderate")
 def may_moderate(user, marking) -> bool:
     """A moderator marks nothing of what they moderate: an examiner or admin, neither marker."""

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
+from assessments import selectors as assessment_selectors
 from assessments.models import (
     EXAMINER_MARKED_KINDS,
     FINISHED_STATUSES,
@@ -18,6 +20,7 @@ from assessments.models import (
 )
 from grading.models import (
     AuditEntry,
+    AutoMarkOverride,
     Certificate,
     GradebookCategory,
     GradeOverride,
@@ -84,6 +87,29 @@ def examiner_marked_responses() -> QuerySet[Response]:
     )
 
 
+def reviewable_responses() -> QuerySet[Response]:
+    """Every answer of a finished attempt: examiner-marked answers to mark, automatically
+    marked ones to review (and override, with a reason, where the scorer was wrong)."""
+    return Response.objects.filter(attempt__status__in=FINISHED_STATUSES)
+
+
+def auto_marked_exam_responses() -> QuerySet[Response]:
+    """Automatically marked answers of finished exam attempts: the queue lists them for
+    review beside the answers examiners mark (a quiz's marks are formative)."""
+    return Response.objects.filter(
+        attempt__status__in=FINISHED_STATUSES, attempt__assessment__kind=AssessmentKind.EXAM
+    ).exclude(question__kind__in=EXAMINER_MARKED_KINDS)
+
+
+# Queue states of automatically marked answers (examiner-marked ones have MarkingState).
+AUTO_MARKED = "auto"
+AUTO_OVERRIDDEN = "auto_overridden"
+AUTO_STATES = {
+    AUTO_MARKED: _("Marked automatically"),
+    AUTO_OVERRIDDEN: _("Automatic mark overridden"),
+}
+
+
 def state_of(response: Response) -> str:
     marking = getattr(response, "grading_marking", None)
     return marking.state if marking is not None else MarkingState.UNMARKED
@@ -103,6 +129,7 @@ class QueueRow:
     state_label: str
     candidate: str
     marked_by_me: bool
+    points: float | None = None  # automatically marked answers: the mark that counts
 
 
 def grading_queue(
@@ -112,49 +139,99 @@ def grading_queue(
     assessment_id: int | None = None,
     state: str | None = None,
 ) -> list[QueueRow]:
-    """Answers needing (or having had) an examiner, oldest submission first."""
-    responses = (
-        examiner_marked_responses()
-        .select_related(
-            "attempt__assessment__course", "attempt__user", "question", "grading_marking"
-        )
-        .order_by("attempt__submitted_at", "attempt_id", "position")
-    )
-    if course_id:
-        responses = responses.filter(attempt__assessment__course_id=course_id)
-    if assessment_id:
-        responses = responses.filter(attempt__assessment_id=assessment_id)
-    if state == MarkingState.UNMARKED:
-        responses = responses.filter(
+    """Answers needing (or having had) an examiner, oldest submission first: the examiner-
+    marked answers, and the automatically marked answers of exams for review."""
+    related = ("attempt__assessment__course", "attempt__user", "question", "grading_marking")
+    examined = examiner_marked_responses().select_related(*related)
+    automatic = auto_marked_exam_responses().select_related(*related)
+    if state in AUTO_STATES:
+        examined = examined.none()
+        overridden = Q(auto_mark_overrides__isnull=False)
+        automatic = (
+            automatic.filter(overridden)
+            if state == AUTO_OVERRIDDEN
+            else automatic.exclude(overridden)
+        ).distinct()
+    elif state == MarkingState.UNMARKED:
+        automatic = automatic.none()
+        examined = examined.filter(
             Q(grading_marking__isnull=True) | Q(grading_marking__state=MarkingState.UNMARKED)
         )
     elif state:
-        responses = responses.filter(grading_marking__state=state)
+        automatic = automatic.none()
+        examined = examined.filter(grading_marking__state=state)
+    responses = []
+    for queryset in (examined, automatic):
+        if course_id:
+            queryset = queryset.filter(attempt__assessment__course_id=course_id)
+        if assessment_id:
+            queryset = queryset.filter(attempt__assessment_id=assessment_id)
+        responses.extend(queryset)
+    responses.sort(key=lambda r: (r.attempt.submitted_at, r.attempt_id, r.position))
     mine = set(
-        Mark.objects.filter(examiner=user, marking__response__in=responses).values_list(
-            "marking__response_id", flat=True
-        )
+        Mark.objects.filter(
+            examiner=user, marking__response__in=[r.pk for r in responses]
+        ).values_list("marking__response_id", flat=True)
     )
+    return _queue_rows(responses, mine=mine)
+
+
+def _queue_rows(responses: list[Response], *, mine: set[int]) -> list[QueueRow]:
+    overrides = _newest_overrides([r.pk for r in responses if not r.question.is_examiner_marked])
     rows = []
     for response in responses:
-        current = state_of(response)
+        if response.question.is_examiner_marked:
+            current = state_of(response)
+            label, points = MarkingState(current).label, None
+        else:
+            override = overrides.get(response.pk)
+            current = AUTO_OVERRIDDEN if override is not None else AUTO_MARKED
+            label = str(AUTO_STATES[current])
+            points = override.points if override is not None else (response.auto_score or 0.0)
         rows.append(
             QueueRow(
                 response=response,
                 state=current,
-                state_label=MarkingState(current).label,
+                state_label=label,
                 candidate=candidate_label(response.attempt),
                 marked_by_me=response.pk in mine,
+                points=points,
             )
         )
     return rows
 
 
+def _newest_overrides(response_ids: list[int]) -> dict[int, AutoMarkOverride]:
+    newest: dict[int, AutoMarkOverride] = {}
+    rows = AutoMarkOverride.objects.filter(response_id__in=response_ids).order_by(
+        "created_at", "pk"
+    )
+    for row in rows:
+        newest[row.response_id] = row
+    return newest
+
+
+def auto_mark_history(response: Response) -> list[AutoMarkOverride]:
+    """Every override of an automatically marked answer, newest first, with its examiner."""
+    return list(AutoMarkOverride.objects.filter(response=response).select_related("examiner"))
+
+
+def attempt_answers(attempt: Attempt) -> list[QueueRow]:
+    """Every answer of one attempt as the examiner's pages list them (each links to its own
+    marking or review page), so that automatically marked answers reach the examiner."""
+    responses = list(
+        attempt.responses.select_related("question", "grading_marking", "attempt__assessment")
+    )
+    return _queue_rows(responses, mine=set())
+
+
 def queue_assessments() -> list[Assessment]:
-    """Assessments with examiner-marked questions, for the queue's filter."""
+    """Assessments with answers in the queue (examiner-marked questions, or exams with
+    finished attempts), for the queue's filter."""
     return list(
         Assessment.objects.filter(
-            attempts__responses__question__kind__in=EXAMINER_MARKED_KINDS
+            Q(attempts__responses__question__kind__in=EXAMINER_MARKED_KINDS)
+            | Q(kind=AssessmentKind.EXAM, attempts__status__in=FINISHED_STATUSES)
         ).distinct()
     )
 
@@ -189,65 +266,80 @@ def response_released_score(response: Response) -> float | None:
     return marking.released_points
 
 
-def attempt_result(attempt: Attempt) -> dict:
-    """score, max, percent, complete, released for one attempt, as the resident may see it.
-
-    score = the attempt's auto score plus the released examiner marks; max = the sum of the
-    drawn questions' points. `released`: every examiner-marked answer has a released mark
-    (vacuously true without any); `complete`: the attempt is finished and released, so the
-    score is final and may decide a pass.
-    """
-    responses = list(attempt.responses.select_related("question"))
-    examiner_ids = [each.pk for each in responses if each.question.is_examiner_marked]
-    released = dict(
+def released_points(attempt: Attempt) -> dict[int, float]:
+    """{response pk: released examiner mark} of the attempt's examiner-marked answers."""
+    return dict(
         ResponseMarking.objects.filter(
-            response_id__in=examiner_ids, released_at__isnull=False
+            response__attempt=attempt, released_at__isnull=False
         ).values_list("response_id", "released_points")
     )
-    maximum = sum(each.max_points for each in responses) or attempt.max_score
-    score = attempt.auto_score + sum(released.values())
-    all_released = len(released) == len(examiner_ids)
-    return {
-        "score": round(score, 2),
-        "max": round(maximum, 2),
-        "percent": round(100.0 * score / maximum, 2) if maximum else 0.0,
-        "complete": attempt.is_finished and all_released,
-        "released": all_released,
-    }
+
+
+def auto_mark_overrides(attempt: Attempt) -> dict[int, assessment_selectors.AutoMarkOverride]:
+    """{response pk: the newest override} of the attempt's automatically marked answers."""
+    newest: dict[int, assessment_selectors.AutoMarkOverride] = {}
+    rows = AutoMarkOverride.objects.filter(response__attempt=attempt).order_by("created_at", "pk")
+    for row in rows:
+        newest[row.response_id] = assessment_selectors.AutoMarkOverride(
+            points=row.points, points_before=row.points_before, reason=row.reason, at=row.created_at
+        )
+    return newest
+
+
+def attempt_result(attempt: Attempt) -> dict:
+    """The attempt's result as its candidate may see it (assessments.selectors.attempt_marks:
+    score and percent are None until the exam's marks are released)."""
+    return assessment_selectors.attempt_result(attempt=attempt)
 
 
 def attempt_passed(attempt: Attempt) -> bool:
-    result = attempt_result(attempt)
-    return result["complete"] and result["percent"] >= attempt.assessment.pass_percent
+    return assessment_selectors.attempt_passed(attempt=attempt)
 
 
 @dataclass
 class FeedbackRow:
+    """One answer of an attempt as its candidate reads it on the feedback page."""
+
     response: Response
+    item: assessment_selectors.PaperItem  # with .mark (ItemMark), .answer_key, .image_overlays
     marking: ResponseMarking | None
-    released: bool
+    released: bool  # the candidate may read this answer's mark now
     points: float | None
     marks: list[Mark]
     regrade_open: bool
 
 
-def attempt_feedback(attempt: Attempt) -> list[FeedbackRow]:
-    """What the resident may read about each examiner-marked answer: released marks only."""
+def attempt_feedback(
+    attempt: Attempt, marks: assessment_selectors.AttemptMarks | None = None
+) -> list[FeedbackRow]:
+    """Every answer of the attempt with what its candidate may read about its mark: nothing
+    before the marks are released (assessments.selectors.marks_released); after, the
+    automatic marks with the scorer's explanation (and any examiner override), and the
+    examiner marks that are released."""
+    marks = marks or assessment_selectors.attempt_marks(attempt=attempt)
+    markings = {
+        marking.response_id: marking
+        for marking in ResponseMarking.objects.filter(response__attempt=attempt)
+    }
     rows = []
-    responses = attempt.responses.filter(question__kind__in=EXAMINER_MARKED_KINDS).select_related(
-        "question", "grading_marking"
-    )
-    for response in responses:
-        marking = getattr(response, "grading_marking", None)
-        released = marking is not None and marking.released_at is not None
+    for item in assessment_selectors.attempt_result_items(marks=marks):
+        mark = item.mark
+        marking = markings.get(item.response.pk)
+        if mark.examiner_marked:
+            released = marks.released and mark.points is not None
+        else:
+            released = marks.released
         rows.append(
             FeedbackRow(
-                response=response,
+                response=item.response,
+                item=item,
                 marking=marking,
                 released=released,
-                points=marking.released_points if released else None,
-                marks=list(marking.marks.all()) if released else [],
-                regrade_open=released and marking.state == MarkingState.REGRADE_REQUESTED,
+                points=mark.points if released else None,
+                marks=list(marking.marks.all()) if released and marking else [],
+                regrade_open=released
+                and marking is not None
+                and marking.state == MarkingState.REGRADE_REQUESTED,
             )
         )
     return rows

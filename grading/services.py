@@ -13,8 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import permissions
-from assessments.models import Assessment, Attempt, AttemptStatus, Response
-from assessments.services import attempt_expire_if_overdue
+from assessments.models import FINISHED_STATUSES, Assessment, Attempt, AttemptStatus, Response
+from assessments.services import assessment_results_release, attempt_expire_if_overdue
 from grading import selectors
 from grading.double_marking import (
     CriterionChoice,
@@ -29,6 +29,7 @@ from grading.models import (
     AgreementSource,
     AuditAction,
     AuditEntry,
+    AutoMarkOverride,
     Certificate,
     GradeOverride,
     Mark,
@@ -267,20 +268,80 @@ def marking_release(*, response: Response, by) -> ResponseMarking:
 
 
 @transaction.atomic
-def assessment_release(*, assessment: Assessment, by) -> int:
-    """Release every agreed mark of the assessment; answers still being marked wait."""
+def assessment_release(*, assessment: Assessment, by, now: dt.datetime | None = None) -> int:
+    """Release an assessment's marks: the one act after which its candidates see them.
+
+    Sets the exam's `results_released_at` (assessments.selectors.marks_released: every page
+    reads that one fact) and releases every agreed examiner mark with it; answers still
+    being marked are released one by one when agreed. Releasing marks is not releasing the
+    answer key (answer_key_release). Audited; returns how many examiner marks it released.
+    """
+    now = now or timezone.now()
+    given = assessment
+    assessment = Assessment.objects.select_for_update().get(pk=assessment.pk)
+    if assessment.results_released_at is None:
+        assessment_results_release(assessment=assessment, now=now)
+        # The caller's copy (and the attempts that hold it) read the release too.
+        given.results_released_at = assessment.results_released_at
+        _audit(
+            action=AuditAction.MARKS_RELEASE,
+            actor=by,
+            assessment=assessment,
+            after={"results_released_at": now.isoformat()},
+        )
     count = 0
     markings = ResponseMarking.objects.select_for_update().filter(
         response__attempt__assessment=assessment, state=MarkingState.AGREED
     )
-    attempts = {}
     for marking in markings.select_related("response__attempt"):
         _release(marking, by=by)
-        attempts[marking.response.attempt_id] = marking.response.attempt
         count += 1
-    for attempt in attempts.values():
+    for attempt in assessment.attempts.filter(status__in=FINISHED_STATUSES):
         certificates_issue_if_eligible(attempt=attempt)
     return count
+
+
+@transaction.atomic
+def auto_mark_override(
+    *, response: Response, examiner, points: float, reason: str
+) -> AutoMarkOverride:
+    """An examiner replaces an automatic mark (a scorer can be wrong: a mask off by a
+    slice, a unit it did not know), with a reason. Audited: who, when, the mark before,
+    the new one and why. The scorer's own mark and explanation stay on the answer; the
+    newest override is what counts in the attempt's total and so in the gradebook."""
+    if response.question.is_examiner_marked:
+        raise MarkingRefused("This answer is marked by examiners: give a mark instead.")
+    # One override of an attempt at a time: two examiners' overrides apply in turn.
+    attempt = Attempt.objects.select_for_update().get(pk=response.attempt_id)
+    if not attempt.is_finished:
+        raise MarkingRefused("This attempt is still in progress.")
+    if not reason.strip():
+        raise MarkingRefused("Give the reason for the new mark.")
+    points = round(points_check(points, max_points=response.max_points), 2)
+    current = AutoMarkOverride.objects.filter(response=response).order_by("-created_at", "-pk")
+    previous = current.first()
+    before = previous.points if previous is not None else response.auto_score
+    override = AutoMarkOverride.objects.create(
+        response=response,
+        points=points,
+        points_before=before,
+        reason=reason.strip(),
+        examiner=examiner,
+    )
+    _audit(
+        action=AuditAction.AUTO_MARK_OVERRIDE,
+        actor=examiner,
+        response=response,
+        before={
+            "points": before,
+            "auto_points": response.auto_score,
+            "overridden": previous is not None,
+        },
+        after={"points": points, "overridden": True, "override": override.pk},
+        reason=override.reason,
+    )
+    certificates_issue_if_eligible(attempt=attempt)
+    return override
 
 
 class AnswerKeyReleaseRefused(Exception):

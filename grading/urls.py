@@ -15,6 +15,9 @@ urlpatterns = [
     path(
         "responses/<int:response_pk>/moderate/", views.response_moderate, name="response_moderate"
     ),
+    path(
+        "responses/<int:response_pk>/override/", views.response_override, name="response_override"
+    ),
     path("responses/<int:response_pk>/release/", views.response_release, name="response_release"),
     path("responses/<int:response_pk>/regrade/", views.response_regrade, name="response_regrade"),
     path(

@@ -13,19 +13,27 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import permissions, roles
 from accounts.csv_export import csv_writer
 from accounts.models import Cohort
+from assessments import selectors as assessment_selectors
 from assessments.models import Assessment
 from assessments.selectors import assessment_by_pk
 from curriculum.models import CurriculumPage
 from grading import selectors, services
 from grading.certificate_pdf import certificate_pdf
 from grading.double_marking import mark_allowed
-from grading.forms import DecisionForm, MarkForm, OverrideForm, RegradeRequestForm
+from grading.forms import (
+    AutoMarkOverrideForm,
+    DecisionForm,
+    MarkForm,
+    OverrideForm,
+    RegradeRequestForm,
+)
 from grading.models import MarkingState
 
 
@@ -36,7 +44,7 @@ def _require_marker(user) -> None:
 
 def _markable_response(response_pk: int):
     response = (
-        selectors.examiner_marked_responses()
+        selectors.reviewable_responses()
         .select_related("attempt__assessment", "question")
         .filter(pk=response_pk)
         .first()
@@ -57,7 +65,7 @@ def grading_queue(request):
     course_id = _int_or_none(request.GET.get("course"))
     assessment_id = _int_or_none(request.GET.get("assessment"))
     state = request.GET.get("state") or None
-    if state not in {None, *MarkingState.values}:
+    if state not in {None, *MarkingState.values, *selectors.AUTO_STATES}:
         state = None
     rows = selectors.grading_queue(
         user=request.user, course_id=course_id, assessment_id=assessment_id, state=state
@@ -66,13 +74,47 @@ def grading_queue(request):
         "rows": rows,
         "courses": CurriculumPage.objects.filter(assessments__isnull=False).distinct(),
         "assessments": selectors.queue_assessments(),
-        "states": MarkingState.choices,
+        "states": [*MarkingState.choices, *selectors.AUTO_STATES.items()],
         "chosen": {"course": course_id, "assessment": assessment_id, "state": state},
     }
     return render(request, "grading/queue.html", context)
 
 
+def _review_page(request, response, *, override_form=None):
+    """An automatically marked answer for an examiner: the candidate's answer (on the image,
+    beside the reference region), the scorer's mark and reason, and a form to override it."""
+    marks = assessment_selectors.attempt_marks(attempt=response.attempt)
+    mark = next(item for item in marks.items if item.response.pk == response.pk)
+    paper = {
+        item.response.pk: item
+        for item in assessment_selectors.attempt_paper(attempt=response.attempt)
+    }
+    item = paper[response.pk]
+    may_override = permissions.may(request.user, "grading.override_auto_mark", response)
+    context = {
+        "response": response,
+        "attempt": response.attempt,
+        "assessment": response.attempt.assessment,
+        "candidate": selectors.candidate_label(response.attempt),
+        "item": item,
+        "mark": mark,
+        "answer_key": assessment_selectors.answer_key_text(response.question),
+        # Staff see the reference segmentation at any time (it is withheld from residents).
+        "image_overlays": assessment_selectors.item_image_overlays(
+            mark, key_released=True, label=_("Candidate's mark")
+        ),
+        "history": selectors.auto_mark_history(response),
+        "marks_released": marks.released,
+        "override_form": override_form
+        or (AutoMarkOverrideForm(max_points=response.max_points) if may_override else None),
+        "answers": selectors.attempt_answers(response.attempt),
+    }
+    return render(request, "grading/response_review.html", context)
+
+
 def _marking_page(request, response, *, mark_form=None, decision_form=None):
+    if not response.question.is_examiner_marked:
+        return _review_page(request, response)
     marking = getattr(response, "grading_marking", None)
     criteria = selectors.rubric_criteria(selectors.rubric_for_response(response))
     own = marking.marks.filter(examiner=request.user).first() if marking else None
@@ -111,6 +153,7 @@ def _marking_page(request, response, *, mark_form=None, decision_form=None):
         if marking
         else None,
         "lab_runs": list(response.lab_runs.select_related("exercise").order_by("pk")),
+        "answers": selectors.attempt_answers(response.attempt),
     }
     return render(request, "grading/response_mark.html", context)
 
@@ -163,6 +206,32 @@ def response_lab_run_output(request, response_pk: int, run_number: int, output: 
 
 @require_POST
 @login_required
+def response_override(request, response_pk: int):
+    """An examiner replaces an automatic mark, with a reason (audited)."""
+    if not permissions.may(request.user, "grading.override_auto_mark"):
+        raise PermissionDenied(_("Only examiners and programme admins override automatic marks."))
+    response = _markable_response(response_pk)
+    form = AutoMarkOverrideForm(request.POST, max_points=response.max_points)
+    if not form.is_valid():
+        return _review_page(request, response, override_form=form)
+    try:
+        services.auto_mark_override(
+            response=response,
+            examiner=request.user,
+            points=form.cleaned_data["points"],
+            reason=form.cleaned_data["reason"],
+        )
+    except services.MarkingRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(
+            request, _("Mark overridden; the attempt's total and the gradebook follow.")
+        )
+    return redirect("grading:response_mark", response_pk=response.pk)
+
+
+@require_POST
+@login_required
 def response_moderate(request, response_pk: int):
     _require_marker(request.user)
     response = _markable_response(response_pk)
@@ -200,14 +269,24 @@ def response_release(request, response_pk: int):
 @require_POST
 @login_required
 def assessment_release(request, assessment_pk: int):
-    _require_marker(request.user)
+    """Release an exam's marks (the automatic ones and every agreed examiner mark), from the
+    queue or from the exam's statistics page."""
+    if not permissions.may(request.user, "grading.release_marks"):
+        raise PermissionDenied(_("Examiners, educators and programme admins release marks."))
     assessment = get_object_or_404(Assessment, pk=assessment_pk)
     count = services.assessment_release(assessment=assessment, by=request.user)
     messages.success(
         request,
-        _("%(count)d agreed marks of %(title)s released; answers still being marked wait.")
+        _(
+            "The marks of %(title)s are released: candidates see them now (%(count)d agreed "
+            "examiner marks with them; answers still being marked wait). The answer key "
+            "stays hidden until it is released after the exam closes."
+        )
         % {"count": count, "title": assessment.title},
     )
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
     return redirect(reverse("grading:queue") + f"?assessment={assessment.pk}")
 
 
@@ -288,13 +367,15 @@ def attempt_feedback(request, attempt_pk: int):
     attempt = permissions.access_or_404(
         request.user, "grading.view_attempt_feedback", selectors.finished_attempt_by_pk(attempt_pk)
     )
+    marks = assessment_selectors.attempt_marks(attempt=attempt)
     return render(
         request,
         "grading/attempt_feedback.html",
         {
             "attempt": attempt,
-            "result": selectors.attempt_result(attempt),
-            "rows": selectors.attempt_feedback(attempt),
+            "marks": marks,
+            "result": marks.as_result(),
+            "rows": selectors.attempt_feedback(attempt, marks),
             "is_author": attempt.user_id == request.user.pk,
             "regrade_form": RegradeRequestForm(),
         },

@@ -440,12 +440,6 @@ MATRIX = [
         {**signed_in(403), "educator": 200, "admin": 200},
     ),
     Row(
-        "assessments:release",
-        "post",
-        assessments.url("release", "quiz"),
-        {**signed_in(403), "educator": 302, "admin": 302},
-    ),
-    Row(
         "assessments:attempt",
         "get",
         assessments.url("attempt", "attempt"),
@@ -475,6 +469,15 @@ MATRIX = [
         "get",
         assessments.url("result", "finished"),
         {**signed_in(404), "resident": 200},
+    ),
+    # A finished answer's mark drawn for the viewer: its candidate and staff pass the rule;
+    # the matrix answer is a choice (nothing drawn), so they too get 404. Who sees a real
+    # mark is tested in tests/grading_tests/test_results_one_fact.py.
+    Row(
+        "assessments:answer_mark",
+        "get",
+        assessments.answer_mark_url,
+        signed_in(404),
     ),
     # Reading room (issue 8): simulators run only inside a lesson the visitor may read;
     # runs are the owner's (the resident's here), educators' and admins'; others get 404.
@@ -561,6 +564,20 @@ MATRIX = [
         grading.moderated_response_url,
         {**signed_in(403), **MARKERS_200},
     ),
+    # An automatically marked answer of the same attempt: reviewed on the same page.
+    Row(
+        "grading:response_mark",
+        "get",
+        grading.url("response_mark", "auto_response"),
+        {**signed_in(403), **MARKERS_200},
+    ),
+    Row(
+        "grading:response_override",
+        "post",
+        grading.url("response_override", "auto_response"),
+        {**signed_in(403), "examiner": 302, "admin": 302},
+        data=grading.decision_data,
+    ),
     Row(
         "grading:response_lab_run_output",
         "get",
@@ -581,7 +598,7 @@ MATRIX = [
         "grading:assessment_release",
         "post",
         grading.url("assessment_release", "assessment"),
-        {**signed_in(403), "examiner": 302, "admin": 302},
+        {**signed_in(403), "educator": 302, "examiner": 302, "admin": 302},
     ),
     # Releasing an exam's answer key is the educators' and admins' explicit, audited step.
     Row(

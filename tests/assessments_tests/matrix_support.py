@@ -60,3 +60,8 @@ def key_release_url(c: dict) -> str:
     """grading:answer_key_release for the matrix quiz (refused with a message: quizzes give
     their key at once; the matrix checks who may ask)."""
     return reverse("grading:answer_key_release", args=[_quiz(c).pk])
+
+
+def answer_mark_url(c: dict) -> str:
+    """assessments:answer_mark for the first answer of the resident's finished quiz attempt."""
+    return reverse("assessments:answer_mark", args=[_finished_attempt(c).responses.get().pk])

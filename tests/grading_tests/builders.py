@@ -81,10 +81,18 @@ def essay_exam(
     auto_points: float = 5.0,
     with_rubric: bool = True,
     kind: str = AssessmentKind.EXAM,
+    released: bool = False,
 ):
-    """An exam with one auto-scored question and one essay (rubric attached to the essay)."""
+    """An exam with one auto-scored question and one essay (rubric attached to the essay).
+    `released`: the exam's marks are released already (examiner marks then show as each is
+    released)."""
     assessment = Assessment.objects.create(
-        title=title, kind=kind, course=course, blind_marking=blind, pass_percent=50.0
+        title=title,
+        kind=kind,
+        course=course,
+        blind_marking=blind,
+        pass_percent=50.0,
+        results_released_at=timezone.now() if released else None,
     )
     MarkingScheme.objects.create(
         assessment=assessment, double_marking=double, discrepancy_percent=threshold
@@ -93,7 +101,9 @@ def essay_exam(
         title=f"{title}: which artefact",
         kind=QuestionKind.SINGLE_CHOICE,
         prompt="<p>Which artefact is this?</p>",
-        data={"options": ["noise", "motion"], "correct": 0},
+        data={
+            "options": [{"text": "noise", "correct": True}, {"text": "motion", "correct": False}]
+        },
         max_points=auto_points,
     )
     essay = Question.objects.create(
@@ -128,7 +138,7 @@ def finished_attempt(exam: dict, user, *, text: str, auto_score: float, number: 
         attempt=attempt,
         question=exam["choice"],
         position=0,
-        answer={"choice": 0},
+        answer=[0],
         auto_score=auto_score,
         max_points=exam["choice"].max_points,
     )
@@ -148,7 +158,7 @@ def auto_only_attempt(assessment, user, *, score: float, max_points: float, titl
         title=title,
         kind=QuestionKind.SINGLE_CHOICE,
         prompt="<p>?</p>",
-        data={"options": ["a", "b"], "correct": 0},
+        data={"options": [{"text": "a", "correct": True}, {"text": "b", "correct": False}]},
         max_points=max_points,
     )
     now = timezone.now()
@@ -167,7 +177,7 @@ def auto_only_attempt(assessment, user, *, score: float, max_points: float, titl
         attempt=attempt,
         question=question,
         position=0,
-        answer={"choice": 0},
+        answer=[0],
         auto_score=score,
         max_points=max_points,
     )

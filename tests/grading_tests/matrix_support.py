@@ -62,11 +62,13 @@ def _certificate(c: dict) -> Certificate:
 
 def url(name: str, *needs: str):
     """A matrix URL function for `grading:<name>`; `needs` name the arguments, in order:
-    response, attempt, assessment, course, resident, certificate."""
+    response (the essay), auto_response (the automatically marked answer of the same
+    attempt), attempt, assessment, course, resident, certificate."""
 
     def build(c: dict) -> str:
         values = {
             "response": lambda: _exam(c)["essay_response"].pk,
+            "auto_response": lambda: _exam(c)["attempt"].responses.get(position=0).pk,
             "attempt": lambda: _exam(c)["attempt"].pk,
             "assessment": lambda: _exam(c)["assessment"].pk,
             "course": lambda: _course(c).pk,

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.django_db
 def course(people):
     built = course_with_lessons()
     enrolment_create(user=people["resident"], course=built["course"])
-    exam = essay_exam(course=built["course"], title="Final exam", double=False, with_rubric=False)
+    exam = essay_exam(
+        course=built["course"], title="Final exam", double=False, with_rubric=False, released=True
+    )
     _attempt, essay = finished_attempt(exam, people["resident"], text="Essay", auto_score=4.0)
     return {**built, "exam": exam, "essay": essay}
 

@@ -100,15 +100,19 @@ def test_two_marks_that_agree_are_averaged_then_released(exam, people, second_ex
     marking = services.mark_submit(response=response, examiner=second_examiner, levels=levels(4, 4))
     assert marking.state == MarkingState.AGREED
     assert marking.agreed_points == 15.0
-    # Not released: the resident's result counts only the auto-scored 3 of 25 points.
+    # The exam's marks are not released: the resident sees no score at all, not even the
+    # auto-scored 3 of 25 points as a provisional one.
     assert selectors.attempt_result(exam["attempt"]) == {
-        "score": 3.0,
+        "score": None,
         "max": 25.0,
-        "percent": 12.0,
+        "percent": None,
         "complete": False,
         "released": False,
+        "pending": 1,
+        "status": "unreleased",
     }
-    services.marking_release(response=response, by=people["examiner"])
+    # Releasing the exam's marks releases the agreed mark with them.
+    assert services.assessment_release(assessment=exam["assessment"], by=people["examiner"]) == 1
     assert selectors.response_released_score(response) == 15.0
     # 3 + 15 = 18 of 25 = 72 %
     assert selectors.attempt_result(exam["attempt"]) == {
@@ -117,6 +121,8 @@ def test_two_marks_that_agree_are_averaged_then_released(exam, people, second_ex
         "percent": 72.0,
         "complete": True,
         "released": True,
+        "pending": 0,
+        "status": "final",
     }
     assert _actions(response) == [
         AuditAction.MARK_CREATE,
@@ -157,7 +163,7 @@ def test_disagreement_goes_to_a_moderator_then_release_and_regrade(exam, people,
     # Released only on release.
     with pytest.raises(MarkingRefused):
         services.regrade_request_create(response=response, resident=people["resident"], reason="x")
-    services.marking_release(response=response, by=people["admin"])
+    services.assessment_release(assessment=exam["assessment"], by=people["admin"])
     assert selectors.response_released_score(response) == 13.0
 
     # Regrade: only the author, with a reason.

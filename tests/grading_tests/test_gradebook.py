@@ -39,7 +39,7 @@ def book(people):
     auto_only_attempt(quiz_a, resident, score=4, max_points=5, title="qa")
     auto_only_attempt(quiz_b, resident, score=3, max_points=5, title="qb1")
     auto_only_attempt(quiz_b, resident, score=2, max_points=5, title="qb2")
-    exam = essay_exam(course=course, title="Exam", double=False, with_rubric=False)
+    exam = essay_exam(course=course, title="Exam", double=False, with_rubric=False, released=True)
     _attempt, essay = finished_attempt(exam, resident, text="Essay", auto_score=3.0)
     services.mark_submit(response=essay, examiner=people["examiner"], points=12)
     services.marking_release(response=essay, by=people["examiner"])

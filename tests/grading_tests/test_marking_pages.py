@@ -63,7 +63,12 @@ def test_queue_filters_by_state_and_assessment(client, exam, people):
     )
     client.force_login(people["examiner"])
     rows = client.get(reverse("grading:queue")).context["rows"]
-    assert {row.state for row in rows} == {MarkingState.AWAITING_SECOND, MarkingState.UNMARKED}
+    # The automatically marked answers are in the queue too, for review.
+    assert {row.state for row in rows} == {
+        MarkingState.AWAITING_SECOND,
+        MarkingState.UNMARKED,
+        "auto",
+    }
     rows = client.get(reverse("grading:queue"), {"state": "unmarked"}).context["rows"]
     assert [row.response.attempt.assessment.title for row in rows] == ["Other exam"]
     rows = client.get(
@@ -151,7 +156,8 @@ def test_moderation_release_and_regrade_through_the_pages(client, exam, people):
         reverse("grading:response_moderate", args=[response.pk]),
         {"points": "12.5", "reason": "Between the two: mechanism right, dose missing."},
     )
-    client.post(reverse("grading:response_release", args=[response.pk]))
+    # Releasing the exam's marks releases the agreed mark with them.
+    client.post(reverse("grading:assessment_release", args=[exam["assessment"].pk]))
     assert ResponseMarking.objects.get(response=response).released_points == 12.5
 
     # The resident sees the released mark and both examiners' feedback, and asks for a regrade.
@@ -161,7 +167,7 @@ def test_moderation_release_and_regrade_through_the_pages(client, exam, people):
     assert "12.5 / 20" in html
     assert "Between the two" in html
     # 3 auto + 12.5 = 15.5 of 25 = 62 %
-    assert "15.5 / 25" in html and "62.0 %" in html
+    assert "15.5 of 25 points (62 %)" in html
     client.post(
         reverse("grading:regrade_request", args=[response.pk]),
         {"reason": f"Please look at paragraph 2. {SCRIPT}"},
