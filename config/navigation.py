@@ -6,6 +6,7 @@ accounts (which imports no app). Templates read `nav_items` and never test roles
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -44,4 +45,6 @@ def navigation_for(user) -> list[tuple[str, str]]:
 
 def navigation(request) -> dict:
     """Context processor: the navigation the current user may use."""
-    return {"nav_items": navigation_for(request.user)}
+    # A request refused before the authentication middleware ran (a bad Host header: the
+    # 400 page) has no user; it gets the navigation of a visitor, not a server error.
+    return {"nav_items": navigation_for(getattr(request, "user", None) or AnonymousUser())}

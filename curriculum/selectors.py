@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from accounts import permissions, roles
+from accounts import permissions
 from accounts.models import Cohort, Enrolment
 from assessments.selectors import lesson_ids_quiz_passed, lesson_quiz_ids
 from curriculum.models import (
@@ -115,24 +115,18 @@ def unmet_prerequisites(*, user, module: ModulePage) -> list[ModulePage]:
 
 
 def course_of(page) -> CurriculumPage | None:
-    """The Curriculum page a page belongs to (itself included), or None outside courses."""
-    return (
-        CurriculumPage.objects.ancestor_of(page, inclusive=True).first() if page.depth > 1 else None
-    )
+    """The Curriculum page a page belongs to (itself included), or None outside courses.
 
-
-def lesson_prerequisites_unmet(user, page) -> list[ModulePage]:
-    """Modules a resident must complete before opening this lesson; staff are never held back.
-
-    Empty for pages that are not lessons (a module page stays readable and lists what it
-    needs) and for staff roles.
+    Remembered on the page object: a lesson request asks it from several access rules, and
+    a page's place in the tree does not change while one request holds it.
     """
-    if not roles.is_resident(user) or page.specific_class is not LessonPage:
-        return []
-    module = ModulePage.objects.filter(pk=page.get_parent().pk).first()
-    if module is None:
-        return []
-    return unmet_prerequisites(user=user, module=module)
+    if "_course_of" not in page.__dict__:
+        page.__dict__["_course_of"] = (
+            CurriculumPage.objects.ancestor_of(page, inclusive=True).first()
+            if page.depth > 1
+            else None
+        )
+    return page.__dict__["_course_of"]
 
 
 @dataclass
