@@ -99,6 +99,12 @@ def logged_in_session(base: str):
     return session
 
 
+def page_poll_seconds(fragment: str) -> float:
+    """The delay the progress fragment asks htmx to wait before polling again."""
+    found = re.search(r'hx-trigger="load delay:(\d+)ms"', fragment)
+    return int(found[1]) / 1000 if found else 0.5
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
@@ -175,7 +181,8 @@ def main() -> int:
                     return time.perf_counter() - started
                 if 'data-status="failed"' in status:
                     raise RuntimeError(f"Run failed: {status}")
-                time.sleep(0.02)
+                # Wait as the resident's page does: the fragment says when to ask again.
+                time.sleep(page_poll_seconds(status))
 
         submit_and_wait()  # warm the worker (weights, imports), as the in-process loop did
         through_platform = [submit_and_wait() for _ in range(runs)]
