@@ -185,8 +185,9 @@ def ours_and_orthanc_start(
     children.append(orthanc_start(work_dir=work / "orthanc", port=orthanc_port))
     base_url = f"http://127.0.0.1:{our_port}"
     orthanc_url = f"http://127.0.0.1:{orthanc_port}"
-    wait_http(f"{base_url}/healthz")
-    wait_http(f"{orthanc_url}/system")
+    # Several workers importing the project on a loaded 2-core machine can take minutes.
+    wait_http(f"{base_url}/healthz", seconds=300)
+    wait_http(f"{orthanc_url}/system", seconds=300)
     return base_url, orthanc_url
 
 

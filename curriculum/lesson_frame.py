@@ -160,6 +160,8 @@ def _frame_build(lesson: LessonPage) -> LessonFrame:
 def lesson_frame(lesson: LessonPage) -> LessonFrame:
     """The reader-independent part of this lesson as last published (see the module
     docstring for what it holds and when it is rebuilt)."""
+    if lesson.pk is None or lesson.live_revision_id is None:
+        return _frame_build(lesson)  # a preview of a page never published: nothing to share
     # The digest of the body as this page object holds it keeps the frame's block indices
     # true to the blocks rendered beside it, even after a save that made no revision.
     body_digest = hashlib.blake2b(

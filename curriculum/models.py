@@ -200,7 +200,8 @@ class LessonPage(Page):
             (part, None if part.index is None else self.body[part.index]) for part in frame.body
         ]
         context["is_completed"] = lesson_is_completed(user=request.user, lesson=self)
-        context["may_mark_complete"] = permissions.may(
+        # The page offers "Mark complete" only to a reader who has not completed it.
+        context["may_mark_complete"] = not context["is_completed"] and permissions.may(
             request.user, "curriculum.mark_lesson_complete", self
         )
         return context
