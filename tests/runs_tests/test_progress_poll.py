@@ -32,5 +32,8 @@ def test_a_young_run_is_polled_quickly_and_an_older_one_at_the_usual_pace(
     assert 'hx-trigger="load delay:500ms"' in status_fragment(client, run)
 
     # A finished run is not polled at all.
-    LabRun.objects.filter(pk=run.pk).update(status=LabRunStatus.SUCCEEDED)
-    assert "hx-trigger" not in status_fragment(client, run)
+    LabRun.objects.filter(pk=run.pk).update(
+        status=LabRunStatus.FAILED, error_message="The model could not read the study."
+    )
+    final = status_fragment(client, run)
+    assert "The model could not read the study." in final and "hx-trigger" not in final
