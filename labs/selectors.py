@@ -1,9 +1,11 @@
 """Reads for labs."""
 
+from functools import partial
 from pathlib import Path
 
 from accounts import permissions, roles
 from labs.models import LabRun, LabRunStatus
+from runs.files import local_path
 
 NON_IMAGE_MODALITIES = ("SEG", "SR", "RTSTRUCT", "PR", "KO")
 
@@ -35,7 +37,7 @@ def study_image_paths(*, study_key: str) -> list[Path]:
     number images in); built-in samples first, then the library index. StudyNotFound
     when neither knows the key."""
     from studies.models import Instance
-    from studies.selectors import SAMPLE_STUDIES, StudyNotFound, library_root
+    from studies.selectors import SAMPLE_STUDIES, StudyNotFound, library_file_local
 
     sample = SAMPLE_STUDIES.get(study_key)
     if sample is not None:
@@ -43,12 +45,11 @@ def study_image_paths(*, study_key: str) -> list[Path]:
     series = _study_image_series(study_key)
     if series is None:
         raise StudyNotFound(f"No study {study_key!r} in the library.")
-    root = library_root()
     return [
-        root / path
-        for path in Instance.objects.filter(series=series)
+        library_file_local(path, size=size)
+        for path, size in Instance.objects.filter(series=series)
         .order_by("instance_number", "sop_instance_uid")
-        .values_list("file_path", flat=True)
+        .values_list("file_path", "file_size")
     ]
 
 
@@ -58,20 +59,21 @@ def study_seg_paths(*, study_key: str) -> list[Path]:
     An exam's unreleased answer key is never ground truth for a lab: a lab's metrics and
     pictures would hand it to the resident running it (issue 13)."""
     from studies.models import Instance, Series
-    from studies.selectors import SAMPLE_STUDIES, library_root
+    from studies.selectors import SAMPLE_STUDIES, library_file_local
 
     if study_key in SAMPLE_STUDIES:
         return []
-    root = library_root()
     # Over studies.Series, the same for everyone; assessments declares it (an upper layer).
     keys = Series.objects.filter(
         permissions.visible_q(None, "assessments.unreleased_answer_keys")
     ).values("pk")
     return [
-        root / path
-        for path in Instance.objects.filter(series__study__key=study_key, series__modality="SEG")
+        library_file_local(path, size=size)
+        for path, size in Instance.objects.filter(
+            series__study__key=study_key, series__modality="SEG"
+        )
         .exclude(series__in=keys)
-        .values_list("file_path", flat=True)
+        .values_list("file_path", "file_size")
     ]
 
 
@@ -124,7 +126,6 @@ def lab_run_metrics_display(run: LabRun) -> list[tuple[str, str]]:
 
 def uploaded_model_usable(*, key: str):
     """The validated upload with this zoo key as a ZooModel, or None."""
-    from pathlib import Path
 
     from labs.models import UploadedModel, UploadedModelStatus
     from zoo.uploaded import UPLOAD_KEY_PREFIX, UploadedTorchScriptModel, UploadSpec
@@ -142,7 +143,7 @@ def uploaded_model_usable(*, key: str):
     return UploadedTorchScriptModel(
         key=row.zoo_key,
         title=f"{row.title} (uploaded)",
-        archive=Path(row.archive.path),
+        archive=partial(local_path, row.archive.name),
         sha256=row.archive_sha256,
         spec=UploadSpec.from_json(row.spec),
         author=str(row.uploaded_by),

@@ -39,6 +39,7 @@ from labs.models import (
     UploadedModelStatus,
 )
 from labs.offers import offer_validate
+from runs.files import local_path
 from runs.services import (
     RunFailed,
     RunTimedOut,
@@ -564,7 +565,7 @@ def uploaded_model_validate(*, model_pk: int) -> UploadedModel:
     spec = UploadSpec.from_json(model.spec)
     sample = study_series_load(study_key=VALIDATION_SAMPLE_BY_MODALITY[spec.modality]).pixels[0]
     try:
-        verdict = upload_validate(archive=Path(model.archive.path), spec=spec, sample=sample)
+        verdict = upload_validate(archive=local_path(model.archive.name), spec=spec, sample=sample)
     except SandboxUnavailable as unavailable:
         # Never run the model outside the sandbox: the upload waits (PENDING) until an
         # administrator makes the sandbox work, and says why.

@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from runs.log_context import run_logged
 from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, DurableRun, RunPolicy, RunStatus
 
 logger = logging.getLogger(__name__)
@@ -331,7 +332,13 @@ def run_execute(*, model_label: str, run_pk: int) -> DurableRun | None:
     The family's `compute(run, progress)` returns `store(held)`; `store` runs in the
     transaction that turns the run SUCCEEDED, and only if (pk, RUNNING, attempts) still
     holds at that moment. Returns the finished row, or None when this delivery did nothing.
+    Every log line written meanwhile carries the run's id (runs.log_context).
     """
+    with run_logged(model_label=model_label, run_pk=run_pk):
+        return _run_execute(model_label=model_label, run_pk=run_pk)
+
+
+def _run_execute(*, model_label: str, run_pk: int) -> DurableRun | None:
     from celery.exceptions import SoftTimeLimitExceeded
 
     model = apps.get_model(model_label)
