@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "model_builder",
     "grading",
     "api",
+    "xapi",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -496,6 +497,21 @@ CELERY_BEAT_SCHEDULE["assessment-attempts-overdue"] = {
     "schedule": float(os.environ.get("ATTEMPT_SWEEP_SECONDS", "30")),
 }
 
+# xAPI: learning events sent as statements to the programme's learning record store. Off
+# unless XAPI_LRS_URL is set (the LRS's base, e.g. https://lrs.example.org/xAPI/): nothing
+# is recorded for sending while it is empty.
+XAPI_LRS_URL = os.environ.get("XAPI_LRS_URL", "")
+XAPI_LRS_USERNAME = os.environ.get("XAPI_LRS_USERNAME", "")
+XAPI_LRS_PASSWORD = os.environ.get("XAPI_LRS_PASSWORD", "")
+# Actors are accounts on this home page named by a keyed hash of the user id: the LRS can
+# follow one resident across statements but never learns who they are.
+XAPI_HOMEPAGE = os.environ.get("XAPI_HOMEPAGE", WAGTAILADMIN_BASE_URL)
+XAPI_ACTOR_KEY = os.environ.get("XAPI_ACTOR_KEY", "")  # empty: derived from SECRET_KEY
+XAPI_TIMEOUT_SECONDS = float(os.environ.get("XAPI_TIMEOUT_SECONDS", "10"))
+# An LRS that is down is tried again after base * 2**tries seconds, at most max.
+XAPI_RETRY_BASE_SECONDS = float(os.environ.get("XAPI_RETRY_BASE_SECONDS", "5"))
+XAPI_RETRY_MAX_SECONDS = float(os.environ.get("XAPI_RETRY_MAX_SECONDS", "600"))
+XAPI_QUEUE = os.environ.get("XAPI_QUEUE", "batch")
 
 # The REST API (api/): personal bearer tokens or the browser's session, the same access
 # rules as the pages, OpenAPI 3 from drf-spectacular with Swagger UI served from the sidecar

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from accounts import permissions, roles
 from labs.models import LabRun, LabRunStatus
+from runs.answers import run_answers_rows
 from runs.files import local_path
 
 NON_IMAGE_MODALITIES = ("SEG", "SR", "RTSTRUCT", "PR", "KO")
@@ -313,24 +314,8 @@ def lab_run_result_display(run: LabRun) -> dict:
 
 
 def lab_run_questions(run: LabRun) -> list[dict]:
-    """The exercise's questions with this run's answers (answers to since-removed questions
-    are still shown, with the prompt they answered)."""
-    answers = run.answers or {}
-    rows = [
-        {
-            "id": question_id,
-            "prompt": prompt,
-            "answer": answers.get(question_id, {}).get("answer", ""),
-        }
-        for question_id, prompt in run.exercise.question_prompts
-    ]
-    current = {row["id"] for row in rows}
-    rows += [
-        {"id": question_id, "prompt": kept["prompt"], "answer": kept["answer"], "retired": True}
-        for question_id, kept in answers.items()
-        if question_id not in current
-    ]
-    return rows
+    """The exercise's questions with this run's answers."""
+    return run_answers_rows(prompts=run.exercise.question_prompts, answers=run.answers or {})
 
 
 def lab_own_model_choices(*, user) -> list[tuple[str, str]]:

@@ -39,6 +39,7 @@ from labs.models import (
     UploadedModelStatus,
 )
 from labs.offers import offer_validate
+from runs.answers import AnswersRefused, run_answers_collect
 from runs.files import local_path
 from runs.services import (
     RunFailed,
@@ -468,24 +469,14 @@ def _lab_run_store(
 
 
 def lab_run_answers_save(*, run: LabRun, answers: dict[str, str]) -> LabRun:
-    """Keep the resident's answers to the exercise's questions on the run.
-
-    Only the exercise's current questions are kept, each answer with its prompt; answers
-    are stored as typed (escaped when shown) and limited in length.
-    """
-    prompts = dict(run.exercise.question_prompts)
-    if not prompts:
-        raise LabRunRefused(_("This lab asks no questions."))
-    kept = {}
-    for question_id, prompt in prompts.items():
-        answer = str(answers.get(question_id, "")).strip()
-        if len(answer) > settings.LAB_RUN_ANSWER_MAX_CHARS:
-            raise LabRunRefused(
-                _("Please keep each answer under %(n)d characters.")
-                % {"n": settings.LAB_RUN_ANSWER_MAX_CHARS}
-            )
-        kept[question_id] = {"prompt": prompt, "answer": answer}
-    run.answers = kept
+    """Keep the resident's answers to the exercise's questions on the run (see
+    runs.answers for what is kept)."""
+    try:
+        run.answers = run_answers_collect(
+            prompts=dict(run.exercise.question_prompts), answers=answers
+        )
+    except AnswersRefused as refusal:
+        raise LabRunRefused(str(refusal)) from refusal
     run.answered_at = timezone.now()
     run.save(update_fields=["answers", "answered_at"])
     return run

@@ -293,6 +293,12 @@ MATRIX = [
         cohort_run_url("run_cancel"),
         {**signed_in(302), "outsider": 404, "educator": 404, "examiner": 404},
     ),
+    Row(
+        "evaluation:run_answers",
+        "post",
+        cohort_run_url("run_answers"),
+        {**signed_in(404), "resident": 302},
+    ),
     # No-code model building: every signed-in person builds their own models; a training
     # run is seen by its owner, educators and admins, cancelled by its owner and admins; a labelled
     # cohort is its owner's alone.

@@ -96,3 +96,13 @@ def model_choices_for_user(*, user) -> list[tuple[str, str]]:
         if source.choices_for_user is not None
         for choice in source.choices_for_user(user)
     ]
+
+
+def model_title(key: str) -> str:
+    """The title people read for a model key (the key itself if no model has it any more)."""
+    if key in MODELS:
+        return MODELS[key].title
+    try:
+        return model_get(key).title
+    except UnknownModel:
+        return key

@@ -1170,13 +1170,33 @@ function viewerLink(viewer) {
     }
   });
   if (!linkedViewers.has(viewer.linkGroup)) linkedViewers.set(viewer.linkGroup, []);
-  linkedViewers.get(viewer.linkGroup).push(viewer);
+  const members = linkedViewers.get(viewer.linkGroup);
+  members.push(viewer);
+  // The synchronizers pass on changes, not the state at joining, and each viewer opened on
+  // its own image's window (a perturbed copy's pixel range, so its automatic window,
+  // differs). The group's first viewer in page order (the original) sets the window of
+  // all, whichever finished loading first.
+  members.sort((a, b) =>
+    a.root.compareDocumentPosition(b.root) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1,
+  );
+  for (const other of members.slice(1)) viewerWindowAdopt(other, members[0]);
   for (const synchronizer of group) {
     synchronizer.add({
       renderingEngineId: viewer.renderingEngine.id,
       viewportId: viewer.viewport.id,
     });
   }
+}
+
+/** `viewer` shows the window (and invert, and the preset's name) that `source` shows. */
+function viewerWindowAdopt(viewer, source) {
+  const { voiRange, invert } = source.viewport.getProperties();
+  if (!voiRange) return;
+  viewer.userInvert = Boolean(invert);
+  viewer.viewport.setProperties({ voiRange: { ...voiRange }, invert: viewer.userInvert });
+  viewer.presetShow(source.presetKey, source.presetRange);
+  viewer.viewport.render();
+  viewer.cornersUpdate();
 }
 
 /** Two answer marks are the same mark: kind, image and coordinates within rounding. */
