@@ -6,9 +6,9 @@ accounts' own models are used here, so every app may import it.
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import Exists, Q
 
-from accounts.models import Enrolment, Role
+from accounts.models import Enrolment, Role, User
 
 STAFF_ROLES = frozenset({Role.EDUCATOR, Role.EXAMINER, Role.ADMIN})
 # Who may open other people's runs (lab, cohort, training, de-identification, reading room).
@@ -81,7 +81,7 @@ def is_enrolled(user, course) -> bool:
     """Enrolled directly, or through a cohort that takes the course."""
     if not user.is_authenticated:
         return False
-    return (
-        Enrolment.objects.filter(user=user, course=course).exists()
-        or course.cohorts.filter(members=user).exists()
-    )
+    # One query for both ways in: it is asked on every course page a resident opens.
+    direct = Enrolment.objects.filter(user=user, course=course)
+    through_cohort = course.cohorts.filter(members=user)
+    return User.objects.filter(Exists(direct) | Exists(through_cohort), pk=user.pk).exists()

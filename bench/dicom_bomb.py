@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import load_average, verdict  # noqa: E402
+
 CASES = {
     "bomb-default-budget": (8192, None),
     "bomb-budget-1GiB": (8192, 1024**3),
@@ -72,6 +74,14 @@ def case_run(name: str, workdir: Path) -> None:
         f"peak RSS growth {growth:8.1f} MiB  tracemalloc peak {traced_peak / 2**20:8.1f} MiB"
         f"  ({outcome[:90]})"
     )
+    if frame_budget is None and side > 4096:
+        print(
+            verdict(
+                "the bomb is refused before decoding under the default budget",
+                outcome.startswith("refused"),
+                f"{outcome[:40]}, peak RSS growth {growth:.1f} MiB; load average {load_average()}",
+            )
+        )
 
 
 def files_prepare(workdir: Path) -> None:

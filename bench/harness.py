@@ -28,6 +28,17 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, printed with every figure: the machine is
+    shared, and a ratio measured under load means less than one measured idle."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def verdict(goal: str, met: bool, measured: str) -> str:
+    """One line stating a benchmark's goal, what this run measured, and whether it held."""
+    return f"goal: {goal} -- measured {measured} -- {'MET' if met else 'NOT MET'}"
+
+
 def latency_summary(label: str, seconds: list[float]) -> str:
     """One line: p50, p95 and mean of a list of durations, in milliseconds."""
     return (
@@ -174,8 +185,9 @@ def ours_and_orthanc_start(
     children.append(orthanc_start(work_dir=work / "orthanc", port=orthanc_port))
     base_url = f"http://127.0.0.1:{our_port}"
     orthanc_url = f"http://127.0.0.1:{orthanc_port}"
-    wait_http(f"{base_url}/healthz")
-    wait_http(f"{orthanc_url}/system")
+    # Several workers importing the project on a loaded 2-core machine can take minutes.
+    wait_http(f"{base_url}/healthz", seconds=300)
+    wait_http(f"{orthanc_url}/system", seconds=300)
     return base_url, orthanc_url
 
 

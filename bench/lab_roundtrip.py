@@ -25,11 +25,22 @@ sys.path.insert(0, str(ROOT))
 from bench.harness import (  # noqa: E402
     gunicorn_start,
     latency_summary,
+    load_average,
     manage,
     percentile,
+    verdict,
     wait_http,
     worker_bench_env,
 )
+
+# 10 % of the interactive break-it lab's in-process p50 (bench/labs.py, ~1.4 s idle).
+ADDED_GOAL_MS = 140.0
+
+
+def page_poll_seconds(fragment: str) -> float:
+    """The delay the progress fragment asks htmx to wait before polling again."""
+    found = re.search(r'hx-trigger="load delay:(\d+)ms"', fragment)
+    return int(found[1]) / 1000 if found else 0.5
 
 
 def main() -> int:
@@ -112,16 +123,30 @@ def main() -> int:
                     break
                 if 'data-status="failed"' in status:
                     raise RuntimeError(f"Run failed: {status}")
-                time.sleep(0.02)
+                # Wait as the resident's page does: the fragment says when to ask again.
+                time.sleep(page_poll_seconds(status))
             through_platform.append(time.perf_counter() - started)
 
-        print(f"Lab round trip, {runs} break-it runs each way (CT 128x128, noise 100 HU)")
+        print(
+            f"Lab round trip, {runs} break-it runs each way (CT 128x128, noise 100 HU); "
+            f"load average {load_average()}"
+        )
         print(latency_summary("in-process computation", in_process))
         print(latency_summary("web + Redis + Celery worker", through_platform))
         print(
             f"ratio platform/in-process: p50 "
             f"{percentile(through_platform, 0.5) / percentile(in_process, 0.5):.2f}x   p95 "
             f"{percentile(through_platform, 0.95) / percentile(in_process, 0.95):.2f}x"
+        )
+        # On a run this small the ratio is all platform; what matters is the fixed cost it
+        # adds, which bench/labs.py's 1.1x goal allows at ADDED_GOAL_MS on a ~1.4 s lab.
+        added_ms = 1000 * (percentile(through_platform, 0.5) - percentile(in_process, 0.5))
+        print(
+            verdict(
+                f"the platform adds <= {ADDED_GOAL_MS:g} ms per run (p50)",
+                added_ms <= ADDED_GOAL_MS,
+                f"{added_ms:.0f} ms",
+            )
         )
         return 0
     finally:

@@ -19,6 +19,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.harness import load_average, verdict  # noqa: E402
+
+# Goal: a second build of an unchanged library costs a small fraction of the first.
+GOAL_RATIO = 0.1
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 
@@ -49,6 +54,13 @@ def main() -> None:
     first, second = timings
     print(f"first build  {first:8.2f} s   ({len(arguments.only)} studies)")
     print(f"second build {second:8.2f} s   ({skipped} skipped)   x{second / first:.3f} first")
+    print(
+        verdict(
+            f"second build <= {GOAL_RATIO:g}x the first, every study skipped",
+            second / first <= GOAL_RATIO and skipped == len(arguments.only),
+            f"x{second / first:.3f}, {skipped} skipped; load average {load_average()}",
+        )
+    )
 
 
 if __name__ == "__main__":

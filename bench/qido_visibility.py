@@ -26,7 +26,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import latency_summary, manage, worker_bench_env  # noqa: E402
+from bench.harness import (  # noqa: E402
+    latency_summary,
+    load_average,
+    manage,
+    verdict,
+    worker_bench_env,
+)
+
+# Goal (issue 13, item 3): the two medians within this fraction of each other.
+RATIO_TOLERANCE = 0.1
 
 STARS = "*?" * 9
 
@@ -112,6 +121,14 @@ def main() -> int:
     print(latency_summary("resident: matches nothing", nothing_times))
     ratio = statistics.median(hidden_times) / statistics.median(nothing_times)
     print(f"ratio hidden-only / nothing (medians): {ratio:.2f}")
+    print(
+        verdict(
+            "a query matching only hidden studies takes the time of one matching nothing "
+            f"(ratio within 1 +- {RATIO_TOLERANCE:g})",
+            abs(ratio - 1) <= RATIO_TOLERANCE,
+            f"{ratio:.2f}; load average {load_average()}",
+        )
+    )
 
     client.force_login(educator)
     every = _timed(client, hidden_only, repeat=max(3, args.repeat // 3))

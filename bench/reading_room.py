@@ -20,7 +20,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from bench.harness import call_durations, latency_summary, percentile  # noqa: E402
+from bench.harness import (  # noqa: E402
+    call_durations,
+    latency_summary,
+    load_average,
+    percentile,
+    verdict,
+)
+
+# Goal: a simulation answers as the page is submitted.
+GOAL_SECONDS = 1.0
 
 
 def main() -> None:
@@ -59,6 +68,14 @@ def main() -> None:
         print(
             latency_summary(label, durations)
             + f"   x{percentile(durations, 0.5) / reference:7.3f} baseline"
+        )
+        p95 = percentile(durations, 0.95)
+        print(
+            verdict(
+                f"a {label} answers within the request (p95 < {GOAL_SECONDS:g} s)",
+                p95 < GOAL_SECONDS,
+                f"{p95:.3f} s; load average {load_average()}",
+            )
         )
 
 

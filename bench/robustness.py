@@ -24,9 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import manage, worker_bench_env  # noqa: E402
+from bench.harness import load_average, manage, verdict, worker_bench_env  # noqa: E402
 
 PERTURBATION = "gaussian-noise"
+# Goal: on 2 cores, two workers finish a class's sweeps clearly faster than one.
+GOAL_SPEED_UP = 1.2
 
 
 def main() -> int:
@@ -140,6 +142,13 @@ def main() -> int:
         )
         print(f"ratio 2 workers / 1 worker: {rates[2] / rates[1]:.2f}x")
         print(f"ratio 1 worker / in-process: {rates[1] / in_process_rate:.2f}x")
+        print(
+            verdict(
+                f"a second worker scores several residents' sweeps >= {GOAL_SPEED_UP:g}x faster",
+                rates[2] / rates[1] >= GOAL_SPEED_UP,
+                f"{rates[2] / rates[1]:.2f}x; load average {load_average()}",
+            )
+        )
         return 0
     finally:
         for child in reversed(children):

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import manage, worker_bench_env  # noqa: E402
+from bench.harness import load_average, manage, verdict, worker_bench_env  # noqa: E402
 
 DELIVERY = re.compile(r"Delivery of labs\.LabRun (\d+)$", re.M)
 
@@ -227,11 +227,15 @@ def main() -> int:
         f"mean {statistics.fmean(fault_deliveries):.2f})"
     )
     print(
-        "exactly once: "
-        + (
-            "every run SUCCEEDED, results of one attempt each"
-            if not problems
-            else "; ".join(problems)
+        verdict(
+            "every run of the burst completes exactly once after the kill",
+            not problems,
+            (
+                "every run SUCCEEDED, results of one attempt each"
+                if not problems
+                else "; ".join(problems)
+            )
+            + f"; load average {load_average()}",
         )
     )
     return 1 if problems else 0

@@ -34,8 +34,10 @@ from bench.harness import (  # noqa: E402
     children_stop,
     library_bench_env,
     library_bench_prepare,
+    load_average,
     orthanc_load,
     ours_and_orthanc_start,
+    verdict,
 )
 
 CHROMIUM = "/usr/bin/chromium"
@@ -151,6 +153,13 @@ def main() -> int:
         ratio_first = medians["ours"][0] / medians["orthanc"][0]
         ratio_cached = medians["ours"][1] / medians["orthanc"][1]
         print(f"{'ours/orth.':10} {ratio_first:12.2f} {ratio_cached:12.2f}")
+        print(
+            verdict(
+                "ours at or ahead of Orthanc on both (ratios <= 1)",
+                max(ratio_first, ratio_cached) <= 1.0,
+                f"{ratio_first:.2f} / {ratio_cached:.2f}; load average {load_average()}",
+            )
+        )
         return 0
     finally:
         children_stop(children)

@@ -22,6 +22,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.harness import load_average, verdict  # noqa: E402
+
+# Goal: the pipeline adds little to a plain forward pass (under ~1.5x is run-to-run noise).
+GOAL_RATIO = 1.5
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 
@@ -138,6 +143,14 @@ def main() -> None:
             f"{key:18} {shape:13} {pre:7.3f} {infer:8.3f} {post:7.3f} {plain:8.3f} "
             f"{ratio:6.2f} {peak:9.0f} {trained}"
         )
+    worst = max(row[6] for row in rows)
+    print(
+        verdict(
+            f"inference step <= {GOAL_RATIO:g}x a plain forward pass for every model",
+            worst <= GOAL_RATIO,
+            f"worst {worst:.2f}x; load average {load_average()}",
+        )
+    )
 
 
 if __name__ == "__main__":

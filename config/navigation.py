@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -106,5 +107,7 @@ def navigation_mark_current(entries: list[NavLink | NavGroup], path: str) -> lis
 
 def navigation(request) -> dict:
     """Context processor: the navigation the current user may use."""
-    entries = navigation_for(request.user)
+    # A request refused before the authentication middleware ran (a bad Host header: the
+    # 400 page) has no user; it gets the navigation of a visitor, not a server error.
+    entries = navigation_for(getattr(request, "user", None) or AnonymousUser())
     return {"nav_items": navigation_mark_current(entries, request.path)}

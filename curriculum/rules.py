@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from accounts import roles
 from accounts.permissions import may, rule
-from curriculum.selectors import course_of, lesson_prerequisites_unmet
+from curriculum.lesson_frame import lesson_prerequisites_unmet
+from curriculum.selectors import course_of
 
 
 @rule("curriculum.view_page")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from accounts import permissions, roles
+from django.db.models import BooleanField, Value
+
+from accounts import permissions
 from accounts.models import Cohort, Enrolment
 from assessments.selectors import lesson_ids_quiz_passed, lesson_quiz_ids
 from curriculum.models import (
@@ -16,7 +18,7 @@ from curriculum.models import (
     OutcomeDomain,
 )
 from labs.selectors import lesson_lab_exercise_ids
-from reader_study.selectors import lesson_ids_participated
+from reader_study.selectors import lesson_participations
 
 
 def courses_for_user(*, user, index) -> list[CurriculumPage]:
@@ -63,13 +65,29 @@ def lesson_ids_completed(*, user, lesson_ids: Iterable[int] | None = None) -> se
         runs = runs.filter(lesson_id__in=lesson_ids)
     # Automatic completion: every lab embedded succeeded and every quiz embedded was passed.
     # Finishing a reader study counts like a lab that succeeded: taking part is what counts.
-    automatic = _lesson_ids_completed_automatically(
-        user=user,
-        lab_succeeded_ids=set(runs.values_list("lesson_id", flat=True))
-        | lesson_ids_participated(user=user, lesson_ids=lesson_ids),
-        lesson_ids=lesson_ids,
+    # Marked, lab and reader-study rows come back in one query (every lesson page asks).
+    sessions = lesson_participations(user=user, lesson_ids=lesson_ids)
+    rows = (
+        _lesson_ids_flagged(completions, marked=True)
+        .union(_lesson_ids_flagged(runs, marked=False), all=True)
+        .union(_lesson_ids_flagged(sessions, marked=False), all=True)
     )
-    return set(completions.values_list("lesson_id", flat=True)) | automatic
+    marked_ids, lab_succeeded_ids = set(), set()
+    for lesson_id, marked in rows:
+        (marked_ids if marked else lab_succeeded_ids).add(lesson_id)
+    automatic = _lesson_ids_completed_automatically(
+        user=user, lab_succeeded_ids=lab_succeeded_ids, lesson_ids=lesson_ids
+    )
+    return marked_ids | automatic
+
+
+def _lesson_ids_flagged(queryset, *, marked: bool):
+    """(lesson_id, marked) rows of `queryset`, unordered, for a UNION."""
+    return (
+        queryset.order_by()
+        .annotate(marked=Value(marked, output_field=BooleanField()))
+        .values_list("lesson_id", "marked")
+    )
 
 
 def _lesson_ids_completed_automatically(
@@ -115,24 +133,18 @@ def unmet_prerequisites(*, user, module: ModulePage) -> list[ModulePage]:
 
 
 def course_of(page) -> CurriculumPage | None:
-    """The Curriculum page a page belongs to (itself included), or None outside courses."""
-    return (
-        CurriculumPage.objects.ancestor_of(page, inclusive=True).first() if page.depth > 1 else None
-    )
+    """The Curriculum page a page belongs to (itself included), or None outside courses.
 
-
-def lesson_prerequisites_unmet(user, page) -> list[ModulePage]:
-    """Modules a resident must complete before opening this lesson; staff are never held back.
-
-    Empty for pages that are not lessons (a module page stays readable and lists what it
-    needs) and for staff roles.
+    Remembered on the page object: a lesson request asks it from several access rules, and
+    a page's place in the tree does not change while one request holds it.
     """
-    if not roles.is_resident(user) or page.specific_class is not LessonPage:
-        return []
-    module = ModulePage.objects.filter(pk=page.get_parent().pk).first()
-    if module is None:
-        return []
-    return unmet_prerequisites(user=user, module=module)
+    if "_course_of" not in page.__dict__:
+        page.__dict__["_course_of"] = (
+            CurriculumPage.objects.ancestor_of(page, inclusive=True).first()
+            if page.depth > 1
+            else None
+        )
+    return page.__dict__["_course_of"]
 
 
 @dataclass

@@ -6,7 +6,8 @@ from django.template.response import TemplateResponse
 from wagtail import hooks
 
 from accounts import permissions
-from curriculum.selectors import course_of, lesson_prerequisites_unmet
+from curriculum.lesson_frame import lesson_prerequisites_unmet
+from curriculum.selectors import course_of
 
 
 @hooks.register("before_serve_page")

@@ -36,14 +36,22 @@ def session_for_user(*, user, exercise) -> ReaderSession | None:
     return ReaderSession.objects.filter(exercise=exercise, user=user).first()
 
 
-def lesson_ids_participated(*, user, lesson_ids=None) -> set[int]:
-    """Lessons in which this user finished a reader study (taking part is what counts)."""
+def lesson_participations(*, user, lesson_ids=None):
+    """This user's finished reader sessions started from a lesson (a queryset, so that a
+    caller can ask for them in one query with other reads)."""
     sessions = ReaderSession.objects.filter(
         user=user, finished_at__isnull=False, lesson__isnull=False
     )
     if lesson_ids is not None:
         sessions = sessions.filter(lesson_id__in=list(lesson_ids))
-    return set(sessions.values_list("lesson_id", flat=True))
+    return sessions
+
+
+def lesson_ids_participated(*, user, lesson_ids=None) -> set[int]:
+    """Lessons in which this user finished a reader study (taking part is what counts)."""
+    return set(
+        lesson_participations(user=user, lesson_ids=lesson_ids).values_list("lesson_id", flat=True)
+    )
 
 
 def arm_sizes(plan: list[dict]) -> dict[str, int]:

@@ -1,0 +1,206 @@
+"""The part of a lesson page that is the same for every reader, rendered once and cached.
+
+A lesson page is read far more often than it changes, and most of it does not depend on
+who reads it: the breadcrumbs, the outcomes, the previous and next lessons, the modules
+its module requires, and the prose, figures, callouts, references and videos of its body.
+`lesson_frame` builds those once per published revision and keeps them in the cache
+(settings.CACHES: Redis shared by every web process in production, process memory in the
+embedded default). What depends on the reader (labs, quizzes, viewers whose overlays
+depend on the role, completion, permissions) is rendered for each request from the
+lesson's own blocks; the frame only says where those blocks go.
+
+Shared blocks are rendered with a context that holds the page and nothing about the
+request, so no reader's name, token or progress can end up in the cached markup.
+
+Invalidation: the key holds the lesson's live revision and a digest of its body, so a newly
+published revision of the lesson itself is seen at once by every process. Everything the
+frame copies from other pages (titles and URLs of the course, module and neighbours, the
+lessons of required modules) and from images and documents follows a generation counter
+that any publish, unpublish, move or deletion of a page, and any change to an image or
+document, bumps (`lesson_frames_invalidate`, connected in CurriculumConfig.ready). Frames
+also expire after FRAME_SECONDS, a backstop for a per-process cache, where a bump reaches
+only the process that made it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.translation import get_language
+
+from accounts import roles
+from curriculum.models import LessonPage, ModulePage
+from curriculum.selectors import (
+    course_of,
+    lesson_ids_completed,
+    lesson_neighbours,
+    module_lesson_ids,
+)
+
+# Block types whose rendering depends only on the block's value: the same markup for
+# every reader. Every other block type (labs, quizzes, viewers, reading rooms, reader
+# studies, cohort labs, de-identification) shows forms, results or role-dependent content
+# and is rendered per request.
+SHARED_BLOCK_TYPES = frozenset({"paragraph", "figure", "callout", "references", "video"})
+FRAME_SECONDS = 10 * 60
+GENERATION_KEY = "curriculum:lesson-frame-generation"
+
+
+@dataclass(frozen=True)
+class PageLink:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    text: str
+    domain_label: str
+    level: str
+
+
+@dataclass(frozen=True)
+class BodyPart:
+    """One block of the body: its type, and either its markup (shared) or its index in
+    the page's StreamField (rendered per request)."""
+
+    block_type: str
+    html: str | None = None
+    index: int | None = None
+
+
+@dataclass(frozen=True)
+class RequiredModule:
+    """A module the lesson's module requires, with its live lessons (all of which a
+    resident must have completed)."""
+
+    module_id: int
+    lesson_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class LessonFrame:
+    course_id: int | None
+    course: PageLink | None
+    module_id: int | None
+    module: PageLink | None
+    outcomes: tuple[Outcome, ...]
+    previous_lesson: PageLink | None
+    next_lesson: PageLink | None
+    body: tuple[BodyPart, ...]
+    required_modules: tuple[RequiredModule, ...]
+
+
+def _generation() -> int:
+    generation = cache.get(GENERATION_KEY)
+    if generation is None:
+        # add(): of two processes starting at once, both end up reading the same value.
+        cache.add(GENERATION_KEY, 1, timeout=None)
+        generation = cache.get(GENERATION_KEY, 1)
+    return generation
+
+
+def lesson_frames_invalidate(**_signal_kwargs) -> None:
+    """Every cached frame is stale from now on (a page or a media item changed)."""
+    try:
+        cache.incr(GENERATION_KEY)
+    except ValueError:  # no generation yet: nothing cached under one either
+        cache.add(GENERATION_KEY, 1, timeout=None)
+
+
+def _link(page) -> PageLink | None:
+    return None if page is None else PageLink(title=page.title, url=page.url)
+
+
+def _frame_build(lesson: LessonPage) -> LessonFrame:
+    course = course_of(lesson)
+    module = ModulePage.objects.filter(pk=lesson.get_parent().pk).first()
+    previous_lesson, next_lesson = lesson_neighbours(lesson=lesson)
+    required_modules: tuple[RequiredModule, ...] = ()
+    if module is not None:
+        required_modules = tuple(
+            RequiredModule(
+                module_id=prerequisite.required_module_id,
+                lesson_ids=tuple(module_lesson_ids(module=prerequisite.required_module)),
+            )
+            for prerequisite in module.prerequisites.select_related("required_module")
+            if prerequisite.required_module.live
+        )
+    # The shared blocks see the page and nothing of the request (see the module docstring).
+    shared_context = {"page": lesson, "self": lesson}
+    body = []
+    for index, raw in enumerate(lesson.body.raw_data):
+        block_type = raw["type"]
+        if block_type in SHARED_BLOCK_TYPES:
+            body.append(
+                BodyPart(block_type, html=str(lesson.body[index].render(context=shared_context)))
+            )
+        else:
+            body.append(BodyPart(block_type, index=index))
+    return LessonFrame(
+        course_id=None if course is None else course.pk,
+        course=_link(course),
+        module_id=None if module is None else module.pk,
+        module=_link(module),
+        outcomes=tuple(
+            Outcome(text=o.text, domain_label=str(o.get_domain_display()), level=o.level)
+            for o in lesson.outcomes.all()
+        ),
+        previous_lesson=_link(previous_lesson),
+        next_lesson=_link(next_lesson),
+        body=tuple(body),
+        required_modules=required_modules,
+    )
+
+
+def lesson_frame(lesson: LessonPage) -> LessonFrame:
+    """The reader-independent part of this lesson as last published (see the module
+    docstring for what it holds and when it is rebuilt)."""
+    if lesson.pk is None or lesson.live_revision_id is None:
+        return _frame_build(lesson)  # a preview of a page never published: nothing to share
+    # The digest of the body as this page object holds it keeps the frame's block indices
+    # true to the blocks rendered beside it, even after a save that made no revision.
+    body_digest = hashlib.blake2b(
+        json.dumps(list(lesson.body.raw_data), sort_keys=True, cls=DjangoJSONEncoder).encode(),
+        digest_size=12,
+    ).hexdigest()
+    key = (
+        f"curriculum:lesson-frame:{lesson.pk}:{lesson.live_revision_id}:{body_digest}:"
+        f"{_generation()}:{get_language()}"
+    )
+    frame = cache.get(key)
+    if frame is None:
+        frame = _frame_build(lesson)
+        cache.set(key, frame, timeout=FRAME_SECONDS)
+    return frame
+
+
+def lesson_prerequisites_unmet(user, page) -> list[ModulePage]:
+    """Modules a resident must complete before opening this lesson; staff are never held back.
+
+    Empty for pages that are not lessons (a module page stays readable and lists what it
+    needs) and for staff roles. The required modules and their lessons come from the
+    lesson's frame; only the resident's completions are read, in one call.
+    """
+    if not roles.is_resident(user) or page.specific_class is not LessonPage:
+        return []
+    frame = lesson_frame(page.specific)
+    if not frame.required_modules:
+        return []
+    completed = lesson_ids_completed(
+        user=user,
+        lesson_ids={pk for required in frame.required_modules for pk in required.lesson_ids},
+    )
+    unmet_ids = [
+        required.module_id
+        for required in frame.required_modules
+        if not set(required.lesson_ids) <= completed
+    ]
+    if not unmet_ids:
+        return []
+    found = ModulePage.objects.in_bulk(unmet_ids)
+    return [found[pk] for pk in unmet_ids if pk in found]
