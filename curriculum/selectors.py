@@ -614,3 +614,32 @@ def completion_overrides(*, resident, course) -> list:
             resident=resident, lesson__in=LessonPage.objects.descendant_of(course)
         ).select_related("educator", "lesson")
     )
+
+
+@dataclass
+class LabWork:
+    """A resident's lab work in a course: labs finished (a lab's questions answered in the
+    lab) out of the labs its live lessons embed."""
+
+    done: int
+    total: int
+
+    @property
+    def percent(self) -> float | None:
+        return round(100 * self.done / self.total, 2) if self.total else None
+
+
+def course_lab_work(*, user, course) -> LabWork:
+    lessons = course_lessons(course=course)
+    ids = [lesson.pk for lesson in lessons]
+    done = _exercises_done(user=user, lesson_ids=ids)
+    participated = lesson_ids_participated(user=user, lesson_ids=ids)
+    total = finished = 0
+    for lesson in lessons:
+        for block_type, exercise in lesson_exercises(lesson):
+            total += 1
+            if block_type == "reader_study":
+                finished += lesson.pk in participated
+            else:
+                finished += (lesson.pk, block_type, exercise.pk) in done
+    return LabWork(done=finished, total=total)
