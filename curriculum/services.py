@@ -449,6 +449,8 @@ def _quiz_ensure(spec: QuizSpec, *, module: ModulePage, course: Page):
             data = _image_question_data(question, path=spec.path)
             if data is None:
                 continue
+            # Residents answer on the study, so the course must see it (as for viewers).
+            _course_sees_study(course=course, study_key=question.image["study"])
         else:
             data = _quiz_question_data(question)
         held = existing.items.filter(question__title=question.title).first() if existing else None
