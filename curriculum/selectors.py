@@ -268,6 +268,10 @@ class CourseProgress:
         return sum(each.minutes for each in self.modules)
 
     @property
+    def duration_text(self) -> str:
+        return minutes_text(self.minutes)
+
+    @property
     def has_started(self) -> bool:
         return self.lessons_completed > 0
 

@@ -1,7 +1,7 @@
 """The shipped course's quiz as a resident meets it, and the outcome mapping as a programme
 director reads it, in Chromium (issue 15, items 4 and 5).
 
-The resident starts the "Where AI fails" module quiz inside its lesson: the choice options
+The resident starts the "Where AI fails" module quiz from its lesson: the choice options
 appear in the order drawn for this attempt (stored on it, so reloading shows the same order),
 and the image question is answered in the viewer by boxing the spleen on the library's chest
 CT. The director opens the mapping page and downloads it."""
@@ -72,7 +72,6 @@ def test_resident_takes_the_module_quiz_with_shuffled_options_and_an_image_quest
         order = attempt.option_orders[str(question.pk)]
         expected = [question.data["options"][i]["text"] for i in order]
         assert _shown_options(page, response.position + 1) == expected
-    page.screenshot(path=screenshot_dir / "1-quiz-started.png", full_page=True)
 
     # A reload shows the same order (it is the attempt's, not the page's).
     first = _shown_options(page, 1)
@@ -96,6 +95,7 @@ def test_resident_takes_the_module_quiz_with_shuffled_options_and_an_image_quest
     assert viewer.get_attribute("data-state") == "ready", viewer.locator(
         ".viewer-message"
     ).text_content()
+    page.screenshot(path=screenshot_dir / "1-quiz-started.png", full_page=True)
     truth = ground_truth_load(image.question.data)
     k = image.question.data["initial_slice"] - 1
     rows, columns = np.nonzero(truth.mask[k])
@@ -128,6 +128,9 @@ def test_programme_director_reads_and_downloads_the_mapping(
     page = browser_page
     log_in(page, live_server.url, people["educator"].username)
     page.goto(f"{live_server.url}{course.url}")
+    level = page.get_by_role("region", name="Who this course serves")
+    assert "stated at ESR level III" in level.text_content()
+    level.screenshot(path=screenshot_dir / "0-course-level.png")
     page.get_by_role("link", name="Outcome mapping").click()
     page.get_by_role("heading", name="Coverage per ESR curriculum topic").wait_for()
     coverage = page.locator("#coverage tbody tr")
