@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.models import Cohort, Enrolment, Role, User
+from accounts.services import user_role_set
 
 
 @admin.register(User)
@@ -25,6 +26,14 @@ class ArtefactUserAdmin(UserAdmin):
         ("Artefact", {"fields": ("role", "first_name", "last_name", "email")}),
     )
     actions = ("sign_in_unlock",)
+
+    def save_related(self, request, form, formsets, change):
+        """A role set or changed here grants what the role grants, as everywhere else:
+        Django staff flags and the Wagtail groups (after the form's own groups are saved,
+        which would otherwise undo them)."""
+        super().save_related(request, form, formsets, change)
+        if not change or "role" in form.changed_data:
+            user_role_set(user=form.instance, role=form.instance.role)
 
     @admin.action(description=_("Allow sign-in again (clear failed-login lockouts)"))
     def sign_in_unlock(self, request, queryset):

@@ -1,10 +1,13 @@
-"""The top navigation: which entries each visitor may follow.
+"""The top navigation: which entries each visitor may follow, grouped the way a person looks
+for them (Learn, Labs, Assess, then the role's own tools).
 
 It names every app's pages, so it lives here at the top of the layers rather than in
 accounts (which imports no app). Templates read `nav_items` and never test roles.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -13,35 +16,95 @@ from accounts import roles
 from accounts.permissions import may
 
 
-def navigation_for(user) -> list[tuple[str, str]]:
-    """The top navigation entries (label, url) this user may follow."""
-    items = [(_("Courses"), reverse("home"))]
+@dataclass(frozen=True)
+class NavLink:
+    label: str
+    url: str
+    current: bool = False
+
+
+@dataclass(frozen=True)
+class NavGroup:
+    """A disclosure menu of links; `current` when one of them is the page shown."""
+
+    label: str
+    links: tuple[NavLink, ...]
+
+    @property
+    def current(self) -> bool:
+        return any(link.current for link in self.links)
+
+
+def navigation_for(user) -> list[NavLink | NavGroup]:
+    """The top navigation this user may follow: a single link for visitors, groups of links
+    for people signed in (a group the user may use nothing of is left out)."""
     if not roles.is_signed_in(user):
-        return items
-    items.append((_("My progress"), reverse("curriculum:my_progress")))
-    items.append((_("Search lessons"), reverse("curriculum:search")))
-    items.append((_("My lab runs"), reverse("labs:run_list")))
-    items.append((_("De-identification lab"), reverse("deid_lab:attempt_list")))
-    items.append((_("My cohort runs"), reverse("evaluation:run_list")))
-    items.append((_("Build a model"), reverse("model_builder:home")))
-    items.append((_("Reading room"), reverse("reading_room:run_list")))
-    items.append((_("My grades"), reverse("grading:my_grades")))
-    items.append((_("Quizzes and exams"), reverse("assessments:list")))
+        return [NavLink(_("Courses"), reverse("home"))]
+    learn = [
+        NavLink(_("Courses"), reverse("home")),
+        NavLink(_("My progress"), reverse("curriculum:my_progress")),
+        NavLink(_("Search lessons"), reverse("curriculum:search")),
+    ]
+    labs = [
+        NavLink(_("My lab runs"), reverse("labs:run_list")),
+        NavLink(_("De-identification lab"), reverse("deid_lab:attempt_list")),
+        NavLink(_("My cohort runs"), reverse("evaluation:run_list")),
+        NavLink(_("Build a model"), reverse("model_builder:home")),
+        NavLink(_("Reading room"), reverse("reading_room:run_list")),
+    ]
+    assess = [
+        NavLink(_("Quizzes and exams"), reverse("assessments:list")),
+        NavLink(_("My grades"), reverse("grading:my_grades")),
+    ]
     if may(user, "grading.mark"):
-        items.append((_("Grading queue"), reverse("grading:queue")))
+        assess.append(NavLink(_("Grading queue"), reverse("grading:queue")))
     if may(user, "grading.view_gradebook"):
-        items.append((_("Gradebook"), reverse("grading:gradebook_index")))
-    if may(user, "grading.view_audit_log"):
-        items.append((_("Audit log"), reverse("grading:audit_log")))
+        assess.append(NavLink(_("Gradebook"), reverse("grading:gradebook_index")))
+    teach = []
     if roles.is_author(user):
-        items.append((_("Authoring"), reverse("wagtailadmin_home")))
-        items.append((_("Study library"), reverse("study_list")))
-        items.append((_("Uploaded models"), reverse("labs:uploaded_models")))
+        teach = [
+            NavLink(_("Authoring"), reverse("wagtailadmin_home")),
+            NavLink(_("Study library"), reverse("study_list")),
+            NavLink(_("Uploaded models"), reverse("labs:uploaded_models")),
+        ]
+    admin = []
     if roles.is_admin(user):
-        items.append((_("Administration"), reverse("admin:index")))
-    return items
+        admin.append(NavLink(_("Administration"), reverse("admin:index")))
+    if may(user, "grading.view_audit_log"):
+        admin.append(NavLink(_("Audit log"), reverse("grading:audit_log")))
+    groups = [
+        (_("Learn"), learn),
+        (_("Labs"), labs),
+        (_("Assess"), assess),
+        (_("Teach"), teach),
+        (_("Admin"), admin),
+    ]
+    return [NavGroup(label, tuple(links)) for label, links in groups if links]
+
+
+def navigation_mark_current(entries: list[NavLink | NavGroup], path: str) -> list:
+    """The same entries with the page being shown marked: the link whose URL is the longest
+    prefix of `path` ("/" only for the home page itself), so a run's page marks its list."""
+
+    def matches(url: str) -> bool:
+        return path == url or (url != "/" and path.startswith(url))
+
+    links = [e for e in entries if isinstance(e, NavLink)]
+    links += [link for e in entries if isinstance(e, NavGroup) for link in e.links]
+    found = max((link.url for link in links if matches(link.url)), key=len, default=None)
+
+    def mark(link: NavLink) -> NavLink:
+        return replace(link, current=link.url == found)
+
+    return [
+        NavGroup(e.label, tuple(mark(link) for link in e.links))
+        if isinstance(e, NavGroup)
+        else mark(e)
+        for e in entries
+    ]
 
 
 def navigation(request) -> dict:
     """Context processor: the navigation the current user may use."""
-    return {"nav_items": navigation_for(request.user)}
+    entries = navigation_for(request.user)
+    return {"nav_items": navigation_mark_current(entries, request.path)}

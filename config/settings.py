@@ -56,6 +56,11 @@ INSTALLED_APPS = [
     "deid_lab",
     "model_builder",
     "grading",
+    "api",
+    "xapi",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.embeds",
@@ -81,6 +86,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later log line of the request carries its id, and every answer is counted.
+    "config.ops.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -200,6 +207,35 @@ STORAGES = {
         )
     },
 }
+# Object storage for every kept file (study library, lab outputs, uploads, checkpoints):
+# S3_BUCKET switches the default storage from MEDIA_ROOT to an S3-compatible bucket
+# (django-storages; AWS S3, MinIO, SeaweedFS, Ceph), which web and workers on several
+# hosts share. Credentials come from S3_ACCESS_KEY_ID/S3_SECRET_ACCESS_KEY, or boto3's own
+# chain (instance roles) when those are unset. Nothing is served from the bucket directly:
+# the web reads objects and applies its access rules, so the bucket stays private.
+S3_BUCKET = os.environ.get("S3_BUCKET", "")
+if S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("S3_REGION") or None,
+            "access_key": os.environ.get("S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
+            "location": os.environ.get("S3_PREFIX", ""),
+            # Path-style addressing works with every S3-compatible server on a plain host.
+            "addressing_style": os.environ.get("S3_ADDRESSING_STYLE", "path"),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": True,
+        },
+    }
+# Code that needs a path (pydicom, torch, the model sandbox) reads stored objects through
+# this host's bounded cache (runs.files); with MEDIA_ROOT storage nothing is copied.
+FILE_CACHE_DIR = Path(os.environ.get("FILE_CACHE_DIR", VAR_DIR / "file-cache"))
+FILE_CACHE_MAX_BYTES = int(os.environ.get("FILE_CACHE_MAX_BYTES", str(5 * 1024**3)))
+FILE_CACHE_MIN_AGE_SECONDS = float(os.environ.get("FILE_CACHE_MIN_AGE_SECONDS", "300"))
 
 # Uploads are size-limited everywhere; study uploads have their own, larger limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
@@ -292,10 +328,29 @@ if PRODUCTION and not DEID_SECRET and not DEID_SECRET_FILE.exists():
 if PRODUCTION and DEID_SECRET.startswith("dev-only-insecure-key"):
     raise ImproperlyConfigured("DEID_SECRET cannot be the development SECRET_KEY in production.")
 
+# LOG_FORMAT=json (the production default): one JSON object per line with the time, level,
+# logger, message, and the request and run ids (runs.log_context.LogContextFilter), for a log
+# collector to join a resident's request to the run it started, across hosts.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if PRODUCTION else "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "runs.log_context.LogContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(run_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": LOG_FORMAT if LOG_FORMAT in {"json", "text"} else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -304,6 +359,31 @@ LOGGING = {
         "wagtail": {"level": "WARNING"},
     },
 }
+
+# Celery replaces the root logger's handlers in workers unless told not to; with JSON logs
+# the workers keep ours, so their lines carry the run id in the same format as the web's.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
+
+# /metrics (config.ops): a Prometheus scraper presents "Authorization: Bearer <METRICS_TOKEN>";
+# programme admins signed in may read it too. Unset: only admins.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+if PRODUCTION and METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters.")
+
+# Optional error tracker: unhandled errors of the web and the workers go to Sentry (or a
+# Sentry-compatible server such as GlitchTip) when SENTRY_DSN is set. No personal data is
+# sent (send_default_pii off: no user names, addresses, cookies or request bodies).
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=ARTEFACT_ENV,
+        release=os.environ.get("ARTEFACT_RELEASE") or None,
+        send_default_pii=False,
+        traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
+    )
 
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -395,4 +475,56 @@ MODEL_BUILDER_EPOCH_PAUSE_SECONDS = float(os.environ.get("MODEL_BUILDER_EPOCH_PA
 CELERY_BEAT_SCHEDULE["assessment-attempts-overdue"] = {
     "task": "assessments.tasks.attempts_overdue_submit_task",
     "schedule": float(os.environ.get("ATTEMPT_SWEEP_SECONDS", "30")),
+}
+
+# xAPI: learning events sent as statements to the programme's learning record store. Off
+# unless XAPI_LRS_URL is set (the LRS's base, e.g. https://lrs.example.org/xAPI/): nothing
+# is recorded for sending while it is empty.
+XAPI_LRS_URL = os.environ.get("XAPI_LRS_URL", "")
+XAPI_LRS_USERNAME = os.environ.get("XAPI_LRS_USERNAME", "")
+XAPI_LRS_PASSWORD = os.environ.get("XAPI_LRS_PASSWORD", "")
+# Actors are accounts on this home page named by a keyed hash of the user id: the LRS can
+# follow one resident across statements but never learns who they are.
+XAPI_HOMEPAGE = os.environ.get("XAPI_HOMEPAGE", WAGTAILADMIN_BASE_URL)
+XAPI_ACTOR_KEY = os.environ.get("XAPI_ACTOR_KEY", "")  # empty: derived from SECRET_KEY
+XAPI_TIMEOUT_SECONDS = float(os.environ.get("XAPI_TIMEOUT_SECONDS", "10"))
+# An LRS that is down is tried again after base * 2**tries seconds, at most max.
+XAPI_RETRY_BASE_SECONDS = float(os.environ.get("XAPI_RETRY_BASE_SECONDS", "5"))
+XAPI_RETRY_MAX_SECONDS = float(os.environ.get("XAPI_RETRY_MAX_SECONDS", "600"))
+XAPI_QUEUE = os.environ.get("XAPI_QUEUE", "batch")
+
+# The REST API (api/): personal bearer tokens or the browser's session, the same access
+# rules as the pages, OpenAPI 3 from drf-spectacular with Swagger UI served from the sidecar
+# package (nothing fetched from a CDN; the split view keeps the page under the CSP).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": os.environ.get("API_RATE_PER_USER", "600/min")},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Artefact API",
+    "DESCRIPTION": (
+        "Courses, progress, lab runs, cohort runs, the gradebook and the question bank. "
+        "A token acts as its owner: the same access rules as the pages apply."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "PREPROCESSING_HOOKS": ["api.schema.only_our_endpoints"],
 }

@@ -1,21 +1,17 @@
 from django.contrib import admin
-from django.http import HttpResponse
 from django.urls import include, path
-from django.views.decorators.http import require_GET
 from django.views.generic import RedirectView
 from wagtail import urls as wagtail_urls
 from wagtail import views as wagtail_views
 from wagtail.admin import urls as wagtailadmin_urls
 
-
-@require_GET
-def health(request):
-    """Liveness for load balancers and the run command: the web process answers."""
-    return HttpResponse("ok", content_type="text/plain")
-
+from config import ops
 
 urlpatterns = [
-    path("healthz", health, name="health"),
+    # Liveness, readiness and Prometheus metrics (config.ops).
+    path("healthz", ops.liveness, name="health"),
+    path("readyz", ops.readiness, name="readiness"),
+    path("metrics", ops.metrics, name="metrics"),
     path("accounts/", include("accounts.urls")),
     path("labs/", include("labs.urls")),
     path("deid-lab/", include("deid_lab.urls")),
@@ -28,6 +24,7 @@ urlpatterns = [
     path("learn/", include("curriculum.urls")),
     path("assess/", include("assessments.urls")),
     path("grading/", include("grading.urls")),
+    path("api/", include("api.urls")),
     path("certificates/", include("grading.verification_urls")),
     # One login page for the whole site: the Django admin's own is sent to ours.
     path(

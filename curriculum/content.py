@@ -64,6 +64,31 @@ class LabSpec:
     explainer_keys: list[str] = field(default_factory=list)
     slice_default: int | None = None
     questions: list[str] = field(default_factory=list)
+    # Further offers beside the first (e.g. an attack and random noise of the same size):
+    # each {"perturbation_key", "severity_max", "severity_default"}.
+    more_perturbations: list[dict] = field(default_factory=list)
+
+    def offers(self) -> list[dict]:
+        """Every offer as {"perturbation", "severity_max", "severity_default"}."""
+        first = (
+            [
+                {
+                    "perturbation": self.perturbation_key,
+                    "severity_max": self.severity_max,
+                    "severity_default": self.severity_default,
+                }
+            ]
+            if self.perturbation_key
+            else []
+        )
+        return first + [
+            {
+                "perturbation": more["perturbation_key"],
+                "severity_max": more.get("severity_max"),
+                "severity_default": more.get("severity_default"),
+            }
+            for more in self.more_perturbations
+        ]
 
 
 def lab_block_title(block: dict) -> str:

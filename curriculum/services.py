@@ -287,21 +287,9 @@ def _page_write(
 
 def _lab_exercise_ensure(lab: LabSpec) -> LabExercise:
     """The exercise with this title; made from the content only if missing (never overwritten)."""
-    offers = (
-        [
-            {
-                "type": "perturbation",
-                "value": {
-                    "perturbation": lab.perturbation_key,
-                    "severity_min": None,
-                    "severity_max": lab.severity_max,
-                    "severity_default": lab.severity_default,
-                },
-            }
-        ]
-        if lab.perturbation_key
-        else []
-    )
+    offers = [
+        {"type": "perturbation", "value": {"severity_min": None, **offer}} for offer in lab.offers()
+    ]
     exercise, _created = LabExercise.objects.get_or_create(
         title=lab.title,
         defaults={

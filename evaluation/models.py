@@ -8,6 +8,8 @@ without running the model again.
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -19,7 +21,7 @@ from wagtail.fields import RichTextField
 from evaluation.cohorts import COHORTS, WITH_MARKER, cohort_choices
 from runs.models import DurableRun, RunPolicy, RunStatus
 from zoo.perturbations.registry import PERTURBATIONS, perturbation_choices
-from zoo.registry import model_choices
+from zoo.registry import model_choices, model_title
 
 
 class CohortExerciseKind(models.TextChoices):
@@ -109,6 +111,16 @@ class CohortExercise(models.Model):
         return [line.strip() for line in self.questions.splitlines() if line.strip()]
 
     @property
+    def question_prompts(self) -> list[tuple[str, str]]:
+        """(stable id, prompt) per question; the id keys the resident's answer. Questions are
+        lines of text, so the id is drawn from the words: reordering keeps each answer with
+        its question, rewording one retires its answers (kept with the old prompt)."""
+        return [
+            (hashlib.sha256(prompt.encode()).hexdigest()[:12], prompt)
+            for prompt in self.question_list
+        ]
+
+    @property
     def severity_values(self) -> list[float]:
         return severities_parse(self.severities) if self.severities else []
 
@@ -187,12 +199,25 @@ class CohortRun(DurableRun):
     conditions = models.JSONField(default=list)
     seed = models.PositiveIntegerField(default=0)
     summary = models.JSONField(default=dict, blank=True)
+    # The resident's answers to the exercise's questions: {question id: {"prompt", "answer"}};
+    # the prompt is kept so an answer still reads right after the educator edits a question.
+    answers = models.JSONField(default=dict, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(DurableRun.Meta):
         pass
 
     def __str__(self) -> str:
         return f"Cohort run {self.pk} ({self.get_status_display()})"
+
+    @property
+    def model_title(self) -> str:
+        return model_title(self.model_key)
+
+    @property
+    def cohort_title(self) -> str:
+        spec = COHORTS.get(self.cohort_key)
+        return spec.title if spec else self.cohort_key
 
     @classmethod
     def run_policy(cls) -> RunPolicy:

@@ -35,6 +35,12 @@ def may_cancel_run(user, run) -> bool:
     return roles.may_cancel_run(user, run)
 
 
+@rule("evaluation.answer_run")
+def may_answer_run(user, run) -> bool:
+    """Only the resident who ran it answers the questions about a run (it is their work)."""
+    return run.user_id == user.pk
+
+
 @rule_filter("evaluation.runs")
 def runs_visible(user) -> Q:
     """The cohort runs this user may list (equivalent to "evaluation.view_run")."""

@@ -50,11 +50,18 @@ def positive_probability(output) -> float:
 
 
 def perturbed_image(
-    image: np.ndarray, *, perturbation_key: str | None, severity: float | None, seed: int
+    image: np.ndarray,
+    *,
+    perturbation_key: str | None,
+    severity: float | None,
+    seed: int,
+    pixel_spacing_mm: float,
 ) -> np.ndarray:
+    """The case after the perturbation, measured on the cohort's own pixel size (the
+    sinogram-domain CT perturbations need it: a 64-pixel patch at 1.4 mm is not a body)."""
     if perturbation_key is None or severity is None:
         return image
-    perturbation = perturbation_get(perturbation_key)
+    perturbation = perturbation_get(perturbation_key).at_pixel_spacing(pixel_spacing_mm)
     if severity <= perturbation.severity_min:
         return image
     return perturbation.apply(image, severity=severity, seed=seed)
@@ -97,6 +104,7 @@ def condition_score(
             perturbation_key=perturbation_key,
             severity=severity,
             seed=seed + index,
+            pixel_spacing_mm=cohort.pixel_spacing_mm,
         )
         results.append(
             case_score(

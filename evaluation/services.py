@@ -46,7 +46,8 @@ from evaluation.scoring import (
     model_fingerprint,
     perturbed_image,
 )
-from runs.models import ACTIVE_STATUSES
+from runs.answers import AnswersRefused, run_answers_collect
+from runs.models import ACTIVE_STATUSES, RunStatus
 from runs.services import RunFailed, run_enqueue_on_commit, run_execute
 from zoo.base import Task, ZooError
 from zoo.perturbations.registry import perturbation_get
@@ -319,6 +320,7 @@ def _worst_cases(*, run: CohortRun, model, variants, results) -> list[dict]:
             perturbation_key=run.perturbation_key or None,
             severity=last["severity"],
             seed=run.seed + index,
+            pixel_spacing_mm=after_cohort.pixel_spacing_mm,
         )
         organ = str(before_cohort.organ[index])
         entry = {
@@ -376,3 +378,20 @@ def _cohort_run_store(held: CohortRun, *, reference, results, summary, worst) ->
             if content:
                 getattr(row, name).save(f"{name}.png", ContentFile(content), save=False)
         row.save()
+
+
+def cohort_run_answers_save(*, run: CohortRun, answers: dict[str, str]) -> CohortRun:
+    """Keep the resident's answers to the exercise's questions on the run (see
+    runs.answers): the questions ask about this run's result, so they are answered beside it,
+    once it is in."""
+    if run.status != RunStatus.SUCCEEDED:
+        raise CohortRunRefused(_("The questions are about the result: answer once it is in."))
+    try:
+        run.answers = run_answers_collect(
+            prompts=dict(run.exercise.question_prompts), answers=answers
+        )
+    except AnswersRefused as refusal:
+        raise CohortRunRefused(str(refusal)) from refusal
+    run.answered_at = timezone.now()
+    run.save(update_fields=["answers", "answered_at"])
+    return run

@@ -10,6 +10,7 @@ urlpatterns = [
     path("runs/<int:run_pk>/", views.cohort_run_detail, name="run_detail"),
     path("runs/<int:run_pk>/status/", views.cohort_run_status, name="run_status"),
     path("runs/<int:run_pk>/cancel/", views.cohort_run_cancel, name="run_cancel"),
+    path("runs/<int:run_pk>/answers/", views.cohort_run_answers, name="run_answers"),
     path("runs/<int:run_pk>/measure/", views.measure_page, name="measure"),
     path("runs/<int:run_pk>/measure/live/", views.measure_live, name="measure_live"),
     path("runs/<int:run_pk>/roc.svg", views.roc_plot, name="roc_plot"),

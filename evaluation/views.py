@@ -18,6 +18,7 @@ from evaluation.forms import CohortRunForm, OperatingPointForm
 from evaluation.measures.base import OperatingPoint
 from evaluation.measures.calibration import BINS
 from evaluation.models import CohortExercise, CohortExerciseKind, CohortWorstCase
+from runs.answers import run_answers_rows
 from runs.views import run_cancel_response, run_progress_context, run_status_response
 from zoo.perturbations.registry import PERTURBATIONS
 
@@ -52,6 +53,11 @@ def _run_context(request, run) -> dict:
         "worst_cases": list(run.worst_cases.all()) if run.status == "succeeded" else [],
         "is_sweep": run.kind == CohortExerciseKind.SWEEP,
         "is_shortcut": run.kind == CohortExerciseKind.SHORTCUT,
+        "may_answer": run.status == "succeeded"
+        and permissions.may(request.user, "evaluation.answer_run", run),
+        "questions": run_answers_rows(
+            prompts=run.exercise.question_prompts, answers=run.answers or {}
+        ),
         **run_progress_context(
             run=run, namespace="evaluation", result_template="evaluation/_cohort_run_result.html"
         ),
@@ -85,6 +91,26 @@ def cohort_run_cancel(request, run_pk: int):
         request.user, "evaluation.cancel_run", selectors.cohort_run_by_pk(run_pk)
     )
     return run_cancel_response(request, run=run, redirect_to="evaluation:run_detail", run_pk=run.pk)
+
+
+@login_required
+@require_POST
+def cohort_run_answers(request, run_pk: int):
+    """The resident's answers to the lab's questions, kept on the run."""
+    run = permissions.access_or_404(
+        request.user, "evaluation.answer_run", selectors.cohort_run_by_pk(run_pk)
+    )
+    answers = {
+        question_id: request.POST.get(f"answer-{question_id}", "")
+        for question_id, _prompt in run.exercise.question_prompts
+    }
+    try:
+        services.cohort_run_answers_save(run=run, answers=answers)
+    except services.CohortRunRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, "Your answers were saved with this run.")
+    return redirect("evaluation:run_detail", run_pk=run.pk)
 
 
 @login_required

@@ -25,10 +25,10 @@ from zoo.base import (
     DetectionOutput,
     ImageVolume,
     ModelOutput,
+    PromptableModel,
     SegmentationOutput,
     ZooError,
 )
-from zoo.ct_tissue import dice_per_class
 from zoo.explainers.base import Explainer, SaliencyMap, explanation_input
 from zoo.explainers.registry import EXPLAINERS, explainer_get
 from zoo.explainers.sanity import (
@@ -61,6 +61,8 @@ class LabRequest:
     seed: int = 0
     explainer_keys: tuple[str, ...] = ()
     sanity_check: bool = False
+    # Prompt labs: the resident's box (column0, row0, column1, row1) in pixel indices.
+    box: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -145,8 +147,10 @@ def _volume(model, image: np.ndarray, source: SourceSlice) -> ImageVolume:
     )
 
 
-def _predict(model, image: np.ndarray, source: SourceSlice) -> ModelOutput:
+def _predict(model, image: np.ndarray, source: SourceSlice, box=None) -> ModelOutput:
     try:
+        if box is not None:
+            return model.predict_prompted(_volume(model, image, source), box=box)
         return model.predict(_volume(model, image, source))
     except ZooError as error:
         raise IncompatibleInput(str(error)) from error
@@ -268,15 +272,11 @@ def _perturb(
             source=source,
             epsilon=request.severity,
         )
-    if hasattr(perturbation, "field_of_view_mm"):
-        # Projection-domain CT physics (low dose, metal, beam hardening) needs the size of a
-        # pixel in mm; the registered instance assumes a 36 cm field of view, this slice
-        # knows its own from Pixel Spacing.
-        perturbation = copy.copy(perturbation)
-        rows, columns = source.pixels.shape
-        perturbation.field_of_view_mm = max(
-            rows * source.pixel_spacing_mm[0], columns * source.pixel_spacing_mm[1]
-        )
+    # Projection-domain CT physics (low dose, metal, beam hardening) needs the size of a
+    # pixel in mm: this slice knows its own from Pixel Spacing (the geometric mean of the
+    # two, as the projector steps in square pixels).
+    row_mm, column_mm = source.pixel_spacing_mm
+    perturbation = perturbation.at_pixel_spacing(float(np.sqrt(row_mm * column_mm)))
     try:
         return perturbation.apply(source.pixels, severity=request.severity, seed=request.seed)
     except VolumeRequired:
@@ -379,6 +379,20 @@ def network_passes_check(estimate: PassEstimate, *, limit: int) -> None:
     )
 
 
+def _dice_per_class(
+    predicted: np.ndarray, reference: np.ndarray, class_names: tuple[str, ...]
+) -> dict[str, float]:
+    """Dice of each of the model's own classes present in either map (absent in both is
+    skipped), named by the model: a brain mask's classes are not the tissue model's."""
+    scores = {}
+    for index, name in enumerate(class_names):
+        p, r = predicted == index, reference == index
+        denominator = int(p.sum()) + int(r.sum())
+        if denominator:
+            scores[name] = float(2.0 * np.logical_and(p, r).sum() / denominator)
+    return scores
+
+
 def _output_metrics(original: ModelOutput, perturbed: ModelOutput | None) -> dict[str, float]:
     metrics: dict[str, float] = {}
 
@@ -399,7 +413,7 @@ def _output_metrics(original: ModelOutput, perturbed: ModelOutput | None) -> dic
             metrics.update(_output_metrics(original.case, perturbed.case if perturbed else None))
         metrics["mean confidence, original"] = float(original.confidence.mean())
         if perturbed is not None:
-            agreement = dice_per_class(perturbed.labels, original.labels)
+            agreement = _dice_per_class(perturbed.labels, original.labels, original.class_names)
             for index_name, value in agreement.items():
                 metrics[f"dice vs original: {index_name}"] = value
             metrics["mean dice vs original"] = float(np.mean(list(agreement.values())))
@@ -452,9 +466,17 @@ def _seg_frames(path: str, modified: float) -> tuple[dict[str, int], dict[tuple[
         str(item.SegmentLabel).strip().lower(): int(item.SegmentNumber)
         for item in header.SegmentSequence
     }
+    # A SEG with one segment may say so once, in the shared functional groups (highdicom
+    # does), instead of in every frame.
+    shared = header.get("SharedFunctionalGroupsSequence", [None])[0]
     frames = {}
     for index, frame in enumerate(header.PerFrameFunctionalGroupsSequence):
-        number = int(frame.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
+        identification = frame.get("SegmentIdentificationSequence") or (
+            shared.get("SegmentIdentificationSequence") if shared is not None else None
+        )
+        if not identification:
+            continue
+        number = int(identification[0].ReferencedSegmentNumber)
         for derivation in frame.get("DerivationImageSequence", []):
             for source in derivation.get("SourceImageSequence", []):
                 frames[(str(source.ReferencedSOPInstanceUID), number)] = index
@@ -518,6 +540,53 @@ def _truth_metrics(result: LabResult, seg_paths: list[Path]) -> dict[str, float]
     return metrics
 
 
+def _prompt_truth_metrics(result: LabResult, seg_paths: list[Path]) -> dict[str, float]:
+    """A promptable model has no classes: its mask is compared with the library's label
+    that fills most of the resident's box on this image (e.g. the kidney the box was drawn
+    round). Also the share of the mask outside the box: a mask that spills out of its
+    prompt has found something else."""
+    box = result.request.box
+    original = result.prediction_original
+    rows, columns = original.labels.shape
+    column0, row0 = max(0, int(np.floor(box[0]))), max(0, int(np.floor(box[1])))
+    column1, row1 = min(columns - 1, int(np.ceil(box[2]))), min(rows - 1, int(np.ceil(box[3])))
+    inside = np.zeros((rows, columns), bool)
+    inside[row0 : row1 + 1, column0 : column1 + 1] = True
+    predictions = {"original": original, "perturbed": result.prediction_perturbed}
+    metrics = {}
+    for which, prediction in predictions.items():
+        if prediction is None:
+            continue
+        mask = prediction.labels > 0
+        metrics[f"mask area (pixels), {which}"] = float(mask.sum())
+        metrics[f"share of the mask outside the box, {which}"] = (
+            float((mask & ~inside).sum()) / float(mask.sum()) if mask.any() else 0.0
+        )
+    labels = {
+        label
+        for path in seg_paths
+        for label in _seg_frames(str(path), Path(path).stat().st_mtime)[0]
+    }
+    masks = seg_truth_masks(
+        seg_paths=seg_paths,
+        source_uid=str(result.source.dataset.SOPInstanceUID),
+        labels=labels,
+        shape=(rows, columns),
+    )
+    filled = {label: int((truth & inside).sum()) for label, truth in masks.items()}
+    if not filled or max(filled.values()) == 0:
+        return metrics
+    label = max(filled, key=filled.get)
+    truth = masks[label]
+    for which, prediction in predictions.items():
+        if prediction is not None:
+            metrics[f"dice vs library label: {label}, {which}"] = binary_dice(
+                prediction.labels > 0, truth
+            )
+    metrics[f"share of the box filled by {label}"] = filled[label] / float(inside.sum())
+    return metrics
+
+
 def lab_compute(
     *,
     request: LabRequest,
@@ -540,6 +609,8 @@ def lab_compute(
     except UnknownModel as error:
         raise IncompatibleInput(str(error)) from error
     on_progress(5, "Loading the image")
+    if model.input_spec.dimensions != 2 and (request.explainer_keys or _attacks(request)):
+        raise IncompatibleInput(volume_model_refusal(model))
     try:
         network = _trainable_network(model) if request.explainer_keys or _attacks(request) else None
     except ZooError as error:
@@ -560,15 +631,23 @@ def lab_compute(
             limit=max_network_passes,
         )
     source = slice_load(paths=paths, slice_index=request.slice_index)
-    if model.input_spec.dimensions != 2:
-        raise IncompatibleInput(
-            f"{model.title} reads a whole volume; this lab runs a model on one image."
-        )
     if source.modality not in model.input_spec.modalities and not (
         {source.modality, model.modality} <= {"CR", "DX"}
     ):
         raise IncompatibleInput(
             f"{model.title} reads {model.modality}; this study is {source.modality}."
+        )
+    if request.box is not None and not isinstance(model, PromptableModel):
+        raise IncompatibleInput(f"{model.title} does not take a box; choose a promptable model.")
+    if model.input_spec.dimensions != 2:
+        return _volume_lab_compute(
+            model=model,
+            request=request,
+            source=source,
+            paths=paths,
+            seg_paths=seg_paths,
+            on_progress=on_progress,
+            on_partial=on_partial,
         )
     original = source.pixels
     on_progress(15, "Running the model on the original")
@@ -576,7 +655,7 @@ def lab_compute(
         request=request,
         source=source,
         original=original,
-        prediction_original=_predict(model, original, source),
+        prediction_original=_predict(model, original, source, request.box),
     )
     if request.perturbation_key:  # break-it labs, and explain labs that offer a perturbation
         title = lab_perturbation_get(request.perturbation_key).title
@@ -585,18 +664,13 @@ def lab_compute(
             model=model, network=network, request=request, source=source, paths=paths
         )
         on_progress(45, "Running the model on the perturbed image")
-        result.prediction_perturbed = _predict(model, result.perturbed, source)
+        result.prediction_perturbed = _predict(model, result.perturbed, source, request.box)
     result.metrics = _output_metrics(result.prediction_original, result.prediction_perturbed)
-    result.metrics.update(_truth_metrics(result, list(seg_paths)))
-    if result.perturbed is not None:
-        change = result.perturbed - original
-        peak = float(original.max() - original.min()) or 1.0
-        mse = float(np.mean(change.astype(np.float64) ** 2))
-        result.metrics["largest pixel change (modality units)"] = float(np.abs(change).max())
-        result.metrics["RMS pixel change (modality units)"] = float(np.sqrt(mse))
-        result.metrics["PSNR of the perturbed image (dB)"] = (
-            float(10 * np.log10(peak**2 / mse)) if mse > 0 else float("inf")
-        )
+    if request.box is not None:
+        result.metrics.update(_prompt_truth_metrics(result, list(seg_paths)))
+    else:
+        result.metrics.update(_truth_metrics(result, list(seg_paths)))
+    result.metrics.update(_pixel_change_metrics(result))
     if on_partial is not None:
         on_partial(result)
     images = {"original": original}
@@ -656,6 +730,151 @@ def lab_compute(
             )
             result.metrics[f"{checker.title}: SSIM, all weights scrambled"] = last.ssim
     result.metrics = finite_metrics(result.metrics)
+    return result
+
+
+def _pixel_change_metrics(result: LabResult) -> dict[str, float]:
+    if result.perturbed is None:
+        return {}
+    original = result.original
+    change = result.perturbed - original
+    peak = float(original.max() - original.min()) or 1.0
+    mse = float(np.mean(change.astype(np.float64) ** 2))
+    return {
+        "largest pixel change (modality units)": float(np.abs(change).max()),
+        "RMS pixel change (modality units)": float(np.sqrt(mse)),
+        "PSNR of the perturbed image (dB)": (
+            float(10 * np.log10(peak**2 / mse)) if mse > 0 else float("inf")
+        ),
+    }
+
+
+def volume_model_refusal(model) -> str:
+    return (
+        f"{model.title} reads a whole volume: a lab runs it on the series and perturbs the "
+        "series, but draws no saliency maps and runs no adversarial attack on it."
+    )
+
+
+def _series_volume(*, paths: list[Path], source: SourceSlice) -> tuple[ImageVolume, int]:
+    """The whole series as the zoo reads it (slices, rows, columns in LPS order) and the
+    index in it of the image the resident chose, found by its pixels: the shown image and
+    the model's slice must be the same picture, not just the same number."""
+    from zoo.series import volume_from_files
+
+    try:
+        volume = volume_from_files(paths=paths)
+    except ZooError as error:
+        raise IncompatibleInput(str(error)) from error
+    shape = source.pixels.shape
+    differences = [
+        float(np.abs(volume.pixels[k] - source.pixels).max())
+        if volume.pixels[k].shape == shape
+        else float("inf")
+        for k in range(volume.slice_count)
+    ]
+    shown = int(np.argmin(differences))
+    if differences[shown] > 1e-3 * (float(np.abs(source.pixels).max()) + 1.0):
+        raise IncompatibleInput(
+            "This lab shows a volume model's result on the series' own images; this series "
+            "is stored in a plane the model reorients, so the two cannot be shown together."
+        )
+    return volume, shown
+
+
+def _slice_of(output: ModelOutput, index: int) -> ModelOutput:
+    """A volume model's segmentation on one slice (what the lab draws and compares)."""
+    if not isinstance(output, SegmentationOutput) or output.labels.ndim != 3:
+        return output
+    return SegmentationOutput(
+        labels=output.labels[index],
+        confidence=output.confidence[index],
+        class_names=output.class_names,
+        case=output.case,
+    )
+
+
+def _volume_metrics(
+    original: ModelOutput, perturbed: ModelOutput | None, *, spacing_mm
+) -> dict[str, float]:
+    """Whole-volume figures a slice cannot show: each structure's volume, and its overlap
+    with the original's over every slice."""
+    if not isinstance(original, SegmentationOutput) or original.labels.ndim != 3:
+        return {}
+    voxel_ml = float(np.prod(spacing_mm)) / 1000.0
+    metrics = {}
+    for index, name in enumerate(original.class_names[1:], start=1):
+        metrics[f"{name} volume (mL), original"] = (
+            float((original.labels == index).sum()) * voxel_ml
+        )
+        if perturbed is not None:
+            metrics[f"{name} volume (mL), perturbed"] = (
+                float((perturbed.labels == index).sum()) * voxel_ml
+            )
+            metrics[f"dice vs original, whole volume: {name}"] = binary_dice(
+                perturbed.labels == index, original.labels == index
+            )
+    return metrics
+
+
+def _volume_lab_compute(
+    *,
+    model,
+    request: LabRequest,
+    source: SourceSlice,
+    paths: list[Path],
+    seg_paths,
+    on_progress: ProgressCallback,
+    on_partial,
+) -> LabResult:
+    """A lab on a volume model (deepbet reads a whole head): the series is read, perturbed
+    as a volume (slice k with seed + k), run through the model before and after, and shown
+    on the image the resident chose; the metrics add the whole-volume figures."""
+    on_progress(10, "Reading the whole series")
+    volume, shown = _series_volume(paths=paths, source=source)
+    on_progress(20, "Running the model on the original series")
+    try:
+        original_output = model.predict(volume)
+    except ZooError as error:
+        raise IncompatibleInput(str(error)) from error
+    result = LabResult(
+        request=request,
+        source=source,
+        original=volume.pixels[shown],
+        prediction_original=_slice_of(original_output, shown),
+    )
+    perturbed_output = None
+    if request.perturbation_key:
+        perturbation = lab_perturbation_get(request.perturbation_key)
+        if source.modality not in perturbation.modalities:
+            raise IncompatibleInput(f"{perturbation.title} does not apply to {source.modality}.")
+        on_progress(45, f"Applying {perturbation.title.lower()} to every image")
+        perturbation = perturbation.at_pixel_spacing(
+            float(np.sqrt(volume.spacing_mm[1] * volume.spacing_mm[2]))
+        )
+        changed = perturbation.apply(volume.pixels, severity=request.severity, seed=request.seed)
+        perturbed_volume = ImageVolume(
+            pixels=changed,
+            spacing_mm=volume.spacing_mm,
+            modality=volume.modality,
+            description=volume.description,
+        )
+        on_progress(60, "Running the model on the perturbed series")
+        try:
+            perturbed_output = model.predict(perturbed_volume)
+        except ZooError as error:
+            raise IncompatibleInput(str(error)) from error
+        result.perturbed = changed[shown]
+        result.prediction_perturbed = _slice_of(perturbed_output, shown)
+    result.metrics = _output_metrics(result.prediction_original, result.prediction_perturbed)
+    result.metrics.update(
+        _volume_metrics(original_output, perturbed_output, spacing_mm=volume.spacing_mm)
+    )
+    result.metrics.update(_truth_metrics(result, list(seg_paths)))
+    result.metrics.update(_pixel_change_metrics(result))
+    result.metrics = finite_metrics(result.metrics)
+    if on_partial is not None:
+        on_partial(result)
     return result
 
 

@@ -22,6 +22,9 @@ class LabRunForm(forms.Form):
         required=False, choices=explainer_choices, label=_("Explainers")
     )
     explainers_shown = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    # Prompt labs: the marks the resident drew in the lab's viewer, as the viewer posts them
+    # (JSON); the service finds the box and refuses anything else.
+    prompt = forms.CharField(required=False, max_length=20_000, widget=forms.HiddenInput)
 
     def chosen_explainer_keys(self) -> list[str] | None:
         if not self.cleaned_data.get("explainers_shown"):

@@ -20,6 +20,7 @@ from labs.computation import (
     lab_network_passes,
     model_cascade_blocks,
     network_passes_check,
+    volume_model_refusal,
 )
 from labs.offers import (
     PerturbationOffer,
@@ -29,13 +30,15 @@ from labs.offers import (
 )
 from runs.models import DurableRun, RunPolicy, RunStatus
 from zoo.explainers.registry import EXPLAINERS, explainer_choices
-from zoo.registry import UnknownModel, model_choices, model_get
+from zoo.perturbations.registry import PERTURBATIONS
+from zoo.registry import UnknownModel, model_choices, model_get, model_title
 
 
 class LabKind(models.TextChoices):
     RUN_AND_INSPECT = "run-and-inspect", _("Run and inspect: run a model on a study and read it")
     BREAK_IT = "break-it", _("Break it: perturb a study and watch the model's output change")
     EXPLAIN = "explain", _("Explain it: saliency maps and the weight-randomisation check")
+    PROMPT = "prompt", _("Prompt it: draw a box on the study, get the model's mask")
 
 
 class PerturbationOfferBlock(blocks.StructBlock):
@@ -95,6 +98,14 @@ class LabExerciseAdminForm(WagtailAdminModelForm):
         label=_("Explainers offered"),
         help_text=_("Saliency methods computed with the run (break-it and explain labs)."),
     )
+
+
+def _perturbation_fits(perturbation, modality: str) -> bool:
+    """Whether the perturbation applies to the model's modality (CR and DX are one kind of
+    image: a projection radiograph)."""
+    radiograph = {"CR", "DX"}
+    modalities = set(perturbation.modalities)
+    return modality in modalities or (modality in radiograph and bool(modalities & radiograph))
 
 
 class LabExercise(models.Model):
@@ -167,13 +178,30 @@ class LabExercise(models.Model):
         whose passes through the network exceed settings.LAB_RUN_MAX_NETWORK_PASSES (the
         run would hit its time limit every time), said in the author's terms."""
         super().clean()
-        keys = [key for key in self.explainer_keys or [] if key in EXPLAINERS]
-        if not keys:
-            return
         try:
             model = model_get(self.model_key)
         except UnknownModel:
             return  # the model field reports it
+        wrong = [
+            offer.perturbation.title
+            for offer in self.offers
+            if not _perturbation_fits(offer.perturbation, model.modality)
+        ]
+        if wrong:
+            raise ValidationError(
+                {
+                    "perturbations": _("%(titles)s cannot change a %(modality)s image.")
+                    % {"titles": ", ".join(wrong), "modality": model.modality}
+                }
+            )
+        if model.input_spec.dimensions != 2:
+            # A volume model (deepbet) runs on the whole series: no maps, no attacks.
+            adversarial = [offer.key for offer in self.offers if offer.is_adversarial]
+            if self.kind == LabKind.EXPLAIN or self.explainer_keys or adversarial:
+                raise ValidationError({"model_key": volume_model_refusal(model)})
+        keys = [key for key in self.explainer_keys or [] if key in EXPLAINERS]
+        if not keys:
+            return
         sanity_check = self.kind == LabKind.EXPLAIN
         estimate = lab_network_passes(
             explainer_keys=keys,
@@ -244,8 +272,16 @@ class LabExercise(models.Model):
 
     @property
     def offers_perturbation(self) -> bool:
-        """Break-it labs, and explain labs with an offer (maps of original and perturbed)."""
-        return self.needs_perturbation or (self.kind == LabKind.EXPLAIN and bool(self.offers))
+        """Break-it labs, and explain or prompt labs with an offer (the original and the
+        perturbed image side by side)."""
+        return self.needs_perturbation or (
+            self.kind in (LabKind.EXPLAIN, LabKind.PROMPT) and bool(self.offers)
+        )
+
+    @property
+    def perturbation_optional(self) -> bool:
+        """A prompt lab may run on the original alone: the box is the experiment there."""
+        return self.kind == LabKind.PROMPT
 
 
 # Lab runs are durable runs (runs.models); the names below are kept for the code that
@@ -309,6 +345,22 @@ class LabRun(DurableRun):
     @property
     def output_fields(self) -> tuple[str, ...]:
         return ("original_image", "perturbed_image", "original_overlay", "perturbed_overlay")
+
+    # Names a person reads (keys are for URLs and code): what the page says the run used.
+    @property
+    def perturbation_title(self) -> str:
+        key = self.parameters.get("perturbation_key", "")
+        perturbation = PERTURBATIONS.get(key)
+        return perturbation.title if perturbation else key
+
+    @property
+    def model_title(self) -> str:
+        return model_title(self.parameters.get("model_key", ""))
+
+    @property
+    def study_title(self) -> str:
+        key = self.parameters.get("study_key", "")
+        return dict(lab_study_choices()).get(key, key)
 
 
 def _running_below_personal_limit(stale_before):

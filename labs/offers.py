@@ -149,7 +149,12 @@ def lab_study_choices() -> list[tuple[str, str]]:
     try:
         from studies.models import Study
 
-        indexed = Study.objects.exclude(key="").order_by("key").values_list("key", "title")
+        indexed = (
+            Study.objects.exclude(key="")
+            .exclude(is_quarantined=True)  # unreviewed pixels: not offered to any lesson
+            .order_by("key")
+            .values_list("key", "title")
+        )
         known = {key for key, _title in choices}
         choices += [(key, title or key) for key, title in indexed if key not in known]
     except DatabaseError:  # before migrations, e.g. during `manage.py check`

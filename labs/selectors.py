@@ -1,9 +1,12 @@
 """Reads for labs."""
 
+from functools import partial
 from pathlib import Path
 
 from accounts import permissions, roles
 from labs.models import LabRun, LabRunStatus
+from runs.answers import run_answers_rows
+from runs.files import local_path
 
 NON_IMAGE_MODALITIES = ("SEG", "SR", "RTSTRUCT", "PR", "KO")
 
@@ -35,7 +38,7 @@ def study_image_paths(*, study_key: str) -> list[Path]:
     number images in); built-in samples first, then the library index. StudyNotFound
     when neither knows the key."""
     from studies.models import Instance
-    from studies.selectors import SAMPLE_STUDIES, StudyNotFound, library_root
+    from studies.selectors import SAMPLE_STUDIES, StudyNotFound, library_file_local
 
     sample = SAMPLE_STUDIES.get(study_key)
     if sample is not None:
@@ -43,13 +46,39 @@ def study_image_paths(*, study_key: str) -> list[Path]:
     series = _study_image_series(study_key)
     if series is None:
         raise StudyNotFound(f"No study {study_key!r} in the library.")
-    root = library_root()
     return [
-        root / path
-        for path in Instance.objects.filter(series=series)
+        library_file_local(path, size=size)
+        for path, size in Instance.objects.filter(series=series)
         .order_by("instance_number", "sop_instance_uid")
-        .values_list("file_path", flat=True)
+        .values_list("file_path", "file_size")
     ]
+
+
+def study_image_sop_uids(*, study_key: str) -> list[str]:
+    """SOP Instance UIDs of the study's first image series, in `study_image_paths` order:
+    how a mark placed in the viewer (which names its image by UID) finds its image number.
+    Empty for built-in samples, which the viewer does not show through DICOMweb."""
+    series = _study_image_series(study_key)
+    if series is None:
+        return []
+    return list(
+        series.instances.order_by("instance_number", "sop_instance_uid").values_list(
+            "sop_instance_uid", flat=True
+        )
+    )
+
+
+def exercise_prompt_viewer(exercise) -> dict | None:
+    """What the lab block's viewer needs to let a resident draw a box on the exercise's
+    study: the study and series UIDs and the image to open on; None if not in the library."""
+    series = _study_image_series(exercise.study_key)
+    if series is None:
+        return None
+    return {
+        "study_uid": series.study.study_instance_uid,
+        "series_uid": series.series_instance_uid,
+        "slice": exercise_default_slice(exercise),
+    }
 
 
 def study_seg_paths(*, study_key: str) -> list[Path]:
@@ -58,20 +87,21 @@ def study_seg_paths(*, study_key: str) -> list[Path]:
     An exam's unreleased answer key is never ground truth for a lab: a lab's metrics and
     pictures would hand it to the resident running it (issue 13)."""
     from studies.models import Instance, Series
-    from studies.selectors import SAMPLE_STUDIES, library_root
+    from studies.selectors import SAMPLE_STUDIES, library_file_local
 
     if study_key in SAMPLE_STUDIES:
         return []
-    root = library_root()
     # Over studies.Series, the same for everyone; assessments declares it (an upper layer).
     keys = Series.objects.filter(
         permissions.visible_q(None, "assessments.unreleased_answer_keys")
     ).values("pk")
     return [
-        root / path
-        for path in Instance.objects.filter(series__study__key=study_key, series__modality="SEG")
+        library_file_local(path, size=size)
+        for path, size in Instance.objects.filter(
+            series__study__key=study_key, series__modality="SEG"
+        )
         .exclude(series__in=keys)
-        .values_list("file_path", flat=True)
+        .values_list("file_path", "file_size")
     ]
 
 
@@ -124,7 +154,6 @@ def lab_run_metrics_display(run: LabRun) -> list[tuple[str, str]]:
 
 def uploaded_model_usable(*, key: str):
     """The validated upload with this zoo key as a ZooModel, or None."""
-    from pathlib import Path
 
     from labs.models import UploadedModel, UploadedModelStatus
     from zoo.uploaded import UPLOAD_KEY_PREFIX, UploadedTorchScriptModel, UploadSpec
@@ -142,7 +171,7 @@ def uploaded_model_usable(*, key: str):
     return UploadedTorchScriptModel(
         key=row.zoo_key,
         title=f"{row.title} (uploaded)",
-        archive=Path(row.archive.path),
+        archive=partial(local_path, row.archive.name),
         sha256=row.archive_sha256,
         spec=UploadSpec.from_json(row.spec),
         author=str(row.uploaded_by),
@@ -188,6 +217,12 @@ def _viewer(run: LabRun, *, title: str, image: str, layers: list[tuple[str, str,
         if kind == "labelmap":
             layer["legend"] = run.summary.get("legend", [])
         overlays.append(layer)
+    prompt_box = (run.summary or {}).get("prompt_box")
+    if prompt_box:
+        # The resident's prompt as a layer of its own, drawn over the model's mask.
+        overlays.append(
+            {"type": "boxes", "label": "Your box (the prompt)", "boxes": [{"box": prompt_box}]}
+        )
     return {
         "title": title,
         "image_urls": json.dumps([_file_url(run, image)]),
@@ -312,24 +347,8 @@ def lab_run_result_display(run: LabRun) -> dict:
 
 
 def lab_run_questions(run: LabRun) -> list[dict]:
-    """The exercise's questions with this run's answers (answers to since-removed questions
-    are still shown, with the prompt they answered)."""
-    answers = run.answers or {}
-    rows = [
-        {
-            "id": question_id,
-            "prompt": prompt,
-            "answer": answers.get(question_id, {}).get("answer", ""),
-        }
-        for question_id, prompt in run.exercise.question_prompts
-    ]
-    current = {row["id"] for row in rows}
-    rows += [
-        {"id": question_id, "prompt": kept["prompt"], "answer": kept["answer"], "retired": True}
-        for question_id, kept in answers.items()
-        if question_id not in current
-    ]
-    return rows
+    """The exercise's questions with this run's answers."""
+    return run_answers_rows(prompts=run.exercise.question_prompts, answers=run.answers or {})
 
 
 def lab_own_model_choices(*, user) -> list[tuple[str, str]]:

@@ -39,6 +39,8 @@ from labs.models import (
     UploadedModelStatus,
 )
 from labs.offers import offer_validate
+from runs.answers import AnswersRefused, run_answers_collect
+from runs.files import local_path
 from runs.services import (
     RunFailed,
     RunTimedOut,
@@ -97,6 +99,55 @@ def _explainer_keys_validate(*, exercise: LabExercise, chosen) -> list[str]:
     return kept
 
 
+# The viewer's marks JSON (templates/viewer/viewer.html, answer_field) is small; a longer
+# text is not a box drawn by hand.
+PROMPT_MAX_CHARACTERS = 20_000
+
+
+def prompt_box_parse(*, exercise: LabExercise, prompt) -> tuple[int, list[float]]:
+    """(1-based image number, [column0, row0, column1, row1] in pixel indices) of the box
+    the resident drew in the lab's viewer, from the viewer's marks JSON (LabRunRefused).
+
+    The viewer gives corners with (0, 0) at the top-left corner of the first pixel; the
+    model takes pixel indices (centres), so half a pixel comes off. The last box drawn on
+    this study's image series is the prompt; its image is found by SOP Instance UID.
+    """
+    import json
+    import math
+
+    from labs.selectors import study_image_sop_uids
+
+    missing = LabRunRefused(_("Draw a box around the structure on the image first (Box tool)."))
+    if not prompt:
+        raise missing
+    if len(str(prompt)) > PROMPT_MAX_CHARACTERS:
+        raise LabRunRefused(_("Too many marks on the image; clear them and draw one box."))
+    try:
+        marks = json.loads(prompt).get("marks", [])
+    except (ValueError, AttributeError):
+        raise missing from None
+    uids = study_image_sop_uids(study_key=exercise.study_key)
+    if not isinstance(marks, list):
+        raise missing
+    boxes = [mark for mark in marks if isinstance(mark, dict) and mark.get("kind") == "box"]
+    for mark in reversed(boxes):
+        uid = mark.get("sopInstanceUID")
+        corners = mark.get("image")
+        if uid not in uids or not isinstance(corners, list) or len(corners) < 2:
+            continue
+        try:
+            (c0, r0), (c1, r1) = ((float(x), float(y)) for x, y in corners[:2])
+        except (TypeError, ValueError):
+            continue
+        if not all(math.isfinite(v) for v in (c0, r0, c1, r1)):
+            continue
+        box = [min(c0, c1) - 0.5, min(r0, r1) - 0.5, max(c0, c1) - 0.5, max(r0, r1) - 0.5]
+        if box[2] - box[0] < 3 or box[3] - box[1] < 3:
+            raise LabRunRefused(_("The box is too small: draw it around the whole structure."))
+        return uids.index(uid) + 1, [round(v, 2) for v in box]
+    raise missing
+
+
 def lab_run_parameters_validate(
     *,
     exercise: LabExercise,
@@ -106,6 +157,7 @@ def lab_run_parameters_validate(
     user=None,
     model_key=None,
     explainer_keys=None,
+    prompt=None,
 ) -> dict:
     """The run's parameters, checked against what the exercise offers (LabRunRefused).
 
@@ -136,6 +188,13 @@ def lab_run_parameters_validate(
         "perturbation_key": "",
         "severity": 0.0,
     }
+    if exercise.kind == LabKind.PROMPT:
+        # The box decides the image: it is drawn on one.
+        parameters["slice_number"], parameters["box"] = prompt_box_parse(
+            exercise=exercise, prompt=prompt
+        )
+        if perturbation_key in (None, ""):
+            return parameters
     # Break-it labs must perturb; an explain lab perturbs when it offers a perturbation,
     # so residents compare the maps of the original and the perturbed image.
     if exercise.offers_perturbation:
@@ -164,6 +223,7 @@ def lab_run_create(
     seed=None,
     model_key=None,
     explainer_keys=None,
+    prompt=None,
 ) -> LabRun:
     """Validate the request, store a QUEUED run and enqueue it once the row is committed."""
     if not exercise.is_runnable:
@@ -176,6 +236,7 @@ def lab_run_create(
         user=user,
         model_key=model_key,
         explainer_keys=explainer_keys,
+        prompt=prompt,
     )
     parameters["seed"] = int(seed) if seed is not None else secrets.randbelow(2**31)
     with transaction.atomic():
@@ -223,6 +284,7 @@ def lab_request_from_parameters(parameters: dict) -> LabRequest:
         seed=int(parameters.get("seed", 0)),
         explainer_keys=tuple(parameters.get("explainer_keys", ())),
         sanity_check=bool(parameters.get("sanity_check", False)),
+        box=tuple(parameters["box"]) if parameters.get("box") else None,
     )
 
 
@@ -351,6 +413,11 @@ def lab_outputs_render(result: LabResult, *, run_pk: int = 0) -> dict[str, bytes
                 picture = boxes_draw(picture.copy(), prediction.findings.boxes)
         elif isinstance(prediction, DetectionOutput):
             picture = boxes_draw(picture.copy(), prediction.boxes)
+        if request.box is not None:
+            column0, row0, column1, row1 = (round(v) for v in request.box)
+            picture = boxes_draw(
+                picture.copy(), [row0, column0, row1, column1], colour=(255, 200, 0)
+            )
         files[f"prediction-{which}-view.png"] = png_bytes(picture)
         for key in request.explainer_keys:
             saliency = result.saliency.get((key, which))
@@ -422,6 +489,8 @@ def lab_result_summary(result: LabResult) -> dict:
     }
     if result.prediction_perturbed is not None:
         summary["perturbed"] = prediction_summary(result.prediction_perturbed)
+    if result.request.box is not None:
+        summary["prompt_box"] = [float(v) for v in result.request.box]
     return summary
 
 
@@ -467,24 +536,14 @@ def _lab_run_store(
 
 
 def lab_run_answers_save(*, run: LabRun, answers: dict[str, str]) -> LabRun:
-    """Keep the resident's answers to the exercise's questions on the run.
-
-    Only the exercise's current questions are kept, each answer with its prompt; answers
-    are stored as typed (escaped when shown) and limited in length.
-    """
-    prompts = dict(run.exercise.question_prompts)
-    if not prompts:
-        raise LabRunRefused(_("This lab asks no questions."))
-    kept = {}
-    for question_id, prompt in prompts.items():
-        answer = str(answers.get(question_id, "")).strip()
-        if len(answer) > settings.LAB_RUN_ANSWER_MAX_CHARS:
-            raise LabRunRefused(
-                _("Please keep each answer under %(n)d characters.")
-                % {"n": settings.LAB_RUN_ANSWER_MAX_CHARS}
-            )
-        kept[question_id] = {"prompt": prompt, "answer": answer}
-    run.answers = kept
+    """Keep the resident's answers to the exercise's questions on the run (see
+    runs.answers for what is kept)."""
+    try:
+        run.answers = run_answers_collect(
+            prompts=dict(run.exercise.question_prompts), answers=answers
+        )
+    except AnswersRefused as refusal:
+        raise LabRunRefused(str(refusal)) from refusal
     run.answered_at = timezone.now()
     run.save(update_fields=["answers", "answered_at"])
     return run
@@ -564,7 +623,7 @@ def uploaded_model_validate(*, model_pk: int) -> UploadedModel:
     spec = UploadSpec.from_json(model.spec)
     sample = study_series_load(study_key=VALIDATION_SAMPLE_BY_MODALITY[spec.modality]).pixels[0]
     try:
-        verdict = upload_validate(archive=Path(model.archive.path), spec=spec, sample=sample)
+        verdict = upload_validate(archive=local_path(model.archive.name), spec=spec, sample=sample)
     except SandboxUnavailable as unavailable:
         # Never run the model outside the sandbox: the upload waits (PENDING) until an
         # administrator makes the sandbox work, and says why.

@@ -38,6 +38,7 @@ def lab_run_create(request, exercise_pk: int):
             slice_number=form.cleaned_data["slice_number"],
             model_key=form.cleaned_data["model_key"],
             explainer_keys=form.chosen_explainer_keys(),
+            prompt=form.cleaned_data["prompt"],
         )
     except services.LabRunRefused as refusal:
         messages.error(request, str(refusal))

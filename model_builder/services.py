@@ -29,6 +29,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -43,6 +44,7 @@ from model_builder.own_studies import (
 )
 from model_builder.splits import SPLITS, patients_on_both_sides, split_make
 from model_builder.trainer import AUGMENTATIONS, LEARNING_RATES
+from runs.files import publish, scratch_dir, storage_is_local
 from runs.models import ACTIVE_STATUSES
 from runs.services import RunFailed, run_enqueue_on_commit, run_execute
 
@@ -224,8 +226,28 @@ def training_run_create(*, user, title: str, raw_config: dict) -> TrainingRun:
 # --- Running ------------------------------------------------------------------------------
 
 
-def _media_path(relative: str) -> Path:
-    return Path(settings.MEDIA_ROOT) / relative
+def _checkpoint_fetch(*, run: TrainingRun, work_dir: Path) -> None:
+    """Bring the stored checkpoint into this worker's folder, where the object store holds
+    it (another host's attempt may have written it). On one machine's MEDIA_ROOT the
+    folder is the stored one already."""
+    if storage_is_local() or not run.checkpoint_path:
+        return
+    try:
+        stored = default_storage.open(run.checkpoint_path, "rb")
+    except FileNotFoundError:
+        return
+    staged = work_dir / "checkpoint.fetch"
+    with stored, staged.open("wb") as out:
+        shutil.copyfileobj(stored, out, length=1024 * 1024)
+    # The stored one wins over a local one: it is at least as far on (published each epoch).
+    os.replace(staged, work_dir / "checkpoint.pt")
+
+
+def _checkpoint_publish(*, run: TrainingRun, work_dir: Path) -> None:
+    """Keep the checkpoint of the epoch just finished where any worker can resume from it."""
+    checkpoint = work_dir / "checkpoint.pt"
+    if run.checkpoint_path and checkpoint.is_file():
+        publish(checkpoint, run.checkpoint_path)
 
 
 def training_dataset_prepare(*, run: TrainingRun, work_dir: Path) -> dict:
@@ -401,9 +423,9 @@ def training_run_execute(*, run_pk: int) -> TrainingRun | None:
 
 def training_run_compute(run: TrainingRun, progress):
     """The engine's compute step: train (or go on training from the checkpoint)."""
-    work_dir = _media_path(run.work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = scratch_dir(run.work_dir)
     run.checkpoint_path = f"{run.work_dir}/checkpoint.pt"
+    _checkpoint_fetch(run=run, work_dir=work_dir)
     try:
         progress(2, "Preparing the images")
         split = training_dataset_prepare(run=run, work_dir=work_dir)
@@ -463,6 +485,7 @@ def _train_supervised(*, run: TrainingRun, work_dir: Path, progress) -> dict:
                     logger.warning("Training run %s resumed after epoch %s", run.pk, event["epoch"])
                     progress(None, message, history=run.history)
                 elif kind == "epoch":
+                    _checkpoint_publish(run=run, work_dir=work_dir)
                     row = json_safe({**event, "attempt": run.attempts})
                     run.history = _history_merge(run=run, rows=[row])
                     percent = _percent(epoch=event["epoch"], fraction=1.0, epochs=epochs)
@@ -537,7 +560,7 @@ def _training_run_store(held: TrainingRun, *, work_dir: Path, metrics: dict, spe
 
     with (work_dir / "model.pt").open("rb") as archive:
         held.model_archive.save("model.pt", File(archive), save=False)
-    held.model_sha256 = file_sha256(Path(held.model_archive.path))
+    held.model_sha256 = file_sha256(work_dir / "model.pt")  # the bytes just stored
     held.model_spec = spec
     held.metrics = metrics
     held.save()
@@ -546,4 +569,11 @@ def _training_run_store(held: TrainingRun, *, work_dir: Path, metrics: dict, spe
 
 
 def training_run_files_remove(*, run: TrainingRun) -> None:
-    shutil.rmtree(_media_path(run.work_dir), ignore_errors=True)
+    if run.work_dir:
+        shutil.rmtree(scratch_dir(run.work_dir), ignore_errors=True)
+    if (
+        run.checkpoint_path
+        and not storage_is_local()
+        and default_storage.exists(run.checkpoint_path)
+    ):
+        default_storage.delete(run.checkpoint_path)

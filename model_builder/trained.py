@@ -11,6 +11,7 @@ import torch
 from scipy import ndimage
 
 from model_builder.networks import images_to_channels
+from runs.files import local_path
 from zoo.base import (
     ClassificationOutput,
     ImageVolume,
@@ -43,7 +44,8 @@ class TrainedModel(ZooModel):
         self.run_pk = run.pk
         self.key = run.zoo_key
         self.title = f"{run.title} (trained by {run.user.get_username()})"
-        self.archive = Path(run.model_archive.path)
+        # Fetched when the network is first needed (runs.files), not when the zoo is listed.
+        self.archive_name = run.model_archive.name
         self.sha256 = run.model_sha256
         self.spec = run.model_spec
         self.config = run.config
@@ -64,7 +66,7 @@ class TrainedModel(ZooModel):
         )
 
     def network(self) -> torch.nn.Module:
-        return _trained_network_load(self.archive, self.sha256, self.title)
+        return _trained_network_load(local_path(self.archive_name), self.sha256, self.title)
 
     def preprocess(self, volume: ImageVolume) -> PreparedInput:
         image = volume.pixels[0]

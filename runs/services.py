@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from runs.log_context import run_logged
 from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, DurableRun, RunPolicy, RunStatus
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,20 @@ class RunAbandoned(Exception):
 
 class RunTimedOut(Exception):
     """The run went past its family's soft time limit."""
+
+
+class RunDeferred(Exception):
+    """Raised by a family's compute step when the work cannot be done now but must not be
+    lost (the service it sends to is down): the run goes back to QUEUED, its attempt given
+    back (only crashes count towards max attempts), with the family's `fields` written in
+    the same UPDATE (e.g. when to try again, which the family's claim gate then enforces).
+    It is offered again after `delay_seconds`, and the sweeper offers it again anyway.
+    """
+
+    def __init__(self, message, *, delay_seconds: float, fields: dict | None = None) -> None:
+        super().__init__(message)
+        self.delay_seconds = delay_seconds
+        self.fields = fields or {}
 
 
 def run_models() -> list[type[DurableRun]]:
@@ -114,11 +129,15 @@ OFFER_PRIORITY = 6
 RESUME_PRIORITY = 0
 
 
-def run_enqueue(*, model: type[DurableRun], run_pk: int, resume: bool = False) -> None:
+def run_enqueue(
+    *, model: type[DurableRun], run_pk: int, resume: bool = False, countdown: float | None = None
+) -> None:
     """Hand the run to the broker on its family's queue. A broker that is down loses
     nothing: the row stays QUEUED and the sweeper offers it again. `resume`: the run was
-    interrupted mid-compute; it goes ahead of fresh offers."""
+    interrupted mid-compute; it goes ahead of fresh offers. `countdown`: not before so
+    many seconds (a deferred run)."""
     policy = model.run_policy()
+    options = {"countdown": countdown} if countdown else {}
     try:
         task_send(
             "runs.tasks.run_execute_task",
@@ -127,6 +146,7 @@ def run_enqueue(*, model: type[DurableRun], run_pk: int, resume: bool = False) -
             priority=RESUME_PRIORITY if resume else OFFER_PRIORITY,
             soft_time_limit=policy.soft_limit_seconds,
             time_limit=policy.hard_limit_seconds,
+            **options,
         )
     except Exception:
         logger.exception("Could not enqueue %s %s; the sweeper will retry.", model.__name__, run_pk)
@@ -325,13 +345,40 @@ def run_fail_if_held(run: DurableRun, message: str, *, store=None) -> None:
             store(type(run).objects.get(pk=run.pk))
 
 
+def run_defer_if_held(run: DurableRun, deferral: RunDeferred) -> bool:
+    """Put the run back in the queue while this attempt still holds it (a cancel stays a
+    cancel), give its attempt back, and offer it again after the deferral's delay."""
+    deferred = _held(run).update(
+        status=RunStatus.QUEUED,
+        attempts=F("attempts") - 1,
+        started_at=None,
+        heartbeat_at=None,
+        queued_at=timezone.now(),
+        progress_percent=0,
+        progress_message=str(deferral)[:200],
+        **deferral.fields,
+    )
+    if deferred:
+        model, run_pk = type(run), run.pk
+        transaction.on_commit(
+            lambda: run_enqueue(model=model, run_pk=run_pk, countdown=deferral.delay_seconds)
+        )
+    return bool(deferred)
+
+
 def run_execute(*, model_label: str, run_pk: int) -> DurableRun | None:
     """Claim the run, compute it and store its results. Safe to call any number of times.
 
     The family's `compute(run, progress)` returns `store(held)`; `store` runs in the
     transaction that turns the run SUCCEEDED, and only if (pk, RUNNING, attempts) still
     holds at that moment. Returns the finished row, or None when this delivery did nothing.
+    Every log line written meanwhile carries the run's id (runs.log_context).
     """
+    with run_logged(model_label=model_label, run_pk=run_pk):
+        return _run_execute(model_label=model_label, run_pk=run_pk)
+
+
+def _run_execute(*, model_label: str, run_pk: int) -> DurableRun | None:
     from celery.exceptions import SoftTimeLimitExceeded
 
     model = apps.get_model(model_label)
@@ -351,6 +398,8 @@ def run_execute(*, model_label: str, run_pk: int) -> DurableRun | None:
             "%s %s was cancelled or taken over; dropping this attempt.", model_label, run_pk
         )
         return None
+    except RunDeferred as deferral:
+        run_defer_if_held(run, deferral)
     except (RunTimedOut, SoftTimeLimitExceeded):
         run_fail_if_held(run, timed_out_message(policy))
     except RunFailed as error:

@@ -5,7 +5,8 @@
 #                                   sandbox uploaded models run in; without it uploads are off)
 #   scripts/bootstrap.sh --browser  ... and the Debian tools the test suite drives: chromium
 #                                   (browser tests), orthanc + orthanc-dicomweb (the DICOMweb
-#                                   peer) and dicom3tools (dciodvfy validates every instance)
+#                                   peer), dicom3tools (dciodvfy validates every instance) and
+#                                   ralph (the LRS of the xAPI tests, its own virtualenv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -74,5 +75,9 @@ if [ "$want_browser" = 1 ]; then
       service orthanc stop >/dev/null 2>&1 || true
     fi
   fi
+  # The independent LRS of the xAPI tests (ralph) in its own cached virtualenv; done once
+  # (keyed by tests/xapi_tests/ralph-requirements.txt), else on the first test needing it.
+  say "The xAPI tests' LRS (ralph, cached virtualenv)"
+  .venv/bin/python -m tests.xapi_tests.lrs install >/dev/null
 fi
 say "Ready."

@@ -30,8 +30,11 @@ def image_series_choices() -> list[tuple[str, str]]:
     """Image series of the study index, labelled for the chooser (read at form time)."""
     from studies.models import Series
 
+    # A quarantined study may carry burned-in identifying text: nobody may put it in a
+    # lesson until a person has looked at its pixels and released it.
     found = (
         Series.objects.exclude(modality__in=NON_IMAGE_MODALITIES)
+        .exclude(study__is_quarantined=True)
         .select_related("study")
         .order_by("study__title", "study__study_instance_uid", "series_number")
     )
@@ -41,7 +44,11 @@ def image_series_choices() -> list[tuple[str, str]]:
 def overlay_series_choices() -> list[tuple[str, str]]:
     from studies.models import Series
 
-    found = Series.objects.filter(modality__in=OVERLAY_MODALITIES).select_related("study")
+    found = (
+        Series.objects.filter(modality__in=OVERLAY_MODALITIES)
+        .exclude(study__is_quarantined=True)
+        .select_related("study")
+    )
     return [(series.series_instance_uid, _series_label(series)) for series in found]
 
 

@@ -22,16 +22,47 @@ from django.db.models import BooleanField, Case, F, Lookup, Q, QuerySet, Value, 
 from django.http import Http404
 from pydicom.data import get_testdata_file
 
+from runs.files import StoredFileMissing, cache_path, local_path, storage_is_local
+
 # PS3.5 §9.1: components of digits without leading zeros, dot-separated, at most 64 chars.
 # Strict on purpose: UIDs become file paths and URLs (no "..", "/", "%", spaces).
 UID_PATTERN = re.compile(r"(?=.{1,64}$)(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
 
 
+# Library files are the stored objects "library/<file_path>" of the default storage.
+LIBRARY_STORAGE_PREFIX = "library"
+
+
+def library_is_local() -> bool:
+    """True where the library's files are this host's own (a configured
+    STUDY_LIBRARY_ROOT, or MEDIA_ROOT as the default storage); False where they live in an
+    object store and this host holds cached copies."""
+    return bool(getattr(settings, "STUDY_LIBRARY_ROOT", None)) or storage_is_local()
+
+
 def library_root() -> Path:
-    """Where library studies and uploads live: settings.STUDY_LIBRARY_ROOT, by default
-    MEDIA_ROOT/library. Index rows store paths relative to it."""
+    """The local folder of library studies and uploads; index rows store paths relative
+    to it. settings.STUDY_LIBRARY_ROOT, by default MEDIA_ROOT/library; with an object store,
+    the library's part of this host's bounded file cache (runs.files), where builders and
+    uploads write before publishing and where readers find their downloaded copies."""
     configured = getattr(settings, "STUDY_LIBRARY_ROOT", None)
-    return Path(configured) if configured else Path(settings.MEDIA_ROOT) / "library"
+    if configured:
+        return Path(configured)
+    if storage_is_local():
+        return Path(settings.MEDIA_ROOT) / LIBRARY_STORAGE_PREFIX
+    return cache_path(LIBRARY_STORAGE_PREFIX)
+
+
+def library_file_local(relative: str, *, size: int | None = None) -> Path:
+    """A local path of the library file `relative` (fetched into the cache where needed).
+
+    Raises StudyNotFound when neither the local library nor the object store has it."""
+    if library_is_local():
+        return library_root() / relative
+    try:
+        return local_path(f"{LIBRARY_STORAGE_PREFIX}/{relative}", size=size)
+    except StoredFileMissing:
+        raise StudyNotFound(f"The library file {relative} is missing from storage.") from None
 
 
 class StudyNotFound(LookupError):
@@ -105,9 +136,11 @@ def _indexed_study_files(study_key: str) -> tuple[list[Path], str] | None:
     )
     if series is None:
         return None
-    root = library_root()
     paths = [
-        root / p for p in Instance.objects.filter(series=series).values_list("file_path", flat=True)
+        library_file_local(path, size=size)
+        for path, size in Instance.objects.filter(series=series).values_list(
+            "file_path", "file_size"
+        )
     ]
     return paths, series.study.title or series.study.study_description
 
@@ -569,7 +602,12 @@ def instance_file_path(*, instance) -> Path:
     path = Path(os.path.normpath(root / instance.file_path))
     if root not in path.parents:
         raise Http404("No such instance file.")
-    return path
+    if library_is_local():
+        return path
+    try:
+        return library_file_local(instance.file_path, size=instance.file_size)
+    except StudyNotFound:
+        raise Http404("No such instance file.") from None
 
 
 # --- Remote DICOMweb servers (PACS import) -----------------------------------------------------

@@ -27,6 +27,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import get_decoder, pixel_array
 from pydicom.uid import UID
 
+from runs.files import publish
 from studies.deid_secret import deid_secret
 from studies.deidentify import (
     REVIEW_STATUS_QUARANTINE,
@@ -46,7 +47,12 @@ from studies.pixel_budget import (
     jpeg_frame_check,
     pixel_budget_check,
 )
-from studies.selectors import UID_PATTERN, library_root
+from studies.selectors import (
+    LIBRARY_STORAGE_PREFIX,
+    UID_PATTERN,
+    library_is_local,
+    library_root,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -238,6 +244,15 @@ def study_counts_refresh(*, study: Study) -> Study:
     return study
 
 
+def library_file_publish(*, path: Path, root: Path) -> None:
+    """Store a library file written under `root` in the object store, where the library
+    lives there (runs.files); nothing to do where the local library is the library."""
+    if library_is_local():
+        return
+    relative = Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
+    publish(path, f"{LIBRARY_STORAGE_PREFIX}/{relative}")
+
+
 def study_index_from_files(*, study_dir: Path, root: Path | None = None) -> Study:
     """Index one library study directory (manifest.json + DICOM files) exactly.
 
@@ -280,6 +295,8 @@ def study_index_from_files(*, study_dir: Path, root: Path | None = None) -> Stud
                 },
             )
             seen.add(instance.sop_instance_uid)
+            library_file_publish(path=path, root=root)
+        library_file_publish(path=study_dir / "manifest.json", root=root)
         study = Study.objects.get(study_instance_uid=manifest.study_instance_uid)
         Instance.objects.filter(series__study=study).exclude(sop_instance_uid__in=seen).delete()
         return study_counts_refresh(study=study)
@@ -304,8 +321,11 @@ def uploaded_study_index_from_files(*, study_dir: Path, root: Path | None = None
             )
             seen.add(instance.sop_instance_uid)
             study = instance.series.study
+            library_file_publish(path=path, root=root)
         if study is None:
             raise ValueError(f"{study_dir} holds no DICOM files")
+        if sidecar.is_file():
+            library_file_publish(path=sidecar, root=root)
         Instance.objects.filter(series__study=study).exclude(sop_instance_uid__in=seen).delete()
         return study_counts_refresh(study=study)
 
@@ -314,7 +334,10 @@ def library_index_rebuild(*, root: Path | None = None) -> list[Study]:
     """Index every study under the library root (library builds and uploads); idempotent.
 
     Studies whose directories are gone are removed from the index (the files are the
-    truth). Returns the indexed studies.
+    truth), where the local library is the library. With an object store the local root is
+    one host's cache, which need not hold every study: nothing is removed then, and what is
+    found is published (a build on one host adds its studies for all). Returns the indexed
+    studies.
     """
     root = root or library_root()
     studies: list[Study] = []
@@ -327,7 +350,8 @@ def library_index_rebuild(*, root: Path | None = None) -> list[Study]:
                     studies.append(uploaded_study_index_from_files(study_dir=upload_dir, root=root))
             elif (study_dir / "manifest.json").is_file():
                 studies.append(study_index_from_files(study_dir=study_dir, root=root))
-    Study.objects.exclude(pk__in=[s.pk for s in studies]).delete()
+    if library_is_local():
+        Study.objects.exclude(pk__in=[s.pk for s in studies]).delete()
     return studies
 
 
@@ -752,6 +776,9 @@ def _instance_store(
             study.deidentification_report = _report_union(study.deidentification_report, report)
             study.save(update_fields=["deidentification_report"])
             _upload_sidecar_write(study=study, path=path.parents[1], origin=origin, source=source)
+            # Inside the transaction: an instance the object store refused is not indexed.
+            library_file_publish(path=path, root=root)
+            library_file_publish(path=path.parents[1] / UPLOAD_REPORT_FILE_NAME, root=root)
     except Exception:
         if not existed:
             path.unlink(missing_ok=True)

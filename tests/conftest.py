@@ -13,6 +13,7 @@ from config import celery_app
 from config.localservices import free_port, redis_start, worker_start, worker_wait_ready
 from tests.browser.fixtures import browser_page, chromium, screenshot_dir  # noqa: F401 (fixtures)
 from tests.factories import people_create
+from tests.xapi_tests.fixtures import ralph_session, xapi_on  # noqa: F401 (fixtures)
 
 ROLES = ("resident", "educator", "examiner", "admin")
 # Records which access rules the role matrix asks (tests/test_rule_coverage.py checks).

@@ -22,6 +22,7 @@ from accounts.services import enrolment_create
 from curriculum.services import demo_course_ensure
 from labs.models import LabRun, LabRunStatus
 from labs.services import lab_run_create
+from tests.api_tests import matrix_support as api
 from tests.assessments_tests import matrix_support as assessments
 from tests.deid_lab_tests.matrix_support import deid_create_data, deid_url
 from tests.evaluation_tests.matrix_support import (
@@ -69,6 +70,9 @@ RUN_VIEWERS_200 = {**signed_in(200), "outsider": 404, "examiner": 404}
 
 MATRIX = [
     Row("health", "get", lambda c: reverse("health"), every(200)),
+    Row("readiness", "get", lambda c: reverse("readiness"), every(200)),
+    # Operations: programme admins (and a scraper's bearer token, tests/test_operations.py).
+    Row("metrics", "get", lambda c: reverse("metrics"), {**every(403), "admin": 200}),
     Row(
         "admin_login_redirect",
         "get",
@@ -311,6 +315,12 @@ MATRIX = [
         "post",
         cohort_run_url("run_cancel"),
         {**signed_in(302), "outsider": 404, "educator": 404, "examiner": 404},
+    ),
+    Row(
+        "evaluation:run_answers",
+        "post",
+        cohort_run_url("run_answers"),
+        {**signed_in(404), "resident": 302},
     ),
     # No-code model building: every signed-in person builds their own models; a training
     # run is seen by its owner, educators and admins, cancelled by its owner and admins; a labelled
@@ -657,6 +667,66 @@ MATRIX = [
         RUN_VIEWERS_200,
     ),
     Row("certificates:verify", "get", grading.verify_url, every(200)),
+    # The REST API: a token (or the session) acts as its owner, so each resource answers as
+    # the page it mirrors does; no valid credential is 401 (with a Bearer challenge).
+    Row("api:tokens", "get", api.url("tokens"), signed_in(200)),
+    Row("api:tokens", "post", api.url("tokens"), signed_in(200), data=lambda c: {"name": "m"}),
+    Row("api:schema", "get", api.url("schema"), signed_in(200, anonymous=401)),
+    Row("api:docs", "get", api.url("docs"), signed_in(200)),
+    Row("api:not_found", "get", lambda c: "/api/v1/lab-runs/x/", every(404)),
+    Row("api:course_list", "get", api.url("course_list"), signed_in(200, anonymous=401)),
+    *[
+        Row(
+            f"api:{name}",
+            "get",
+            api.url(name, needs),
+            {**signed_in(200, anonymous=401), "outsider": 404},
+        )
+        for name, needs in [
+            ("course_detail", "course"),
+            ("course_progress", "course"),
+            ("lesson_detail", "lesson"),
+        ]
+    ],
+    Row(
+        "api:course_gradebook",
+        "get",
+        api.url("course_gradebook", "course"),
+        {**signed_in(403, anonymous=401), **GRADEBOOK_200},
+    ),
+    Row("api:lab_run_list", "get", api.url("lab_run_list"), signed_in(200, anonymous=401)),
+    Row(
+        "api:lab_run_list",
+        "post",
+        api.url("lab_run_list"),
+        {**signed_in(201, anonymous=401), "outsider": 403},
+        data=api.lab_run_start_data,
+    ),
+    Row(
+        "api:lab_run_detail",
+        "get",
+        api.url("lab_run_detail", "run"),
+        {**RUN_VIEWERS_200, "anonymous": 401},
+    ),
+    Row(
+        "api:lab_run_cancel",
+        "post",
+        api.url("lab_run_cancel", "run"),
+        {**signed_in(200, anonymous=401), "outsider": 404, "educator": 404, "examiner": 404},
+    ),
+    Row("api:cohort_run_list", "get", api.url("cohort_run_list"), signed_in(200, anonymous=401)),
+    Row(
+        "api:cohort_run_detail",
+        "get",
+        api.url("cohort_run_detail", "cohort_run"),
+        {**RUN_VIEWERS_200, "anonymous": 401},
+    ),
+    Row(
+        "api:question_bank",
+        "get",
+        api.url("question_bank"),
+        {**signed_in(403, anonymous=401), "educator": 200, "admin": 200},
+    ),
 ]
 
 THIRD_PARTY_PREFIXES = {"django-admin/": "django-admin/*", "cms/": "cms/*"}

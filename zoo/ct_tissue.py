@@ -1,10 +1,12 @@
 """CT tissue segmenter: a small CNN the project trains itself on a real CT slice.
 
 What it learns: to label each pixel of an axial CT slice as air/lung, fat, soft tissue or
-bone/contrast. The reference labels come from HU ranges of the median-filtered slice, the
-same ranges a radiologist reads off the window. The model sees intensities only, so it
-must learn the HU scale and local context, which is exactly what noise, wrong rescale or a
-window clipped at export take away from it: the lab lets residents watch that happen.
+bone/contrast. The reference labels are HU thresholds (HU_CLASS_BOUNDS: -400, -20 and
+250 HU) of the 3 x 3 median-filtered slice, so the best this network can learn is that
+rule: a threshold on a locally smoothed HU value, with no context beyond its 9 x 9 pixel
+receptive field. It is a three-convolution CNN, not a U-Net. What it reads is the HU scale
+itself, which is exactly what noise, a wrong rescale or a window clipped at export take
+away from it: the lab lets residents watch that happen.
 
 Training data: pydicom's CT_small (a real 128 x 128 axial CT slice, MIT). The left half
 trains, the right half is held out; metrics are measured on the held-out half by
@@ -178,7 +180,10 @@ class CtTissueSegmenter(ZooModel):
             ),
             training_data=(
                 "Left half of one real axial CT slice (pydicom CT_small, 128 x 128); "
-                "reference labels from HU ranges of the median-filtered slice."
+                "reference labels from HU thresholds (-400, -20 and 250 HU) of the 3 x 3 "
+                "median-filtered slice. A three-convolution CNN (~2.7k weights, 9 x 9 pixel "
+                "receptive field), not a U-Net: it can learn that threshold rule, not "
+                "anatomical context."
             ),
             limitations=(
                 "Trained on a single slice of one patient from one scanner; it has never "

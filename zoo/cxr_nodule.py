@@ -306,9 +306,11 @@ class CxrNoduleClassifier(ZooModel):
             title=self.title,
             task=str(self.task),
             intended_use=(
-                "Teaching: shows a classifier that is excellent on the synthetic films it was "
-                "built from and unmeasured on a real radiograph (domain shift, shortcut "
-                "learning). Not a diagnostic device."
+                "Teaching: a classifier that ranks the synthetic films it was built from "
+                "fairly well (see its AUC, weakest for the smallest nodules) but whose yes/no "
+                "at 0.5 is nearly useless (high sensitivity, very low specificity), and which "
+                "is unmeasured on a real radiograph (domain shift, shortcut learning). Not a "
+                "diagnostic device."
             ),
             inputs=self.input_spec.description,
             training_data=(

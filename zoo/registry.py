@@ -13,6 +13,7 @@ from zoo.ct_lesion import CtLesionFinder
 from zoo.ct_lesion_shortcut import CtLesionShortcut
 from zoo.ct_tissue import CtTissueSegmenter
 from zoo.cxr_nodule import CxrNoduleClassifier
+from zoo.litemedsam import LiteMedSamSegmenter
 from zoo.mr_brain_deepbet import DeepbetBrainExtractor
 
 
@@ -28,6 +29,7 @@ MODELS: dict[str, ZooModel] = {
         CtLesionShortcut(),
         CxrNoduleClassifier(),
         DeepbetBrainExtractor(),
+        LiteMedSamSegmenter(),
     )
 }
 
@@ -96,3 +98,13 @@ def model_choices_for_user(*, user) -> list[tuple[str, str]]:
         if source.choices_for_user is not None
         for choice in source.choices_for_user(user)
     ]
+
+
+def model_title(key: str) -> str:
+    """The title people read for a model key (the key itself if no model has it any more)."""
+    if key in MODELS:
+        return MODELS[key].title
+    try:
+        return model_get(key).title
+    except UnknownModel:
+        return key

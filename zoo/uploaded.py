@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -169,16 +170,20 @@ class UploadedTorchScriptModel(ZooModel):
     """A validated educator upload, run through the same interface as the zoo's own models."""
 
     def __init__(
-        self, *, key: str, title: str, archive: Path, sha256: str, spec: UploadSpec, author: str
+        self,
+        *,
+        key: str,
+        title: str,
+        archive: Path | Callable[[], Path],
+        sha256: str,
+        spec: UploadSpec,
+        author: str,
     ):
         self.sha256 = sha256
-        self.key, self.title, self.archive, self.spec, self.author = (
-            key,
-            title,
-            archive,
-            spec,
-            author,
-        )
+        # A callable is asked only when the network is needed: with an object store it
+        # downloads the archive (runs.files), which listing the zoo must not do.
+        self._archive = archive
+        self.key, self.title, self.spec, self.author = key, title, spec, author
         self.task = Task.CLASSIFICATION if spec.output == "classification" else Task.SEGMENTATION
         self.modality = spec.modality
         self.input_spec = InputSpec(
@@ -191,6 +196,10 @@ class UploadedTorchScriptModel(ZooModel):
                 f"{spec.input_columns}, {spec.normalisation} normalisation."
             ),
         )
+
+    @property
+    def archive(self) -> Path:
+        return self._archive() if callable(self._archive) else self._archive
 
     def network(self) -> torch.nn.Module:
         # A new adapter is made for every lab run; the sandbox is kept per process.

@@ -2,6 +2,7 @@
 // (lab progress, later the grading queue and threshold sliders).
 import "./styles.css";
 import htmx from "htmx.org";
+import "./navigation.js";
 
 // No evaluated strings from the page: authored and submitted text must never become code.
 htmx.config.allowEval = false;

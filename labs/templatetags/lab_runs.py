@@ -17,6 +17,16 @@ def lab_exercise_images(exercise) -> dict:
 
 
 @register.simple_tag
+def lab_prompt_viewer(exercise) -> dict | None:
+    """The viewer a prompt lab's form draws its box in (study, series, first image) and the
+    id of the hidden field the viewer fills with the marks; None outside the library."""
+    viewer = selectors.exercise_prompt_viewer(exercise)
+    if viewer is None:
+        return None
+    return {**viewer, "field_id": f"prompt-{exercise.pk}"}
+
+
+@register.simple_tag
 def lab_runs_reportable_for(user):
     """The user's finished runs a lab report may include (see selectors.lab_runs_reportable)."""
     if not getattr(user, "is_authenticated", False):

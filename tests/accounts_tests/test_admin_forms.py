@@ -41,3 +41,45 @@ def test_course_pickers_offer_courses_only(client, people, demo_lesson):
     for html in (cohort_form, enrolment_form, enrolments):
         assert course.title in html
         assert demo_lesson.title not in html  # a lesson is not a course
+
+
+def test_changing_a_role_in_the_admin_grants_what_the_role_grants(client, people):
+    """Made educator in the Django admin, a resident can author in Wagtail at once (the
+    Editors group); made resident again, the group goes."""
+    from django.contrib.auth.models import Group
+
+    from accounts.services import user_role_set
+
+    user_role_set(user=people["educator"], role=Role.EDUCATOR)  # makes sure Editors exists
+    person = people["outsider"]
+    client.force_login(people["admin"])
+
+    def change_role(role):
+        response = client.post(
+            reverse("admin:accounts_user_change", args=[person.pk]),
+            {
+                "username": person.username,
+                "first_name": person.first_name,
+                "last_name": person.last_name,
+                "email": person.email,
+                "is_active": "on",
+                "date_joined_0": "2026-01-05",
+                "date_joined_1": "09:00:00",
+                "role": role,
+            },
+        )
+        assert response.status_code == 302, response.content.decode()[:3000]
+        person.refresh_from_db()
+
+    change_role(Role.EDUCATOR)
+    assert person.role == Role.EDUCATOR
+    assert person.groups.filter(name="Editors").exists()
+    assert Group.objects.get(name="Editors").user_set.filter(pk=person.pk).exists()
+    client.force_login(person)
+    assert client.get(reverse("wagtailadmin_home")).status_code == 200
+
+    client.force_login(people["admin"])
+    change_role(Role.RESIDENT)
+    assert not person.groups.filter(name="Editors").exists()
+    client.force_login(person)
+    assert client.get(reverse("wagtailadmin_home")).status_code == 302  # no admin access

@@ -9,3 +9,16 @@ def log_in(page, base_url: str, username: str) -> None:
     page.get_by_label("Password").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_load_state("networkidle")
+
+
+def nav_follow(page, group: str, link: str) -> None:
+    """Open a group of the main navigation (a disclosure menu) and follow one of its links."""
+    nav = page.get_by_role("navigation", name="Main")
+    nav.locator("summary", has_text=group).click()
+    nav.get_by_role("link", name=link).click()
+
+
+def log_out(page) -> None:
+    """Sign out through the account menu, as a person would."""
+    page.locator(".account-menu summary").click()
+    page.get_by_role("button", name="Log out").click()

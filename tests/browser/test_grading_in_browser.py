@@ -4,7 +4,7 @@ reads the mark and feedback."""
 import pytest
 
 from grading.models import MarkingState, ResponseMarking
-from tests.browser.session import log_in
+from tests.browser.session import log_in, nav_follow
 from tests.grading_tests.builders import essay_exam, finished_attempt
 
 pytestmark = [
@@ -25,7 +25,7 @@ def test_examiner_marks_an_essay_from_the_queue(live_server, people, browser_pag
     log_in(page, live_server.url, people["examiner"].username)
     page.goto(f"{live_server.url}/grading/mine/")
     # The examiner's navigation leads to the queue.
-    page.get_by_role("link", name="Grading queue").click()
+    nav_follow(page, "Assess", "Grading queue")
     page.wait_for_url("**/grading/queue/")
     assert page.get_by_role("cell", name=attempt.candidate_code, exact=True).is_visible()
     assert people["resident"].username not in page.content()
@@ -55,7 +55,7 @@ def test_examiner_marks_an_essay_from_the_queue(live_server, people, browser_pag
     log_in(page, live_server.url, people["resident"].username)
     page.goto(f"{live_server.url}/grading/queue/")
     assert "Only examiners" in page.content()  # a resident is refused the queue
-    page.get_by_role("link", name="My grades").click()
+    nav_follow(page, "Assess", "My grades")
     page.get_by_role("link", name="Noise exam").click()
     # 4 auto + 16 = 20 of 25 = 80 %
     assert "20 / 25" in page.locator("#attempt-result").inner_text()

@@ -17,7 +17,8 @@ def test_resident_runs_the_lab_and_sees_the_result(
 ):
     page = browser_page
     log_in(page, live_server.url, people["resident"].username)
-    assert page.get_by_text("Log out").is_visible()
+    page.locator(".account-menu summary").click()
+    assert page.get_by_role("button", name="Log out").is_visible()
 
     page.goto(live_server.url + demo_lesson.url)
     assert page.get_by_role("heading", name="When noise breaks a model").is_visible()

@@ -6,7 +6,7 @@ import pytest
 from django.template.defaultfilters import floatformat
 
 from model_builder.models import TrainingRun, TrainingRunStatus
-from tests.browser.session import log_in
+from tests.browser.session import log_in, nav_follow
 
 pytestmark = [
     pytest.mark.browser,
@@ -21,7 +21,7 @@ def test_resident_builds_a_model_and_reads_its_card(
     page = browser_page
     log_in(page, live_server.url, people["resident"].username)
     page.goto(live_server.url + "/labs/runs/")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Build a model").click()
+    nav_follow(page, "Labs", "Build a model")
     assert page.get_by_role("heading", name="Build a model without code").is_visible()
 
     page.get_by_label("Name your model").fill("My first lesion finder")

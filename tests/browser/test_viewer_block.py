@@ -23,6 +23,13 @@ def test_block_offers_library_series_and_renders_the_viewer(viewer_studies):
     assert ct_series.series_instance_uid in dict(image_series_choices())
     assert seg_series.series_instance_uid not in dict(image_series_choices())
     assert seg_series.series_instance_uid in dict(overlay_series_choices())
+    # The study chooser never offers a quarantined study (issue 17 item 7), image or overlay.
+    type(ct).objects.filter(pk=ct.pk).update(is_quarantined=True)
+    assert ct_series.series_instance_uid not in dict(image_series_choices())
+    assert seg_series.series_instance_uid not in dict(overlay_series_choices())
+    offered = dict(ViewerBlock().child_blocks["series"].field.choices)
+    assert ct_series.series_instance_uid not in offered  # what the editor's drop-down lists
+    type(ct).objects.filter(pk=ct.pk).update(is_quarantined=False)
 
     block = ViewerBlock()
     value = block.clean(

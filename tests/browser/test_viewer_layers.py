@@ -60,6 +60,13 @@ def layer_files(viewer_studies, tmp_path, settings):
     phantom_slice_write(
         template=template, out=tmp_path / "two.dcm", squares=[(60, 60, 120, 120, 600)]
     )
+    # The "perturbed" copy of one.dcm: one bright spot more, so its own automatic window
+    # (from its pixel range: the phantoms carry no window) is not the original's.
+    phantom_slice_write(
+        template=template,
+        out=tmp_path / "one-perturbed.dcm",
+        squares=[(r0, c0, r1, c1, 1000), (d0, e0, d1, e1, -400), (10, 10, 14, 14, 3000)],
+    )
     labels = np.zeros((512, 512))
     labels[r0:r1, c0:c1] = 1
     labels[d0:d1, e0:e1] = 2
@@ -72,6 +79,7 @@ def layer_files(viewer_studies, tmp_path, settings):
         {
             "one.dcm": (tmp_path / "one.dcm", "application/dicom"),
             "two.dcm": (tmp_path / "two.dcm", "application/dicom"),
+            "one-perturbed.dcm": (tmp_path / "one-perturbed.dcm", "application/dicom"),
             "labels.png": (tmp_path / "labels.png", "image/png"),
             "saliency.png": (tmp_path / "saliency.png", "image/png"),
         }
@@ -240,6 +248,49 @@ def test_linked_viewers_zoom_together_and_show_the_same_layers(
     expect(right.locator("[data-corner=br]")).to_have_text(zoomed, timeout=30_000)
     _alignment_check(right, screenshot_dir, "right-after-left-zoomed")
     page.screenshot(path=screenshot_dir / "side-by-side.png", full_page=True)
+
+
+def test_linked_viewers_start_with_one_window_and_keep_it(
+    live_server, people, layer_files, browser_page, screenshot_dir
+):
+    """Original and perturbed open on the same window/level although each image's own
+    window differs (the unlinked third viewer shows the perturbed image's own), and a
+    window chosen in either is the window of both (issue 17 item 7)."""
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 900})  # stacked, as on a phone
+    files = "/viewer-test/files"
+    viewers = []
+    for name, link, caption in [
+        ("one.dcm", "run", "Original"),
+        ("one-perturbed.dcm", "run", "Perturbed"),
+        ("one-perturbed.dcm", "", "Perturbed, not linked"),
+    ]:
+        config = _viewer_config(link=link, caption=caption)
+        config.update(image_urls=json.dumps([f"{files}/{name}"]), overlays="[]", preset="")
+        viewers.append(config)
+    LAYER_PAGE["viewers"] = viewers
+    log_in(page, live_server.url, people["resident"].username)
+    page.goto(f"{live_server.url}/viewer-test/layers/")
+    original, perturbed, alone = (page.locator("[data-viewer]").nth(i) for i in range(3))
+    for viewer in (original, perturbed, alone):
+        viewer.locator("xpath=self::*[@data-state='ready']").wait_for(timeout=60_000)
+
+    def window(viewer) -> str:
+        return viewer.locator("[data-corner=bl]").text_content()
+
+    expect(perturbed.locator("[data-corner=bl]")).to_have_text(window(original))
+    assert window(alone) != window(original), "the two images' own windows should differ"
+    assert original.locator(".viewer-preset").input_value() == "auto"
+    assert perturbed.locator(".viewer-preset").input_value() == "auto"
+    page.screenshot(path=screenshot_dir / "1-same-window-390.png", full_page=True)
+
+    perturbed.locator(".viewer-preset").select_option("lung")
+    expect(perturbed.locator("[data-corner=bl]")).to_have_text("W 1500 L -600")
+    expect(original.locator("[data-corner=bl]")).to_have_text("W 1500 L -600")
+    expect(original.locator(".viewer-preset")).to_have_value("lung")
+    assert window(alone) != "W 1500 L -600"
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.screenshot(path=screenshot_dir / "2-lung-both-1280.png", full_page=True)
 
 
 def test_a_map_of_the_wrong_size_is_refused_clearly(

@@ -6,7 +6,7 @@ import pytest
 
 from accounts.services import enrolment_create
 from curriculum.services import curriculum_content_load
-from tests.browser.session import log_in
+from tests.browser.session import log_in, nav_follow
 from tests.factories import TEST_PASSWORD
 
 pytestmark = [
@@ -38,5 +38,5 @@ def test_resident_works_through_a_lesson(live_server, people, browser_page):
     page.keyboard.press("Enter")
     page.wait_for_load_state("networkidle")
     assert page.get_by_role("heading", name="Domain shift and shortcut learning").is_visible()
-    page.get_by_role("link", name="My progress").click()
+    nav_follow(page, "Learn", "My progress")
     assert page.get_by_text("1 of 2 lessons").first.is_visible()

@@ -44,6 +44,34 @@ def test_resident_sweeps_then_moves_the_threshold(
     )
     page.screenshot(path=screenshot_dir / "2-curve.png", full_page=True)
     assert page.locator(".worst-case img").count() >= 2
+    # Each worst-case picture is named under itself (no "left/middle" in a stacked layout).
+    conditions = CohortRun.objects.get(user=people["resident"]).conditions
+    first_case = page.locator(".worst-case").first
+    assert first_case.locator(".worst-case-panel figcaption").all_inner_texts() == [
+        conditions[0]["label"],
+        conditions[-1]["label"],
+    ]
+    assert "Left:" not in page.content() and "middle:" not in page.content()
+
+    # The lab's questions are answered here, beside the result (issue 17 item 7).
+    answers = page.locator("#questions")
+    answers.get_by_label("Where does the AUC fall below 0.8?").fill("Above 300 HU of noise.")
+    answers.get_by_label("Which site suffers first?").fill("Site B <b>first</b>")
+    page.set_viewport_size({"width": 390, "height": 844})
+    answers.scroll_into_view_if_needed()
+    page.screenshot(path=screenshot_dir / "2b-questions-390.png", full_page=True)
+    answers.get_by_role("button", name="Save answers").click()
+    assert page.get_by_text("Your answers were saved with this run.").is_visible()
+    assert page.locator("#questions").get_by_label("Which site suffers first?").input_value() == (
+        "Site B <b>first</b>"
+    )
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.screenshot(path=screenshot_dir / "2c-answers-saved-1280.png", full_page=True)
+    saved = CohortRun.objects.get(user=people["resident"]).answers
+    assert sorted(entry["answer"] for entry in saved.values()) == [
+        "Above 300 HU of noise.",
+        "Site B <b>first</b>",
+    ]
 
     page.get_by_role("link", name="Measure it", exact=False).click()
     page.wait_for_selector("#measure-live")

@@ -156,3 +156,38 @@ def test_stored_rows_never_carry_nan_which_jsonb_refuses():
     stored = row.as_dict()
     assert stored["value"] is None and stored["low"] is None
     assert math.isnan(type(row).from_dict(stored).value)
+
+
+def _bernoulli_cases(seed: int = 3, count: int = 20000):
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(0.02, 0.98, count)  # the real risk of each case
+    labels = rng.uniform(size=count) < truth
+    return np.log(truth / (1 - truth)), labels
+
+
+def test_calibration_slope_and_intercept_recover_how_the_scores_were_distorted():
+    """Scores equal to the true risk: slope 1, intercept 0. Scores twice as extreme on the
+    logit scale (an overconfident network): slope 1/2. Scores shifted down by 1 logit: the
+    model under-predicts, intercept +1."""
+    logits, labels = _bernoulli_cases()
+
+    def measured(distorted_logits):
+        cases = ScoredCases.from_lists(scores=1 / (1 + np.exp(-distorted_logits)), labels=labels)
+        result = MEASURES["calibration"].compute(cases, OperatingPoint())
+        return result.row("Calibration slope").value, result.row("Calibration intercept").value
+
+    slope, intercept = measured(logits)
+    assert slope == pytest.approx(1.0, abs=0.06) and intercept == pytest.approx(0.0, abs=0.05)
+    slope, _intercept = measured(2 * logits)
+    assert slope == pytest.approx(0.5, abs=0.03)
+    slope, intercept = measured(logits - 1)
+    assert slope == pytest.approx(1.0, abs=0.06) and intercept == pytest.approx(1.0, abs=0.06)
+
+
+def test_calibration_slope_is_left_out_where_it_is_undefined():
+    one_class = ScoredCases.from_lists(scores=[0.2, 0.7, 0.9], labels=[1, 1, 1])
+    names = {row.name for row in MEASURES["calibration"].compute(one_class, OperatingPoint()).rows}
+    assert names == {"ECE"}
+    separated = ScoredCases.from_lists(scores=[0.1, 0.2, 0.8, 0.9], labels=[0, 0, 1, 1])
+    rows = MEASURES["calibration"].compute(separated, OperatingPoint()).rows
+    assert "Calibration slope" not in {row.name for row in rows}  # infinite: no finite fit

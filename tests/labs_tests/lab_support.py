@@ -66,3 +66,28 @@ def library_index(root: Path, settings) -> None:
         media_library.symlink_to(root, target_is_directory=True)
     settings.STUDY_LIBRARY_ROOT = media_library
     library_index_rebuild(root=media_library)
+
+
+def left_kidney_box(*, image_number: int) -> tuple[str, list[list[float]]]:
+    """The SOP Instance UID of the image and the viewer's corners of a box drawn round the
+    left kidney there (taken from the library's own SEG, as a careful reader would)."""
+    import numpy as np
+    import pydicom
+
+    from labs import selectors
+    from labs.computation import seg_truth_masks
+
+    paths = selectors.study_image_paths(study_key="chest-ct")
+    uid = str(pydicom.dcmread(paths[image_number - 1], stop_before_pixels=True).SOPInstanceUID)
+    kidney = seg_truth_masks(
+        seg_paths=selectors.study_seg_paths(study_key="chest-ct"),
+        source_uid=uid,
+        labels={"left kidney"},
+        shape=(512, 512),
+    )["left kidney"]
+    rows, columns = np.nonzero(kidney)
+    # Viewer corners: (0, 0) is the top-left corner of the first pixel.
+    return uid, [
+        [float(columns.min()), float(rows.min())],
+        [float(columns.max() + 1), float(rows.max() + 1)],
+    ]

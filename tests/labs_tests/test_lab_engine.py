@@ -261,7 +261,17 @@ def test_an_explain_lab_with_a_perturbation_maps_both_images_and_checks_the_chea
     client.force_login(people["resident"])
     page = client.get(reverse("labs:run_detail", args=[run.pk])).content.decode()
     assert "Weight-randomisation check with Grad-CAM" in page
-    assert "Scrambled down to block" in page
+    assert "Blocks scrambled (from the output end)" in page
+    # The run's heading names its model and perturbation as people know them, not by key.
+    assert f">{run.model_title}</a> (model card)" in page
+    assert run.model_title != run.parameters["model_key"]
+    assert f"{run.perturbation_title} at severity" in page
+    assert f"{run.parameters['perturbation_key']} at severity" not in page
+    # People read how many blocks were scrambled, not the network's layer names.
+    blocks = run.summary["sanity"]["grad-cam"]
+    assert f'<th scope="row">1 of {len(blocks)}</th>' in page
+    for layer, _spearman, _ssim in blocks:
+        assert f'<th scope="row">{layer}</th>' not in page
 
 
 def test_authoring_refuses_explainers_a_run_could_not_afford(settings):
@@ -531,3 +541,74 @@ def test_segmenter_dice_against_the_library_seg_ground_truth(people, settings, c
     assert 0.2 < before < 1.0  # the liver is in the band, so is much else
     assert after < before  # noise pushes liver pixels out of the band
     assert run.metrics["change in dice vs truth: liver"] == pytest.approx(after - before)
+
+
+# --- A volume model: deepbet on the whole Colin27 head ------------------------------------
+
+
+def test_authoring_refuses_maps_and_attacks_on_a_volume_model():
+    from django.core.exceptions import ValidationError
+
+    for fields in (
+        {"kind": "explain", "explainer_keys": ["grad-cam"]},
+        {"kind": "break-it", "perturbations": [offer("fgsm", 0, 8, 4)]},
+    ):
+        exercise = exercise_make(model_key="mr-brain-deepbet", study_key="brain-t1-colin27")
+        for name, value in fields.items():
+            setattr(exercise, name, value)
+        with pytest.raises(ValidationError, match="whole volume"):
+            exercise.clean()
+    fine = exercise_make(model_key="mr-brain-deepbet", study_key="brain-t1-colin27")
+    fine.perturbations = [offer("mr-motion-ghosting", 0, 8, 4)]
+    fine.clean()
+
+
+@pytest.fixture(scope="session")
+def colin27_library(tmp_path_factory):
+    from studies.library.sources import DEFAULT_CACHE_DIR, sources_cached
+    from tests.library_builds import library_with
+    from zoo import mr_brain_deepbet
+    from zoo.weights_files import pinned_wheel_cached
+
+    if not sources_cached(cache_dir=DEFAULT_CACHE_DIR):
+        pytest.skip("study sources are not cached: run `python -m studies.library fetch`")
+    if not pinned_wheel_cached(weights=mr_brain_deepbet.DEEPBET):
+        pytest.skip("deepbet weights not cached: run `python manage.py zoo_build`")
+    return library_with(tmp_path_factory, ["brain-t1-colin27"], name="colin27-library")
+
+
+def test_a_volume_model_runs_on_the_whole_series_and_shows_the_chosen_image(
+    settings, colin27_library
+):
+    """deepbet reads the whole head: the lab perturbs every image, runs the model before
+    and after, and shows the chosen image's mask beside its ground truth (the library's SEG
+    of ch2bet), with the whole brain's volume."""
+    from labs.computation import LabRequest, lab_compute
+
+    library_index(colin27_library, settings)
+    paths = selectors.study_image_paths(study_key="brain-t1-colin27")
+    chosen = len(paths) // 2
+    result = lab_compute(
+        request=LabRequest(
+            kind="break-it",
+            study_key="brain-t1-colin27",
+            model_key="mr-brain-deepbet",
+            slice_index=chosen,
+            perturbation_key="mr-rician-noise",
+            severity=20.0,
+            seed=1,
+        ),
+        paths=paths,
+        seg_paths=selectors.study_seg_paths(study_key="brain-t1-colin27"),
+    )
+    shown = pydicom.dcmread(paths[chosen])
+    assert result.original.shape == (int(shown.Rows), int(shown.Columns))
+    assert result.prediction_original.labels.shape == result.original.shape
+    assert result.metrics["dice vs truth: brain, original"] > 0.9
+    assert 1000 < result.metrics["brain volume (mL), original"] < 2500  # an adult brain + CSF
+    assert "brain volume (mL), perturbed" in result.metrics
+    assert "dice vs original, whole volume: brain" in result.metrics
+    assert "dice vs original: brain" in result.metrics  # the model's own class names
+    # Rician noise lifts the dark background: never below zero, mean above it.
+    background = result.original == 0
+    assert result.perturbed.min() >= 0 and result.perturbed[background].mean() > 0

@@ -17,12 +17,12 @@ from zoo.perturbations import adversarial
 from zoo.perturbations.base import VolumeRequired
 from zoo.perturbations.ct_hu_clipping import NARROWEST_WINDOW_HU
 from zoo.perturbations.ct_low_dose import noisy_line_integrals
+from zoo.perturbations.ct_metal_streaks import MU_STEEL_PER_MM, metal_insert_mask
 from zoo.perturbations.ct_projection import (
     HU_STORED_MAX,
     filtered_back_projection,
     hu_to_mu,
     mu_to_hu,
-    pixel_spacing_mm,
     radon,
     reconstruction_circle,
     view_angles_deg,
@@ -40,6 +40,7 @@ MR_SLICE_PERTURBATIONS = {
     "mr-bias-field",
     "mr-wraparound",
     "mr-contrast-swap",
+    "mr-rician-noise",
 }
 
 
@@ -212,7 +213,7 @@ def test_low_dose_leaves_the_mean_hu_of_the_real_slice(ct_slice):
 
 def test_metal_streaks_grow_with_the_insert_and_darken_the_band_between(water_cylinder_hu):
     perturbation = perturbation_get("ct-metal-streaks")
-    mm = pixel_spacing_mm(water_cylinder_hu.shape, field_of_view_mm=perturbation.field_of_view_mm)
+    mm = perturbation.spacing_for(water_cylinder_hu.shape)
     streak_level = []
     for diameter_mm in (10.0, 20.0, 40.0):
         result = perturbation.apply(water_cylinder_hu, severity=diameter_mm, seed=4)
@@ -229,6 +230,40 @@ def test_metal_streaks_grow_with_the_insert_and_darken_the_band_between(water_cy
     band = result[62:66, 58:70].mean()
     off_axis = result[30:34, 58:70].mean()
     assert band < off_axis - 50.0
+
+
+def test_steel_attenuates_as_nist_iron_at_70_kev(water_cylinder_hu):
+    """NIST's iron table at 60 and 80 keV (1.205 and 0.595 cm^2/g), interpolated log-log to
+    the 70 keV effective energy of a 120 kVp beam, times stainless steel's 7.9 g/cm^3."""
+    interpolated = np.exp(np.interp(np.log(70.0), np.log([60.0, 80.0]), np.log([1.205, 0.595])))
+    assert pytest.approx(interpolated * 7.9 / 10.0, rel=0.03) == MU_STEEL_PER_MM
+    assert 30 < MU_STEEL_PER_MM / 0.0193 < 40  # steel is ~34 times as attenuating as water
+    # The insert's rays carry that attenuation: a 20 mm insert's central ray reads about
+    # mu x 20 mm more than water would, before the hardening non-linearity.
+    perturbation = perturbation_get("ct-metal-streaks").at_pixel_spacing(0.5)
+    mask = metal_insert_mask(water_cylinder_hu, diameter_px=20.0 / 0.5)
+    assert mask.sum() == pytest.approx(2 * np.pi * 20.0**2, rel=0.1)
+    assert perturbation.spacing_for(water_cylinder_hu.shape) == 0.5
+
+
+def test_projection_physics_uses_the_pixel_spacing_it_is_given(water_cylinder_hu):
+    """The same matrix at a smaller pixel is a smaller object: shorter paths, less
+    attenuation, more photons, so the added low-dose noise is smaller."""
+    perturbation = perturbation_get("ct-low-dose")
+    inside = _disc(row=63.5, col=63.5, radius=40)
+    noise = {
+        spacing: (
+            perturbation.at_pixel_spacing(spacing).apply(water_cylinder_hu, severity=90.0, seed=3)
+            - water_cylinder_hu
+        )[inside].std()
+        for spacing in (0.7, 2.8)
+    }
+    assert noise[0.7] < noise[2.8] / 1.5
+    # Without geometry the body field of view stands in: 360 mm over the larger dimension.
+    assert perturbation.spacing_for((128, 128)) == pytest.approx(360.0 / 128)
+    assert perturbation_get("gaussian-noise").at_pixel_spacing(0.7) is perturbation_get(
+        "gaussian-noise"
+    )
 
 
 def test_beam_hardening_cups_water_and_darkens_between_bones(water_cylinder_hu):
@@ -333,6 +368,23 @@ def test_wraparound_folds_signal_from_outside_the_field_of_view():
     assert np.all(image[84:96, 40:90] == 0)  # empty inside the field until rows 20-31 fold in
     assert np.all(folded[84:96, 40:90] == 100.0)
     assert folded.sum() == pytest.approx(image.sum())  # folded, not lost
+
+
+def test_rician_noise_lifts_the_dark_background_and_spares_bright_tissue_mean(mr_brain):
+    """Magnitude noise is Rician: where the signal is 0 the mean rises to sigma sqrt(pi/2)
+    (a Rayleigh noise floor), where it is far above sigma the mean stays put."""
+    perturbation = perturbation_get("mr-rician-noise")
+    noisy = perturbation.apply(mr_brain, severity=10.0, seed=1)
+    sigma = 0.10 * np.percentile(np.clip(mr_brain, 0, None), 99)
+    background = mr_brain == 0
+    white_matter = mr_brain == 450.0
+    assert background.any() and white_matter.any()
+    assert noisy[background].mean() == pytest.approx(sigma * np.sqrt(np.pi / 2), rel=0.05)
+    assert noisy.min() >= 0.0  # a magnitude is never negative
+    assert noisy[white_matter].mean() == pytest.approx(450.0, rel=0.02)
+    # Gaussian noise of the same sigma leaves the background's mean at 0.
+    gaussian = perturbation_get("gaussian-noise").apply(mr_brain, severity=sigma, seed=1)
+    assert abs(gaussian[background].mean()) < 0.05 * sigma
 
 
 def test_contrast_swap_reverses_the_t1_order_of_tissues(mr_brain):

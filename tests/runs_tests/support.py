@@ -51,10 +51,30 @@ def score_set_make(people):
     return services.score_set_request(source_key="ct-lesion-held-out", cases=cases)
 
 
+def statement_make(people):
+    """A statement queued as a resident's event queues one (the contract turns xAPI on and
+    gives it a real LRS: test_run_contract.small_runs)."""
+    import uuid
+
+    from xapi import services, statements
+    from xapi.models import StatementOutbox
+
+    services.statement_queue(
+        event="contract.viewed",
+        event_key=str(uuid.uuid4()),
+        user_pk=people["resident"].pk,
+        verb_key="experienced",
+        obj=statements.activity("contract", 1, activity_type="lesson", name="Contract"),
+        timestamp=None,
+    )
+    return StatementOutbox.objects.latest("pk")
+
+
 RUN_MAKERS = {
     "labs.LabRun": lab_run_make,
     "evaluation.CohortRun": cohort_run_make,
     "model_builder.TrainingRun": training_run_make,
     "deid_lab.DeidAttempt": deid_attempt_make,
     "reading_room.CohortScoreSet": score_set_make,
+    "xapi.StatementOutbox": statement_make,
 }

@@ -27,6 +27,12 @@ class Perturbation(ABC):
     def apply(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
         """Return a new image (the input is never modified)."""
 
+    def at_pixel_spacing(self, spacing_mm: float | None) -> Perturbation:
+        """This perturbation measured on pixels of `spacing_mm` (mm). Most are defined in
+        pixels or intensities and return themselves; the sinogram-domain CT ones, whose
+        path lengths set attenuation and noise, return a copy that uses it."""
+        return self
+
 
 class VolumeRequired(ValueError):
     """The perturbation is inherently 3-D and was given a single 2-D slice."""

@@ -4,12 +4,11 @@ import numpy as np
 
 from zoo.perturbations.base import SlicewisePerturbation
 from zoo.perturbations.ct_projection import (
-    BODY_FIELD_OF_VIEW_MM,
     MU_WATER_PER_MM,
+    ProjectionGeometry,
     filtered_back_projection,
     hu_to_mu,
     mu_to_hu,
-    pixel_spacing_mm,
     radon,
     reconstruction_circle,
     view_angles_deg,
@@ -28,7 +27,7 @@ BONE_HARDENING = 0.12
 CROSS_HARDENING = 0.02
 
 
-class CtBeamHardening(SlicewisePerturbation):
+class CtBeamHardening(ProjectionGeometry, SlicewisePerturbation):
     """The residual of an imperfect water/bone beam-hardening correction, in the sinogram."""
 
     key = "ct-beam-hardening"
@@ -49,10 +48,9 @@ class CtBeamHardening(SlicewisePerturbation):
     severity_min = 0.0
     severity_max = 100.0
     modalities = frozenset({"CT"})
-    field_of_view_mm = BODY_FIELD_OF_VIEW_MM
 
     def apply_slice(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
-        mm = pixel_spacing_mm(image.shape, field_of_view_mm=self.field_of_view_mm)
+        mm = self.spacing_for(image.shape)
         angles = view_angles_deg()
         mu = hu_to_mu(image)
         bone_mu = np.where(

@@ -4,11 +4,10 @@ import numpy as np
 
 from zoo.perturbations.base import SlicewisePerturbation
 from zoo.perturbations.ct_projection import (
-    BODY_FIELD_OF_VIEW_MM,
+    ProjectionGeometry,
     filtered_back_projection,
     hu_to_mu,
     mu_to_hu,
-    pixel_spacing_mm,
     radon,
     reconstruction_circle,
     view_angles_deg,
@@ -38,7 +37,7 @@ def noisy_line_integrals(
     return -np.log(counts / incident_photons)
 
 
-class CtLowDose(SlicewisePerturbation):
+class CtLowDose(ProjectionGeometry, SlicewisePerturbation):
     """Quantum noise of a reduced-dose scan, simulated in the sinogram (volumes slice by slice).
 
     The slice already carries the noise of its full-dose acquisition, so only the missing
@@ -66,10 +65,9 @@ class CtLowDose(SlicewisePerturbation):
     severity_min = 0.0
     severity_max = 99.0
     modalities = frozenset({"CT"})
-    field_of_view_mm = BODY_FIELD_OF_VIEW_MM
 
     def apply_slice(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
-        mm = pixel_spacing_mm(image.shape, field_of_view_mm=self.field_of_view_mm)
+        mm = self.spacing_for(image.shape)
         dose_fraction = 1.0 - min(severity, 99.9) / 100.0
         added_photons = FULL_DOSE_PHOTONS_PER_RAY * dose_fraction / (1.0 - dose_fraction)
         angles = view_angles_deg()

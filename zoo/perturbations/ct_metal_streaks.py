@@ -5,20 +5,23 @@ import numpy as np
 from zoo.perturbations.base import SlicewisePerturbation
 from zoo.perturbations.ct_low_dose import FULL_DOSE_PHOTONS_PER_RAY, noisy_line_integrals
 from zoo.perturbations.ct_projection import (
-    BODY_FIELD_OF_VIEW_MM,
     HU_STORED_MAX,
     HU_STORED_MIN,
+    ProjectionGeometry,
     filtered_back_projection,
     hu_to_mu,
     mu_to_hu,
-    pixel_spacing_mm,
     radon,
     reconstruction_circle,
     view_angles_deg,
 )
 
-# Stainless steel at ~70 keV: mu/rho ~0.30 cm^2/g x 7.9 g/cm^3 ~ 0.24 /mm (NIST XCOM).
-MU_STEEL_PER_MM = 0.24
+# Stainless steel (mostly iron, 7.9 g/cm^3) at ~70 keV, the effective energy of a 120 kVp
+# beam. NIST's table for iron gives mu/rho = 1.205 cm^2/g at 60 keV and 0.595 at 80 keV;
+# interpolated log-log, 0.83 cm^2/g at 70 keV; x 7.9 g/cm^3 = 6.5 /cm = 0.65 /mm.
+STEEL_MASS_ATTENUATION_CM2_PER_G = 0.83
+STEEL_DENSITY_G_PER_CM3 = 7.9
+MU_STEEL_PER_MM = STEEL_MASS_ATTENUATION_CM2_PER_G * STEEL_DENSITY_G_PER_CM3 / 10.0
 # Beam hardening through metal, p_measured = ln(1 + k p) / k: concave, so long paths
 # through metal read as less attenuating than they are (the dark streaks).
 METAL_HARDENING = 0.15
@@ -41,7 +44,7 @@ def metal_insert_mask(image: np.ndarray, *, diameter_px: float) -> np.ndarray:
     return mask
 
 
-class CtMetalStreaks(SlicewisePerturbation):
+class CtMetalStreaks(ProjectionGeometry, SlicewisePerturbation):
     """Two steel inserts added in the sinogram: photon starvation and beam hardening."""
 
     key = "ct-metal-streaks"
@@ -62,10 +65,9 @@ class CtMetalStreaks(SlicewisePerturbation):
     severity_min = 0.0
     severity_max = 40.0
     modalities = frozenset({"CT"})
-    field_of_view_mm = BODY_FIELD_OF_VIEW_MM
 
     def apply_slice(self, image: np.ndarray, *, severity: float, seed: int) -> np.ndarray:
-        mm = pixel_spacing_mm(image.shape, field_of_view_mm=self.field_of_view_mm)
+        mm = self.spacing_for(image.shape)
         mask = metal_insert_mask(image, diameter_px=severity / mm)
         angles = view_angles_deg()
         mu_body = hu_to_mu(image)

@@ -13,6 +13,8 @@ spread evenly over 180 degrees, enough for the 128-512 matrices of the study lib
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 # Linear attenuation coefficient of water at ~70 keV, the effective energy of a 120 kVp
@@ -22,11 +24,34 @@ MU_WATER_PER_MM = 0.0193
 HU_STORED_MIN = -1024.0
 HU_STORED_MAX = 3071.0
 DEFAULT_VIEW_COUNT = 180
-# A slice carries no pixel spacing through `Perturbation.apply`, so it is taken to span a
-# routine adult body field of view: 0.7 mm pixels on a 512 matrix, 2.8 mm on 128 (the
-# study library's small slices are reduced from clinical matrices, so they really are
-# coarser). Lengths, and with them attenuation and noise, follow from it.
+# The size of a pixel sets the path lengths, and with them attenuation and photon noise.
+# Callers that know it (a lab reads Pixel Spacing, a cohort knows its patches' spacing) get
+# a perturbation measured on it with `at_pixel_spacing`; only an image that arrives with no
+# geometry at all is taken to span a routine adult body field of view (0.7 mm pixels on a
+# 512 matrix, 2.8 mm on 128).
 BODY_FIELD_OF_VIEW_MM = 360.0
+
+
+class ProjectionGeometry:
+    """Mixin of the sinogram-domain perturbations: the pixel size their physics uses.
+
+    `pixel_spacing_mm` None means "unknown": the body field of view above stands in.
+    """
+
+    pixel_spacing_mm: float | None = None
+
+    def at_pixel_spacing(self, spacing_mm: float | None):
+        """A copy of this perturbation that measures lengths on `spacing_mm` pixels."""
+        if spacing_mm is None or not spacing_mm > 0:
+            return self
+        changed = copy.copy(self)
+        changed.pixel_spacing_mm = float(spacing_mm)
+        return changed
+
+    def spacing_for(self, shape: tuple[int, ...]) -> float:
+        if self.pixel_spacing_mm is not None:
+            return self.pixel_spacing_mm
+        return pixel_spacing_mm(shape, field_of_view_mm=BODY_FIELD_OF_VIEW_MM)
 
 
 def hu_to_mu(image_hu: np.ndarray) -> np.ndarray:

@@ -14,7 +14,11 @@ class GaussianNoise(Perturbation):
         "in each pixel; in MR, thermal noise from the patient and the coil does the same. "
         "Adding zero-mean Gaussian noise of standard deviation sigma (in HU on CT) is the "
         "simplest model of it: the mean of a region is unchanged, but each pixel's value "
-        "wanders, and a model that reads single pixel values starts to misclassify tissue."
+        "wanders, and a model that reads single pixel values starts to misclassify tissue. "
+        "It is a simplification twice over: CT quantum noise arises in the projections and "
+        "is streaky and strongest along long paths (see low-dose CT noise), and an MR "
+        "magnitude image carries Rician noise, which lifts dark regions into a noise floor "
+        "(see MR thermal noise); independent Gaussian noise is neither."
     )
     severity_unit = "σ (HU)"
     severity_min = 0.0

@@ -24,6 +24,7 @@ from zoo.perturbations.mr_bias_field import MrBiasField
 from zoo.perturbations.mr_contrast import MrContrastSwap
 from zoo.perturbations.mr_gibbs_ringing import MrGibbsRinging
 from zoo.perturbations.mr_motion_ghosting import MrMotionGhosting
+from zoo.perturbations.mr_rician_noise import MrRicianNoise
 from zoo.perturbations.mr_wraparound import MrWraparound
 from zoo.perturbations.rotation import Rotation
 
@@ -60,6 +61,7 @@ PERTURBATIONS: dict[str, Perturbation] = {
         MrBiasField(),
         MrWraparound(),
         MrContrastSwap(),
+        MrRicianNoise(),
     )
 }
 

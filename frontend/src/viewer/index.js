@@ -30,6 +30,8 @@ import {
 } from "@cornerstonejs/tools";
 import {
   HEATMAP_GRADIENT,
+  boxesLayerDraw,
+  boxesLayerLoad,
   heatmapLayerLoad,
   labelmapLayerLoad,
   segLayerLoad,
@@ -627,6 +629,17 @@ class Viewer {
           visible: entry.visible !== false,
           opacity,
         });
+      } else if (type === "boxes" && Array.isArray(entry.boxes)) {
+        // Boxes are vectors (a prompt the resident drew, a detector's findings): drawn as
+        // outlines over the image, opaque unless the page says otherwise.
+        layers.push({
+          kind: "boxes",
+          title: String(entry.label || "Boxes"),
+          boxes: entry.boxes,
+          slice,
+          visible: entry.visible !== false,
+          opacity: entry.opacity === undefined ? 1 : opacity,
+        });
       }
     }
     for (const series of this.series.filter((s) => s.modality === "SEG")) {
@@ -675,6 +688,8 @@ class Viewer {
                 i.position.every((v, k) => Math.abs(v - position[k]) < 0.01),
             )?.sop,
         });
+      } else if (layer.kind === "boxes") {
+        layer.data = boxesLayerLoad({ boxes: layer.boxes });
       } else {
         const data =
           layer.kind === "heatmap"
@@ -801,6 +816,7 @@ class Viewer {
       opacity: layer.opacity,
       loaded: Boolean(layer.data),
       slice: layer.slice,
+      ...(layer.kind === "boxes" ? { boxes: layer.data?.boxes.map((b) => b.box) ?? [] } : {}),
     }));
   }
 
@@ -820,6 +836,13 @@ class Viewer {
     for (const layer of this.layers) {
       if (!layer.visible || !layer.data) continue;
       if (layer.slice && layer.slice !== index + 1) continue;
+      const corner = (column, row) =>
+        this.viewport.worldToCanvas(coreUtilities.imageToWorldCoords(imageId, [column, row]));
+      if (layer.kind === "boxes") {
+        context.globalAlpha = layer.opacity;
+        boxesLayerDraw(context, layer.data, corner, ratio);
+        continue;
+      }
       let painted;
       if (layer.kind === "seg") {
         if (!layer.painted.has(sop)) layer.painted.set(sop, segLayerPaint(layer.data, sop));
@@ -830,8 +853,6 @@ class Viewer {
       if (!painted) continue;
       // Image (column, row) -> canvas, from three corners of the image (PS3.3 C.7.6.2.1.1):
       // the viewport's own camera, so zoom, pan, flip and rotation carry over exactly.
-      const corner = (column, row) =>
-        this.viewport.worldToCanvas(coreUtilities.imageToWorldCoords(imageId, [column, row]));
       const [x0, y0] = corner(0, 0);
       const [x1, y1] = corner(layer.data.columns, 0);
       const [x2, y2] = corner(0, layer.data.rows);
@@ -1170,13 +1191,33 @@ function viewerLink(viewer) {
     }
   });
   if (!linkedViewers.has(viewer.linkGroup)) linkedViewers.set(viewer.linkGroup, []);
-  linkedViewers.get(viewer.linkGroup).push(viewer);
+  const members = linkedViewers.get(viewer.linkGroup);
+  members.push(viewer);
+  // The synchronizers pass on changes, not the state at joining, and each viewer opened on
+  // its own image's window (a perturbed copy's pixel range, so its automatic window,
+  // differs). The group's first viewer in page order (the original) sets the window of
+  // all, whichever finished loading first.
+  members.sort((a, b) =>
+    a.root.compareDocumentPosition(b.root) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1,
+  );
+  for (const other of members.slice(1)) viewerWindowAdopt(other, members[0]);
   for (const synchronizer of group) {
     synchronizer.add({
       renderingEngineId: viewer.renderingEngine.id,
       viewportId: viewer.viewport.id,
     });
   }
+}
+
+/** `viewer` shows the window (and invert, and the preset's name) that `source` shows. */
+function viewerWindowAdopt(viewer, source) {
+  const { voiRange, invert } = source.viewport.getProperties();
+  if (!voiRange) return;
+  viewer.userInvert = Boolean(invert);
+  viewer.viewport.setProperties({ voiRange: { ...voiRange }, invert: viewer.userInvert });
+  viewer.presetShow(source.presetKey, source.presetRange);
+  viewer.viewport.render();
+  viewer.cornersUpdate();
 }
 
 /** Two answer marks are the same mark: kind, image and coordinates within rounding. */

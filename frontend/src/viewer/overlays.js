@@ -285,3 +285,57 @@ export async function labelmapLayerLoad({ url, legend = [] }) {
       .map(({ value, name, colour }) => ({ number: value, label: name, colour })),
   };
 }
+
+// --- Box layers: prompts and detections as vectors ---------------------------------------
+
+const BOX_COLOUR = "#ffc800";
+
+/** A box layer from the page's entry: [{box: [column0, row0, column1, row1] (pixel indices,
+ * inclusive), label, colour}]. Nothing to fetch; malformed boxes are left out. The legend
+ * lists each distinct label once. */
+export function boxesLayerLoad({ boxes }) {
+  const kept = [];
+  for (const entry of Array.isArray(boxes) ? boxes : []) {
+    const box = Array.isArray(entry?.box) ? entry.box.map(Number) : [];
+    if (box.length !== 4 || !box.every(Number.isFinite)) continue;
+    const colour = /^#[0-9a-f]{6}$/i.test(entry.colour ?? "") ? entry.colour : BOX_COLOUR;
+    kept.push({ box, label: String(entry.label ?? ""), colour });
+  }
+  const legend = new Map();
+  for (const item of kept) legend.set(`${item.colour} ${item.label}`, item);
+  return {
+    boxes: kept,
+    segments: [...legend.values()].map((item) => ({
+      label: item.label,
+      colour: hexToRgb(item.colour),
+    })),
+  };
+}
+
+/** Outline each box on the overlay canvas. `corner(column, row)` maps an image corner
+ * coordinate to canvas pixels (CSS), so zoom, pan, flip and rotation carry over; a pixel
+ * index i spans corners i .. i + 1, hence the whole-pixel margins. */
+export function boxesLayerDraw(context, data, corner, ratio) {
+  context.setTransform(ratio, 0, 0, ratio, 0, 0);
+  context.lineWidth = 2;
+  for (const { box, label, colour } of data.boxes) {
+    const [c0, r0, c1, r1] = box;
+    const points = [
+      corner(c0, r0),
+      corner(c1 + 1, r0),
+      corner(c1 + 1, r1 + 1),
+      corner(c0, r1 + 1),
+    ];
+    context.strokeStyle = colour;
+    context.beginPath();
+    context.moveTo(...points[0]);
+    for (const point of points.slice(1)) context.lineTo(...point);
+    context.closePath();
+    context.stroke();
+    if (label) {
+      context.fillStyle = colour;
+      context.font = "12px sans-serif";
+      context.fillText(label, points[0][0], points[0][1] - 4);
+    }
+  }
+}

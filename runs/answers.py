@@ -1,0 +1,45 @@
+"""A resident's written answers to the questions a lab asks about its result, kept on the
+run: one shape for every lab family ({question id: {"prompt", "answer"}})."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+
+class AnswersRefused(ValueError):
+    """The answers cannot be kept; the message says why, in words for the resident."""
+
+
+def run_answers_collect(*, prompts: dict[str, str], answers: dict[str, str]) -> dict:
+    """The answers to keep: one per current question, each with the prompt it answers (so it
+    still reads right after the educator edits the question), stored as typed (escaped when
+    shown) and limited in length."""
+    if not prompts:
+        raise AnswersRefused(_("This lab asks no questions."))
+    kept = {}
+    for question_id, prompt in prompts.items():
+        answer = str(answers.get(question_id, "")).strip()
+        if len(answer) > settings.LAB_RUN_ANSWER_MAX_CHARS:
+            raise AnswersRefused(
+                _("Please keep each answer under %(n)d characters.")
+                % {"n": settings.LAB_RUN_ANSWER_MAX_CHARS}
+            )
+        kept[question_id] = {"prompt": prompt, "answer": answer}
+    return kept
+
+
+def run_answers_rows(*, prompts: list[tuple[str, str]], answers: dict) -> list[dict]:
+    """The questions with this run's answers, for display; answers to since-removed
+    questions are still shown (marked retired), with the prompt they answered."""
+    rows = [
+        {"id": qid, "prompt": prompt, "answer": answers.get(qid, {}).get("answer", "")}
+        for qid, prompt in prompts
+    ]
+    current = {row["id"] for row in rows}
+    rows += [
+        {"id": qid, "prompt": kept["prompt"], "answer": kept["answer"], "retired": True}
+        for qid, kept in answers.items()
+        if qid not in current
+    ]
+    return rows
