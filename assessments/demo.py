@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from assessments.ground_truth import segment_largest_slice
 from assessments.models import Assessment, AssessmentKind, Question, QuestionKind
 from assessments.services import assessment_ensure, question_ensure
 
@@ -61,14 +62,6 @@ def _image_data(chest, label: str, *, seg_number: int = TEACHING_SEG, **extra) -
         "segment_number": labels[label],
         **extra,
     }
-
-
-def _largest_slice(data: dict) -> int:
-    from assessments.ground_truth import ground_truth_load
-
-    truth = ground_truth_load(data)
-    areas = truth.mask.reshape(truth.mask.shape[0], -1).sum(axis=1)
-    return int(areas.argmax()) + 1
 
 
 def assessments_demo_ensure(*, course, module=None) -> DemoReport:
@@ -218,7 +211,7 @@ def assessments_demo_ensure(*, course, module=None) -> DemoReport:
         if not study.courses.filter(pk=course.pk).exists():
             study_course_add(study=study, course=course)
         liver = _image_data(chest, "Liver", metric="dice", full_credit_at=0.7, no_credit_below=0.3)
-        liver["initial_slice"] = _largest_slice(liver)
+        liver["initial_slice"] = segment_largest_slice(liver)
         box = question_ensure(
             title="Demo: box the liver",
             kind=QuestionKind.IMAGE_BOX,
@@ -232,7 +225,7 @@ def assessments_demo_ensure(*, course, module=None) -> DemoReport:
         vena_cava = _image_data(
             chest, "Inferior vena cava", seg_number=EXAM_KEY_SEG, tolerance_mm=5.0
         )
-        vena_cava["initial_slice"] = _largest_slice(vena_cava)
+        vena_cava["initial_slice"] = segment_largest_slice(vena_cava)
         point = question_ensure(
             title="Demo: click the inferior vena cava",
             kind=QuestionKind.IMAGE_POINT,

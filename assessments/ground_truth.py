@@ -124,3 +124,11 @@ def segment_labels(seg_series_uid: str) -> list[tuple[int, str]]:
         return []
     ds = pydicom.dcmread(instance_file_path(instance=instances[0]), stop_before_pixels=True)
     return [(int(s.SegmentNumber), str(s.SegmentLabel)) for s in ds.SegmentSequence]
+
+
+def segment_largest_slice(data: dict) -> int:
+    """The 1-based slice of the question's series on which its segment is largest: where an
+    image question opens, so the finding is in view. Raises GroundTruthMissing."""
+    truth = ground_truth_load(data)
+    areas = truth.mask.reshape(truth.mask.shape[0], -1).sum(axis=1)
+    return int(areas.argmax()) + 1

@@ -8,6 +8,12 @@ Layout (reviewed like code):
     content/<NN>-<module>/quiz.toml        the module's quiz: its questions and the lesson
                                            that shows it
 
+Every outcome carries two mappings a programme director reads off the mapping page
+(curriculum.selectors.outcome_mapping): `etc_domain`, the imaging-informatics topic of the
+ESR European Training Curriculum it serves (curriculum.models.EtcDomain), and `roles`, which of the
+four roles of the AAPM/ACR/RSNA/SIIM AI syllabus it prepares for. Lessons state no
+duration: it is computed from their words and the time residents take in their labs.
+
 TOML is read by the standard library (tomllib), so the content needs no extra package. The
 numeric prefixes fix the reading order; the `slug` inside each file is the page's identity.
 """
@@ -21,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+
+from curriculum.models import SYLLABUS_ROLES, EtcDomain
 
 CONTENT_DIR = Path(settings.BASE_DIR) / "content"
 # Lesson blocks that embed an authored exercise snippet, defined inline in the lesson file
@@ -95,12 +103,26 @@ class LessonSpec:
     slug: str
     title: str
     summary: str
-    estimated_minutes: int
     outcomes: list[dict]
     body: list[dict]
 
 
-QUESTION_KINDS = frozenset({"single_choice", "multiple_choice", "numeric", "short_text"})
+CHOICE_KINDS = frozenset({"single_choice", "multiple_choice"})
+# Image-native questions: answered on a library study in the viewer, scored against one
+# segment of a SEG series of the same study (assessments.scoring.image_*).
+IMAGE_KINDS = frozenset({"image_point", "image_box", "image_outline", "image_slice"})
+QUESTION_KINDS = frozenset({*CHOICE_KINDS, "numeric", "short_text", *IMAGE_KINDS})
+# What an image question may say besides where its images are: the scorer's own settings.
+IMAGE_SCORING_KEYS = frozenset(
+    {
+        "tolerance_mm",
+        "near_credit",
+        "tolerance_slices",
+        "metric",
+        "full_credit_at",
+        "no_credit_below",
+    }
+)
 
 
 @dataclass
@@ -116,6 +138,10 @@ class QuestionSpec:
     tolerance: float = 0.0
     unit: str = ""
     accepted: list[str] = field(default_factory=list)  # short text
+    # Image kinds: {"study", "series_number", "seg_series_number", "segment",
+    # "initial_slice" (a number, or "largest": the slice where the segment is largest),
+    # and the scorer's settings}; the loader turns keys and numbers into library UIDs.
+    image: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -133,7 +159,6 @@ class ModuleSpec:
     slug: str
     title: str
     summary: str
-    estimated_minutes: int | None
     outcomes: list[dict]
     prerequisites: list[str]
     lab: LabSpec | None
@@ -163,26 +188,46 @@ def _read(path: Path) -> dict:
         raise ContentError(f"{path}: {error}") from error
 
 
-def _require(data: dict, path: Path, *names: str) -> None:
+def _require(data: dict, path: Path | str, *names: str) -> None:
     missing = [name for name in names if not data.get(name)]
     if missing:
         raise ContentError(f"{path}: missing {', '.join(missing)}")
 
 
 def _outcomes(data: dict, path: Path) -> list[dict]:
-    outcomes = data.get("outcomes", [])
-    for outcome in outcomes:
-        _require(outcome, path, "text", "domain", "level")
+    """The file's outcomes as model fields (text, domain, level, etc_domain, role_*)."""
+    outcomes = []
+    for outcome in data.get("outcomes", []):
+        _require(outcome, path, "text", "domain", "level", "etc_domain", "roles")
+        where = f"{path}: outcome {outcome['text'][:40]!r}"
         if outcome["domain"] not in {"knowledge", "skills", "competences"}:
-            raise ContentError(f"{path}: unknown outcome domain {outcome['domain']!r}")
+            raise ContentError(f"{where}: unknown outcome domain {outcome['domain']!r}")
         if outcome["level"] not in {"I", "II", "III"}:
-            raise ContentError(f"{path}: unknown outcome level {outcome['level']!r}")
+            raise ContentError(f"{where}: unknown outcome level {outcome['level']!r}")
+        if outcome["etc_domain"] not in EtcDomain.values:
+            raise ContentError(f"{where}: unknown etc_domain {outcome['etc_domain']!r}")
+        roles = outcome["roles"]
+        if not isinstance(roles, list) or not set(roles) <= set(SYLLABUS_ROLES):
+            raise ContentError(f"{where}: roles are some of {', '.join(SYLLABUS_ROLES)}")
+        outcomes.append(
+            {
+                "text": outcome["text"],
+                "domain": outcome["domain"],
+                "level": outcome["level"],
+                "etc_domain": outcome["etc_domain"],
+                **{f"role_{role}": role in roles for role in SYLLABUS_ROLES},
+            }
+        )
     return outcomes
 
 
 def lesson_read(path: Path) -> LessonSpec:
     data = _read(path)
     _require(data, path, "slug", "title", "body")
+    if "estimated_minutes" in data:
+        raise ContentError(
+            f"{path}: durations are computed from the words and the labs; drop estimated_minutes"
+        )
     for block in data["body"]:
         if block.get("type") not in BLOCK_TYPES:
             raise ContentError(f"{path}: unknown block type {block.get('type')!r}")
@@ -200,7 +245,6 @@ def lesson_read(path: Path) -> LessonSpec:
         slug=data["slug"],
         title=data["title"],
         summary=data.get("summary", ""),
-        estimated_minutes=int(data.get("estimated_minutes", 20)),
         outcomes=_outcomes(data, path),
         body=data["body"],
     )
@@ -210,13 +254,14 @@ def module_read(directory: Path) -> ModuleSpec:
     path = directory / "module.toml"
     data = _read(path)
     _require(data, path, "slug", "title")
+    if "estimated_minutes" in data:
+        raise ContentError(f"{path}: a module's duration is its lessons'; drop estimated_minutes")
     lab = LabSpec(**data["lab"]) if "lab" in data else None
     module = ModuleSpec(
         path=path,
         slug=data["slug"],
         title=data["title"],
         summary=data.get("summary", ""),
-        estimated_minutes=data.get("estimated_minutes"),
         outcomes=_outcomes(data, path),
         prerequisites=list(data.get("prerequisites", [])),
         lab=lab,
@@ -246,7 +291,9 @@ def _question_read(data: dict, path: Path, outcomes: list[dict]) -> QuestionSpec
         difficulty=data.get("difficulty", "medium"),
         outcome_text=outcomes[position - 1]["text"],
     )
-    if kind in {"single_choice", "multiple_choice"}:
+    if kind in IMAGE_KINDS:
+        question.image = _image_question_read(data, where)
+    elif kind in CHOICE_KINDS:
         question.options = list(data.get("options", []))
         correct = sum(bool(option.get("correct")) for option in question.options)
         if len(question.options) < 2 or not all(o.get("text") for o in question.options):
@@ -264,6 +311,29 @@ def _question_read(data: dict, path: Path, outcomes: list[dict]) -> QuestionSpec
         if not question.accepted:
             raise ContentError(f"{where}: a short-text question needs accepted answers")
     return question
+
+
+def _image_question_read(data: dict, where: str) -> dict:
+    _require(data, where, "study", "segment")
+    image = {
+        "study": str(data["study"]),
+        "series_number": int(data.get("series_number", 1)),
+        "seg_series_number": int(data.get("seg_series_number", 2)),
+        "segment": str(data["segment"]),
+        "initial_slice": data.get("initial_slice", "largest"),
+    }
+    if not (image["initial_slice"] == "largest" or isinstance(image["initial_slice"], int)):
+        raise ContentError(f'{where}: initial_slice is a slice number or "largest"')
+    unknown = (
+        set(data)
+        - IMAGE_SCORING_KEYS
+        - set(image)
+        - {"kind", "title", "prompt", "explanation", "difficulty", "outcome"}
+    )
+    if unknown:
+        raise ContentError(f"{where}: unknown fields {sorted(unknown)}")
+    image.update({key: data[key] for key in IMAGE_SCORING_KEYS if key in data})
+    return image
 
 
 def quiz_read(path: Path, *, module: ModuleSpec) -> QuizSpec:

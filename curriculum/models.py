@@ -29,6 +29,34 @@ class OutcomeLevel(models.TextChoices):
     LEVEL_III = "III", _("Level III (subspecialty)")
 
 
+class EtcDomain(models.TextChoices):
+    """The imaging-informatics topics of the ESR European Training Curriculum that this
+    platform maps outcomes to. The grouping is ours, made from the curriculum's imaging
+    informatics and AI content; a programme director checks it against the edition they
+    certify by (the mapping page says so)."""
+
+    STANDARDS = "standards", _("Standards and interoperability (DICOM, HL7/FHIR, IHE)")
+    SYSTEMS = "systems", _("Imaging information systems and workflow (PACS, RIS, reporting)")
+    DATA_PROTECTION = "data-protection", _("Data protection, de-identification and security")
+    AI_PRINCIPLES = "ai-principles", _("Principles of AI and machine learning")
+    AI_LIMITATIONS = "ai-limitations", _("Limitations and failure modes of AI")
+    AI_EVALUATION = "ai-evaluation", _("Evaluation and validation of AI")
+    AI_GOVERNANCE = "ai-governance", _("Regulation, ethics and implementation of AI")
+    AI_DEVELOPMENT = "ai-development", _("Data curation and AI development")
+
+
+# The four roles of the AAPM/ACR/RSNA/SIIM AI syllabus ("Teaching AI for radiology
+# applications: a multisociety-recommended syllabus"), in its order; one boolean field
+# `role_<name>` per role on every outcome.
+SYLLABUS_ROLES = ("user", "purchaser", "clinical_collaborator", "developer")
+SYLLABUS_ROLE_LABELS = {
+    "user": _("User"),
+    "purchaser": _("Purchaser"),
+    "clinical_collaborator": _("Clinical collaborator"),
+    "developer": _("Developer"),
+}
+
+
 class LearningOutcome(Orderable):
     """What a reader can do afterwards; abstract, concrete per page type below."""
 
@@ -42,13 +70,40 @@ class LearningOutcome(Orderable):
         max_length=3, choices=OutcomeLevel.choices, default=OutcomeLevel.LEVEL_III
     )
 
-    panels = [FieldPanel("text"), FieldPanel("domain"), FieldPanel("level")]
+    etc_domain = models.CharField(
+        _("ESR curriculum topic"),
+        max_length=24,
+        choices=EtcDomain.choices,
+        blank=True,
+        help_text=_("The imaging-informatics topic of the ESR European Training Curriculum."),
+    )
+    role_user = models.BooleanField(_("AI syllabus role: user"), default=False)
+    role_purchaser = models.BooleanField(_("AI syllabus role: purchaser"), default=False)
+    role_clinical_collaborator = models.BooleanField(
+        _("AI syllabus role: clinical collaborator"), default=False
+    )
+    role_developer = models.BooleanField(_("AI syllabus role: developer"), default=False)
+
+    panels = [
+        FieldPanel("text"),
+        FieldPanel("domain"),
+        FieldPanel("level"),
+        FieldPanel("etc_domain"),
+        FieldPanel("role_user"),
+        FieldPanel("role_purchaser"),
+        FieldPanel("role_clinical_collaborator"),
+        FieldPanel("role_developer"),
+    ]
 
     class Meta(Orderable.Meta):
         abstract = True
 
     def __str__(self) -> str:
         return self.text
+
+    @property
+    def syllabus_roles(self) -> list[str]:
+        return [role for role in SYLLABUS_ROLES if getattr(self, f"role_{role}")]
 
 
 class CurriculumIndexPage(Page):
@@ -102,10 +157,15 @@ class CurriculumPage(Page):
 
     def get_context(self, request, *args, **kwargs):
         from accounts import permissions
-        from curriculum.selectors import course_progress
+        from curriculum.selectors import READING_WORDS_PER_MINUTE, course_levels, course_progress
 
         context = super().get_context(request, *args, **kwargs)
         context["progress"] = course_progress(user=request.user, course=self)
+        context["levels"] = course_levels(course=self)
+        context["reading_wpm"] = READING_WORDS_PER_MINUTE
+        context["may_view_outcome_mapping"] = permissions.may(
+            request.user, "curriculum.view_outcome_mapping", self
+        )
         context["may_self_enrol"] = permissions.may(request.user, "curriculum.self_enrol", self)
         context["may_view_course_progress"] = permissions.may(
             request.user, "curriculum.view_course_progress", self
@@ -115,18 +175,15 @@ class CurriculumPage(Page):
 
 class ModulePage(Page):
     summary = models.CharField(max_length=300, blank=True)
-    estimated_minutes = models.PositiveSmallIntegerField(
-        null=True,
-        blank=True,
-        help_text=_("Leave empty to use the sum of the lessons' estimates."),
-    )
+    # No longer shown or edited: a module's duration is its lessons' computed durations
+    # (curriculum.selectors.lesson_durations). Kept so old revisions still load.
+    estimated_minutes = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
 
     parent_page_types = ["curriculum.CurriculumPage"]
     subpage_types = ["curriculum.LessonPage"]
     content_panels = [
         *Page.content_panels,
         FieldPanel("summary"),
-        FieldPanel("estimated_minutes"),
         MultiFieldPanel(
             [InlinePanel("outcomes", label=_("Outcome"))], heading=_("Learning outcomes")
         ),
@@ -138,10 +195,11 @@ class ModulePage(Page):
     search_fields = [*Page.search_fields, index.SearchField("summary")]
 
     def get_context(self, request, *args, **kwargs):
-        from curriculum.selectors import module_progress
+        from curriculum.selectors import READING_WORDS_PER_MINUTE, module_progress
 
         context = super().get_context(request, *args, **kwargs)
         context["progress"] = module_progress(user=request.user, module=self)
+        context["reading_wpm"] = READING_WORDS_PER_MINUTE
         return context
 
 
@@ -165,7 +223,9 @@ class ModulePrerequisite(Orderable):
 
 class LessonPage(Page):
     summary = models.CharField(max_length=300, blank=True)
-    estimated_minutes = models.PositiveSmallIntegerField(default=20)
+    # No longer shown or edited: durations are computed from the words and the measured lab
+    # times (curriculum.selectors.lesson_durations). Kept so old revisions still load.
+    estimated_minutes = models.PositiveSmallIntegerField(default=20, editable=False)
     body = StreamField(LessonBodyBlock(), blank=True)
 
     parent_page_types = ["curriculum.ModulePage"]
@@ -173,7 +233,6 @@ class LessonPage(Page):
     content_panels = [
         *Page.content_panels,
         FieldPanel("summary"),
-        FieldPanel("estimated_minutes"),
         MultiFieldPanel(
             [InlinePanel("outcomes", label=_("Outcome"))], heading=_("Learning outcomes")
         ),
@@ -188,7 +247,12 @@ class LessonPage(Page):
     def get_context(self, request, *args, **kwargs):
         from accounts import permissions
         from curriculum.lesson_frame import lesson_frame
-        from curriculum.selectors import lesson_is_completed
+        from curriculum.selectors import (
+            READING_WORDS_PER_MINUTE,
+            lesson_duration,
+            lesson_has_work,
+            lesson_is_completed,
+        )
 
         context = super().get_context(request, *args, **kwargs)
         # What every reader sees alike comes from the cache; what is the reader's own
@@ -199,6 +263,9 @@ class LessonPage(Page):
         context["body_parts"] = [
             (part, None if part.index is None else self.body[part.index]) for part in frame.body
         ]
+        context["duration"] = lesson_duration(self)
+        context["reading_wpm"] = READING_WORDS_PER_MINUTE
+        context["has_work"] = lesson_has_work(self)
         context["is_completed"] = lesson_is_completed(user=request.user, lesson=self)
         # The page offers "Mark complete" only to a reader who has not completed it.
         context["may_mark_complete"] = not context["is_completed"] and permissions.may(
@@ -214,6 +281,10 @@ class LessonLearningOutcome(LearningOutcome):
 class CompletionSource(models.TextChoices):
     MANUAL = "manual", _("Marked complete by the resident")
     LAB = "lab", _("The lesson's lab finished")
+    # Completions recorded before a lesson with labs or a quiz needed them done (migration
+    # 0006): they keep counting, so nobody's progress or certificate is taken back.
+    LEGACY = "legacy", _("Recorded before labs and quizzes were required")
+    OVERRIDE = "override", _("An educator completed it (the platform failed the lab)")
 
 
 class LessonCompletion(models.Model):
@@ -236,6 +307,40 @@ class LessonCompletion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} completed {self.lesson}"
+
+
+class CompletionOverrideIsAppendOnly(Exception):
+    """Raised on any attempt to change or remove a completion override's record."""
+
+
+class CompletionOverride(models.Model):
+    """The audit record of an educator completing a lesson for a resident because the
+    platform failed its lab. Written only by `curriculum.services.lesson_completion_override`;
+    never changed, never deleted (the people it names are PROTECTed)."""
+
+    educator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    resident = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    lesson = models.ForeignKey(LessonPage, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-at", "-pk")
+
+    def __str__(self) -> str:
+        return f"#{self.educator_id} completed {self.lesson} for #{self.resident_id}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise CompletionOverrideIsAppendOnly("Completion overrides cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise CompletionOverrideIsAppendOnly("Completion overrides cannot be deleted.")
 
 
 class LoadedContent(models.Model):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from accounts import roles
 from accounts.permissions import may, rule
 from curriculum.lesson_frame import lesson_prerequisites_unmet
-from curriculum.selectors import course_of
+from curriculum.selectors import course_of, lesson_has_work
 
 
 @rule("curriculum.view_page")
@@ -31,8 +31,14 @@ def may_open_lesson(user, page) -> bool:
 
 @rule("curriculum.mark_lesson_complete")
 def may_mark_lesson_complete(user, lesson) -> bool:
-    """Progress belongs to residents: one who may open the lesson may mark it complete."""
-    return roles.is_resident(user) and may(user, "curriculum.open_lesson", lesson)
+    """Progress belongs to residents: one who may open a lesson with nothing to do in it
+    (no lab, no quiz) may mark it complete; the others complete by doing their labs and
+    passing their quiz, so "mark complete" is no way round them."""
+    return (
+        roles.is_resident(user)
+        and may(user, "curriculum.open_lesson", lesson)
+        and not lesson_has_work(lesson)
+    )
 
 
 @rule("curriculum.self_enrol")
@@ -53,4 +59,18 @@ def may_view_own_progress(user, _obj=None) -> bool:
 @rule("curriculum.view_course_progress")
 def may_view_course_progress(user, course) -> bool:
     """Educators and programme admins see every resident's progress in a course."""
+    return roles.is_author(user)
+
+
+@rule("curriculum.override_completion")
+def may_override_completion(user, course) -> bool:
+    """Educators and programme admins complete a lesson for a resident when the platform
+    failed its lab (audited in curriculum.models.CompletionOverride)."""
+    return roles.is_author(user)
+
+
+@rule("curriculum.view_outcome_mapping")
+def may_view_outcome_mapping(user, course) -> bool:
+    """Programme directors (educators and programme admins) read and download how the
+    course's outcomes map to the ESR curriculum and the AI syllabus roles."""
     return roles.is_author(user)

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import BooleanField, Value
+from django.apps import apps
+from django.utils.html import strip_tags
 
 from accounts import permissions
-from accounts.models import Cohort, Enrolment
+from accounts.models import Cohort, Enrolment, Role
 from assessments.selectors import lesson_ids_quiz_passed, lesson_quiz_ids
 from curriculum.models import (
+    SYLLABUS_ROLES,
+    CompletionOverride,
+    CompletionSource,
     CurriculumPage,
+    EtcDomain,
     LessonCompletion,
     LessonPage,
     ModulePage,
     OutcomeDomain,
 )
-from labs.selectors import lesson_lab_exercise_ids
-from reader_study.selectors import lesson_participations
+from reader_study.selectors import lesson_ids_participated
 
 
 def courses_for_user(*, user, index) -> list[CurriculumPage]:
@@ -46,62 +53,104 @@ def lesson_neighbours(*, lesson: LessonPage) -> tuple[LessonPage | None, LessonP
     return previous, following
 
 
-def lesson_ids_completed(*, user, lesson_ids: Iterable[int] | None = None) -> set[int]:
-    """Lessons this user completed: marked complete, or whose lab they ran to success and
-    whose quiz they passed (a lesson with both needs both).
+# The lab families a lesson embeds, by block type: the run model that records a resident's
+# work, and what a finished one looks like (labs' own answers are checked apart, below).
+# A reader study counts by taking part (reader_study.selectors.lesson_ids_participated).
+EXERCISE_RUNS = {
+    "lab": ("labs.LabRun", {"status": "succeeded"}),
+    "cohort_lab": ("evaluation.CohortRun", {"status": "succeeded"}),
+    "deid": ("deid_lab.DeidAttempt", {"status": "succeeded"}),
+    "reading_room": ("reading_room.SimulationRun", {}),
+}
+# Completions that count whatever the lesson holds. A resident's own "mark complete" counts
+# only for a lesson with nothing to do (no lab, no quiz): the rest complete by doing them.
+STANDING_SOURCES = (CompletionSource.LAB, CompletionSource.LEGACY, CompletionSource.OVERRIDE)
 
-    A succeeded LabRun counts even before `curriculum.services.lesson_completion_record` was
-    called for it, so completion by lab needs no cooperation from the labs app.
+
+def lesson_exercises(lesson) -> list[tuple[str, object]]:
+    """(block type, exercise) of every lab-family block the lesson embeds, in page order."""
+    body = getattr(lesson.specific, "body", None) or []
+    return [
+        (block.block_type, block.value["exercise"])
+        for block in body
+        if (block.block_type in EXERCISE_RUNS or block.block_type == "reader_study")
+        and block.value.get("exercise") is not None
+    ]
+
+
+def lesson_has_work(lesson) -> bool:
+    """Whether the lesson completes by its labs and quiz rather than by marking it."""
+    return bool(lesson_exercises(lesson)) or bool(lesson_quiz_ids(lesson))
+
+
+def _lab_answers_complete(run, exercise) -> bool:
+    """Every question the exercise asks has an answer kept on the run (labs.LabRun.answers)."""
+    answers = run.answers or {}
+    return all(
+        str(answers.get(question_id, {}).get("answer", "")).strip()
+        for question_id, _prompt in exercise.question_prompts
+    )
+
+
+def _exercises_done(*, user, lesson_ids: list[int]) -> set[tuple[int, str, int]]:
+    """(lesson id, block type, exercise id) of the lab work this user finished in these
+    lessons: a run that succeeded and, for labs, whose questions they answered in the lab."""
+    done = set()
+    for block_type, (label, finished) in EXERCISE_RUNS.items():
+        runs = apps.get_model(label).objects.filter(user=user, lesson_id__in=lesson_ids, **finished)
+        if block_type == "lab":
+            for run in runs.select_related("exercise"):
+                if _lab_answers_complete(run, run.exercise):
+                    done.add((run.lesson_id, block_type, run.exercise_id))
+            continue
+        for lesson_id, exercise_id in runs.values_list("lesson_id", "exercise_id"):
+            done.add((lesson_id, block_type, exercise_id))
+    return done
+
+
+def lesson_ids_completed(*, user, lesson_ids: Iterable[int] | None = None) -> set[int]:
+    """Lessons this user completed.
+
+    A lesson with lab work or a quiz completes when every lab it embeds succeeded with its
+    questions answered in the lab, every reader study was taken part in and every quiz was
+    passed, or when an educator completed it for them (the platform failed the lab). A
+    lesson with neither completes when the resident marks it complete. Completions
+    recorded before this rule (CompletionSource.LEGACY) keep counting.
     """
     if not user.is_authenticated:
         return set()
-    from labs.models import LabRun, LabRunStatus
-
-    completions = LessonCompletion.objects.filter(user=user)
-    runs = LabRun.objects.filter(user=user, status=LabRunStatus.SUCCEEDED, lesson__isnull=False)
+    lessons = LessonPage.objects.all()
     if lesson_ids is not None:
-        lesson_ids = list(lesson_ids)
-        completions = completions.filter(lesson_id__in=lesson_ids)
-        runs = runs.filter(lesson_id__in=lesson_ids)
-    # Automatic completion: every lab embedded succeeded and every quiz embedded was passed.
-    # Finishing a reader study counts like a lab that succeeded: taking part is what counts.
-    # Marked, lab and reader-study rows come back in one query (every lesson page asks).
-    sessions = lesson_participations(user=user, lesson_ids=lesson_ids)
-    rows = (
-        _lesson_ids_flagged(completions, marked=True)
-        .union(_lesson_ids_flagged(runs, marked=False), all=True)
-        .union(_lesson_ids_flagged(sessions, marked=False), all=True)
+        lessons = lessons.filter(pk__in=list(lesson_ids))
+    lessons = list(lessons)
+    ids = [lesson.pk for lesson in lessons]
+    rows = dict(
+        LessonCompletion.objects.filter(user=user, lesson_id__in=ids).values_list(
+            "lesson_id", "source"
+        )
     )
-    marked_ids, lab_succeeded_ids = set(), set()
-    for lesson_id, marked in rows:
-        (marked_ids if marked else lab_succeeded_ids).add(lesson_id)
-    automatic = _lesson_ids_completed_automatically(
-        user=user, lab_succeeded_ids=lab_succeeded_ids, lesson_ids=lesson_ids
-    )
-    return marked_ids | automatic
-
-
-def _lesson_ids_flagged(queryset, *, marked: bool):
-    """(lesson_id, marked) rows of `queryset`, unordered, for a UNION."""
-    return (
-        queryset.order_by()
-        .annotate(marked=Value(marked, output_field=BooleanField()))
-        .values_list("lesson_id", "marked")
-    )
-
-
-def _lesson_ids_completed_automatically(
-    *, user, lab_succeeded_ids: set[int], lesson_ids: Iterable[int] | None = None
-) -> set[int]:
-    """Lessons complete by themselves: every lab they embed succeeded and every quiz they
-    embed was passed (a lesson with neither completes only by hand)."""
-    quiz_passed = lesson_ids_quiz_passed(user=user, lesson_ids=lesson_ids)
-    candidates = lab_succeeded_ids | quiz_passed
+    done = _exercises_done(user=user, lesson_ids=ids)
+    participated = lesson_ids_participated(user=user, lesson_ids=ids)
+    quiz_passed = lesson_ids_quiz_passed(user=user, lesson_ids=ids)
     completed = set()
-    for lesson in LessonPage.objects.filter(pk__in=candidates):
-        lab_ok = not lesson_lab_exercise_ids(lesson) or lesson.pk in lab_succeeded_ids
-        quiz_ok = not lesson_quiz_ids(lesson) or lesson.pk in quiz_passed
-        if lab_ok and quiz_ok:
+    for lesson in lessons:
+        source = rows.get(lesson.pk)
+        if source in STANDING_SOURCES:
+            completed.add(lesson.pk)
+            continue
+        exercises = lesson_exercises(lesson)
+        quizzes = lesson_quiz_ids(lesson)
+        if not exercises and not quizzes:
+            if source == CompletionSource.MANUAL:
+                completed.add(lesson.pk)
+            continue
+        labs_ok = all(
+            lesson.pk in participated
+            if block_type == "reader_study"
+            else (lesson.pk, block_type, exercise.pk) in done
+            for block_type, exercise in exercises
+        )
+        if labs_ok and (not quizzes or lesson.pk in quiz_passed):
             completed.add(lesson.pk)
     return completed
 
@@ -133,18 +182,10 @@ def unmet_prerequisites(*, user, module: ModulePage) -> list[ModulePage]:
 
 
 def course_of(page) -> CurriculumPage | None:
-    """The Curriculum page a page belongs to (itself included), or None outside courses.
-
-    Remembered on the page object: a lesson request asks it from several access rules, and
-    a page's place in the tree does not change while one request holds it.
-    """
-    if "_course_of" not in page.__dict__:
-        page.__dict__["_course_of"] = (
-            CurriculumPage.objects.ancestor_of(page, inclusive=True).first()
-            if page.depth > 1
-            else None
-        )
-    return page.__dict__["_course_of"]
+    """The Curriculum page a page belongs to (itself included), or None outside courses."""
+    return (
+        CurriculumPage.objects.ancestor_of(page, inclusive=True).first() if page.depth > 1 else None
+    )
 
 
 @dataclass
@@ -186,9 +227,8 @@ class ModuleProgress:
 
     @property
     def minutes(self) -> int:
-        if self.module.estimated_minutes is not None:
-            return self.module.estimated_minutes
-        return sum(lesson.estimated_minutes for lesson in self.lessons)
+        """The lessons' computed durations (reading plus measured lab time)."""
+        return sum(lesson.duration.minutes for lesson in self.lessons)
 
 
 @dataclass
@@ -208,6 +248,14 @@ class CourseProgress:
     @property
     def percent(self) -> int:
         return percent_of(self.lessons_completed, self.lessons_total)
+
+    @property
+    def minutes(self) -> int:
+        return sum(each.minutes for each in self.modules)
+
+    @property
+    def duration_text(self) -> str:
+        return minutes_text(self.minutes)
 
     @property
     def has_started(self) -> bool:
@@ -243,6 +291,8 @@ def module_progress(
     whole module is.
     """
     lessons = list(LessonPage.objects.child_of(module).live().order_by("path"))
+    for lesson in lessons:
+        lesson.duration = lesson_duration(lesson)
     if completed_ids is None:
         completed_ids = lesson_ids_completed(user=user, lesson_ids=[each.pk for each in lessons])
     progress = ModuleProgress(
@@ -358,3 +408,228 @@ def lessons_search(*, user, query: str, limit: int = 30) -> list[LessonPage]:
     return [lesson for lesson in results if permissions.may(user, "curriculum.view_page", lesson)][
         :limit
     ]
+
+
+# --- Durations ------------------------------------------------------------------------------
+
+# Reading speed for technical prose: about 200 words a minute, well below the ~240 of
+# general non-fiction (Brysbaert 2019, J Mem Lang 109:104047), because residents stop at
+# formulas, tables and figures.
+READING_WORDS_PER_MINUTE = 200
+# A lab nobody has been timed in yet counts this long, until enough residents are measured.
+LAB_MINUTES_DEFAULT = 15
+LAB_MEASURED_AFTER = 3  # residents timed before the median replaces the default
+# A resident's time in a lab: from their first run to their last activity on it (result,
+# answers). Longer spans are a lab left open overnight, not work, and are not counted.
+LAB_SESSION_LONGEST = dt.timedelta(hours=2)
+TEXT_BLOCKS = ("paragraph", "callout")
+
+
+def lesson_words(lesson) -> int:
+    """Words of the lesson's prose (text and callout blocks), tags stripped."""
+    words = 0
+    for block in getattr(lesson, "body", None) or []:
+        if block.block_type == "paragraph":
+            html = str(block.value.source if hasattr(block.value, "source") else block.value)
+        elif block.block_type == "callout":
+            value = block.value
+            text = value.get("text")
+            html = " ".join([value.get("title", ""), str(getattr(text, "source", text) or "")])
+        else:
+            continue
+        words += len(strip_tags(html).split())
+    return words
+
+
+@dataclass
+class LabTime:
+    title: str
+    minutes: int
+    residents_timed: int
+
+    @property
+    def is_measured(self) -> bool:
+        return self.residents_timed >= LAB_MEASURED_AFTER
+
+
+def lab_time(exercise, block_type: str) -> LabTime:
+    """The median time residents spent in this lab (from their run records), or the
+    default while fewer than LAB_MEASURED_AFTER residents were timed."""
+    title = str(exercise)
+    if block_type not in EXERCISE_RUNS:
+        return LabTime(title, LAB_MINUTES_DEFAULT, 0)
+    model = apps.get_model(EXERCISE_RUNS[block_type][0])
+    stamps = [
+        name
+        for name in ("finished_at", "answered_at")
+        if any(f.name == name for f in model._meta.get_fields())
+    ]
+    spans: dict[int, list[dt.datetime]] = {}
+    rows = model.objects.filter(exercise=exercise, user__role=Role.RESIDENT).values_list(
+        "user_id", "created_at", *stamps
+    )
+    for user_id, created, *others in rows:
+        span = spans.setdefault(user_id, [created, created])
+        span[0] = min(span[0], created)
+        span[1] = max([span[1], *[each for each in others if each is not None]])
+    seconds = [
+        (last - first).total_seconds()
+        for first, last in spans.values()
+        if last - first <= LAB_SESSION_LONGEST
+    ]
+    if len(seconds) < LAB_MEASURED_AFTER:
+        return LabTime(title, LAB_MINUTES_DEFAULT, len(seconds))
+    return LabTime(title, max(1, math.ceil(statistics.median(seconds) / 60)), len(seconds))
+
+
+@dataclass
+class LessonDuration:
+    words: int
+    labs: list[LabTime]
+
+    @property
+    def reading_minutes(self) -> int:
+        return math.ceil(self.words / READING_WORDS_PER_MINUTE) if self.words else 0
+
+    @property
+    def lab_minutes(self) -> int:
+        return sum(lab.minutes for lab in self.labs)
+
+    @property
+    def minutes(self) -> int:
+        return self.reading_minutes + self.lab_minutes
+
+
+def lesson_duration(lesson) -> LessonDuration:
+    """How long the lesson takes: its words at READING_WORDS_PER_MINUTE plus the median
+    time residents spent in each of its labs (never a typed-in estimate)."""
+    return LessonDuration(
+        words=lesson_words(lesson),
+        labs=[lab_time(exercise, kind) for kind, exercise in lesson_exercises(lesson)],
+    )
+
+
+def minutes_text(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest} min" if hours else f"{rest} min"
+
+
+# --- The outcome mapping a programme director reads ---------------------------------------
+
+
+@dataclass
+class MappedOutcome:
+    module: str
+    lesson: str  # "" for the module's own outcomes
+    text: str
+    domain: str  # knowledge, skills, competences
+    level: str  # ESR level I, II or III
+    etc_domain: str  # EtcDomain key, "" while untagged
+    etc_domain_label: str
+    roles: list[str]
+
+
+def outcome_mapping(*, course) -> list[MappedOutcome]:
+    """Every outcome of the course's live modules and lessons, in reading order, with its
+    ESR curriculum topic and AI syllabus roles."""
+    rows = []
+
+    def add(outcome, module, lesson=""):
+        rows.append(
+            MappedOutcome(
+                module=module.title,
+                lesson=lesson,
+                text=outcome.text,
+                domain=outcome.domain,
+                level=outcome.level,
+                etc_domain=outcome.etc_domain,
+                etc_domain_label=outcome.get_etc_domain_display() if outcome.etc_domain else "",
+                roles=outcome.syllabus_roles,
+            )
+        )
+
+    for module in ModulePage.objects.child_of(course).live().order_by("path"):
+        for outcome in module.outcomes.all():
+            add(outcome, module)
+        for lesson in LessonPage.objects.child_of(module).live().order_by("path"):
+            for outcome in lesson.outcomes.all():
+                add(outcome, module, lesson.title)
+    return rows
+
+
+@dataclass
+class DomainCoverage:
+    key: str
+    label: str
+    outcomes: int
+    modules: list[str]
+    levels: dict[str, int]
+    roles: dict[str, int]
+
+
+def mapping_coverage(rows: list[MappedOutcome]) -> list[DomainCoverage]:
+    """Per ESR curriculum topic (every topic, covered or not, then the untagged): how many
+    outcomes serve it, in which modules, at which levels and for which syllabus roles."""
+    coverage = []
+    topics = [(d.value, str(d.label)) for d in EtcDomain] + [("", "Not mapped yet")]
+    for key, label in topics:
+        mine = [row for row in rows if row.etc_domain == key]
+        if key == "" and not mine:
+            continue
+        coverage.append(
+            DomainCoverage(
+                key=key,
+                label=label,
+                outcomes=len(mine),
+                modules=list(dict.fromkeys(row.module for row in mine)),
+                levels={level: sum(r.level == level for r in mine) for level in ("I", "II", "III")},
+                roles={role: sum(role in r.roles for r in mine) for role in SYLLABUS_ROLES},
+            )
+        )
+    return coverage
+
+
+def course_levels(*, course) -> dict[str, int]:
+    """How many of the course's outcomes sit at each ESR level (I, II, III)."""
+    counts = {"I": 0, "II": 0, "III": 0}
+    for row in outcome_mapping(course=course):
+        counts[row.level] = counts.get(row.level, 0) + 1
+    return counts
+
+
+def completion_overrides(*, resident, course) -> list:
+    """The audit records of lessons educators completed for this resident in the course."""
+    return list(
+        CompletionOverride.objects.filter(
+            resident=resident, lesson__in=LessonPage.objects.descendant_of(course)
+        ).select_related("educator", "lesson")
+    )
+
+
+@dataclass
+class LabWork:
+    """A resident's lab work in a course: labs finished (a lab's questions answered in the
+    lab) out of the labs its live lessons embed."""
+
+    done: int
+    total: int
+
+    @property
+    def percent(self) -> float | None:
+        return round(100 * self.done / self.total, 2) if self.total else None
+
+
+def course_lab_work(*, user, course) -> LabWork:
+    lessons = course_lessons(course=course)
+    ids = [lesson.pk for lesson in lessons]
+    done = _exercises_done(user=user, lesson_ids=ids)
+    participated = lesson_ids_participated(user=user, lesson_ids=ids)
+    total = finished = 0
+    for lesson in lessons:
+        for block_type, exercise in lesson_exercises(lesson):
+            total += 1
+            if block_type == "reader_study":
+                finished += lesson.pk in participated
+            else:
+                finished += (lesson.pk, block_type, exercise.pk) in done
+    return LabWork(done=finished, total=total)

@@ -18,6 +18,7 @@ from accounts.services import enrolment_create
 from curriculum.content import (
     CONTENT_DIR,
     EXERCISE_BLOCKS,
+    IMAGE_KINDS,
     ContentError,
     CourseSpec,
     LabSpec,
@@ -30,6 +31,7 @@ from curriculum.content import (
     source_fingerprint,
 )
 from curriculum.models import (
+    CompletionOverride,
     CompletionSource,
     CurriculumIndexPage,
     CurriculumPage,
@@ -97,24 +99,47 @@ def lesson_completion_record(
 
 
 def lesson_completion_record_from_lab_run(*, run) -> LessonCompletion | None:
-    """For the labs app to call when a run succeeds: completes the lesson that embeds the lab.
+    """For the labs app to call when a run succeeds or its questions are answered: records
+    the lesson that embeds the lab as complete once everything it asks is done.
 
-    Returns None when the run did not succeed or was not started from a lesson embedding its
-    exercise (runs started elsewhere complete nothing).
+    Returns None while something is still due (another lab, the lab's questions, the quiz:
+    curriculum.selectors.lesson_ids_completed decides) and for runs not started from a
+    lesson (those complete nothing).
     """
-    from labs.models import LabRunStatus
-    from labs.selectors import lesson_lab_exercise_ids
+    from curriculum.selectors import lesson_is_completed
 
-    if run.status != LabRunStatus.SUCCEEDED or run.lesson_id is None:
+    if run.lesson_id is None:
         return None
     lesson = LessonPage.objects.filter(pk=run.lesson_id).first()
-    if lesson is None or run.exercise_id not in lesson_lab_exercise_ids(lesson):
+    if lesson is None or not lesson_is_completed(user=run.user, lesson=lesson):
         return None
-    from assessments.selectors import lesson_quiz_pending
-
-    if lesson_quiz_pending(user=run.user, lesson=lesson):
-        return None  # its quiz completes it once passed (curriculum.selectors)
     return lesson_completion_record(user=run.user, lesson=lesson, source=CompletionSource.LAB)
+
+
+@transaction.atomic
+def lesson_completion_override(*, educator, resident, lesson: LessonPage, reason: str):
+    """An educator completes a lesson for a resident because the platform failed its lab.
+
+    Callers check the rule "curriculum.override_completion" first. The reason is required
+    and the override is kept in CompletionOverride, which is never changed or deleted. A
+    lesson the resident already completed gets the audit record all the same.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("Say why the platform, not the resident, kept the lesson open.")
+    record = CompletionOverride.objects.create(
+        educator=educator, resident=resident, lesson=lesson, reason=reason
+    )
+    completion = LessonCompletion.objects.filter(user=resident, lesson=lesson).first()
+    if completion is None:
+        LessonCompletion.objects.create(
+            user=resident, lesson=lesson, source=CompletionSource.OVERRIDE
+        )
+    elif completion.source == CompletionSource.MANUAL:
+        # A "mark complete" on a lesson with labs no longer counts; the override does.
+        completion.source = CompletionSource.OVERRIDE
+        completion.save(update_fields=["source"])
+    return record
 
 
 def course_self_enrol(*, user, course: CurriculumPage) -> Enrolment:
@@ -185,7 +210,13 @@ def page_fingerprint(page: Page) -> str:
         raw = LessonPage._meta.get_field("body").get_prep_value(page.body)
         state["body"] = _without_block_ids(json.loads(json.dumps(raw, default=str)))
     if hasattr(page, "outcomes"):
-        state["outcomes"] = [(o.text, o.domain, o.level) for o in page.outcomes.all()]
+        # The mapping tags count only once set, so that pages loaded before outcomes carried
+        # them keep their fingerprint and take the tags on the next load.
+        state["outcomes"] = [
+            (o.text, o.domain, o.level)
+            + ((o.etc_domain, *o.syllabus_roles) if o.etc_domain else ())
+            for o in page.outcomes.all()
+        ]
     if isinstance(page, ModulePage):
         state["prerequisites"] = sorted(p.required_module_id for p in page.prerequisites.all())
     return source_fingerprint(state)
@@ -327,6 +358,51 @@ def _viewer_block_raw(block: dict, *, lesson: LessonSpec) -> dict | None:
     }
 
 
+def _image_question_data(question: QuestionSpec, *, path: Path) -> dict | None:
+    """An image question's data with the library's UIDs for its study, series and segment;
+    None (with a warning) while the study is not in the library index, like viewer blocks."""
+    from assessments.ground_truth import segment_labels, segment_largest_slice
+    from studies.models import Series
+
+    image = question.image
+    series = {
+        s.series_number: s
+        for s in Series.objects.filter(
+            study__key=image["study"],
+            series_number__in=[image["series_number"], image["seg_series_number"]],
+        ).select_related("study")
+    }
+    shown, seg = series.get(image["series_number"]), series.get(image["seg_series_number"])
+    if shown is None or seg is None:
+        logger.warning(
+            "%s: question %r: study %r is not in the library index; run `manage.py "
+            "library_load` and load the course again to add it.",
+            path,
+            question.title,
+            image["study"],
+        )
+        return None
+    numbers = {label: number for number, label in segment_labels(seg.series_instance_uid)}
+    if image["segment"] not in numbers:
+        raise ContentError(
+            f"{path}: question {question.title!r}: {image['study']} series "
+            f"{image['seg_series_number']} has no segment {image['segment']!r} "
+            f"(it has {', '.join(sorted(numbers))})"
+        )
+    placing = {"study", "series_number", "seg_series_number", "segment", "initial_slice"}
+    scoring = {key: value for key, value in image.items() if key not in placing}
+    data = {
+        "study_uid": shown.study.study_instance_uid,
+        "series_uid": shown.series_instance_uid,
+        "seg_series_uid": seg.series_instance_uid,
+        "segment_number": numbers[image["segment"]],
+        **scoring,
+    }
+    initial = image["initial_slice"]
+    data["initial_slice"] = segment_largest_slice(data) if initial == "largest" else initial
+    return data
+
+
 def _quiz_question_data(question: QuestionSpec) -> dict:
     if question.kind in {"single_choice", "multiple_choice"}:
         return {
@@ -349,21 +425,42 @@ def _quiz_ensure(spec: QuizSpec, *, module: ModulePage, course: Page):
     from assessments.services import assessment_ensure, question_ensure
 
     existing = Assessment.objects.filter(title=spec.title).first()
-    if existing is not None:
+    if existing is not None and (
+        existing.attempts.exists() or _quiz_holds_every_question(existing, spec)
+    ):
         return existing
-    questions = [
-        question_ensure(
-            title=question.title,
-            kind=question.kind,
-            prompt=f"<p>{escape(question.prompt)}</p>",
-            data=_quiz_question_data(question),
-            explanation=f"<p>{escape(question.explanation)}</p>",
-            module=module,
-            outcome=question.outcome_text,
-            difficulty=question.difficulty,
+    # A quiz nobody has attempted may still lack the image questions that the library was
+    # not built for at its first load: it is completed here, never rewritten.
+    questions = []
+    for question in spec.questions:
+        if question.kind in IMAGE_KINDS:
+            data = _image_question_data(question, path=spec.path)
+            if data is None:
+                continue
+            # Residents answer on the study, so the course must see it (as for viewers).
+            _course_sees_study(course=course, study_key=question.image["study"])
+        else:
+            data = _quiz_question_data(question)
+        held = existing.items.filter(question__title=question.title).first() if existing else None
+        if held is not None:
+            questions.append(held.question)
+            continue
+        questions.append(
+            question_ensure(
+                title=question.title,
+                kind=question.kind,
+                prompt=f"<p>{escape(question.prompt)}</p>",
+                data=data,
+                explanation=f"<p>{escape(question.explanation)}</p>",
+                module=module,
+                outcome=question.outcome_text,
+                difficulty=question.difficulty,
+            )
         )
-        for question in spec.questions
-    ]
+    if existing is not None:
+        return assessment_ensure(
+            title=existing.title, kind=existing.kind, course=existing.course, questions=questions
+        )
     return assessment_ensure(
         title=spec.title,
         kind=AssessmentKind.QUIZ,
@@ -371,7 +468,18 @@ def _quiz_ensure(spec: QuizSpec, *, module: ModulePage, course: Page):
         questions=questions,
         pass_percent=spec.pass_percent,
         max_attempts=None,  # formative: residents may retake it as often as they like
+        # Each attempt draws its own option order (kept on the attempt, so the review and
+        # the marking show the order the resident saw): a retake cannot be passed by
+        # remembering "the second one".
+        shuffle_options=True,
     )
+
+
+def _quiz_holds_every_question(quiz, spec: QuizSpec) -> bool:
+    titles = set(
+        quiz.items.filter(question__isnull=False).values_list("question__title", flat=True)
+    )
+    return {question.title for question in spec.questions} <= titles
 
 
 def _authored_exercise_ensure(block_type: str, fields: dict, *, path: Path):
@@ -536,7 +644,6 @@ def curriculum_content_load(
                 fields={
                     "title": lesson.title,
                     "summary": lesson.summary,
-                    "estimated_minutes": lesson.estimated_minutes,
                     "body": _lesson_body_raw(
                         lesson,
                         exercises,
@@ -546,9 +653,40 @@ def curriculum_content_load(
                 },
                 report=report,
             )
+        _reading_order_ensure(
+            [
+                LessonPage.objects.child_of(module).filter(slug=lesson.slug).first()
+                for lesson in lessons
+            ]
+        )
+    _reading_order_ensure(
+        [modules_by_slug[m.slug] for m in spec.modules if m.slug in modules_by_slug]
+    )
     if report.kept_edits:
         logger.info("curriculum_load kept educators' edits in: %s", ", ".join(report.kept_edits))
     return course, report
+
+
+def _reading_order_ensure(pages: list) -> None:
+    """Put sibling pages in the content's order (the numeric prefixes of content/).
+
+    Pages are created in the order they are first loaded, and the demo set-up loads one
+    module of the middle of the course first; without this its module would open the
+    course. Only pages out of order move, each to the right of the one before it, so pages
+    an educator added between them stay where they are.
+    """
+    pages = [page for page in pages if page is not None]
+    for index, page in enumerate(pages):
+        page.refresh_from_db()
+        if index == 0:
+            others = [Page.objects.get(pk=p.pk) for p in pages[1:]]
+            earlier = [p for p in others if p.path < page.path]
+            if earlier:
+                page.move(min(earlier, key=lambda p: p.path), pos="left")
+            continue
+        previous = Page.objects.get(pk=pages[index - 1].pk)
+        if page.path < previous.path:
+            page.move(previous, pos="right")
 
 
 def _module_write(
@@ -566,7 +704,6 @@ def _module_write(
         fields={
             "title": spec.title,
             "summary": spec.summary,
-            "estimated_minutes": spec.estimated_minutes,
             "outcomes": spec.outcomes,
             "prerequisites": prerequisites,
         },

@@ -18,6 +18,7 @@ from assessments.models import (
     Attempt,
     Response,
 )
+from curriculum.selectors import course_lab_work
 from grading.models import (
     AuditEntry,
     AutoMarkOverride,
@@ -380,6 +381,11 @@ class CategoryGrade:
 class ResidentGrades:
     resident: object
     categories: list[CategoryGrade] = field(default_factory=list)
+    # Labs finished with their questions answered in the lab, out of the course's labs
+    # (curriculum.selectors.course_lab_work). Shown beside the grades: lab answers are the
+    # resident's own reasoning, read but not marked, so they count as work done, not as a
+    # percentage mixed into the weighted grade.
+    labs: object = None
 
     @property
     def percent(self) -> float | None:
@@ -422,7 +428,7 @@ def resident_grades(
     overrides = {}
     for override in GradeOverride.objects.filter(resident=user).order_by("created_at", "pk"):
         overrides[override.assessment_id] = override  # the newest wins
-    row = ResidentGrades(resident=user)
+    row = ResidentGrades(resident=user, labs=course_lab_work(user=user, course=course))
     for category in categories:
         grades = []
         for assessment in category.assessments.all():

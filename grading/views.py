@@ -465,13 +465,13 @@ def gradebook_csv(request, course_pk: int):
     for category in categories:
         header += [f"{category.name}: {a.title} (%)" for a in category.assessments.all()]
         header.append(f"{category.name} (%, weight {category.weight:g})")
-    writer.writerow([*header, "course (%)"])
+    writer.writerow([*header, "course (%)", "labs finished", "labs in the course"])
     for row in selectors.course_gradebook(course=course, cohort=cohort):
         cells = [row.resident.username, row.resident.get_full_name()]
         for category_row in row.categories:
             cells += [_percent_text(grade.percent) for grade in category_row.grades]
             cells.append(_percent_text(category_row.percent))
-        writer.writerow([*cells, _percent_text(row.percent)])
+        writer.writerow([*cells, _percent_text(row.percent), row.labs.done, row.labs.total])
     return response
 
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from accounts.services import cohort_ensure, enrolment_create
 from assessments.models import Assessment, AssessmentKind
+from curriculum.selectors import course_lab_work
 from grading import selectors, services
 from grading.models import AuditAction, AuditEntry, GradebookCategory, GradeOverride
 from tests.grading_tests.builders import (
@@ -144,8 +145,13 @@ def test_csv_export(client, book, people):
         "Quizzes: Quiz B (%)",
         "Quizzes (%, weight 20)",
         "course (%)",
+        "labs finished",
+        "labs in the course",
     ]
     by_user = {row[0]: row for row in rows[1:]}
+    # Lab work is counted beside the grades (curriculum.selectors.course_lab_work).
+    labs = course_lab_work(user=people["resident"], course=book["course"])
+    assert by_user[people["resident"].username][-2:] == [str(labs.done), str(labs.total)]
     resident = people["resident"]
     assert by_user[resident.username] == [
         resident.username,
@@ -158,8 +164,10 @@ def test_csv_export(client, book, people):
         "60.00",
         "70.00",
         "71.00",
+        str(labs.done),
+        str(labs.total),
     ]
-    assert by_user[people["outsider"].username][2:] == [""] * 8
+    assert by_user[people["outsider"].username][2:-2] == [""] * 8
 
 
 def test_cohort_view_lists_only_the_cohort(client, book, people):
