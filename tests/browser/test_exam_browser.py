@@ -16,7 +16,12 @@ from studies.services import study_course_add
 from tests.assessments_tests.builders import choice_question, course_of, exam
 from tests.browser import viewer_support
 from tests.browser.session import log_in
-from tests.browser.viewer_support import slice_wait, viewer_call, viewer_open
+from tests.browser.viewer_support import (
+    image_point_on_screen,
+    slice_wait,
+    viewer_call,
+    viewer_open,
+)
 
 viewer_library_build = viewer_support.viewer_library_build
 viewer_studies = viewer_support.viewer_studies
@@ -109,7 +114,7 @@ def test_resident_takes_an_exam_with_an_image_question(
     ).text_content()
     assert viewer.locator(".viewer-layers").is_hidden(), "the answer's SEG must not be offered"
     viewer.get_by_role("button", name="Point").click()
-    x, y = viewer_call(page, f"v.imageToPage({list(spleen_exam['target'])})")
+    x, y = image_point_on_screen(page, spleen_exam["target"])
     page.mouse.click(x, y)
     _saved(page, 1)
     page.screenshot(path=screenshot_dir / "1-answered.png", full_page=True)
@@ -202,6 +207,7 @@ def test_a_quiz_box_gets_feedback_at_once(
     viewer = viewer_open(page, page.url)
     assert viewer.get_attribute("data-state") == "ready"
     viewer.get_by_role("button", name="Box").click()
+    image_point_on_screen(page, liver_quiz["corners"][0])  # scrolled to the box once
     start, end = (viewer_call(page, f"v.imageToPage({list(p)})") for p in liver_quiz["corners"])
     # A slow machine, and a resident who stops halfway through the drag to look (holding
     # the button for a second: their pause, not a wait for the page). The box saved and
@@ -300,7 +306,7 @@ def _point_place(page, index: int, target: list[float]) -> None:
     viewer = page.locator("[data-viewer]").nth(index)
     viewer.scroll_into_view_if_needed()
     viewer.get_by_role("button", name="Point").click()
-    x, y = viewer_call(page, f"v.imageToPage({target})", index=index)
+    x, y = image_point_on_screen(page, target, index=index)
     page.mouse.click(x, y)
 
 

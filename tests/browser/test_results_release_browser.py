@@ -21,7 +21,11 @@ from grading.models import AuditAction, AuditEntry
 from tests.browser import test_exam_browser as exam_browser
 from tests.browser import viewer_support
 from tests.browser.session import log_in
-from tests.browser.viewer_support import viewer_call, viewer_open, viewport_rgb
+from tests.browser.viewer_support import (
+    image_point_on_screen,
+    viewer_open,
+    viewport_rgb,
+)
 
 viewer_library_build = viewer_support.viewer_library_build
 viewer_studies = viewer_support.viewer_studies
@@ -64,7 +68,7 @@ def test_results_from_submission_to_an_overridden_mark(
     rows, columns = mask.shape
     assert not mask[rows // 2, columns // 2]
     beside = [columns / 2 + 0.5, rows / 2 + 0.5]
-    x, y = viewer_call(page, f"v.imageToPage({beside})")
+    x, y = image_point_on_screen(page, beside)
     page.mouse.click(x, y)
     _saved(page, 1)
     page.get_by_role("link", name="Review and submit").click()

@@ -90,6 +90,16 @@ def viewer_call(page, expression: str, *, index: int = 0):
     )
 
 
+def image_point_on_screen(page, point, *, index: int = 0) -> tuple[float, float]:
+    """Where a person would click to hit image `point` (column, row) of the index-th viewer:
+    the page is first scrolled so the point sits mid-screen, as a person scrolls to what
+    they mean to click (a mouse click outside the window reaches nothing)."""
+    _x, y = viewer_call(page, f"v.imageToPage({list(point)})", index=index)
+    page.evaluate("(y) => window.scrollBy(0, y - window.innerHeight / 2)", y)
+    page.wait_for_function("() => true")  # a frame for the scroll to land
+    return tuple(viewer_call(page, f"v.imageToPage({list(point)})", index=index))
+
+
 # --- A test-only page for lab-output layers (image_urls + heatmap/labelmap overlays) -------
 #
 # Registered only in tests: settings.ROOT_URLCONF = "tests.browser.viewer_support" puts these

@@ -16,7 +16,7 @@ from curriculum.models import LessonPage, ModulePage, ModulePrerequisite
 from curriculum.services import lesson_completion_record
 from labs.models import LabRun, LabRunStatus
 from tests.curriculum_tests.conftest import page_add
-from tests.factories import UserFactory
+from tests.factories import UserFactory, lab_answers_for
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,9 @@ pytestmark = pytest.mark.django_db
 # resident's own models to offer: 2). 34 before the frame was cached, 14 after. Since the
 # merge of main's lab block (2026-12-03) the block asks for the resident's own models three
 # times and for the study's series twice: 20, left for the lab block's owners to bring down.
-LAB_LESSON_QUERY_BOUND = 20
+# The completion rule of issue 15 (every lab family's runs and the lab answers, per family)
+# adds 5: 25. Bringing completion back to one query is the next step.
+LAB_LESSON_QUERY_BOUND = 25
 COMPLETED = "You have completed this lesson."
 MARK_COMPLETE = "Mark complete"
 
@@ -87,7 +89,11 @@ def test_each_resident_sees_their_own_progress_on_a_cached_page(client, lab_less
     lesson_completion_record(user=marked, lesson=lesson)
     exercise = next(block.value["exercise"] for block in lesson.body if block.block_type == "lab")
     LabRun.objects.create(
-        exercise=exercise, user=by_lab, lesson=lesson, status=LabRunStatus.SUCCEEDED
+        exercise=exercise,
+        user=by_lab,
+        lesson=lesson,
+        status=LabRunStatus.SUCCEEDED,
+        answers=lab_answers_for(exercise),
     )
 
     # The first reader fills the cache; the others are served from it.

@@ -15,6 +15,7 @@ from curriculum.services import (
     lesson_completion_record_from_lab_run,
 )
 from labs.models import LabRun, LabRunStatus
+from tests.factories import lab_answers_for
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +101,9 @@ def test_a_succeeded_lab_run_completes_its_lesson(people):
     assert not selectors.lesson_is_completed(user=resident, lesson=lesson)
     assert lesson_completion_record_from_lab_run(run=run) is None  # still queued
     run.status = LabRunStatus.SUCCEEDED
+    run.save()
+    assert not selectors.lesson_is_completed(user=resident, lesson=lesson)  # not answered yet
+    run.answers = lab_answers_for(exercise)
     run.save()
     assert selectors.lesson_is_completed(user=resident, lesson=lesson)
     completion = lesson_completion_record_from_lab_run(run=run)
