@@ -52,7 +52,7 @@ def test_examiner_marks_an_essay_from_the_queue(live_server, people, browser_pag
     marking = ResponseMarking.objects.get(response=essay)
     assert (marking.state, marking.released_points) == (MarkingState.RELEASED, 16.0)
     # The resident sees marks once the exam's marks are released (one fact, issue 17 item 2).
-    page.goto(f"{live_server.url}/grading/queue/?assessment={exam.pk}")
+    page.goto(f"{live_server.url}/grading/queue/?assessment={exam['assessment'].pk}")
     page.get_by_role("button", name="Release this assessment's marks").click()
     page.wait_for_load_state("networkidle")
 
@@ -63,6 +63,6 @@ def test_examiner_marks_an_essay_from_the_queue(live_server, people, browser_pag
     nav_follow(page, "Assess", "My grades")
     page.get_by_role("link", name="Noise exam").click()
     # 4 auto + 16 = 20 of 25 = 80 %
-    assert "20 / 25" in page.locator("#attempt-result").inner_text()
+    assert "20 of 25 points (80 %)" in page.locator("#attempt-result").inner_text()
     assert page.get_by_text("Correct mechanism.").is_visible()
     page.screenshot(path=screenshot_dir / "4-resident-feedback.png", full_page=True)
