@@ -87,3 +87,19 @@ def browser_page(live_server, chromium, monkeypatch):
             yield page
         finally:
             context.close()
+    _live_requests_wait()
+
+
+def _live_requests_wait(timeout: float = 30.0) -> None:
+    """Wait until the live server has answered every request the page had sent (a viewer
+    may still be fetching frames when the test ends). The test database is emptied next;
+    a request still reading rows while it is truncated can deadlock with the truncation."""
+    import threading
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = [t for t in threading.enumerate() if "process_request_thread" in t.name]
+        if not busy:
+            return
+        time.sleep(0.05)
