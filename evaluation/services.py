@@ -46,7 +46,7 @@ from evaluation.scoring import (
     model_fingerprint,
     perturbed_image,
 )
-from runs.answers import AnswersRefused, run_answers_collect
+from runs.answers import AnswersRefused, run_answers_keep
 from runs.models import ACTIVE_STATUSES, RunStatus
 from runs.services import RunFailed, run_enqueue_on_commit, run_execute
 from zoo.base import Task, ZooError
@@ -387,11 +387,6 @@ def cohort_run_answers_save(*, run: CohortRun, answers: dict[str, str]) -> Cohor
     if run.status != RunStatus.SUCCEEDED:
         raise CohortRunRefused(_("The questions are about the result: answer once it is in."))
     try:
-        run.answers = run_answers_collect(
-            prompts=dict(run.exercise.question_prompts), answers=answers
-        )
+        return run_answers_keep(run=run, answers=answers)
     except AnswersRefused as refusal:
         raise CohortRunRefused(str(refusal)) from refusal
-    run.answered_at = timezone.now()
-    run.save(update_fields=["answers", "answered_at"])
-    return run

@@ -18,7 +18,7 @@ from evaluation.forms import CohortRunForm, OperatingPointForm
 from evaluation.measures.base import OperatingPoint
 from evaluation.measures.calibration import BINS
 from evaluation.models import CohortExercise, CohortExerciseKind, CohortWorstCase
-from runs.answers import run_answers_rows
+from runs.answers import run_answers_posted, run_answers_rows
 from runs.views import run_cancel_response, run_progress_context, run_status_response
 from zoo.perturbations.registry import PERTURBATIONS
 
@@ -100,10 +100,7 @@ def cohort_run_answers(request, run_pk: int):
     run = permissions.access_or_404(
         request.user, "evaluation.answer_run", selectors.cohort_run_by_pk(run_pk)
     )
-    answers = {
-        question_id: request.POST.get(f"answer-{question_id}", "")
-        for question_id, _prompt in run.exercise.question_prompts
-    }
+    answers = run_answers_posted(data=request.POST, prompts=run.exercise.question_prompts)
     try:
         services.cohort_run_answers_save(run=run, answers=answers)
     except services.CohortRunRefused as refusal:

@@ -39,7 +39,7 @@ from labs.models import (
     UploadedModelStatus,
 )
 from labs.offers import offer_validate
-from runs.answers import AnswersRefused, run_answers_collect
+from runs.answers import AnswersRefused, run_answers_keep
 from runs.files import local_path
 from runs.services import (
     RunFailed,
@@ -539,14 +539,9 @@ def lab_run_answers_save(*, run: LabRun, answers: dict[str, str]) -> LabRun:
     """Keep the resident's answers to the exercise's questions on the run (see
     runs.answers for what is kept)."""
     try:
-        run.answers = run_answers_collect(
-            prompts=dict(run.exercise.question_prompts), answers=answers
-        )
+        return run_answers_keep(run=run, answers=answers)
     except AnswersRefused as refusal:
         raise LabRunRefused(str(refusal)) from refusal
-    run.answered_at = timezone.now()
-    run.save(update_fields=["answers", "answered_at"])
-    return run
 
 
 # --- Educators' own models ----------------------------------------------------------------

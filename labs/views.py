@@ -12,6 +12,7 @@ from accounts import permissions
 from labs import selectors, services
 from labs.forms import LabRunForm, ModelUploadForm
 from labs.models import LabExercise
+from runs.answers import run_answers_posted
 from runs.views import run_cancel_response, run_progress_context, run_status_response
 from zoo.registry import MODELS, UnknownModel, model_get
 from zoo.sandbox import SandboxUnavailable, sandbox_required
@@ -95,10 +96,7 @@ def lab_run_answers(request, run_pk: int):
     run = permissions.access_or_404(
         request.user, "labs.answer_run", selectors.lab_run_by_pk(run_pk)
     )
-    answers = {
-        question_id: request.POST.get(f"answer-{question_id}", "")
-        for question_id, _prompt in run.exercise.question_prompts
-    }
+    answers = run_answers_posted(data=request.POST, prompts=run.exercise.question_prompts)
     try:
         services.lab_run_answers_save(run=run, answers=answers)
     except services.LabRunRefused as refusal:

@@ -4,6 +4,7 @@ run: one shape for every lab family ({question id: {"prompt", "answer"}})."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 
@@ -27,6 +28,20 @@ def run_answers_collect(*, prompts: dict[str, str], answers: dict[str, str]) -> 
             )
         kept[question_id] = {"prompt": prompt, "answer": answer}
     return kept
+
+
+def run_answers_posted(*, data, prompts: list[tuple[str, str]]) -> dict[str, str]:
+    """The answers a run page's form sent: one field `answer-<question id>` per question."""
+    return {question_id: data.get(f"answer-{question_id}", "") for question_id, _prompt in prompts}
+
+
+def run_answers_keep(*, run, answers: dict[str, str]):
+    """Keep the answers to the run's exercise's questions on the run (any family whose run
+    has `answers` and `answered_at`); AnswersRefused says why they cannot be kept."""
+    run.answers = run_answers_collect(prompts=dict(run.exercise.question_prompts), answers=answers)
+    run.answered_at = timezone.now()
+    run.save(update_fields=["answers", "answered_at"])
+    return run
 
 
 def run_answers_rows(*, prompts: list[tuple[str, str]], answers: dict) -> list[dict]:
