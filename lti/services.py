@@ -140,7 +140,7 @@ def launch_sign_in(*, request, lti_launch: LtiLaunch) -> User:
     user = lti_user_account(lti_user=lti_launch.user, role=role)
     if not user.is_active:
         raise LaunchRefused(_("This account is switched off. Ask your programme admin."), 403)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend="accounts.backends.ArtefactModelBackend")
     request.session[SESSION_FRAME_ORIGINS] = registration_origins(lti_launch.registration)
     return user
 
