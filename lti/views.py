@@ -7,6 +7,7 @@ refused is a 4xx page that says why, never a 500."""
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 import requests
 from django.contrib import messages
@@ -14,7 +15,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.clickjacking import xframe_options_exempt
@@ -59,6 +62,11 @@ class LoginInitView(View):
         target_link_uri = params.get("target_link_uri")
         if not target_link_uri:
             return refused(request, _("The platform's login request names no target link."))
+        # The id_token is posted to the target link: only our own launch URL may receive it.
+        if urlsplit(target_link_uri).path != reverse("lti:launch") or not (
+            url_has_allowed_host_and_scheme(target_link_uri, allowed_hosts={request.get_host()})
+        ):
+            return refused(request, _("The platform's target link is not Artefact's launch URL."))
         services.tool_key_ensure()
         login = DjangoOIDCLogin(
             request,

@@ -25,6 +25,7 @@ import threading
 import traceback
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from jwcrypto.jwk import JWK
@@ -40,7 +41,7 @@ from lti1p3platform.service_connector import (
     NamesRoleProvisioningService,
 )
 
-CONFIG = json.loads(open(sys.argv[1]).read())
+CONFIG = json.loads(Path(sys.argv[1]).read_text())
 PORT = CONFIG["port"]
 BASE = f"http://127.0.0.1:{PORT}"
 LOCK = threading.Lock()

@@ -4,12 +4,13 @@ and Grade Services, Names and Role Provisioning, and the launches that must be r
 
 from __future__ import annotations
 
+import base64
 import json
 import time
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from lti_tool.models import LtiUser
+from lti_tool.models import LtiContext, LtiUser
 
 from accounts.models import Enrolment, Role, User
 from assessments import services as assessment_services
@@ -19,7 +20,7 @@ from runs.models import RunStatus
 from runs.services import run_execute
 from tests.assessments_tests.builders import choice_question, course_of, exam, quiz
 from tests.lti_tests.lms import DEPLOYMENT_ID, GRADER, INSTRUCTOR, LEARNER, LtiPlatform
-from tests.lti_tests.support import Browser, form_with, registration_create
+from tests.lti_tests.support import Browser, form_with, forms_of, registration_create
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -229,14 +230,15 @@ def test_the_roster_comes_from_names_and_roles(platform, registration, live_serv
         target_link_uri=launch_url(live_server, f"module:{demo_lesson.get_parent().pk}"),
     )
     assert answer.status_code == 302
+    context = LtiContext.objects.get(id_on_platform="course-1")
+    roster_path = f"/lti/courses/{context.pk}/roster/"
     courses = browser.get(live_server.url + "/lti/courses/")
-    assert courses.status_code == 200
-    roster_path = next(
-        form_url for form_url in [f"/lti/courses/{pk}/roster/" for pk in _context_pks()]
-    )
+    assert courses.status_code == 200 and roster_path in courses.text
     page = browser.get(live_server.url + roster_path)
-    assert page.status_code == 200 and roster_path in courses.text
-    csrf = dict(forms_csrf(page.text))
+    assert page.status_code == 200
+    csrf = [
+        f for form in forms_of(page.text) for f in form["fields"] if f[0] == "csrfmiddlewaretoken"
+    ]
     fetched = browser.session.post(live_server.url + roster_path, data=csrf, allow_redirects=True)
     assert fetched.status_code == 200
     assert 'data-member="learner-2"' in fetched.text
@@ -245,22 +247,6 @@ def test_the_roster_comes_from_names_and_roles(platform, registration, live_serv
     course = course_of(demo_lesson)
     assert Enrolment.objects.filter(user__in=learners, course=course).count() == 2
     assert not Enrolment.objects.filter(user__lti_users__sub="teacher-1").exists()
-
-
-def _context_pks():
-    from lti_tool.models import LtiContext
-
-    return list(LtiContext.objects.values_list("pk", flat=True))
-
-
-def forms_csrf(html: str):
-    from tests.lti_tests.support import forms_of
-
-    for form in forms_of(html):
-        for name, value in form["fields"]:
-            if name == "csrfmiddlewaretoken":
-                return [(name, value)]
-    return []
 
 
 def _claims(platform, nonce: str, **overrides) -> dict:
@@ -284,8 +270,6 @@ def _claims(platform, nonce: str, **overrides) -> dict:
 
 
 def test_bad_and_replayed_launches_get_a_clear_page(platform, registration, live_server):
-    from urllib.parse import parse_qs
-
     def login(browser):
         """The tool's login step: a state (cookie) and a nonce it issued."""
         answer = browser.get(
@@ -361,6 +345,4 @@ def test_bad_and_replayed_launches_get_a_clear_page(platform, registration, live
 
 
 def _b64(data: dict) -> str:
-    import base64
-
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
