@@ -19,8 +19,11 @@ LTI_PREFIX = "/lti/"
 
 
 def _frame_origins(request) -> list[str] | None:
-    session = getattr(request, "session", None)
-    origins = session.get(SESSION_FRAME_ORIGINS) if session is not None else None
+    # Read the session only if the view loaded it: reading it here would mark every
+    # response `Vary: Cookie` (public, cacheable answers such as DICOMweb frames included).
+    # A page of a signed-in session has loaded it (request.user).
+    loaded = getattr(getattr(request, "session", None), "_session_cache", None)
+    origins = loaded.get(SESSION_FRAME_ORIGINS) if isinstance(loaded, dict) else None
     if origins:
         return list(origins)
     if request.path_info.startswith(LTI_PREFIX):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from django.contrib.sessions.backends.cached_db import SessionStore
 from django.http import HttpResponse
 from django.test import RequestFactory
 from lti_tool.models import LtiRegistration
@@ -76,17 +77,22 @@ def test_lti_flow_cookies_are_samesite_none_and_secure_over_https():
         response.set_cookie(settings.SESSION_COOKIE_NAME, "s", samesite="Lax")
         return response
 
+    def session(**values):
+        store = SessionStore()
+        store.update(values)  # loaded, as a view that read it leaves it
+        return store
+
     middleware = LtiCookieMiddleware(answer)
     launch = factory.post("/lti/launch/", secure=True)
-    launch.session = {}
+    launch.session = session()
     cookie = middleware(launch).cookies[settings.SESSION_COOKIE_NAME]
     assert cookie["samesite"] == "None" and cookie["secure"] is True
     framed_session = factory.get("/learn/progress/", secure=True)
-    framed_session.session = {SESSION_FRAME_ORIGINS: ["https://lms.example.org"]}
+    framed_session.session = session(**{SESSION_FRAME_ORIGINS: ["https://lms.example.org"]})
     assert middleware(framed_session).cookies[settings.SESSION_COOKIE_NAME]["samesite"] == "None"
     elsewhere = factory.get("/learn/progress/", secure=True)
-    elsewhere.session = {}
+    elsewhere.session = session()
     assert middleware(elsewhere).cookies[settings.SESSION_COOKIE_NAME]["samesite"] == "Lax"
     plain_http = factory.post("/lti/launch/")
-    plain_http.session = {}
+    plain_http.session = session()
     assert middleware(plain_http).cookies[settings.SESSION_COOKIE_NAME]["samesite"] == "Lax"
