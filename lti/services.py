@@ -48,7 +48,6 @@ logger = logging.getLogger(__name__)
 
 TARGET_CLAIM = "artefact_target"  # the custom parameter naming what a link opens
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
-LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 SESSION_FRAME_ORIGINS = "lti_frame_origins"
 SESSION_DEEP_LINK = "lti_deep_link_launch"
 
