@@ -23,6 +23,17 @@ def cohort_run_make(people):
     )
 
 
+def cohort_chunk_make(people):
+    """A waiting part of a sweep, as its run splits it (the run itself stays queued)."""
+    from evaluation import services
+    from tests.evaluation_tests.support import cohort_exercise_make
+
+    run = services.cohort_run_create(
+        user=people["resident"], exercise=cohort_exercise_make(severities="0, 300")
+    )
+    return services.cohort_chunks_plan(run=run, condition_indexes=[1])[0]
+
+
 def training_run_make(people):
     from model_builder import services
     from tests.model_builder_tests.support import TINY
@@ -73,6 +84,7 @@ def statement_make(people):
 RUN_MAKERS = {
     "labs.LabRun": lab_run_make,
     "evaluation.CohortRun": cohort_run_make,
+    "evaluation.CohortChunk": cohort_chunk_make,
     "model_builder.TrainingRun": training_run_make,
     "deid_lab.DeidAttempt": deid_attempt_make,
     "reading_room.CohortScoreSet": score_set_make,
