@@ -237,7 +237,7 @@ def cohort_run_compute(run: CohortRun, report):
     import torch
 
     # One thread per worker process: two workers on two cores beat one worker on two.
-    torch.set_num_threads(1)
+    torch.set_num_threads(settings.EVALUATION_TORCH_THREADS)
     try:
         model = model_get(run.model_key)
         report(2, _("Building the cohort"))
@@ -273,6 +273,8 @@ def cohort_run_compute(run: CohortRun, report):
 
 # How long a run waits before looking again at parts other workers are scoring.
 CHUNK_WAIT_SECONDS = 0.2
+# A part checks that it and its run still stand after every this many cases.
+CHUNK_CHECK_EVERY = 4
 
 
 def _chunks_scored(
@@ -351,7 +353,7 @@ def cohort_chunk_compute(chunk: CohortChunk, report):
     """The engine's compute step for one part: score its cases under its condition."""
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(settings.EVALUATION_TORCH_THREADS)
     run = CohortRun.objects.get(pk=chunk.run_id)
     _chunk_stop_if_run_ended(chunk, run_status=run.status)
     report(1, None, worker=_worker_name())
@@ -360,13 +362,16 @@ def cohort_chunk_compute(chunk: CohortChunk, report):
     scored = 0
 
     def case_done(index: int) -> None:
+        # Every few cases (a case takes tens of milliseconds; the checks are queries): the
+        # part's own report (cancelled or taken over?) and its run's state.
         nonlocal scored
         scored += 1
+        if scored % CHUNK_CHECK_EVERY and scored != len(cases):
+            return
         report(1 + int(98 * scored / len(cases)), None)
-        if scored % 4 == 0:  # a cancelled run stops its parts within a few cases
-            _chunk_stop_if_run_ended(
-                chunk, run_status=CohortRun.objects.values_list("status", flat=True).get(pk=run.pk)
-            )
+        _chunk_stop_if_run_ended(
+            chunk, run_status=CohortRun.objects.values_list("status", flat=True).get(pk=run.pk)
+        )
 
     try:
         model = model_get(run.model_key)
