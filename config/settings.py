@@ -316,6 +316,12 @@ RUN_STEP_PAUSE_SECONDS = float(
 EVALUATION_CASE_LIMIT = (
     int(os.environ["EVALUATION_CASE_LIMIT"]) if os.environ.get("EVALUATION_CASE_LIMIT") else None
 )
+# A sweep is scored in parts of this many cases, which every batch worker may take
+# (evaluation.models.CohortChunk): one resident's sweep uses every free worker.
+EVALUATION_CHUNK_CASES = int(os.environ.get("EVALUATION_CHUNK_CASES", "16"))
+# Torch threads per batch worker process while scoring: one, so that N workers on N cores
+# beat one worker on N (the sweep benchmark measures both).
+EVALUATION_TORCH_THREADS = int(os.environ.get("EVALUATION_TORCH_THREADS", "1"))
 LAB_RUN_MAX_ATTEMPTS = int(os.environ.get("LAB_RUN_MAX_ATTEMPTS", "3"))
 LAB_RUN_MAX_ACTIVE_PER_USER = int(os.environ.get("LAB_RUN_MAX_ACTIVE_PER_USER", "3"))
 # Per resident: runs waiting in the queue, and runs computing at once (a further run
