@@ -6,7 +6,9 @@
 #   scripts/bootstrap.sh --browser  ... and the Debian tools the test suite drives: chromium
 #                                   (browser tests), orthanc + orthanc-dicomweb (the DICOMweb
 #                                   peer), dicom3tools (dciodvfy validates every instance) and
-#                                   ralph (the LRS of the xAPI tests, its own virtualenv)
+#                                   ralph (the LRS of the xAPI tests, its own virtualenv) and
+#                                   django-oidc-provider (the single sign-on tests' provider,
+#                                   its own virtualenv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -79,5 +81,7 @@ if [ "$want_browser" = 1 ]; then
   # (keyed by tests/xapi_tests/ralph-requirements.txt), else on the first test needing it.
   say "The xAPI tests' LRS (ralph, cached virtualenv)"
   .venv/bin/python -m tests.xapi_tests.lrs install >/dev/null
+  say "The single sign-on tests' OpenID provider (django-oidc-provider, cached virtualenv)"
+  .venv/bin/python -m tests.accounts_tests.idp install >/dev/null
 fi
 say "Ready."

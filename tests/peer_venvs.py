@@ -36,7 +36,15 @@ def peer_venv_install(requirements: Path, *, name: str, env_var: str) -> Path:
         if not stamp.exists():
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
             subprocess.run(
-                [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-r", str(requirements)],
+                [
+                    str(venv / "bin" / "python"),
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    "-r",
+                    str(requirements),
+                ],
                 check=True,
             )
             stamp.write_text(requirements.read_text())

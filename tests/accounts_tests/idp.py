@@ -33,7 +33,7 @@ class OidcProvider:
     person from the next sign-in on."""
 
     client_id = "artefact-tests"
-    client_secret = "idp-client-secret-for-tests"  # noqa: S105
+    client_secret = "idp-client-secret-for-tests"
 
     def __init__(self, root: Path, *, people: list[dict], redirect_uri: str) -> None:
         self.venv = idp_install()
@@ -113,12 +113,15 @@ class OidcProvider:
         while time.monotonic() < deadline and self.process.alive():
             try:
                 with urllib.request.urlopen(
-                    f"{self.issuer}/.well-known/openid-configuration", timeout=1
+                    f"http://127.0.0.1:{self.port}/openid/.well-known/openid-configuration",
+                    timeout=1,
                 ):
                     return
             except (OSError, urllib.error.URLError):
                 time.sleep(0.1)
-        raise RuntimeError(f"The OpenID provider did not start:\n{self.log_path.read_text()[-3000:]}")
+        raise RuntimeError(
+            f"The OpenID provider did not start:\n{self.log_path.read_text()[-3000:]}"
+        )
 
     def stop(self) -> None:
         if self.process is not None:

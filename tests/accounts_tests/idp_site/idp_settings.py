@@ -10,7 +10,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DATA = Path(os.environ["IDP_DIR"])
 
-SECRET_KEY = "idp-test-only-not-secret"  # noqa: S105
+SECRET_KEY = "idp-test-only-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 INSTALLED_APPS = [

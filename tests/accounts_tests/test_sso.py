@@ -1,0 +1,62 @@
+"""Single sign-on without a provider: off by default, and the claims-to-role rules.
+(The flow against a real provider: test_sso_provider.py.)"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Role
+from accounts.services import SsoRefused, sso_role_from_claims
+
+MAP = {"Student": "resident", "Faculty": "educator", "Boss": "admin"}
+ALLOWED = ("resident", "educator", "examiner")
+
+
+def role(claim_value):
+    claims = {} if claim_value is None else {"groups": claim_value}
+    return sso_role_from_claims(claims, role_claim="groups", role_map=MAP, allowed=ALLOWED)
+
+
+@pytest.mark.django_db
+def test_without_configuration_the_login_page_offers_no_sso_and_its_urls_are_404(client):
+    page = client.get(reverse("login"))
+    assert page.status_code == 200
+    assert "Sign in with" not in page.content.decode()
+    assert client.get(reverse("sso_start")).status_code == 404
+    assert client.get(reverse("sso_callback"), {"code": "c", "state": "s"}).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_sso_link_keeps_next_and_is_a_plain_link_under_the_csp(client, settings):
+    settings.SSO_ENABLED = True
+    settings.OIDC_PROVIDER_NAME = "St. Elsewhere"
+    page = client.get(reverse("login"), {"next": "/labs/"})
+    text = page.content.decode()
+    assert f'href="{reverse("sso_start")}?next=/labs/"' in text
+    assert "Sign in with St. Elsewhere" in text
+    assert "form-action 'self'" in page["Content-Security-Policy"]
+
+
+def test_provider_values_map_to_our_roles_and_our_own_names_map_to_themselves():
+    assert role("Student") == Role.RESIDENT
+    assert role("Faculty") == Role.EDUCATOR
+    assert role("examiner") == Role.EXAMINER
+    # A groups claim: values the map does not know are ignored when one maps.
+    assert role(["staff", "vpn-users", "Faculty"]) == Role.EDUCATOR
+
+
+@pytest.mark.parametrize(
+    ("claim_value", "says"),
+    [
+        (None, "did not say which role"),
+        ([], "did not say which role"),
+        ("Janitor", "has no role here"),
+        (["Student", "Faculty"], "more than one role"),
+        ("Boss", "not given by single sign-on"),  # maps to admin, which is not allowed
+        ("admin", "not given by single sign-on"),
+    ],
+)
+def test_missing_unknown_ambiguous_or_ungranted_roles_are_refused(claim_value, says):
+    with pytest.raises(SsoRefused, match=says):
+        role(claim_value)
