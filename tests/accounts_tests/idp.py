@@ -129,5 +129,19 @@ class OidcProvider:
             self.process = None
 
 
+def sso_configure(settings, provider: OidcProvider) -> OidcProvider:
+    """Artefact (pytest-django's `settings`) configured for the provider, as the environment
+    would configure it: provider "Faculty" are educators, "Student" residents."""
+    for name, value in provider.settings().items():
+        setattr(settings, name, value)
+    settings.OIDC_ROLE_MAP = {"Student": "resident", "Faculty": "educator"}
+    settings.OIDC_ALLOWED_ROLES = ["resident", "educator", "examiner"]
+    settings.AUTHENTICATION_BACKENDS = [
+        *settings.AUTHENTICATION_BACKENDS,
+        "accounts.sso.ArtefactOIDCBackend",
+    ]
+    return provider
+
+
 if __name__ == "__main__" and sys.argv[1:] == ["install"]:
     print(idp_install())

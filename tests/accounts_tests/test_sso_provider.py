@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Cohort, ExternalIdentity, Role, User
-from tests.accounts_tests.idp import OidcProvider
+from tests.accounts_tests.idp import OidcProvider, sso_configure
 from tests.accounts_tests.sso_browser import SsoBrowser
 from tests.factories import TEST_PASSWORD, UserFactory
 
@@ -48,16 +48,7 @@ def provider(tmp_path_factory):
 
 @pytest.fixture
 def sso(settings, provider):
-    """Artefact configured for the provider, as the environment would configure it."""
-    for name, value in provider.settings().items():
-        setattr(settings, name, value)
-    settings.OIDC_ROLE_MAP = {"Student": "resident", "Faculty": "educator"}
-    settings.OIDC_ALLOWED_ROLES = ["resident", "educator", "examiner"]
-    settings.AUTHENTICATION_BACKENDS = [
-        *settings.AUTHENTICATION_BACKENDS,
-        "accounts.sso.ArtefactOIDCBackend",
-    ]
-    return provider
+    return sso_configure(settings, provider)
 
 
 @pytest.fixture
