@@ -584,4 +584,22 @@ OIDC_TIMEOUT = float(os.environ.get("OIDC_TIMEOUT_SECONDS", "10"))
 OIDC_AUTHENTICATION_CALLBACK_URL = "sso_callback"
 OIDC_CREATE_USER = True
 if SSO_ENABLED:
+    # Refused at start rather than at the first sign-in: a half-configured backend would fail
+    # every authenticate() call, the local password form's included.
+    _sso_missing = [
+        name
+        for name in (
+            "OIDC_OP_AUTHORIZATION_ENDPOINT",
+            "OIDC_OP_TOKEN_ENDPOINT",
+            "OIDC_OP_USER_ENDPOINT",
+            "OIDC_RP_CLIENT_SECRET",
+            *(["OIDC_OP_JWKS_ENDPOINT"] if OIDC_RP_SIGN_ALGO.startswith(("RS", "ES")) else []),
+        )
+        if not globals()[name]
+    ]
+    if _sso_missing:
+        raise ImproperlyConfigured(
+            "Single sign-on (OIDC_ISSUER and OIDC_RP_CLIENT_ID set) also needs: "
+            + ", ".join(_sso_missing)
+        )
     AUTHENTICATION_BACKENDS.append("accounts.sso.ArtefactOIDCBackend")

@@ -3,7 +3,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
+from django.conf import settings as django_settings
 from django.urls import reverse
 
 from accounts.models import Role
@@ -60,3 +66,54 @@ def test_provider_values_map_to_our_roles_and_our_own_names_map_to_themselves():
 def test_missing_unknown_ambiguous_or_ungranted_roles_are_refused(claim_value, says):
     with pytest.raises(SsoRefused, match=says):
         role(claim_value)
+
+
+def settings_read(env: dict, expression: str) -> subprocess.CompletedProcess:
+    """Read the settings module afresh in another interpreter, under this environment."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import json, config.settings as s; print(json.dumps({expression}))",
+        ],
+        env={**os.environ, **env},
+        cwd=django_settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+    )
+
+
+SSO_ENV = {
+    "OIDC_ISSUER": "https://idp.example/realms/hospital/",
+    "OIDC_RP_CLIENT_ID": "artefact",
+    "OIDC_RP_CLIENT_SECRET": "s3cret",
+    "OIDC_OP_AUTHORIZATION_ENDPOINT": "https://idp.example/auth",
+    "OIDC_OP_TOKEN_ENDPOINT": "https://idp.example/token",
+    "OIDC_OP_USER_ENDPOINT": "https://idp.example/userinfo",
+    "OIDC_OP_JWKS_ENDPOINT": "https://idp.example/certs",
+    "OIDC_ROLE_MAP": "Student=resident, Faculty = educator",
+    "OIDC_ALLOWED_ROLES": "resident,educator",
+}
+
+
+def test_the_environment_configures_sso():
+    read = settings_read(
+        SSO_ENV,
+        "[s.SSO_ENABLED, s.OIDC_ISSUER, s.OIDC_ROLE_MAP, s.OIDC_ALLOWED_ROLES, "
+        "s.AUTHENTICATION_BACKENDS[-1]]",
+    )
+    assert read.returncode == 0, read.stderr
+    assert json.loads(read.stdout.splitlines()[-1]) == [
+        True,
+        "https://idp.example/realms/hospital",
+        {"Student": "resident", "Faculty": "educator"},
+        ["resident", "educator"],
+        "accounts.sso.ArtefactOIDCBackend",
+    ]
+
+
+def test_a_half_configured_sso_is_refused_at_start_not_at_the_first_sign_in():
+    env = {**SSO_ENV, "OIDC_OP_TOKEN_ENDPOINT": "", "OIDC_OP_JWKS_ENDPOINT": ""}
+    read = settings_read(env, "s.SSO_ENABLED")
+    assert read.returncode != 0
+    assert "also needs: OIDC_OP_TOKEN_ENDPOINT, OIDC_OP_JWKS_ENDPOINT" in read.stderr
