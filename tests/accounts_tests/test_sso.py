@@ -12,8 +12,8 @@ import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
 
-from accounts.models import Role
-from accounts.services import SsoRefused, sso_role_from_claims
+from accounts.models import Cohort, ExternalIdentity, Role
+from accounts.services import SsoRefused, cohort_ensure, sso_role_from_claims, user_sign_in_by_sso
 
 MAP = {"Student": "resident", "Faculty": "educator", "Boss": "admin"}
 ALLOWED = ("resident", "educator", "examiner")
@@ -117,3 +117,36 @@ def test_a_half_configured_sso_is_refused_at_start_not_at_the_first_sign_in():
     read = settings_read(env, "s.SSO_ENABLED")
     assert read.returncode != 0
     assert "also needs: OIDC_OP_TOKEN_ENDPOINT, OIDC_OP_JWKS_ENDPOINT" in read.stderr
+
+
+ISSUER = "https://idp.example"
+
+
+@pytest.mark.django_db
+def test_cohorts_follow_the_claim_only_when_it_is_sent(settings):
+    settings.OIDC_ROLE_MAP = {}
+    claims = {"sub": "42", "artefact_role": "resident", "artefact_cohort": "Residents 2027"}
+    user = user_sign_in_by_sso(issuer=ISSUER, claims=claims)
+    cohort_ensure(name="Journal club", members=[user])  # joined here by an admin
+
+    user_sign_in_by_sso(issuer=ISSUER, claims={"sub": "42", "artefact_role": "resident"})
+    assert set(user.cohorts.values_list("name", flat=True)) == {"Residents 2027", "Journal club"}
+
+    user_sign_in_by_sso(issuer=ISSUER, claims={**claims, "artefact_cohort": []})
+    assert not user.cohorts.exists()
+    assert Cohort.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_disabled_linked_account_is_refused_and_the_same_sub_elsewhere_is_someone_else():
+    claims = {"sub": "42", "artefact_role": "resident", "preferred_username": "mara"}
+    user = user_sign_in_by_sso(issuer=ISSUER, claims=claims)
+    assert user.username == "mara"
+    other = user_sign_in_by_sso(issuer="https://other-idp.example", claims=claims)
+    assert other.pk != user.pk and other.username.startswith("sso-")
+
+    user.is_active = False
+    user.save()
+    with pytest.raises(SsoRefused, match="disabled"):
+        user_sign_in_by_sso(issuer=ISSUER, claims=claims)
+    assert ExternalIdentity.objects.count() == 2
