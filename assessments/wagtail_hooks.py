@@ -1,13 +1,47 @@
 """The question bank and assessments in Wagtail's admin, as snippets (educators author)."""
 
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.widgets.button import HeaderButton
 from wagtail.snippets.models import register_snippet
-from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
+from wagtail.snippets.views.snippets import IndexView, SnippetViewSet, SnippetViewSetGroup
 
+from accounts import permissions
 from assessments.models import Assessment, Question
+
+
+class QuestionIndexView(IndexView):
+    """The bank's listing, with its QTI 2.1 export and import beside "Add"."""
+
+    @cached_property
+    def header_buttons(self):
+        buttons = list(super().header_buttons)
+        user = self.request.user
+        if permissions.may(user, "assessments.export_question_bank"):
+            buttons.append(
+                HeaderButton(
+                    _("Export QTI 2.1"),
+                    url=reverse("assessments:bank_export"),
+                    icon_name="download",
+                    attrs={"data-qti-export": "", "download": ""},
+                )
+            )
+        if permissions.may(user, "assessments.import_question_bank"):
+            buttons.append(
+                HeaderButton(
+                    _("Import QTI 2.1"),
+                    url=reverse("assessments:bank_import"),
+                    icon_name="upload",
+                    attrs={"data-qti-import": ""},
+                )
+            )
+        return buttons
 
 
 class QuestionViewSet(SnippetViewSet):
     model = Question
+    index_view_class = QuestionIndexView
     icon = "help"
     menu_label = "Question bank"
     list_display = ("title", "kind", "difficulty", "pool", "module", "outcome")
