@@ -382,3 +382,15 @@ def test_the_management_command_exports_and_imports(tmp_path):
     call_command("question_bank_qti", "import", str(path), stdout=out)
     after = sorted((_snapshot(q) for q in Question.objects.all()), key=lambda s: s["title"])
     assert after == before
+
+
+def test_a_manifest_with_a_doctype_refuses_the_package():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "imsmanifest.xml",
+            '<?xml version="1.0"?><!DOCTYPE m [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+            f'<manifest xmlns="{CP_NS}" identifier="M"><organizations/><resources/></manifest>',
+        )
+    report = _import(buffer.getvalue())
+    assert "DOCTYPE" in report.refused and not Question.objects.exists()
