@@ -10,6 +10,24 @@ from wagtail.snippets.views.snippets import IndexView, SnippetViewSet, SnippetVi
 from accounts import permissions
 from assessments.models import Assessment, Question
 
+# (rule, label, URL name, icon, attributes) of the bank's QTI 2.1 buttons.
+BANK_BUTTONS = (
+    (
+        "assessments.export_question_bank",
+        _("Export QTI 2.1"),
+        "assessments:bank_export",
+        "download",
+        {"data-qti-export": "", "download": ""},
+    ),
+    (
+        "assessments.import_question_bank",
+        _("Import QTI 2.1"),
+        "assessments:bank_import",
+        "upload",
+        {"data-qti-import": ""},
+    ),
+)
+
 
 class QuestionIndexView(IndexView):
     """The bank's listing, with its QTI 2.1 export and import beside "Add"."""
@@ -17,25 +35,11 @@ class QuestionIndexView(IndexView):
     @cached_property
     def header_buttons(self):
         buttons = list(super().header_buttons)
-        user = self.request.user
-        if permissions.may(user, "assessments.export_question_bank"):
-            buttons.append(
-                HeaderButton(
-                    _("Export QTI 2.1"),
-                    url=reverse("assessments:bank_export"),
-                    icon_name="download",
-                    attrs={"data-qti-export": "", "download": ""},
+        for rule_name, label, url_name, icon, attrs in BANK_BUTTONS:
+            if permissions.may(self.request.user, rule_name):
+                buttons.append(
+                    HeaderButton(label, url=reverse(url_name), icon_name=icon, attrs=attrs)
                 )
-            )
-        if permissions.may(user, "assessments.import_question_bank"):
-            buttons.append(
-                HeaderButton(
-                    _("Import QTI 2.1"),
-                    url=reverse("assessments:bank_import"),
-                    icon_name="upload",
-                    attrs={"data-qti-import": ""},
-                )
-            )
         return buttons
 
 
