@@ -516,6 +516,27 @@ MATRIX = [
         assessments.answer_mark_url,
         signed_in(404),
     ),
+    # The question bank's QTI 2.1 export holds every answer key; export and import are
+    # its authors' (educators, admins). An import posted without a package is answered 400
+    # with the reason; tests/assessments_tests/test_qti_interchange.py posts real ones.
+    Row(
+        "assessments:bank_export",
+        "get",
+        assessments.url("bank_export"),
+        {**every(403), "anonymous": LOGIN, "educator": 200, "admin": 200},
+    ),
+    Row(
+        "assessments:bank_import",
+        "get",
+        assessments.url("bank_import"),
+        {**every(403), "anonymous": LOGIN, "educator": 200, "admin": 200},
+    ),
+    Row(
+        "assessments:bank_import",
+        "post",
+        assessments.url("bank_import"),
+        {**every(403), "anonymous": LOGIN, "educator": 400, "admin": 400},
+    ),
     # Reading room (issue 8): simulators run only inside a lesson the visitor may read;
     # runs are the owner's (the resident's here), educators' and admins'; others get 404.
     Row("reading_room:run_list", "get", reading_room.url("run_list"), signed_in(200)),
