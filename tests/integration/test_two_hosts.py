@@ -103,7 +103,7 @@ def test_two_hosts_share_the_work_and_one_dies_without_losing_a_run(
     if shutil.which("bwrap") is None:
         pytest.fail("bubblewrap is missing (scripts/bootstrap.sh installs it)")
     settings.EVALUATION_CASE_LIMIT = 24
-    settings.EVALUATION_CHUNK_CASES = 4
+    settings.EVALUATION_CHUNK_CASES = 3
     # A study the educator stored: it lives in the bucket only.
     outcome = study_store_uploaded(
         files=[Path(get_testdata_file("CT_small.dcm")).read_bytes()], user=people["educator"]
@@ -122,10 +122,12 @@ def test_two_hosts_share_the_work_and_one_dies_without_losing_a_run(
         **s3_worker_env(s3_bucket),
         "RUN_STALE_SECONDS": "3",
         "RUN_SWEEP_SECONDS": "1",
-        # Each progress report pauses, so the runs are still going when a host is killed.
-        "RUN_STEP_PAUSE_SECONDS": "0.3",
+        # Each progress report pauses a second, so the sweep's 24 parts take 48 s or more
+        # on one host: host A, free after the lab, loads the model and takes parts long
+        # before host B could finish them alone, however busy the machine.
+        "RUN_STEP_PAUSE_SECONDS": "1.0",
         "EVALUATION_CASE_LIMIT": "24",
-        "EVALUATION_CHUNK_CASES": "4",
+        "EVALUATION_CHUNK_CASES": "3",
     }
     logs = {name: tmp_path / f"{name}.log" for name in HOSTS}
     hosts = {
@@ -180,7 +182,7 @@ def test_two_hosts_share_the_work_and_one_dies_without_losing_a_run(
     retaken = CohortChunk.objects.get(pk=held.pk)
     assert retaken.attempts == 2 and retaken.worker.startswith("host-b:")
     parts = CohortChunk.objects.filter(run=sweep)
-    assert parts.count() == 18
+    assert parts.count() == 24
     assert set(parts.values_list("status", flat=True)) == {RunStatus.SUCCEEDED}
     assert CohortRun.objects.get(pk=sweep.pk).case_scores.count() == 72  # 24 cases x 3
 
