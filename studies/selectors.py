@@ -427,9 +427,8 @@ def studies_search(
 ) -> list:
     """Studies the user may see that match every condition, ordered, paged; conditions are
     evaluated only on studies the user may see."""
-    from studies.models import Study
-
     from accounts.permissions import visible_q
+    from studies.models import Study
 
     q = matching_filter(fields=STUDY_MATCH_FIELDS, matches=matches, fuzzy=fuzzy)
     # The rule's filter over Study itself (not "pk in (visible studies)"): the same rows,
@@ -599,14 +598,12 @@ def instance_locate(
             sop_instance_uid=sop_instance_uid,
             series__series_instance_uid=series_instance_uid,
             series__study__study_instance_uid=study_instance_uid,
-            series__study__in=Study.objects.filter(visible_q(user, "studies.studies")).values(
-                "pk"
-            ),
+            series__study__in=Study.objects.filter(visible_q(user, "studies.studies")).values("pk"),
         )
         .exclude(
-            series__in=Series.objects.filter(
-                visible_q(user, "assessments.series_withheld")
-            ).values("pk")
+            series__in=Series.objects.filter(visible_q(user, "assessments.series_withheld")).values(
+                "pk"
+            )
         )
         .select_related("series__study")
         .first()
