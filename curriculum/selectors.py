@@ -25,7 +25,9 @@ from curriculum.models import (
     ModulePage,
     OutcomeDomain,
 )
+from model_builder.selectors import lesson_builder_exercises_done
 from reader_study.selectors import lesson_ids_participated
+from runs.answers import run_answers_complete
 
 
 def courses_for_user(*, user, index) -> list[CurriculumPage]:
@@ -61,6 +63,8 @@ EXERCISE_RUNS = {
     "cohort_lab": ("evaluation.CohortRun", {"status": "succeeded"}),
     "deid": ("deid_lab.DeidAttempt", {"status": "succeeded"}),
     "reading_room": ("reading_room.SimulationRun", {}),
+    # Done when both splits trained and the questions are answered (below).
+    "model_builder": ("model_builder.TrainingRun", {"status": "succeeded"}),
 }
 # Completions that count whatever the lesson holds. A resident's own "mark complete" counts
 # only for a lesson with nothing to do (no lab, no quiz): the rest complete by doing them.
@@ -83,24 +87,22 @@ def lesson_has_work(lesson) -> bool:
     return bool(lesson_exercises(lesson)) or bool(lesson_quiz_ids(lesson))
 
 
-def _lab_answers_complete(run, exercise) -> bool:
-    """Every question the exercise asks has an answer kept on the run (labs.LabRun.answers)."""
-    answers = run.answers or {}
-    return all(
-        str(answers.get(question_id, {}).get("answer", "")).strip()
-        for question_id, _prompt in exercise.question_prompts
-    )
-
-
 def _exercises_done(*, user, lesson_ids: list[int]) -> set[tuple[int, str, int]]:
     """(lesson id, block type, exercise id) of the lab work this user finished in these
     lessons: a run that succeeded and, for labs, whose questions they answered in the lab."""
-    done = set()
+    done = {
+        (lesson_id, "model_builder", exercise_id)
+        for lesson_id, exercise_id in lesson_builder_exercises_done(
+            user=user, lesson_ids=lesson_ids
+        )
+    }
     for block_type, (label, finished) in EXERCISE_RUNS.items():
+        if block_type == "model_builder":
+            continue
         runs = apps.get_model(label).objects.filter(user=user, lesson_id__in=lesson_ids, **finished)
         if block_type == "lab":
             for run in runs.select_related("exercise"):
-                if _lab_answers_complete(run, run.exercise):
+                if run_answers_complete(run=run, prompts=run.exercise.question_prompts):
                     done.add((run.lesson_id, block_type, run.exercise_id))
             continue
         for lesson_id, exercise_id in runs.values_list("lesson_id", "exercise_id"):

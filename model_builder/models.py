@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from wagtail.admin.panels import FieldPanel
+from wagtail.fields import RichTextField
 
+from runs.answers import line_question_prompts
 from runs.models import DurableRun, RunPolicy
+
+# The splits a leakage exercise trains once each, in the order the lesson shows them.
+EXERCISE_SPLITS = ("patient", "image")
 
 
 class LabelledCohort(models.Model):
@@ -45,6 +52,47 @@ class StudyLabel(models.Model):
         return f"{self.study}: {self.get_label_display()}"
 
 
+class BuilderExercise(models.Model):
+    """What an educator authors: the leakage exercise a lesson embeds. The resident trains
+    the lesion cohort twice with everything fixed but the split (by patient, by image) and
+    compares the held-out AUC with the AUC on new patients; then answers the questions."""
+
+    title = models.CharField(max_length=200)
+    instructions = RichTextField(blank=True, features=["bold", "italic", "ol", "ul", "link"])
+    questions = models.TextField(
+        blank=True, help_text=_("Questions asked about the two trainings, one per line.")
+    )
+    lesion_patients = models.PositiveIntegerField(
+        default=800,
+        validators=[MinValueValidator(20), MaxValueValidator(1200)],
+        help_text=_("Virtual patients of the lesion cohort (three neighbouring slices each)."),
+    )
+    epochs = models.PositiveSmallIntegerField(
+        default=12, validators=[MinValueValidator(1), MaxValueValidator(30)]
+    )
+    is_published = models.BooleanField(default=True)
+
+    panels = [
+        FieldPanel("title"),
+        FieldPanel("instructions"),
+        FieldPanel("questions"),
+        FieldPanel("lesion_patients"),
+        FieldPanel("epochs"),
+        FieldPanel("is_published"),
+    ]
+
+    class Meta:
+        ordering = ("title",)
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def question_prompts(self) -> list[tuple[str, str]]:
+        """(stable id, prompt) per question; the id keys the resident's answer."""
+        return line_question_prompts(self.questions)
+
+
 class TrainingRunStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Training")
@@ -69,6 +117,14 @@ class TrainingRun(DurableRun):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="training_runs"
     )
+    # Set when the training was started from a lesson's leakage exercise (completion and
+    # the exercise's questions follow it); empty for trainings started in the builder.
+    exercise = models.ForeignKey(
+        BuilderExercise, null=True, blank=True, on_delete=models.PROTECT, related_name="runs"
+    )
+    lesson = models.ForeignKey(
+        "wagtailcore.Page", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     title = models.CharField(max_length=120)
     config = models.JSONField()
     # The engine's states, with RUNNING shown as "Training" (same values as runs.RunStatus).
@@ -85,6 +141,10 @@ class TrainingRun(DurableRun):
     model_archive = models.FileField(upload_to=trained_model_path, blank=True)
     model_sha256 = models.CharField(max_length=64, blank=True)
     model_spec = models.JSONField(default=dict, blank=True)
+    # The resident's answers to the exercise's questions: {question id: {"prompt", "answer"}}
+    # (runs.answers), kept on the run they answered from.
+    answers = models.JSONField(default=dict, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(DurableRun.Meta):
         pass

@@ -357,6 +357,21 @@ MATRIX = [
         builder_matrix.training_run_url("run_cancel"),
         {**signed_in(302), "outsider": 404, "educator": 404, "examiner": 404},
     ),
+    # The leakage exercise a lesson embeds: whoever may read the lesson trains for it; only
+    # the resident who trained both splits answers its questions.
+    Row(
+        "model_builder:exercise_run_create",
+        "post",
+        builder_matrix.exercise_run_create_url,
+        {**signed_in(302), "outsider": 403},
+        data=builder_matrix.exercise_run_create_data,
+    ),
+    Row(
+        "model_builder:run_answers",
+        "post",
+        builder_matrix.exercise_answers_url,
+        {**signed_in(404), "resident": 302},
+    ),
     Row("model_builder:leakage", "get", lambda c: reverse("model_builder:leakage"), signed_in(200)),
     Row("model_builder:cohorts", "get", lambda c: reverse("model_builder:cohorts"), signed_in(200)),
     Row(

@@ -50,6 +50,13 @@ def _lab_experiments(lab: LabSpec) -> tuple[tuple[str, ...], ...]:
     return tuple((lab.kind, lab.model_key, lab.study_key, key) for key in offers)
 
 
+def _questions(value) -> tuple[str, ...]:
+    """An exercise's questions: lines of text, or a list."""
+    if isinstance(value, str):
+        return tuple(line.strip() for line in value.splitlines() if line.strip())
+    return tuple(value or ())
+
+
 def _exercise_use(module, lesson, block_type: str, fields: dict) -> LabUse:
     title = fields["title"]
     if block_type == "cohort_lab":
@@ -62,9 +69,7 @@ def _exercise_use(module, lesson, block_type: str, fields: dict) -> LabUse:
             title=title,
             engine=f"cohort/{kind}",
             experiments=((kind, fields["model_key"], fields["cohort_key"], varied),),
-            questions=tuple(
-                line.strip() for line in fields.get("questions", "").splitlines() if line.strip()
-            ),
+            questions=_questions(fields.get("questions")),
             fields=fields,
         )
     if block_type == "reading_room":
@@ -74,6 +79,10 @@ def _exercise_use(module, lesson, block_type: str, fields: dict) -> LabUse:
     elif block_type == "deid":
         experiment = ("deid", "seeded study", fields.get("variant", "declared"), "")
         engine = "deid"
+    elif block_type == "model_builder":
+        # Training the lesion cohort twice, the split being what is varied.
+        experiment = ("model_builder", "lesion cohort", "patient vs image split", "")
+        engine = "model_builder"
     else:
         experiment = (block_type, title, "", "")
         engine = block_type
@@ -84,7 +93,7 @@ def _exercise_use(module, lesson, block_type: str, fields: dict) -> LabUse:
         title=title,
         engine=engine,
         experiments=(experiment,),
-        questions=tuple(fields.get("questions", ()) or ()),
+        questions=_questions(fields.get("questions")),
         fields=fields,
     )
 
