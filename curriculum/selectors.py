@@ -66,6 +66,11 @@ EXERCISE_RUNS = {
     # Done when both splits trained and the questions are answered (below).
     "model_builder": ("model_builder.TrainingRun", {"status": "succeeded"}),
 }
+# Families whose finished run counts only with the exercise's written questions answered on
+# it (an exercise that asks none needs none). The model builder's exercise has its own rule
+# (model_builder.selectors.lesson_builder_exercises_done), the reader study's is in
+# reader_study.selectors.lesson_ids_participated.
+ANSWERED_IN_THE_LAB = frozenset({"lab", "deid", "reading_room"})
 # Completions that count whatever the lesson holds. A resident's own "mark complete" counts
 # only for a lesson with nothing to do (no lab, no quiz): the rest complete by doing them.
 STANDING_SOURCES = (CompletionSource.LAB, CompletionSource.LEGACY, CompletionSource.OVERRIDE)
@@ -89,7 +94,8 @@ def lesson_has_work(lesson) -> bool:
 
 def _exercises_done(*, user, lesson_ids: list[int]) -> set[tuple[int, str, int]]:
     """(lesson id, block type, exercise id) of the lab work this user finished in these
-    lessons: a run that succeeded and, for labs, whose questions they answered in the lab."""
+    lessons: a run that succeeded and, for the families in ANSWERED_IN_THE_LAB, whose
+    questions they answered in the lab."""
     done = {
         (lesson_id, "model_builder", exercise_id)
         for lesson_id, exercise_id in lesson_builder_exercises_done(
@@ -100,7 +106,7 @@ def _exercises_done(*, user, lesson_ids: list[int]) -> set[tuple[int, str, int]]
         if block_type == "model_builder":
             continue
         runs = apps.get_model(label).objects.filter(user=user, lesson_id__in=lesson_ids, **finished)
-        if block_type == "lab":
+        if block_type in ANSWERED_IN_THE_LAB:
             for run in runs.select_related("exercise"):
                 if run_answers_complete(run=run, prompts=run.exercise.question_prompts):
                     done.add((run.lesson_id, block_type, run.exercise_id))

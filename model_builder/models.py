@@ -9,8 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
 from wagtail.fields import RichTextField
 
-from runs.answers import line_question_prompts
-from runs.models import DurableRun, RunPolicy
+from runs.models import DurableRun, ExerciseQuestions, RunAnswers, RunPolicy
 
 # The splits a leakage exercise trains once each, in the order the lesson shows them.
 EXERCISE_SPLITS = ("patient", "image")
@@ -52,16 +51,13 @@ class StudyLabel(models.Model):
         return f"{self.study}: {self.get_label_display()}"
 
 
-class BuilderExercise(models.Model):
+class BuilderExercise(ExerciseQuestions):
     """What an educator authors: the leakage exercise a lesson embeds. The resident trains
     the lesion cohort twice with everything fixed but the split (by patient, by image) and
     compares the held-out AUC with the AUC on new patients; then answers the questions."""
 
     title = models.CharField(max_length=200)
     instructions = RichTextField(blank=True, features=["bold", "italic", "ol", "ul", "link"])
-    questions = models.TextField(
-        blank=True, help_text=_("Questions asked about the two trainings, one per line.")
-    )
     lesion_patients = models.PositiveIntegerField(
         default=800,
         validators=[MinValueValidator(20), MaxValueValidator(1200)],
@@ -87,11 +83,6 @@ class BuilderExercise(models.Model):
     def __str__(self) -> str:
         return self.title
 
-    @property
-    def question_prompts(self) -> list[tuple[str, str]]:
-        """(stable id, prompt) per question; the id keys the resident's answer."""
-        return line_question_prompts(self.questions)
-
 
 class TrainingRunStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
@@ -105,7 +96,7 @@ def trained_model_path(run: TrainingRun, filename: str) -> str:
     return f"trained-models/{run.pk}/{filename}"
 
 
-class TrainingRun(DurableRun):
+class TrainingRun(DurableRun, RunAnswers):
     """One training asked for by one person. The row, not the broker message, is the record.
 
     `config` holds what the resident chose (cohort, split, augmentations, size, epochs,
@@ -141,10 +132,6 @@ class TrainingRun(DurableRun):
     model_archive = models.FileField(upload_to=trained_model_path, blank=True)
     model_sha256 = models.CharField(max_length=64, blank=True)
     model_spec = models.JSONField(default=dict, blank=True)
-    # The resident's answers to the exercise's questions: {question id: {"prompt", "answer"}}
-    # (runs.answers), kept on the run they answered from.
-    answers = models.JSONField(default=dict, blank=True)
-    answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(DurableRun.Meta):
         pass

@@ -23,11 +23,6 @@ import pytest
 
 from curriculum.content import EXERCISE_BLOCKS, LabSpec, course_read, lab_block_title
 
-# Engines whose exercises carry no free-text questions: the task itself is what is scored
-# (the identifying attributes the resident ticks; the reader study's ratings), or, for the
-# reading room, the figures the resident compares across replays.
-ENGINES_WITHOUT_QUESTIONS = {"deid", "reading_room", "reader_study"}
-
 
 @dataclass(frozen=True)
 class LabUse:
@@ -151,9 +146,9 @@ def test_no_experiment_appears_twice_in_the_course():
 
 
 def test_every_lab_asks_questions_about_its_results():
+    # Every family asks: the de-identification, reading-room and reader-study exercises ask
+    # the resident to explain in writing what they saw, like the labs.
     for use in {use.title: use for use in USES}.values():
-        if use.block_type in ENGINES_WITHOUT_QUESTIONS:
-            continue
         assert len(use.questions) >= 2, use.title
         assert all(len(question.strip()) > 20 for question in use.questions), use.title
 
