@@ -431,6 +431,12 @@ MATRIX = [
         deid_url("run_request"),
         {**signed_in(404), "resident": 302},
     ),
+    Row(
+        "deid_lab:attempt_answers",
+        "post",
+        deid_url("attempt_answers"),
+        {**signed_in(404), "resident": 302},
+    ),
     Row("deid_lab:run_status", "get", deid_url("run_status"), RUN_VIEWERS_200),
     Row(
         "deid_lab:run_cancel",
@@ -547,6 +553,12 @@ MATRIX = [
         RUN_VIEWERS_200,
     ),
     Row(
+        "reading_room:run_answers",
+        "post",
+        reading_room.url("run_answers", "run"),
+        {**signed_in(404), "resident": 302},
+    ),
+    Row(
         "reading_room:run_plot",
         "get",
         reading_room.url("run_plot", "run", "time-to-report"),
@@ -573,6 +585,20 @@ MATRIX = [
         "get",
         reader_study.url("session_result", "session"),
         {**signed_in(404), "resident": 302},  # unfinished: on to the case due
+    ),
+    # Written answers (not ratings) are read by the resident, educators and admins; only
+    # the resident writes them, once every case is rated (the matrix's session is not).
+    Row(
+        "reader_study:session_answers",
+        "get",
+        reader_study.url("session_answers", "session"),
+        {**signed_in(404), "resident": 200, "educator": 200, "admin": 200},
+    ),
+    Row(
+        "reader_study:session_answers",
+        "post",
+        reader_study.url("session_answers", "session"),
+        signed_in(404),
     ),
     Row(
         "reader_study:case",
