@@ -120,3 +120,24 @@ def test_reader_study_answers_count_and_educators_read_them_not_the_ratings(
     assert client.get(result_url).status_code == 404
     client.force_login(people["outsider"])
     assert client.get(url).status_code == 404
+
+
+def test_the_shipped_exercises_load_with_their_questions(people):
+    from curriculum.services import curriculum_content_load
+    from deid_lab.models import DeidExercise
+    from labs.models import LabExercise
+    from reader_study.models import ReaderStudyExercise
+    from reading_room.models import ReadingRoomExercise
+
+    curriculum_content_load(
+        only_lessons={
+            "data-protection-gdpr-deidentification/deidentification-ps315",
+            "ai-in-the-workflow-regulation-ethics/triage-and-screening",
+        }
+    )
+    for model in (DeidExercise, ReadingRoomExercise, ReaderStudyExercise):
+        exercises = list(model.objects.all())
+        assert exercises and all(len(e.question_prompts) == 3 for e in exercises), model
+    # Module 3's brain lab offers defacing beside the noise.
+    lab = LabExercise.objects.get(model_key="mr-brain-deepbet", study_key="brain-t1-colin27")
+    assert [offer.key for offer in lab.offers] == ["mr-rician-noise", "mr-defacing"]
