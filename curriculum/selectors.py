@@ -92,18 +92,24 @@ def lesson_has_work(lesson) -> bool:
     return bool(lesson_exercises(lesson)) or bool(lesson_quiz_ids(lesson))
 
 
-def _exercises_done(*, user, lesson_ids: list[int]) -> set[tuple[int, str, int]]:
+def _exercises_done(
+    *, user, lesson_ids: list[int], families: set[str] | None = None
+) -> set[tuple[int, str, int]]:
     """(lesson id, block type, exercise id) of the lab work this user finished in these
     lessons: a run that succeeded and, for the families in ANSWERED_IN_THE_LAB, whose
-    questions they answered in the lab."""
-    done = {
-        (lesson_id, "model_builder", exercise_id)
-        for lesson_id, exercise_id in lesson_builder_exercises_done(
-            user=user, lesson_ids=lesson_ids
-        )
-    }
+    questions they answered in the lab. `families`: the block types the lessons embed (the
+    others are not asked about; None asks about every family)."""
+    done = set()
     for block_type, (label, finished) in EXERCISE_RUNS.items():
+        if families is not None and block_type not in families:
+            continue
         if block_type == "model_builder":
+            done |= {
+                (lesson_id, block_type, exercise_id)
+                for lesson_id, exercise_id in lesson_builder_exercises_done(
+                    user=user, lesson_ids=lesson_ids
+                )
+            }
             continue
         runs = apps.get_model(label).objects.filter(user=user, lesson_id__in=lesson_ids, **finished)
         if block_type in ANSWERED_IN_THE_LAB:
@@ -137,8 +143,12 @@ def lesson_ids_completed(*, user, lesson_ids: Iterable[int] | None = None) -> se
             "lesson_id", "source"
         )
     )
-    done = _exercises_done(user=user, lesson_ids=ids)
-    participated = lesson_ids_participated(user=user, lesson_ids=ids)
+    embedded = {lesson.pk: lesson_exercises(lesson) for lesson in lessons}
+    families = {block_type for each in embedded.values() for block_type, _exercise in each}
+    done = _exercises_done(user=user, lesson_ids=ids, families=families)
+    participated = (
+        lesson_ids_participated(user=user, lesson_ids=ids) if "reader_study" in families else set()
+    )
     quiz_passed = lesson_ids_quiz_passed(user=user, lesson_ids=ids)
     completed = set()
     for lesson in lessons:
@@ -146,7 +156,7 @@ def lesson_ids_completed(*, user, lesson_ids: Iterable[int] | None = None) -> se
         if source in STANDING_SOURCES:
             completed.add(lesson.pk)
             continue
-        exercises = lesson_exercises(lesson)
+        exercises = embedded[lesson.pk]
         quizzes = lesson_quiz_ids(lesson)
         if not exercises and not quizzes:
             if source == CompletionSource.MANUAL:
