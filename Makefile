@@ -8,7 +8,8 @@ run: setup
 	$(PYTHON) scripts/run_platform.py
 
 # Test modules run in parallel, whole modules at a time (--dist loadfile keeps a module's
-# fixtures, such as the role matrix's world, built once). Three workers on the 2-core
+# fixtures, such as the role matrix's world, built once), the longest first; a few long
+# independent tests are units of their own (tests/scheduling.py). Three workers on the 2-core
 # machine: much of the suite waits on a Celery worker, Chromium or a model subprocess,
 # so a third process fills that idle time. PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 3

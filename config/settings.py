@@ -316,6 +316,12 @@ RUN_STEP_PAUSE_SECONDS = float(
 EVALUATION_CASE_LIMIT = (
     int(os.environ["EVALUATION_CASE_LIMIT"]) if os.environ.get("EVALUATION_CASE_LIMIT") else None
 )
+# A sweep is scored in parts of this many cases, which every batch worker may take
+# (evaluation.models.CohortChunk): one resident's sweep uses every free worker.
+EVALUATION_CHUNK_CASES = int(os.environ.get("EVALUATION_CHUNK_CASES", "16"))
+# Torch threads per batch worker process while scoring: one, so that N workers on N cores
+# beat one worker on N (the sweep benchmark measures both).
+EVALUATION_TORCH_THREADS = int(os.environ.get("EVALUATION_TORCH_THREADS", "1"))
 LAB_RUN_MAX_ATTEMPTS = int(os.environ.get("LAB_RUN_MAX_ATTEMPTS", "3"))
 LAB_RUN_MAX_ACTIVE_PER_USER = int(os.environ.get("LAB_RUN_MAX_ACTIVE_PER_USER", "3"))
 # Per resident: runs waiting in the queue, and runs computing at once (a further run
@@ -567,3 +573,58 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "PREPROCESSING_HOOKS": ["api.schema.only_our_endpoints"],
 }
+
+# Single sign-on with OpenID Connect (accounts.sso, on mozilla-django-oidc). Off unless
+# OIDC_ISSUER and OIDC_RP_CLIENT_ID are set; local accounts keep signing in either way.
+# People are linked by (issuer, subject) (accounts.ExternalIdentity), never by e-mail or
+# user name; their role and cohorts are set from the claims at every sign-in.
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "your institution")
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").rstrip("/")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid profile email")
+# Which claims carry the role and the cohort(s) (a string or a list of strings each), how the
+# provider's role values map to ours ("Student=resident,Faculty=educator"; our own role
+# names map to themselves), and which of our roles single sign-on may grant at all (a
+# programme admin is a Django superuser: not granted unless listed here).
+OIDC_ROLE_CLAIM = os.environ.get("OIDC_ROLE_CLAIM", "artefact_role")
+OIDC_COHORT_CLAIM = os.environ.get("OIDC_COHORT_CLAIM", "artefact_cohort")
+OIDC_ROLE_MAP = dict(
+    (part.split("=", 1)[0].strip(), part.split("=", 1)[1].strip())
+    for part in _env_list("OIDC_ROLE_MAP", "")
+    if "=" in part
+)
+OIDC_ALLOWED_ROLES = _env_list("OIDC_ALLOWED_ROLES", "resident,educator,examiner")
+SSO_ENABLED = bool(OIDC_ISSUER and OIDC_RP_CLIENT_ID)
+# mozilla-django-oidc's own knobs: PKCE (S256) and a nonce on every request, state checked
+# at the callback (its views), the provider given OIDC_TIMEOUT seconds per call.
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_TIMEOUT = float(os.environ.get("OIDC_TIMEOUT_SECONDS", "10"))
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso_callback"
+OIDC_CREATE_USER = True
+if SSO_ENABLED:
+    # Refused at start rather than at the first sign-in: a half-configured backend would fail
+    # every authenticate() call, the local password form's included.
+    _sso_missing = [
+        name
+        for name in (
+            "OIDC_OP_AUTHORIZATION_ENDPOINT",
+            "OIDC_OP_TOKEN_ENDPOINT",
+            "OIDC_OP_USER_ENDPOINT",
+            "OIDC_RP_CLIENT_SECRET",
+            *(["OIDC_OP_JWKS_ENDPOINT"] if OIDC_RP_SIGN_ALGO.startswith(("RS", "ES")) else []),
+        )
+        if not globals()[name]
+    ]
+    if _sso_missing:
+        raise ImproperlyConfigured(
+            "Single sign-on (OIDC_ISSUER and OIDC_RP_CLIENT_ID set) also needs: "
+            + ", ".join(_sso_missing)
+        )
+    AUTHENTICATION_BACKENDS.append("accounts.sso.ArtefactOIDCBackend")

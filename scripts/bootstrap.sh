@@ -6,8 +6,10 @@
 #   scripts/bootstrap.sh --browser  ... and the Debian tools the test suite drives: chromium
 #                                   (browser tests), orthanc + orthanc-dicomweb (the DICOMweb
 #                                   peer), dicom3tools (dciodvfy validates every instance) and
-#                                   ralph (the LRS of the xAPI tests, its own virtualenv)
-#                                   and lti1p3platform (the LMS of the LTI tests, likewise)
+#                                   ralph (the LRS of the xAPI tests, its own virtualenv),
+#                                   lti1p3platform (the LMS of the LTI tests, likewise) and
+#                                   django-oidc-provider (the single sign-on tests' provider,
+#                                   likewise)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -83,5 +85,7 @@ if [ "$want_browser" = 1 ]; then
   # The independent LTI 1.3 platform of the LTI tests (lti1p3platform), the same way.
   say "The LTI tests' platform (lti1p3platform, cached virtualenv)"
   .venv/bin/python -m tests.lti_tests.lms install >/dev/null
+  say "The single sign-on tests' OpenID provider (django-oidc-provider, cached virtualenv)"
+  .venv/bin/python -m tests.accounts_tests.idp install >/dev/null
 fi
 say "Ready."
