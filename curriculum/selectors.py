@@ -25,7 +25,9 @@ from curriculum.models import (
     ModulePage,
     OutcomeDomain,
 )
+from model_builder.selectors import lesson_builder_exercises_done
 from reader_study.selectors import lesson_ids_participated
+from runs.answers import run_answers_complete
 
 
 def courses_for_user(*, user, index) -> list[CurriculumPage]:
@@ -61,7 +63,14 @@ EXERCISE_RUNS = {
     "cohort_lab": ("evaluation.CohortRun", {"status": "succeeded"}),
     "deid": ("deid_lab.DeidAttempt", {"status": "succeeded"}),
     "reading_room": ("reading_room.SimulationRun", {}),
+    # Done when both splits trained and the questions are answered (below).
+    "model_builder": ("model_builder.TrainingRun", {"status": "succeeded"}),
 }
+# Families whose finished run counts only with the exercise's written questions answered on
+# it (an exercise that asks none needs none). The model builder's exercise has its own rule
+# (model_builder.selectors.lesson_builder_exercises_done), the reader study's is in
+# reader_study.selectors.lesson_ids_participated.
+ANSWERED_IN_THE_LAB = frozenset({"lab", "deid", "reading_room"})
 # Completions that count whatever the lesson holds. A resident's own "mark complete" counts
 # only for a lesson with nothing to do (no lab, no quiz): the rest complete by doing them.
 STANDING_SOURCES = (CompletionSource.LAB, CompletionSource.LEGACY, CompletionSource.OVERRIDE)
@@ -83,24 +92,29 @@ def lesson_has_work(lesson) -> bool:
     return bool(lesson_exercises(lesson)) or bool(lesson_quiz_ids(lesson))
 
 
-def _lab_answers_complete(run, exercise) -> bool:
-    """Every question the exercise asks has an answer kept on the run (labs.LabRun.answers)."""
-    answers = run.answers or {}
-    return all(
-        str(answers.get(question_id, {}).get("answer", "")).strip()
-        for question_id, _prompt in exercise.question_prompts
-    )
-
-
-def _exercises_done(*, user, lesson_ids: list[int]) -> set[tuple[int, str, int]]:
+def _exercises_done(
+    *, user, lesson_ids: list[int], families: set[str] | None = None
+) -> set[tuple[int, str, int]]:
     """(lesson id, block type, exercise id) of the lab work this user finished in these
-    lessons: a run that succeeded and, for labs, whose questions they answered in the lab."""
+    lessons: a run that succeeded and, for the families in ANSWERED_IN_THE_LAB, whose
+    questions they answered in the lab. `families`: the block types the lessons embed (the
+    others are not asked about; None asks about every family)."""
     done = set()
     for block_type, (label, finished) in EXERCISE_RUNS.items():
+        if families is not None and block_type not in families:
+            continue
+        if block_type == "model_builder":
+            done |= {
+                (lesson_id, block_type, exercise_id)
+                for lesson_id, exercise_id in lesson_builder_exercises_done(
+                    user=user, lesson_ids=lesson_ids
+                )
+            }
+            continue
         runs = apps.get_model(label).objects.filter(user=user, lesson_id__in=lesson_ids, **finished)
-        if block_type == "lab":
+        if block_type in ANSWERED_IN_THE_LAB:
             for run in runs.select_related("exercise"):
-                if _lab_answers_complete(run, run.exercise):
+                if run_answers_complete(run=run, prompts=run.exercise.question_prompts):
                     done.add((run.lesson_id, block_type, run.exercise_id))
             continue
         for lesson_id, exercise_id in runs.values_list("lesson_id", "exercise_id"):
@@ -129,8 +143,12 @@ def lesson_ids_completed(*, user, lesson_ids: Iterable[int] | None = None) -> se
             "lesson_id", "source"
         )
     )
-    done = _exercises_done(user=user, lesson_ids=ids)
-    participated = lesson_ids_participated(user=user, lesson_ids=ids)
+    embedded = {lesson.pk: lesson_exercises(lesson) for lesson in lessons}
+    families = {block_type for each in embedded.values() for block_type, _exercise in each}
+    done = _exercises_done(user=user, lesson_ids=ids, families=families)
+    participated = (
+        lesson_ids_participated(user=user, lesson_ids=ids) if "reader_study" in families else set()
+    )
     quiz_passed = lesson_ids_quiz_passed(user=user, lesson_ids=ids)
     completed = set()
     for lesson in lessons:
@@ -138,7 +156,7 @@ def lesson_ids_completed(*, user, lesson_ids: Iterable[int] | None = None) -> se
         if source in STANDING_SOURCES:
             completed.add(lesson.pk)
             continue
-        exercises = lesson_exercises(lesson)
+        exercises = embedded[lesson.pk]
         quizzes = lesson_quiz_ids(lesson)
         if not exercises and not quizzes:
             if source == CompletionSource.MANUAL:

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from wagtail.models import Page
 
@@ -15,7 +16,7 @@ from reading_room.models import CohortScoreSet, ReadingRoomExercise
 from reading_room.plots import PLOTS
 from reading_room.simulation.presets import TRIAGE_PRESETS
 from reading_room.simulation.triage import POLICY_TITLES
-from runs.views import run_status_response
+from runs.views import run_answers_context, run_answers_save_response, run_status_response
 
 
 def _lesson_for(request, form, exercise) -> Page:
@@ -132,7 +133,25 @@ def simulation_run_detail(request, run_pk: int):
             "may_replay": may_replay,
             "policies": [(policy.value, title) for policy, title in POLICY_TITLES.items()],
             "presets": list(TRIAGE_PRESETS.values()),
+            **run_answers_context(
+                request,
+                run=run,
+                may_answer=permissions.may(request.user, "reading_room.answer_run", run),
+                answers_url=reverse("reading_room:run_answers", args=[run.pk]),
+            ),
         },
+    )
+
+
+@login_required
+@require_POST
+def simulation_run_answers(request, run_pk: int):
+    """The resident's written answers to the exercise's questions, kept on the run."""
+    run = permissions.access_or_404(
+        request.user, "reading_room.answer_run", selectors.simulation_run_by_pk(run_pk)
+    )
+    return run_answers_save_response(
+        request, run=run, redirect_to="reading_room:run_detail", run_pk=run.pk
     )
 
 

@@ -3,6 +3,8 @@ run: one shape for every lab family ({question id: {"prompt", "answer"}})."""
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -10,6 +12,14 @@ from django.utils.translation import gettext as _
 
 class AnswersRefused(ValueError):
     """The answers cannot be kept; the message says why, in words for the resident."""
+
+
+def line_question_prompts(text: str) -> list[tuple[str, str]]:
+    """(stable id, prompt) per non-empty line of an exercise's `questions` text. The id is
+    drawn from the words: reordering keeps each answer with its question, rewording one
+    retires its answers (kept with the old prompt)."""
+    prompts = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return [(hashlib.sha256(prompt.encode()).hexdigest()[:12], prompt) for prompt in prompts]
 
 
 def run_answers_collect(*, prompts: dict[str, str], answers: dict[str, str]) -> dict:
@@ -42,6 +52,15 @@ def run_answers_keep(*, run, answers: dict[str, str]):
     run.answered_at = timezone.now()
     run.save(update_fields=["answers", "answered_at"])
     return run
+
+
+def run_answers_complete(*, run, prompts: list[tuple[str, str]]) -> bool:
+    """Every question has a non-blank answer kept on the run (True when none is asked)."""
+    answers = run.answers or {}
+    return all(
+        str(answers.get(question_id, {}).get("answer", "")).strip()
+        for question_id, _prompt in prompts
+    )
 
 
 def run_answers_rows(*, prompts: list[tuple[str, str]], answers: dict) -> list[dict]:

@@ -371,6 +371,21 @@ MATRIX = [
         builder_matrix.training_run_url("run_cancel"),
         {**signed_in(302), "outsider": 404, "educator": 404, "examiner": 404},
     ),
+    # The leakage exercise a lesson embeds: whoever may read the lesson trains for it; only
+    # the resident who trained both splits answers its questions.
+    Row(
+        "model_builder:exercise_run_create",
+        "post",
+        builder_matrix.exercise_run_create_url,
+        {**signed_in(302), "outsider": 403},
+        data=builder_matrix.exercise_run_create_data,
+    ),
+    Row(
+        "model_builder:run_answers",
+        "post",
+        builder_matrix.exercise_answers_url,
+        {**signed_in(404), "resident": 302},
+    ),
     Row("model_builder:leakage", "get", lambda c: reverse("model_builder:leakage"), signed_in(200)),
     Row("model_builder:cohorts", "get", lambda c: reverse("model_builder:cohorts"), signed_in(200)),
     Row(
@@ -428,6 +443,12 @@ MATRIX = [
         "deid_lab:run_request",
         "post",
         deid_url("run_request"),
+        {**signed_in(404), "resident": 302},
+    ),
+    Row(
+        "deid_lab:attempt_answers",
+        "post",
+        deid_url("attempt_answers"),
         {**signed_in(404), "resident": 302},
     ),
     Row("deid_lab:run_status", "get", deid_url("run_status"), RUN_VIEWERS_200),
@@ -567,6 +588,12 @@ MATRIX = [
         RUN_VIEWERS_200,
     ),
     Row(
+        "reading_room:run_answers",
+        "post",
+        reading_room.url("run_answers", "run"),
+        {**signed_in(404), "resident": 302},
+    ),
+    Row(
         "reading_room:run_plot",
         "get",
         reading_room.url("run_plot", "run", "time-to-report"),
@@ -593,6 +620,20 @@ MATRIX = [
         "get",
         reader_study.url("session_result", "session"),
         {**signed_in(404), "resident": 302},  # unfinished: on to the case due
+    ),
+    # Written answers (not ratings) are read by the resident, educators and admins; only
+    # the resident writes them, once every case is rated (the matrix's session is not).
+    Row(
+        "reader_study:session_answers",
+        "get",
+        reader_study.url("session_answers", "session"),
+        {**signed_in(404), "resident": 200, "educator": 200, "admin": 200},
+    ),
+    Row(
+        "reader_study:session_answers",
+        "post",
+        reader_study.url("session_answers", "session"),
+        signed_in(404),
     ),
     Row(
         "reader_study:case",
