@@ -70,6 +70,14 @@ RUN_VIEWERS_200 = {**signed_in(200), "outsider": 404, "examiner": 404}
 
 MATRIX = [
     Row("health", "get", lambda c: reverse("health"), every(200)),
+    # The header's language switch: anyone may choose a language (a cookie, then back).
+    Row(
+        "set_language",
+        "post",
+        lambda c: reverse("set_language"),
+        every(302),
+        data=lambda c: {"language": "de", "next": "/"},
+    ),
     Row("readiness", "get", lambda c: reverse("readiness"), every(200)),
     # Operations: programme admins (and a scraper's bearer token, tests/test_operations.py).
     Row("metrics", "get", lambda c: reverse("metrics"), {**every(403), "admin": 200}),
