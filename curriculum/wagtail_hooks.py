@@ -3,6 +3,7 @@
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
 from wagtail import hooks
 
 from accounts import permissions
@@ -16,7 +17,7 @@ def course_page_access_check(page, request, serve_args, serve_kwargs):
         return None
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    raise PermissionDenied("You are not enrolled in this course.")
+    raise PermissionDenied(_("You are not enrolled in this course."))
 
 
 @hooks.register("before_serve_page")
