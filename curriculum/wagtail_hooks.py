@@ -9,6 +9,14 @@ from wagtail import hooks
 from accounts import permissions
 from curriculum.lesson_frame import lesson_prerequisites_unmet
 from curriculum.selectors import course_of
+from curriculum.translation import page_text_localize
+
+
+@hooks.register("before_serve_page", order=-10)
+def page_in_active_language(page, request, serve_args, serve_kwargs):
+    """A page with a translation in the reader's language shows its text (the same page:
+    its progress, labs and quizzes are every language's; curriculum.translation)."""
+    page_text_localize(page)
 
 
 @hooks.register("before_serve_page")
