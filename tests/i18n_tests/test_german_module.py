@@ -80,3 +80,27 @@ def test_the_module_quiz_accepts_the_short_answer_in_german(german_module):
     for answer in ("Studie", "die Studie", "Untersuchung", "study"):
         assert scorer.score(question.data, answer, max_points=1.0).points == 1.0, answer
     assert scorer.score(question.data, "Serie", max_points=1.0).points == 0
+
+
+def test_every_german_lesson_file_follows_its_english_lesson():
+    """Each translation file names a lesson of its module and gives words for its blocks in
+    the same order (checked without a database, so a broken file fails here first)."""
+    import tomllib
+
+    from curriculum.content import CONTENT_DIR, module_read
+
+    translated = 0
+    for folder in sorted(CONTENT_DIR.glob("*/de")):
+        english = {lesson.slug: lesson for lesson in module_read(folder.parent).lessons}
+        outcomes = len(module_read(folder.parent).outcomes)
+        assert len(tomllib.loads((folder / "module.toml").read_text())["outcomes"]) == outcomes
+        for path in sorted(folder.glob("[0-9]*.toml")):
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            source = english[data["slug"]]
+            assert path.name == source.path.name
+            assert len(data["outcomes"]) == len(source.outcomes), path
+            assert [entry["type"] for entry in data["body"]] == [
+                block["type"] for block in source.body
+            ], path
+            translated += 1
+    assert translated == 4  # module 1: every lesson
