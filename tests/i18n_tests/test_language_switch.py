@@ -38,8 +38,8 @@ def test_the_header_offers_each_language_in_a_form_that_needs_no_script():
     assert 'name="csrfmiddlewaretoken"' in form.group(0)
     assert 'value="de" lang="de"' in form.group(0) and ">Deutsch</button>" in form.group(0)
     assert (
-        'value="en" lang="en" class="link-button" aria-pressed="true" style="font-weight: 600; text-decoration: none">English'
-        in form.group(0)
+        'value="en" lang="en" class="link-button" aria-pressed="true" '
+        'style="font-weight: 600; text-decoration: none">English' in form.group(0)
     )
 
 
@@ -58,8 +58,8 @@ def test_choosing_german_is_remembered_in_a_cookie_and_returns_to_the_page():
     assert _lang(german) == "de"
     assert "Anmelden" in german.content.decode()
     assert (
-        'value="de" lang="de" class="link-button" aria-pressed="true" style="font-weight: 600; text-decoration: none">Deutsch'
-        in (german.content.decode())
+        'value="de" lang="de" class="link-button" aria-pressed="true" '
+        'style="font-weight: 600; text-decoration: none">Deutsch' in german.content.decode()
     )
 
 
