@@ -30,6 +30,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import get_language
+from wagtail.coreutils import get_supported_content_language_variant
 from wagtail.models import Locale, Page
 
 from curriculum.content import CONTENT_DIR, EXERCISE_BLOCKS, ContentError, course_read
@@ -193,6 +195,9 @@ def page_text_localize(page: Page) -> None:
     language shares, with its id, its place in the tree and its labs and quizzes.
     """
     if not getattr(settings, "WAGTAIL_I18N_ENABLED", False):
+        return
+    # Routed pages are the default language's: a reader in it costs no query here.
+    if get_supported_content_language_variant(get_language()) == settings.LANGUAGE_CODE:
         return
     locale = Locale.get_active()
     if page.locale_id == locale.pk:
