@@ -2,7 +2,7 @@
 PYTHON := .venv/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test lint format setup bench
+.PHONY: run test lint format setup bench messages
 
 run: setup
 	$(PYTHON) scripts/run_platform.py
@@ -34,3 +34,9 @@ setup:
 
 bench: setup
 	$(PYTHON) bench/lab_roundtrip.py
+
+# Extract the interface's strings into every language's .po (docs/i18n.md), then compile.
+messages: setup
+	$(PYTHON) -c 'from config.i18n import MAKEMESSAGES_IGNORE as I; print(" ".join("--ignore=" + p for p in I))' \
+	  | xargs $(PYTHON) manage.py makemessages --all --no-obsolete
+	$(PYTHON) manage.py compilemessages --ignore=".venv/*" --ignore="node_modules/*"

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.utils.html import strip_tags
+from wagtail.models import Locale
 
 from accounts import permissions
 from accounts.models import Cohort, Enrolment, Role
@@ -423,7 +424,15 @@ def lessons_search(*, user, query: str, limit: int = 30) -> list[LessonPage]:
     if not query:
         return []
     results = LessonPage.objects.live().search(query)[: limit * 3]
-    return [lesson for lesson in results if permissions.may(user, "curriculum.view_page", lesson)][
+    # A translation (curriculum.translation) is found by its words and opened as the page
+    # it translates, which is served in the reader's language.
+    lessons: list[LessonPage] = []
+    for lesson in results:
+        if lesson.locale_id != Locale.get_default().pk:
+            lesson = lesson.get_translation_or_none(Locale.get_default())
+        if lesson is not None and lesson.live and lesson not in lessons:
+            lessons.append(lesson)
+    return [lesson for lesson in lessons if permissions.may(user, "curriculum.view_page", lesson)][
         :limit
     ]
 

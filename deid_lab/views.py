@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from wagtail.models import Page
 
@@ -44,7 +45,7 @@ def attempt_create(request, exercise_pk: int):
     if lesson is None or not permissions.may(
         request.user, "deid_lab.start_exercise", exercise, page=lesson
     ):
-        raise PermissionDenied("You may not start this exercise here.")
+        raise PermissionDenied(_("You may not start this exercise here."))
     try:
         attempt = services.deid_attempt_create(user=request.user, exercise=exercise, lesson=lesson)
     except services.DeidRefused as refusal:

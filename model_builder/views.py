@@ -8,6 +8,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from wagtail.models import Page
 
@@ -22,7 +24,7 @@ from runs.views import run_cancel_response, run_progress_context, run_status_res
 
 def _builder_allowed(request) -> None:
     if not permissions.may(request.user, "model_builder.build"):
-        raise PermissionDenied("Sign in to build a model.")
+        raise PermissionDenied(_("Sign in to build a model."))
 
 
 def _home_render(request, form: TrainingRunForm, *, status: int = 200):
@@ -253,7 +255,11 @@ def cohort_labels_set(request, cohort_pk: int):
         except services.TrainingRefused:
             raise Http404("No such study.") from None
         changed += 1
-    messages.success(request, f"Labels saved ({changed} studies).")
+    messages.success(
+        request,
+        ngettext("Labels saved (%(count)d study).", "Labels saved (%(count)d studies).", changed)
+        % {"count": changed},
+    )
     return redirect("model_builder:cohort_detail", cohort_pk=cohort.pk)
 
 
@@ -280,5 +286,13 @@ def cohort_labels_upload(request, cohort_pk: int):
         return _cohort_render(request, cohort, file_form=form, status=400)
     if problems:
         return _cohort_render(request, cohort, file_form=form, problems=problems, status=400)
-    messages.success(request, f"{stored} labels stored from {upload.name}.")
+    messages.success(
+        request,
+        ngettext(
+            "%(count)d label stored from %(file)s.",
+            "%(count)d labels stored from %(file)s.",
+            stored,
+        )
+        % {"count": stored, "file": upload.name},
+    )
     return redirect("model_builder:cohort_detail", cohort_pk=cohort.pk)

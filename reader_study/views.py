@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from wagtail.models import Page
 
@@ -29,7 +30,7 @@ def session_start(request, exercise_pk: int):
     if lesson is None or not permissions.may(
         request.user, "reader_study.take", exercise, page=lesson
     ):
-        raise PermissionDenied("You may not take this reader study here.")
+        raise PermissionDenied(_("You may not take this reader study here."))
     session = services.reader_session_start(user=request.user, exercise=exercise, lesson=lesson)
     return _next_step(session)
 

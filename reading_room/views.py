@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from wagtail.models import Page
 
@@ -24,7 +25,7 @@ def _lesson_for(request, form, exercise) -> Page:
     if lesson is None or not permissions.may(
         request.user, "reading_room.run_exercise", exercise, page=lesson
     ):
-        raise PermissionDenied("You may not run this exercise here.")
+        raise PermissionDenied(_("You may not run this exercise here."))
     return lesson
 
 
@@ -34,7 +35,7 @@ def simulation_run_create(request, exercise_pk: int):
     exercise = get_object_or_404(ReadingRoomExercise, pk=exercise_pk)
     where = LessonForm(request.POST)
     if not where.is_valid():
-        raise PermissionDenied("You may not run this exercise here.")
+        raise PermissionDenied(_("You may not run this exercise here."))
     lesson = _lesson_for(request, where, exercise)
     form = SimulationForm(request.POST)
     if not form.is_valid():
@@ -65,13 +66,13 @@ def score_set_request(request, exercise_pk: int):
     exercise = get_object_or_404(ReadingRoomExercise, pk=exercise_pk)
     form = LessonForm(request.POST)
     if not form.is_valid():
-        raise PermissionDenied("You may not prepare this exercise here.")
+        raise PermissionDenied(_("You may not prepare this exercise here."))
     lesson = _lesson_for(request, form, exercise)
     services.score_set_request(
         source_key=exercise.score_source,
         cases=selectors.score_set_cases(exercise=exercise),
     )
-    messages.info(request, "The model is scoring the cohort on the batch queue.")
+    messages.info(request, _("The model is scoring the cohort on the batch queue."))
     return redirect(f"{lesson.url}#reading-room-{exercise.pk}")
 
 

@@ -80,6 +80,14 @@ SSO_ON = {
 
 MATRIX = [
     Row("health", "get", lambda c: reverse("health"), every(200)),
+    # The header's language switch: anyone may choose a language (a cookie, then back).
+    Row(
+        "set_language",
+        "post",
+        lambda c: reverse("set_language"),
+        every(302),
+        data=lambda c: {"language": "de", "next": "/"},
+    ),
     Row("readiness", "get", lambda c: reverse("readiness"), every(200)),
     # Operations: programme admins (and a scraper's bearer token, tests/test_operations.py).
     Row("metrics", "get", lambda c: reverse("metrics"), {**every(403), "admin": 200}),
