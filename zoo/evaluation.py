@@ -60,19 +60,52 @@ def bootstrap_interval(
     return float(low), float(high)
 
 
+# Resamples handled per block in the vectorised AUC interval: bounds its arrays to
+# block x cases values, whatever the cohort's size.
+BOOTSTRAP_BLOCK = 250
+
+
+def _resampled_aucs(*, scores: np.ndarray, positive: np.ndarray, seed: int) -> np.ndarray:
+    """AUC of every bootstrap resample, computed a block of resamples at a time.
+
+    The resamples are drawn exactly as bootstrap_interval draws them (one `integers` call
+    per resample from the same seed), and each row's AUC is the formula of `auc` on whole
+    arrays: the ranks are multiples of one half, so their sums are exact and each value is
+    bit-for-bit the one the loop gives (tests/labs_tests/test_evaluation_metrics.py). One
+    call ranks 250 resamples where the loop paid scipy's overhead 2,000 times per interval;
+    a cohort sweep's summary went from ~7 s to well under one.
+    """
+    rng = np.random.default_rng(seed)
+    positive = positive.astype(bool)
+    cases = len(scores)
+    values = []
+    for start in range(0, BOOTSTRAP_RESAMPLES, BOOTSTRAP_BLOCK):
+        rows = min(BOOTSTRAP_BLOCK, BOOTSTRAP_RESAMPLES - start)
+        indices = np.stack([rng.integers(0, cases, size=cases) for _ in range(rows)])
+        picked = positive[indices]
+        positives = picked.sum(axis=1)
+        negatives = cases - positives
+        rank_sums = np.where(picked, rankdata(scores[indices], axis=1), 0.0).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            block = (rank_sums - positives * (positives + 1) / 2) / (positives * negatives)
+        block[(positives == 0) | (negatives == 0)] = np.nan
+        values.append(block)
+    return np.concatenate(values)
+
+
 def auc_with_interval(*, scores: np.ndarray, positive: np.ndarray) -> dict[str, float]:
+    scores = np.asarray(scores, dtype=float)
+    values = _resampled_aucs(scores=scores, positive=np.asarray(positive), seed=BOOTSTRAP_SEED)
+    finite = values[np.isfinite(values)]
+    low, high = (
+        (float(v) for v in np.percentile(finite, [2.5, 97.5]))
+        if finite.size
+        else (float("nan"), float("nan"))
+    )
     return {
         "value": auc(scores=scores, positive=positive),
-        **dict(
-            zip(
-                ("low", "high"),
-                bootstrap_interval(
-                    statistic=lambda idx: auc(scores=scores[idx], positive=positive[idx]),
-                    cases=len(scores),
-                ),
-                strict=True,
-            )
-        ),
+        "low": low,
+        "high": high,
         "cases": len(scores),
     }
 
