@@ -13,6 +13,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Cohort, Enrolment, ExternalIdentity, Role, User
 
@@ -157,27 +158,39 @@ def sso_role_from_claims(
     values = _claim_values(claims, role_claim)
     if not values:
         raise SsoRefused(
-            f"Your sign-in did not say which role you have here (no {role_claim!r} claim). "
-            "Ask your programme admin to give you a role at your institution's sign-in."
+            _(
+                "Your sign-in did not say which role you have here (no %(claim)s claim). "
+                "Ask your programme admin to give you a role at your institution's sign-in."
+            )
+            % {"claim": repr(role_claim)}
         )
     allowed = set(allowed)
     mapped = {role_map.get(value, value) for value in values}
     roles = {Role(name) for name in mapped if name in Role.values}
     if not roles:
         raise SsoRefused(
-            f"Your role at your institution ({', '.join(values)}) has no role here. "
-            "Ask your programme admin to map it."
+            _(
+                "Your role at your institution (%(roles)s) has no role here. "
+                "Ask your programme admin to map it."
+            )
+            % {"roles": ", ".join(values)}
         )
     if len(roles) > 1:
         raise SsoRefused(
-            "Your sign-in names more than one role here "
-            f"({', '.join(sorted(roles))}); ask your programme admin which you should have."
+            _(
+                "Your sign-in names more than one role here (%(roles)s); "
+                "ask your programme admin which you should have."
+            )
+            % {"roles": ", ".join(sorted(roles))}
         )
     role = roles.pop()
     if role not in allowed:
         raise SsoRefused(
-            f"The role {role.label} is not given by single sign-on here; "
-            "sign in with your local account or ask your programme admin."
+            _(
+                "The role %(role)s is not given by single sign-on here; "
+                "sign in with your local account or ask your programme admin."
+            )
+            % {"role": role.label}
         )
     return role
 
@@ -221,7 +234,7 @@ def user_sign_in_by_sso(*, issuer: str, claims: Mapping) -> User:
     """
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
-        raise SsoRefused("Your institution's sign-in did not identify you (no subject).")
+        raise SsoRefused(_("Your institution's sign-in did not identify you (no subject)."))
     role = sso_role_from_claims(
         claims,
         role_claim=settings.OIDC_ROLE_CLAIM,

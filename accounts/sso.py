@@ -26,6 +26,7 @@ from django.contrib.auth.views import LoginView
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import (
     OIDCAuthenticationCallbackView,
@@ -91,23 +92,25 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
             return sso_refusal(
                 request,
                 reason=(
-                    "You did not allow Artefact to use your sign-in."
+                    _("You did not allow Artefact to use your sign-in.")
                     if declined
-                    else f"{settings.OIDC_PROVIDER_NAME} did not sign you in "
-                    f"({request.GET['error'][:60]})."
+                    else _("%(provider)s did not sign you in (%(error)s).")
+                    % {"provider": settings.OIDC_PROVIDER_NAME, "error": request.GET["error"][:60]}
                 ),
                 status=403,
             )
         state = request.GET.get("state")
         if not request.GET.get("code") or not state:
             return sso_refusal(
-                request, reason="The answer from your sign-in was incomplete.", status=400
+                request, reason=_("The answer from your sign-in was incomplete."), status=400
             )
         if state not in request.session.get("oidc_states", {}):
             return sso_refusal(
                 request,
-                reason="This sign-in was not started here, or it was already used or expired. "
-                "Please start again.",
+                reason=_(
+                    "This sign-in was not started here, or it was already used or expired. "
+                    "Please start again."
+                ),
                 status=400,
             )
         try:
@@ -117,7 +120,7 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
         except (SuspiciousOperation, jwt.PyJWTError) as error:
             logger.warning("SSO answer refused: %s", error)
             return sso_refusal(
-                request, reason="The answer from your sign-in could not be verified.", status=400
+                request, reason=_("The answer from your sign-in could not be verified."), status=400
             )
         except requests.HTTPError as error:
             logger.warning("SSO provider refused the code: %s", error)
@@ -125,8 +128,8 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
             if status < 500:
                 return sso_refusal(
                     request,
-                    reason=f"{settings.OIDC_PROVIDER_NAME} did not accept this sign-in. "
-                    "Please start again.",
+                    reason=_("%(provider)s did not accept this sign-in. Please start again.")
+                    % {"provider": settings.OIDC_PROVIDER_NAME},
                     status=400,
                 )
             return self._provider_unreachable(request)
@@ -139,15 +142,18 @@ class SsoCallbackView(OIDCAuthenticationCallbackView):
     def _provider_unreachable(request):
         return sso_refusal(
             request,
-            reason=f"{settings.OIDC_PROVIDER_NAME} cannot be reached just now. Try again in a "
-            "few minutes, or sign in with your local account.",
+            reason=_(
+                "%(provider)s cannot be reached just now. Try again in a few minutes, "
+                "or sign in with your local account."
+            )
+            % {"provider": settings.OIDC_PROVIDER_NAME},
             status=502,
         )
 
     def login_failure(self):
         if self.request.user.is_authenticated:
             auth.logout(self.request)
-        return sso_refusal(self.request, reason="You could not be signed in.", status=403)
+        return sso_refusal(self.request, reason=_("You could not be signed in."), status=403)
 
 
 class ArtefactLoginView(LoginView):
