@@ -25,7 +25,8 @@ from curriculum.models import (
     ModulePage,
     OutcomeDomain,
 )
-from reader_study.selectors import lesson_ids_participated
+from reader_study.selectors import lesson_participations
+from runs.answers import run_answers_complete
 
 
 def courses_for_user(*, user, index) -> list[CurriculumPage]:
@@ -67,45 +68,154 @@ EXERCISE_RUNS = {
 STANDING_SOURCES = (CompletionSource.LAB, CompletionSource.LEGACY, CompletionSource.OVERRIDE)
 
 
+EXERCISE_BLOCK_TYPES = frozenset({*EXERCISE_RUNS, "reader_study"})
+# The lab families whose runs also keep the resident's answers to the lab's questions
+# (runs.answers): a run counts only once every question is answered.
+ANSWERED_FAMILIES = frozenset({"lab"})
+
+
 def lesson_exercises(lesson) -> list[tuple[str, object]]:
-    """(block type, exercise) of every lab-family block the lesson embeds, in page order."""
-    body = getattr(lesson.specific, "body", None) or []
-    return [
-        (block.block_type, block.value["exercise"])
-        for block in body
-        if (block.block_type in EXERCISE_RUNS or block.block_type == "reader_study")
-        and block.value.get("exercise") is not None
-    ]
+    """(block type, exercise) of every lab-family block the lesson embeds, in page order.
+
+    Only the lab-family blocks are converted (a StreamField converts the blocks of one type
+    together): the lesson's figures, quizzes and viewers are not read for this."""
+    body = getattr(lesson.specific, "body", None)
+    if not body:
+        return []
+    exercises = []
+    for index, raw in enumerate(body.raw_data):
+        if raw["type"] in EXERCISE_BLOCK_TYPES:
+            block = body[index]
+            if block.value.get("exercise") is not None:
+                exercises.append((block.block_type, block.value["exercise"]))
+    return exercises
+
+
+@dataclass(frozen=True)
+class LessonWork:
+    """What a lesson asks a resident to do: its lab-family exercises and its quizzes."""
+
+    exercises: list[tuple[str, object]]
+    quiz_ids: set[int]
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.exercises) or bool(self.quiz_ids)
+
+
+def lesson_work(lesson) -> LessonWork:
+    return LessonWork(exercises=lesson_exercises(lesson), quiz_ids=lesson_quiz_ids(lesson))
 
 
 def lesson_has_work(lesson) -> bool:
     """Whether the lesson completes by its labs and quiz rather than by marking it."""
-    return bool(lesson_exercises(lesson)) or bool(lesson_quiz_ids(lesson))
+    return lesson_work(lesson).exists
 
 
-def _lab_answers_complete(run, exercise) -> bool:
-    """Every question the exercise asks has an answer kept on the run (labs.LabRun.answers)."""
-    answers = run.answers or {}
-    return all(
-        str(answers.get(question_id, {}).get("answer", "")).strip()
-        for question_id, _prompt in exercise.question_prompts
-    )
+def _progress_rows(*, user, lesson_ids: list[int], families: set[str]):
+    """One query for a user's progress in these lessons: their completion rows and the
+    finished work of each lab family in `families` (reader studies included), as rows of
+    (kind, lesson id, exercise id, completion source, run answers). kind is "completion"
+    or the family's block type; absent columns are NULL."""
+    from django.db.models import CharField, F, IntegerField, JSONField, Value
 
+    def shaped(queryset, kind, *, exercise=None, source=None, answers=None):
+        return (
+            queryset.order_by()
+            .annotate(
+                row_kind=Value(kind, output_field=CharField()),
+                row_lesson=F("lesson_id"),
+                row_exercise=exercise or Value(None, output_field=IntegerField()),
+                row_source=source or Value(None, output_field=CharField()),
+                row_answers=answers or Value(None, output_field=JSONField()),
+            )
+            .values_list("row_kind", "row_lesson", "row_exercise", "row_source", "row_answers")
+        )
 
-def _exercises_done(*, user, lesson_ids: list[int]) -> set[tuple[int, str, int]]:
-    """(lesson id, block type, exercise id) of the lab work this user finished in these
-    lessons: a run that succeeded and, for labs, whose questions they answered in the lab."""
-    done = set()
+    parts = [
+        shaped(
+            LessonCompletion.objects.filter(user=user, lesson_id__in=lesson_ids),
+            "completion",
+            source=F("source"),
+        )
+    ]
     for block_type, (label, finished) in EXERCISE_RUNS.items():
-        runs = apps.get_model(label).objects.filter(user=user, lesson_id__in=lesson_ids, **finished)
-        if block_type == "lab":
-            for run in runs.select_related("exercise"):
-                if _lab_answers_complete(run, run.exercise):
-                    done.add((run.lesson_id, block_type, run.exercise_id))
+        if block_type not in families:
             continue
-        for lesson_id, exercise_id in runs.values_list("lesson_id", "exercise_id"):
-            done.add((lesson_id, block_type, exercise_id))
-    return done
+        runs = apps.get_model(label).objects.filter(user=user, lesson_id__in=lesson_ids, **finished)
+        answers = F("answers") if block_type in ANSWERED_FAMILIES else None
+        parts.append(shaped(runs, block_type, exercise=F("exercise_id"), answers=answers))
+    if "reader_study" in families:
+        parts.append(
+            shaped(lesson_participations(user=user, lesson_ids=lesson_ids), "reader_study")
+        )
+    first, *others = parts
+    return list(first.union(*others, all=True)) if others else list(first)
+
+
+@dataclass
+class _Progress:
+    """A user's progress in some lessons, as _progress_read found it."""
+
+    sources: dict[int, str]  # lesson id: completion source
+    runs: dict[tuple[int, str, int], list]  # (lesson, family, exercise): answers per run
+    participated: set[int]  # lessons with a finished reader study
+    quiz_passed: set[int]
+
+    def exercise_done(self, lesson_id: int, block_type: str, exercise) -> bool:
+        """A run of the exercise succeeded from this lesson (for labs, with the lab's
+        questions answered in it); for a reader study, the user took part in the lesson."""
+        if block_type == "reader_study":
+            return lesson_id in self.participated
+        finished = self.runs.get((lesson_id, block_type, exercise.pk), [])
+        if block_type not in ANSWERED_FAMILIES:
+            return bool(finished)
+        prompts = exercise.question_prompts
+        return any(run_answers_complete(prompts=prompts, answers=each) for each in finished)
+
+
+def _progress_read(*, user, work: dict[int, LessonWork]) -> _Progress:
+    """One query for the completions and the work of every lab family the lessons embed,
+    and one for their quizzes where they have any."""
+    families = {block_type for each in work.values() for block_type, _ in each.exercises}
+    progress = _Progress(sources={}, runs={}, participated=set(), quiz_passed=set())
+    for kind, lesson_id, exercise_id, source, answers in _progress_rows(
+        user=user, lesson_ids=list(work), families=families
+    ):
+        if kind == "completion":
+            progress.sources[lesson_id] = source
+        elif kind == "reader_study":
+            progress.participated.add(lesson_id)
+        else:
+            progress.runs.setdefault((lesson_id, kind, exercise_id), []).append(answers)
+    quiz_lessons = [pk for pk, each in work.items() if each.quiz_ids]
+    if quiz_lessons:
+        progress.quiz_passed = lesson_ids_quiz_passed(user=user, lesson_ids=quiz_lessons)
+    return progress
+
+
+def _lessons_completed(*, user, work: dict[int, LessonWork]) -> set[int]:
+    """The lessons (of `work`, by pk) this user completed: see lesson_ids_completed."""
+    if not user.is_authenticated or not work:
+        return set()
+    progress = _progress_read(user=user, work=work)
+    completed = set()
+    for lesson_id, each in work.items():
+        source = progress.sources.get(lesson_id)
+        if source in STANDING_SOURCES:
+            completed.add(lesson_id)
+            continue
+        if not each.exists:
+            if source == CompletionSource.MANUAL:
+                completed.add(lesson_id)
+            continue
+        labs_ok = all(
+            progress.exercise_done(lesson_id, block_type, exercise)
+            for block_type, exercise in each.exercises
+        )
+        if labs_ok and (not each.quiz_ids or lesson_id in progress.quiz_passed):
+            completed.add(lesson_id)
+    return completed
 
 
 def lesson_ids_completed(*, user, lesson_ids: Iterable[int] | None = None) -> set[int]:
@@ -122,41 +232,17 @@ def lesson_ids_completed(*, user, lesson_ids: Iterable[int] | None = None) -> se
     lessons = LessonPage.objects.all()
     if lesson_ids is not None:
         lessons = lessons.filter(pk__in=list(lesson_ids))
-    lessons = list(lessons)
-    ids = [lesson.pk for lesson in lessons]
-    rows = dict(
-        LessonCompletion.objects.filter(user=user, lesson_id__in=ids).values_list(
-            "lesson_id", "source"
-        )
+    return _lessons_completed(
+        user=user, work={lesson.pk: lesson_work(lesson) for lesson in lessons}
     )
-    done = _exercises_done(user=user, lesson_ids=ids)
-    participated = lesson_ids_participated(user=user, lesson_ids=ids)
-    quiz_passed = lesson_ids_quiz_passed(user=user, lesson_ids=ids)
-    completed = set()
-    for lesson in lessons:
-        source = rows.get(lesson.pk)
-        if source in STANDING_SOURCES:
-            completed.add(lesson.pk)
-            continue
-        exercises = lesson_exercises(lesson)
-        quizzes = lesson_quiz_ids(lesson)
-        if not exercises and not quizzes:
-            if source == CompletionSource.MANUAL:
-                completed.add(lesson.pk)
-            continue
-        labs_ok = all(
-            lesson.pk in participated
-            if block_type == "reader_study"
-            else (lesson.pk, block_type, exercise.pk) in done
-            for block_type, exercise in exercises
-        )
-        if labs_ok and (not quizzes or lesson.pk in quiz_passed):
-            completed.add(lesson.pk)
-    return completed
 
 
-def lesson_is_completed(*, user, lesson: LessonPage) -> bool:
-    return lesson.pk in lesson_ids_completed(user=user, lesson_ids=[lesson.pk])
+def lesson_is_completed(*, user, lesson: LessonPage, work: LessonWork | None = None) -> bool:
+    """Whether this user completed this lesson (the rule of lesson_ids_completed), read from
+    the page object given (no second read of the page); `work`: lesson_work(lesson), where
+    the caller has it already."""
+    work = lesson_work(lesson) if work is None else work
+    return lesson.pk in _lessons_completed(user=user, work={lesson.pk: work})
 
 
 def module_lesson_ids(*, module: ModulePage) -> list[int]:
@@ -621,15 +707,14 @@ class LabWork:
 
 def course_lab_work(*, user, course) -> LabWork:
     lessons = course_lessons(course=course)
-    ids = [lesson.pk for lesson in lessons]
-    done = _exercises_done(user=user, lesson_ids=ids)
-    participated = lesson_ids_participated(user=user, lesson_ids=ids)
+    work = {
+        lesson.pk: LessonWork(exercises=lesson_exercises(lesson), quiz_ids=set())
+        for lesson in lessons
+    }
+    progress = _progress_read(user=user, work=work)
     total = finished = 0
-    for lesson in lessons:
-        for block_type, exercise in lesson_exercises(lesson):
+    for lesson_id, each in work.items():
+        for block_type, exercise in each.exercises:
             total += 1
-            if block_type == "reader_study":
-                finished += lesson.pk in participated
-            else:
-                finished += (lesson.pk, block_type, exercise.pk) in done
+            finished += progress.exercise_done(lesson_id, block_type, exercise)
     return LabWork(done=finished, total=total)

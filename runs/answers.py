@@ -44,6 +44,16 @@ def run_answers_keep(*, run, answers: dict[str, str]):
     return run
 
 
+def run_answers_complete(*, prompts: list[tuple[str, str]], answers: dict | None) -> bool:
+    """Every question asked (`prompts`: (question id, prompt)) has a non-blank answer kept
+    in `answers` (a run's `answers`, in the shape run_answers_collect keeps)."""
+    answers = answers or {}
+    return all(
+        str(answers.get(question_id, {}).get("answer", "")).strip()
+        for question_id, _prompt in prompts
+    )
+
+
 def run_answers_rows(*, prompts: list[tuple[str, str]], answers: dict) -> list[dict]:
     """The questions with this run's answers, for display; answers to since-removed
     questions are still shown (marked retired), with the prompt they answered."""
