@@ -2,7 +2,9 @@
 
 A lesson page is read far more often than it changes, and most of it does not depend on
 who reads it: the breadcrumbs, the outcomes, the previous and next lessons, the modules
-its module requires, and the prose, figures, callouts, references and videos of its body.
+its module requires, the prose, figures, callouts, references and videos of its body, and
+its duration (words, and the median time residents took in each lab: an aggregate over
+every resident, at most one frame's lifetime old).
 `lesson_frame` builds those once per published revision and keeps them in the cache
 (settings.CACHES: Redis shared by every web process in production, process memory in the
 embedded default). What depends on the reader (labs, quizzes, viewers whose overlays
