@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "grading",
     "api",
     "xapi",
+    "lti",
+    "lti_tool",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -89,6 +91,8 @@ MIDDLEWARE = [
     # First: every later log line of the request carries its id, and every answer is counted.
     "config.ops.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The LTI flow inside an LMS iframe: its cookies SameSite=None; Secure (lti.middleware).
+    "lti.middleware.LtiCookieMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -102,6 +106,9 @@ MIDDLEWARE = [
     # Content-Security-Policy on every response (config.csp: the policy and its one
     # exception, the Wagtail and Django admins' inline scripts).
     "config.csp.ArtefactCSPMiddleware",
+    # After the CSP and frame-options middlewares: the LTI flow's pages may be framed by the
+    # launching platform (frame-ancestors relaxed for that flow only).
+    "lti.middleware.LtiFrameMiddleware",
     # Last, so that it sees a lockout raised by any view's authenticate() call.
     "axes.middleware.AxesMiddleware",
 ]
@@ -309,6 +316,12 @@ RUN_STEP_PAUSE_SECONDS = float(
 EVALUATION_CASE_LIMIT = (
     int(os.environ["EVALUATION_CASE_LIMIT"]) if os.environ.get("EVALUATION_CASE_LIMIT") else None
 )
+# A sweep is scored in parts of this many cases, which every batch worker may take
+# (evaluation.models.CohortChunk): one resident's sweep uses every free worker.
+EVALUATION_CHUNK_CASES = int(os.environ.get("EVALUATION_CHUNK_CASES", "16"))
+# Torch threads per batch worker process while scoring: one, so that N workers on N cores
+# beat one worker on N (the sweep benchmark measures both).
+EVALUATION_TORCH_THREADS = int(os.environ.get("EVALUATION_TORCH_THREADS", "1"))
 LAB_RUN_MAX_ATTEMPTS = int(os.environ.get("LAB_RUN_MAX_ATTEMPTS", "3"))
 LAB_RUN_MAX_ACTIVE_PER_USER = int(os.environ.get("LAB_RUN_MAX_ACTIVE_PER_USER", "3"))
 # Per resident: runs waiting in the queue, and runs computing at once (a further run
@@ -512,6 +525,18 @@ XAPI_TIMEOUT_SECONDS = float(os.environ.get("XAPI_TIMEOUT_SECONDS", "10"))
 XAPI_RETRY_BASE_SECONDS = float(os.environ.get("XAPI_RETRY_BASE_SECONDS", "5"))
 XAPI_RETRY_MAX_SECONDS = float(os.environ.get("XAPI_RETRY_MAX_SECONDS", "600"))
 XAPI_QUEUE = os.environ.get("XAPI_QUEUE", "batch")
+
+# LTI 1.3 Advantage tool (lti/, docs/lti.md). Platforms are registered in the Django admin
+# (LTI tool > registrations and deployments); these only tune the tool. Platform roles that
+# make an examiner (full IMS role URIs, comma-separated); Instructors are educators,
+# Learners residents. Scores go back through the run engine on this queue.
+LTI_EXAMINER_ROLES = _env_list(
+    "LTI_EXAMINER_ROLES", "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#Grader"
+)
+LTI_QUEUE = os.environ.get("LTI_QUEUE", "batch")
+LTI_TIMEOUT_SECONDS = float(os.environ.get("LTI_TIMEOUT_SECONDS", "10"))
+LTI_RETRY_BASE_SECONDS = float(os.environ.get("LTI_RETRY_BASE_SECONDS", "5"))
+LTI_RETRY_MAX_SECONDS = float(os.environ.get("LTI_RETRY_MAX_SECONDS", "600"))
 
 # The REST API (api/): personal bearer tokens or the browser's session, the same access
 # rules as the pages, OpenAPI 3 from drf-spectacular with Swagger UI served from the sidecar

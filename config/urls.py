@@ -25,6 +25,7 @@ urlpatterns = [
     path("assess/", include("assessments.urls")),
     path("grading/", include("grading.urls")),
     path("api/", include("api.urls")),
+    path("lti/", include("lti.urls")),
     path("certificates/", include("grading.verification_urls")),
     # One login page for the whole site: the Django admin's own is sent to ours.
     path(

@@ -235,6 +235,58 @@ class CohortRun(DurableRun):
         return [condition["label"] for condition in self.conditions]
 
 
+class CohortChunk(DurableRun):
+    """One part of a cohort run: a range of cases under one condition, which any worker on
+    the batch queue may score.
+
+    A sweep is split into parts so that every free worker helps the resident who waits,
+    not only the one that took the run: the run's own worker scores parts too and merges
+    them when all are in (services.cohort_run_compute). A part is a durable run of its own:
+    a worker that dies mid-part loses that part only; what finished is kept, so a resumed
+    run starts where it stopped. A part whose run ended (cancelled, failed or done without
+    it) cancels itself when it is taken.
+    """
+
+    run = models.ForeignKey(CohortRun, on_delete=models.CASCADE, related_name="chunks")
+    condition_index = models.PositiveSmallIntegerField()
+    case_start = models.PositiveIntegerField()
+    case_stop = models.PositiveIntegerField()
+    scores = models.JSONField(default=list, blank=True)
+    dices = models.JSONField(default=list, blank=True)
+    # host:pid of the worker process that scored it (how many workers shared a sweep).
+    worker = models.CharField(max_length=100, blank=True)
+
+    class Meta(DurableRun.Meta):
+        ordering = ("run", "condition_index", "case_start")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("run", "condition_index", "case_start"),
+                name="evaluation_one_chunk_per_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"Run {self.run_id}, condition {self.condition_index}, "
+            f"cases {self.case_start}-{self.case_stop - 1} ({self.get_status_display()})"
+        )
+
+    @property
+    def case_range(self) -> range:
+        return range(self.case_start, self.case_stop)
+
+    @classmethod
+    def run_policy(cls) -> RunPolicy:
+        """A part is short; it shares its run's queue and gives up with its run."""
+        return RunPolicy(
+            compute="evaluation.services.cohort_chunk_compute",
+            queue="batch",
+            max_attempts=settings.LAB_RUN_MAX_ATTEMPTS,
+            soft_limit_seconds=900,
+            hard_limit_seconds=960,
+        )
+
+
 class CohortCaseScore(models.Model):
     """One case's result under one condition of a run."""
 

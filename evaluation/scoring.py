@@ -91,14 +91,17 @@ def condition_score(
     severity: float | None,
     seed: int,
     on_case: CaseCallback = lambda index: None,
+    cases: range | None = None,
 ) -> list[CaseResult]:
-    """Every case of `cohort` scored after the perturbation at `severity` (None: as is)."""
+    """Every case of `cohort` (or the `cases` range of it: one part of a sweep) scored after
+    the perturbation at `severity` (None: as is). A case's seed is `seed + its index in the
+    cohort`, so a part scores its cases exactly as the whole sweep would."""
     if perturbation_key is not None:
         perturbation = perturbation_get(perturbation_key)
         if "CT" not in perturbation.modalities:
             raise ScoringError(f"{perturbation.title} does not apply to CT.")
     results = []
-    for index in range(len(cohort)):
+    for index in cases if cases is not None else range(len(cohort)):
         image = perturbed_image(
             cohort.images[index],
             perturbation_key=perturbation_key,

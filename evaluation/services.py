@@ -8,7 +8,11 @@ computed once, at the end, into `summary`.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
+import time
+from datetime import timedelta
 from functools import partial
 
 import numpy as np
@@ -17,6 +21,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -32,6 +37,7 @@ from evaluation.measures.registry import measures_compute
 from evaluation.models import (
     BaselineScores,
     CohortCaseScore,
+    CohortChunk,
     CohortExercise,
     CohortExerciseKind,
     CohortRun,
@@ -47,8 +53,14 @@ from evaluation.scoring import (
     perturbed_image,
 )
 from runs.answers import AnswersRefused, run_answers_keep
-from runs.models import ACTIVE_STATUSES, RunStatus
-from runs.services import RunFailed, run_enqueue_on_commit, run_execute
+from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, RunStatus
+from runs.services import (
+    RunAbandoned,
+    RunFailed,
+    run_cancel,
+    run_enqueue_on_commit,
+    run_execute,
+)
 from zoo.base import Task, ZooError
 from zoo.perturbations.registry import perturbation_get
 from zoo.registry import UnknownModel, model_get
@@ -144,51 +156,61 @@ def cohort_run_create(*, user, exercise: CohortExercise, lesson=None) -> CohortR
     return run
 
 
-class _Progress:
-    """Turns 'case k of condition c' into percent, writing only when the percent moves."""
+def _chunk_cases() -> int:
+    """Cases per part of a sweep: small enough that a second worker finds parts to take
+    and the last part does not keep the resident waiting, large enough that the claim and
+    store of a part (a few queries) stay small beside scoring it."""
+    return max(1, int(getattr(settings, "EVALUATION_CHUNK_CASES", 16)))
 
-    def __init__(self, *, progress, total_cases: int) -> None:
-        self.progress, self.total, self.done, self.last = progress, max(total_cases, 1), 0, -1
 
-    def case_done(self, label: str) -> None:
-        self.done += 1
-        percent = 2 + int(90 * self.done / self.total)
-        if percent != self.last:
-            self.last = percent
-            self.progress(
-                percent,
-                _("Scoring %(label)s: %(done)d of %(total)d case-conditions")
-                % {"label": label, "done": self.done, "total": self.total},
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+def cohort_chunks_plan(*, run: CohortRun, condition_indexes: list[int]) -> list[CohortChunk]:
+    """Split these conditions of the run into parts and offer each part still waiting to
+    the batch queue. Idempotent: a resumed run finds the parts it made, scored or not."""
+    size = _chunk_cases()
+    now = timezone.now()
+    CohortChunk.objects.bulk_create(
+        [
+            CohortChunk(
+                run=run,
+                condition_index=index,
+                case_start=start,
+                case_stop=min(start + size, run.case_count),
+                queued_at=now,
             )
+            for index in condition_indexes
+            for start in range(0, run.case_count, size)
+        ],
+        ignore_conflicts=True,
+    )
+    chunks = list(CohortChunk.objects.filter(run=run, condition_index__in=condition_indexes))
+    for chunk in chunks:
+        if chunk.status == RunStatus.QUEUED:
+            run_enqueue_on_commit(run=chunk)
+    return chunks
 
 
-def _baseline_scores(
-    *, run, model, cohort, variant: str, progress: _Progress, label: str
-) -> tuple[BaselineScores, list[CaseResult]]:
-    """The unperturbed scores (and their cache row), from the cache when this model and
-    cohort were scored before."""
-    key = {
+def _baseline_key(*, run: CohortRun, model, variant: str) -> dict:
+    return {
         "model_key": run.model_key,
         "model_fingerprint": model_fingerprint(model),
         "cohort_key": run.cohort_key,
         "variant": variant,
         "case_count": run.case_count,
     }
-    cached = BaselineScores.objects.filter(**key).first()
-    if cached is not None:
-        progress.done += len(cohort)
-        return cached, [
-            CaseResult(score=score, dice=dice)
-            for score, dice in zip(cached.scores, cached.dices, strict=True)
-        ]
-    results = condition_score(
-        model=model,
-        cohort=cohort,
-        perturbation_key=None,
-        severity=None,
-        seed=0,
-        on_case=lambda index: progress.case_done(label),
-    )
+
+
+def _baseline_results(baseline: BaselineScores) -> list[CaseResult]:
+    return [
+        CaseResult(score=score, dice=dice)
+        for score, dice in zip(baseline.scores, baseline.dices, strict=True)
+    ]
+
+
+def _baseline_keep(*, key: dict, results: list[CaseResult]) -> BaselineScores:
     row, _created = BaselineScores.objects.get_or_create(
         **key,
         defaults={
@@ -196,7 +218,7 @@ def _baseline_scores(
             "dices": [result.dice for result in results],
         },
     )
-    return row, results
+    return row
 
 
 def cohort_run_execute(*, run_pk: int) -> CohortRun | None:
@@ -205,52 +227,179 @@ def cohort_run_execute(*, run_pk: int) -> CohortRun | None:
 
 
 def cohort_run_compute(run: CohortRun, report):
-    """The engine's compute step: score every case under every condition, summarise."""
+    """The engine's compute step: score every case under every condition, summarise.
+
+    The unperturbed conditions come from the cache when this model and cohort were scored
+    before. The rest is split into parts (CohortChunk) offered to every worker on the
+    batch queue; this worker scores parts too, so with no other worker free the run takes
+    as long as it always did, and each free worker shortens it.
+    """
     import torch
 
     # One thread per worker process: two workers on two cores beat one worker on two.
-    torch.set_num_threads(1)
+    torch.set_num_threads(settings.EVALUATION_TORCH_THREADS)
     try:
         model = model_get(run.model_key)
         report(2, _("Building the cohort"))
         variants = cohort_variants(run.cohort_key, run.case_count)
-        progress = _Progress(progress=report, total_cases=run.case_count * len(run.conditions))
-        results: list[list[CaseResult]] = []
+        results: dict[int, list[CaseResult]] = {}
         baselines: dict[int, BaselineScores] = {}  # condition index -> its cache row
-        for condition in run.conditions:
-            cohort = variants[condition["variant"]]
+        baseline_keys: dict[int, dict] = {}
+        for index, condition in enumerate(run.conditions):
             if condition["severity"] is None:
-                baseline, scores = _baseline_scores(
-                    run=run,
-                    model=model,
-                    cohort=cohort,
-                    variant=condition["variant"],
-                    progress=progress,
-                    label=condition["label"],
-                )
-                baselines[len(results)] = baseline
-                results.append(scores)
-            else:
-                results.append(
-                    condition_score(
-                        model=model,
-                        cohort=cohort,
-                        perturbation_key=run.perturbation_key,
-                        severity=condition["severity"],
-                        seed=run.seed,
-                        on_case=lambda index, label=condition["label"]: progress.case_done(label),
-                    )
-                )
+                key = _baseline_key(run=run, model=model, variant=condition["variant"])
+                cached = BaselineScores.objects.filter(**key).first()
+                if cached is not None:
+                    baselines[index], results[index] = cached, _baseline_results(cached)
+                else:
+                    baseline_keys[index] = key
+        to_score = [index for index in range(len(run.conditions)) if index not in results]
+        results.update(_chunks_scored(run=run, condition_indexes=to_score, report=report))
+        for index, key in baseline_keys.items():
+            baselines[index] = _baseline_keep(key=key, results=results[index])
+        ordered = [results[index] for index in range(len(run.conditions))]
         report(93, _("Measuring"))
         reference = variants[run.conditions[0]["variant"]]
-        summary = _summary(run=run, reference=reference, results=results, baselines=baselines)
+        summary = _summary(run=run, reference=reference, results=ordered, baselines=baselines)
+        summary["parts"] = _parts_summary(run)
         report(96, _("Drawing the worst cases"))
-        worst = _worst_cases(run=run, model=model, variants=variants, results=results)
+        worst = _worst_cases(run=run, model=model, variants=variants, results=ordered)
     except (ScoringError, ZooError, UnknownModel, ValueError) as error:
         raise RunFailed(str(error)) from None
     return partial(
-        _cohort_run_store, reference=reference, results=results, summary=summary, worst=worst
+        _cohort_run_store, reference=reference, results=ordered, summary=summary, worst=worst
     )
+
+
+# How long a run waits before looking again at parts other workers are scoring.
+CHUNK_WAIT_SECONDS = 0.2
+# A part checks that it and its run still stand after every this many cases.
+CHUNK_CHECK_EVERY = 4
+
+
+def _chunks_scored(
+    *, run: CohortRun, condition_indexes: list[int], report
+) -> dict[int, list[CaseResult]]:
+    """Score the conditions part by part, taking parts here until none is left to take,
+    then waiting for those other workers hold. A part of a worker that died goes stale
+    and is taken here too (run_claim takes a stale part), so the run never waits on a
+    dead worker for longer than RUN_STALE_SECONDS."""
+    if not condition_indexes:
+        return {}
+    chunk_pks = [
+        chunk.pk for chunk in cohort_chunks_plan(run=run, condition_indexes=condition_indexes)
+    ]
+    total = run.case_count * len(run.conditions)
+    already = run.case_count * (len(run.conditions) - len(condition_indexes))  # from the cache
+    while True:
+        chunks = list(CohortChunk.objects.filter(pk__in=chunk_pks))
+        ended = [
+            chunk for chunk in chunks if chunk.status in (RunStatus.FAILED, RunStatus.CANCELLED)
+        ]
+        if ended:
+            raise RunFailed(ended[0].error_message or _("A part of this run was cancelled."))
+        done = [chunk for chunk in chunks if chunk.status == RunStatus.SUCCEEDED]
+        scored = already + sum(len(chunk.case_range) for chunk in done)
+        workers = len({chunk.worker for chunk in chunks if chunk.worker})
+        report(
+            2 + int(90 * scored / max(total, 1)),
+            _("Scoring: %(done)d of %(total)d case-conditions (%(workers)d workers)")
+            % {"done": scored, "total": total, "workers": max(workers, 1)},
+        )
+        if len(done) == len(chunks):
+            break
+        takeable = _chunk_takeable(chunk_pks)
+        if takeable is None:
+            time.sleep(CHUNK_WAIT_SECONDS)
+        else:
+            run_execute(model_label="evaluation.CohortChunk", run_pk=takeable, delivered=False)
+    results: dict[int, list[CaseResult]] = {index: [] for index in condition_indexes}
+    for chunk in sorted(chunks, key=lambda chunk: (chunk.condition_index, chunk.case_start)):
+        results[chunk.condition_index] += [
+            CaseResult(score=score, dice=dice)
+            for score, dice in zip(chunk.scores, chunk.dices, strict=True)
+        ]
+    return results
+
+
+def _chunk_takeable(chunk_pks: list[int]) -> int | None:
+    """A part no live worker holds: waiting, or running without a recent heartbeat."""
+    stale_before = timezone.now() - timedelta(seconds=settings.RUN_STALE_SECONDS)
+    return (
+        CohortChunk.objects.filter(pk__in=chunk_pks)
+        .filter(
+            Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, heartbeat_at__lt=stale_before)
+        )
+        .order_by("condition_index", "case_start")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def _parts_summary(run: CohortRun) -> dict:
+    """How the run's scoring was shared: parts and the worker processes that scored them."""
+    workers = (
+        CohortChunk.objects.filter(run=run, status=RunStatus.SUCCEEDED)
+        .exclude(worker="")
+        .values_list("worker", flat=True)
+    )
+    return {
+        "count": CohortChunk.objects.filter(run=run).count(),
+        "workers": len(set(workers)),
+    }
+
+
+def cohort_chunk_compute(chunk: CohortChunk, report):
+    """The engine's compute step for one part: score its cases under its condition."""
+    import torch
+
+    torch.set_num_threads(settings.EVALUATION_TORCH_THREADS)
+    run = CohortRun.objects.get(pk=chunk.run_id)
+    _chunk_stop_if_run_ended(chunk, run_status=run.status)
+    report(1, None, worker=_worker_name())
+    condition = run.conditions[chunk.condition_index]
+    cases = chunk.case_range
+    scored = 0
+
+    def case_done(index: int) -> None:
+        # Every few cases (a case takes tens of milliseconds; the checks are queries): the
+        # part's own report (cancelled or taken over?) and its run's state.
+        nonlocal scored
+        scored += 1
+        if scored % CHUNK_CHECK_EVERY and scored != len(cases):
+            return
+        report(1 + int(98 * scored / len(cases)), None)
+        _chunk_stop_if_run_ended(
+            chunk, run_status=CohortRun.objects.values_list("status", flat=True).get(pk=run.pk)
+        )
+
+    try:
+        model = model_get(run.model_key)
+        cohort = cohort_variants(run.cohort_key, run.case_count)[condition["variant"]]
+        results = condition_score(
+            model=model,
+            cohort=cohort,
+            perturbation_key=run.perturbation_key or None,
+            severity=condition["severity"],
+            seed=run.seed,
+            on_case=case_done,
+            cases=cases,
+        )
+    except (ScoringError, ZooError, UnknownModel, ValueError) as error:
+        raise RunFailed(str(error)) from None
+    return partial(_chunk_store, results=results)
+
+
+def _chunk_stop_if_run_ended(chunk: CohortChunk, *, run_status: str) -> None:
+    if run_status in FINAL_STATUSES:
+        run_cancel(run=chunk)
+        raise RunAbandoned(chunk.pk)
+
+
+def _chunk_store(held: CohortChunk, *, results: list[CaseResult]) -> None:
+    held.scores = [result.score for result in results]
+    held.dices = [result.dice for result in results]
+    held.save(update_fields=["scores", "dices"])
 
 
 def scored_cases(*, reference, results: list[CaseResult]) -> ScoredCases:

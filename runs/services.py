@@ -366,23 +366,28 @@ def run_defer_if_held(run: DurableRun, deferral: RunDeferred) -> bool:
     return bool(deferred)
 
 
-def run_execute(*, model_label: str, run_pk: int) -> DurableRun | None:
+def run_execute(*, model_label: str, run_pk: int, delivered: bool = True) -> DurableRun | None:
     """Claim the run, compute it and store its results. Safe to call any number of times.
 
     The family's `compute(run, progress)` returns `store(held)`; `store` runs in the
     transaction that turns the run SUCCEEDED, and only if (pk, RUNNING, attempts) still
     holds at that moment. Returns the finished row, or None when this delivery did nothing.
     Every log line written meanwhile carries the run's id (runs.log_context).
+    `delivered=False`: another run's compute takes this one in its own process (a sweep
+    scoring its own parts) rather than a broker message delivering it; the log says so.
     """
     with run_logged(model_label=model_label, run_pk=run_pk):
-        return _run_execute(model_label=model_label, run_pk=run_pk)
+        return _run_execute(model_label=model_label, run_pk=run_pk, delivered=delivered)
 
 
-def _run_execute(*, model_label: str, run_pk: int) -> DurableRun | None:
+def _run_execute(*, model_label: str, run_pk: int, delivered: bool) -> DurableRun | None:
     from celery.exceptions import SoftTimeLimitExceeded
 
     model = apps.get_model(model_label)
-    logger.info("Delivery of %s %s", model_label, run_pk)
+    if delivered:
+        logger.info("Delivery of %s %s", model_label, run_pk)
+    else:
+        logger.info("Taken in process: %s %s", model_label, run_pk)
     run = run_claim(model=model, run_pk=run_pk)
     if run is None:
         return None

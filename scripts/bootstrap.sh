@@ -7,6 +7,7 @@
 #                                   (browser tests), orthanc + orthanc-dicomweb (the DICOMweb
 #                                   peer), dicom3tools (dciodvfy validates every instance) and
 #                                   ralph (the LRS of the xAPI tests, its own virtualenv)
+#                                   and lti1p3platform (the LMS of the LTI tests, likewise)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -79,5 +80,8 @@ if [ "$want_browser" = 1 ]; then
   # (keyed by tests/xapi_tests/ralph-requirements.txt), else on the first test needing it.
   say "The xAPI tests' LRS (ralph, cached virtualenv)"
   .venv/bin/python -m tests.xapi_tests.lrs install >/dev/null
+  # The independent LTI 1.3 platform of the LTI tests (lti1p3platform), the same way.
+  say "The LTI tests' platform (lti1p3platform, cached virtualenv)"
+  .venv/bin/python -m tests.lti_tests.lms install >/dev/null
 fi
 say "Ready."

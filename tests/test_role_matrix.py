@@ -33,6 +33,7 @@ from tests.evaluation_tests.matrix_support import (
 from tests.factories import people_create
 from tests.grading_tests import matrix_support as grading
 from tests.labs_tests import matrix_support as lab_matrix
+from tests.lti_tests import matrix_support as lti
 from tests.model_builder_tests import matrix_support as builder_matrix
 from tests.reader_study_tests import matrix_support as reader_study
 from tests.reading_room_tests import matrix_support as reading_room
@@ -744,6 +745,30 @@ MATRIX = [
         api.url("question_bank"),
         {**signed_in(403, anonymous=401), "educator": 200, "admin": 200},
     ),
+]
+
+# The LTI tool (lti/): its endpoints answer any visitor (a platform's signed message is the
+# credential; without one, 400 with a page that says why); its pages are educators'.
+MATRIX += [
+    Row("lti:jwks", "get", lambda c: reverse("lti:jwks"), every(200)),
+    Row("lti:login", "get", lti.login_url, every(400)),
+    Row("lti:launch", "post", lambda c: reverse("lti:launch"), every(400)),
+    # No deep-linking launch in the session: authors are told to start from their LMS.
+    Row(
+        "lti:deep_link",
+        "get",
+        lambda c: reverse("lti:deep_link"),
+        {**signed_in(403), "educator": 400, "admin": 400},
+    ),
+    Row(
+        "lti:contexts",
+        "get",
+        lambda c: reverse("lti:contexts"),
+        {**signed_in(403), "educator": 200, "admin": 200},
+    ),
+    # A roster: the LMS course's Instructor and programme admins; no one else learns it exists.
+    Row("lti:roster", "get", lti.roster_url, {**signed_in(404), "educator": 200, "admin": 200}),
+    Row("lti:roster", "post", lti.roster_url, {**signed_in(404), "educator": 302, "admin": 302}),
 ]
 
 THIRD_PARTY_PREFIXES = {"django-admin/": "django-admin/*", "cms/": "cms/*"}

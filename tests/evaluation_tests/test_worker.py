@@ -7,8 +7,10 @@ import time
 import pytest
 from django.urls import reverse
 
+from config import celery_app
+from config.localservices import worker_start
 from evaluation import services
-from evaluation.models import CohortRun, CohortRunStatus
+from evaluation.models import CohortChunk, CohortRun, CohortRunStatus
 from tests.evaluation_tests.support import cohort_exercise_make
 
 pytestmark = [
@@ -42,3 +44,48 @@ def test_a_sweep_completes_on_the_worker_with_progress(celery_worker, people, se
     page = client.get(reverse("evaluation:run_detail", args=[run.pk])).text
     assert reverse("evaluation:robustness_plot", args=[run.pk]) in page
     assert "150 σ (HU)" in page
+
+
+def test_one_sweep_is_shared_by_every_free_worker(worker_env, people, settings, tmp_path):
+    """Two workers, one resident's sweep: both score its parts, and the result is whole."""
+    # Each case pauses half a second (RUN_STEP_PAUSE_SECONDS), so the parts outlast the
+    # second worker's model load however busy the machine: one worker alone would take
+    # 36 s, and the test asserts a share, not a time.
+    env = {
+        **worker_env,
+        "EVALUATION_CASE_LIMIT": "24",
+        "EVALUATION_CHUNK_CASES": "4",
+        "RUN_STEP_PAUSE_SECONDS": "0.5",
+    }
+    settings.EVALUATION_CASE_LIMIT = 24
+    settings.EVALUATION_CHUNK_CASES = 4
+    logs = [tmp_path / "first.log", tmp_path / "second.log"]
+    workers = []
+    for index, path in enumerate(logs):
+        with path.open("wb") as log:
+            workers.append(worker_start(env=env, name=f"w{index}", stdout=log, stderr=log))
+    try:
+        deadline = time.monotonic() + 120
+        while len(celery_app.control.ping(timeout=0.5)) < 2 and time.monotonic() < deadline:
+            pass
+        exercise = cohort_exercise_make(perturbation_key="gaussian-noise", severities="0, 150, 300")
+        run = services.cohort_run_create(user=people["resident"], exercise=exercise)
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            current = CohortRun.objects.get(pk=run.pk)
+            if not current.is_active:
+                break
+            time.sleep(0.2)
+    finally:
+        for worker in workers:
+            worker.stop()
+    tails = "\n".join(path.read_text()[-2000:] for path in logs)
+    assert current.status == CohortRunStatus.SUCCEEDED, (current.error_message, tails)
+    parts = CohortChunk.objects.filter(run=current)
+    # Three conditions of 24 cases in parts of 4: 18 parts, every one scored once.
+    assert parts.count() == 18
+    assert set(parts.values_list("status", flat=True)) == {CohortRunStatus.SUCCEEDED}
+    assert current.case_scores.count() == 72
+    workers_used = set(parts.values_list("worker", flat=True))
+    assert len(workers_used) == 2, (workers_used, tails)
+    assert current.summary["parts"] == {"count": 18, "workers": 2}

@@ -23,6 +23,29 @@ def cohort_run_make(people):
     )
 
 
+def cohort_chunk_make(people):
+    """A waiting part of a sweep, as its run splits it. The run itself is held by a worker
+    busy elsewhere (its heartbeat set a day ahead, so no other worker takes the run and
+    its parts over): the contract then sees the part on its own, delivered by the broker."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from evaluation import services
+    from evaluation.models import CohortRun
+    from runs.models import RunStatus
+    from tests.evaluation_tests.support import cohort_exercise_make
+
+    run = services.cohort_run_create(
+        user=people["resident"], exercise=cohort_exercise_make(severities="0, 300")
+    )
+    now = timezone.now()
+    CohortRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.RUNNING, attempts=1, started_at=now, heartbeat_at=now + timedelta(days=1)
+    )
+    return services.cohort_chunks_plan(run=run, condition_indexes=[1])[0]
+
+
 def training_run_make(people):
     from model_builder import services
     from tests.model_builder_tests.support import TINY
@@ -73,6 +96,7 @@ def statement_make(people):
 RUN_MAKERS = {
     "labs.LabRun": lab_run_make,
     "evaluation.CohortRun": cohort_run_make,
+    "evaluation.CohortChunk": cohort_chunk_make,
     "model_builder.TrainingRun": training_run_make,
     "deid_lab.DeidAttempt": deid_attempt_make,
     "reading_room.CohortScoreSet": score_set_make,
