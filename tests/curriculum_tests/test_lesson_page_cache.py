@@ -28,8 +28,8 @@ pytestmark = pytest.mark.django_db
 # (the study's images, the resident's own models, once for the page). Was 25 (issue 18:
 # each lab family's runs read apart, the page read again for its completion, the lab
 # block's model titles, image counts and own models read per block, the labs' median
-# times per request); 11 since.
-LAB_LESSON_QUERY_BOUND = 11
+# times per request); 10 since.
+LAB_LESSON_QUERY_BOUND = 10
 # A lesson of prose alone: no lab block, one query for completion, and the enrolment asked
 # once more by "mark complete" (was 18).
 PROSE_LESSON_QUERY_BOUND = 9
