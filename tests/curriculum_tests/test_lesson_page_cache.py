@@ -22,10 +22,11 @@ from tests.factories import UserFactory, lab_answers_for
 pytestmark = pytest.mark.django_db
 
 # A lesson with prose, a callout, references and a lab, read by an enrolled resident once its
-# frame is cached: the user, the site, the lesson by its URL, Wagtail's view restrictions
-# (2), the enrolment (the course comes from the frame), the lab exercises, the resident's
-# progress (their completion and every lab family's runs in one query), and the lab block
-# (the study's images, the resident's own models, once for the page). Was 25 (issue 18:
+# frame is cached: the site, the lesson by its URL (2), the user, Wagtail's view
+# restrictions (2), the enrolment (the course comes from the frame), the lab exercises, the
+# resident's progress (their completion and every lab family's runs in one query), and the
+# lab block's own models of the resident (once for the page; a built-in sample study's
+# images cost none, a library study's one query per lab). Was 25 (issue 18:
 # each lab family's runs read apart, the page read again for its completion, the lab
 # block's model titles, image counts and own models read per block, the labs' median
 # times per request); 10 since.
