@@ -5,7 +5,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from accounts.models import Cohort, Enrolment, Role, User
+from accounts.models import Cohort, Enrolment, ExternalIdentity, Role, User
 from accounts.services import user_role_set
 
 
@@ -94,3 +94,15 @@ class EnrolmentAdmin(admin.ModelAdmin):
         if db_field.name == "course":
             kwargs["queryset"] = _courses()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(ExternalIdentity)
+class ExternalIdentityAdmin(admin.ModelAdmin):
+    """Single sign-on links: an admin may remove one (the next sign-in makes a new account)
+    or link a provider's subject to an existing local account by hand."""
+
+    list_display = ("user", "issuer", "subject", "created_at", "last_sign_in_at")
+    list_filter = ("issuer",)
+    search_fields = ("user__username", "subject")
+    raw_id_fields = ("user",)
+    readonly_fields = ("created_at", "last_sign_in_at")

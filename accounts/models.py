@@ -60,3 +60,24 @@ class Enrolment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.course}"
+
+
+class ExternalIdentity(models.Model):
+    """A person as an OpenID Connect provider knows them: (issuer, subject) is the only key
+    single sign-on looks up (OIDC Core §5.7: `sub` is unique and never reassigned within an
+    issuer; e-mail addresses and user names are neither)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="external_identities")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("issuer", "subject"), name="unique_external_identity"),
+        ]
+        verbose_name_plural = "external identities"
+
+    def __str__(self) -> str:
+        return f"{self.user} at {self.issuer}"

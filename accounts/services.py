@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from accounts.models import Cohort, Enrolment, Role, User
+from accounts.models import Cohort, Enrolment, ExternalIdentity, Role, User
 
 # Wagtail ships these groups (migration wagtailcore 0002), so Wagtail's own page
 # permissions stay the source of truth in the admin. Educators are Editors: they draft and
@@ -123,3 +126,134 @@ def demo_accounts_ensure() -> list[DemoAccount]:
         )
         accounts.append(DemoAccount(username, password, role, created=True))
     return accounts
+
+
+class SsoRefused(Exception):
+    """Single sign-on refused for a reason the person can act on; the message is shown to
+    them as it stands."""
+
+
+def _claim_values(claims: Mapping, name: str) -> list[str] | None:
+    """A claim that may be one string or a list of strings; None when it is absent."""
+    value = claims.get(name)
+    if value is None:
+        return None
+    values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    return [item.strip() for item in values if isinstance(item, str) and item.strip()]
+
+
+def sso_role_from_claims(
+    claims: Mapping, *, role_claim: str, role_map: Mapping[str, str], allowed: Iterable[str]
+) -> Role:
+    """Our role for the provider's role claim, or SsoRefused.
+
+    A missing or unknown role is refused rather than mapped to the least privileged role:
+    a resident can open every course of their cohort and start lab runs on real studies, so
+    an account the provider never said was a resident must not become one by default, and
+    the refusal page tells the person (and, through them, the programme) what to fix.
+    Values our map does not name are ignored when others map (a "groups" claim carries
+    many); values that map to two different roles are refused as ambiguous.
+    """
+    values = _claim_values(claims, role_claim)
+    if not values:
+        raise SsoRefused(
+            f"Your sign-in did not say which role you have here (no {role_claim!r} claim). "
+            "Ask your programme admin to give you a role at your institution's sign-in."
+        )
+    allowed = set(allowed)
+    mapped = {role_map.get(value, value) for value in values}
+    roles = {Role(name) for name in mapped if name in Role.values}
+    if not roles:
+        raise SsoRefused(
+            f"Your role at your institution ({', '.join(values)}) has no role here. "
+            "Ask your programme admin to map it."
+        )
+    if len(roles) > 1:
+        raise SsoRefused(
+            "Your sign-in names more than one role here "
+            f"({', '.join(sorted(roles))}); ask your programme admin which you should have."
+        )
+    role = roles.pop()
+    if role not in allowed:
+        raise SsoRefused(
+            f"The role {role.label} is not given by single sign-on here; "
+            "sign in with your local account or ask your programme admin."
+        )
+    return role
+
+
+def _sso_username(*, issuer: str, subject: str, claims: Mapping) -> str:
+    """The provider's preferred_username when it is free, else a name derived from
+    (issuer, subject). An existing account is never taken over by having the same name."""
+    preferred = claims.get("preferred_username")
+    if (
+        isinstance(preferred, str)
+        and 0 < len(preferred) <= 150
+        and not User.objects.filter(username__iexact=preferred).exists()
+    ):
+        try:
+            User.username_validator(preferred)
+            return preferred
+        except ValidationError:
+            pass
+    digest = hashlib.sha256(f"{issuer}\n{subject}".encode()).hexdigest()[:12]
+    return f"sso-{digest}"
+
+
+def _user_cohorts_set(*, user: User, names: list[str]) -> None:
+    """The user is a member of exactly these cohorts (made when missing)."""
+    wanted = {name[:120] for name in names}
+    for name in wanted:
+        cohort_ensure(name=name, members=[user])
+    user.cohorts.remove(*user.cohorts.exclude(name__in=wanted))
+
+
+@transaction.atomic
+def user_sign_in_by_sso(*, issuer: str, claims: Mapping) -> User:
+    """The account linked to (issuer, sub), made on the first sign-in, with role, cohorts,
+    names and e-mail set from this sign-in's claims. Raises SsoRefused (nothing written)
+    when the claims give no acceptable role or the linked account is disabled.
+
+    Precondition: the claims come from an ID token whose signature, issuer, audience,
+    expiry and nonce were checked, merged with userinfo for the same `sub`.
+    The role goes through `user_role_set`, so the Wagtail groups follow it. The cohort claim,
+    when present, sets the cohorts (joined and left); when absent they are left as they are.
+    """
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise SsoRefused("Your institution's sign-in did not identify you (no subject).")
+    role = sso_role_from_claims(
+        claims,
+        role_claim=settings.OIDC_ROLE_CLAIM,
+        role_map=settings.OIDC_ROLE_MAP,
+        allowed=settings.OIDC_ALLOWED_ROLES,
+    )
+    identity = (
+        ExternalIdentity.objects.select_for_update()
+        .select_related("user")
+        .filter(issuer=issuer, subject=subject)
+        .first()
+    )
+    if identity is None:
+        user = User(username=_sso_username(issuer=issuer, subject=subject, claims=claims))
+        user.set_unusable_password()
+        user.save()
+        identity = ExternalIdentity.objects.create(user=user, issuer=issuer, subject=subject)
+    user = identity.user
+    if not user.is_active:
+        raise SsoRefused("Your account here is disabled; ask your programme admin.")
+    for field, claim in (("first_name", "given_name"), ("last_name", "family_name")):
+        value = claims.get(claim)
+        if isinstance(value, str):
+            setattr(user, field, value[:150])
+    email = claims.get("email")
+    if isinstance(email, str) and len(email) <= 254:
+        user.email = email  # kept for contact only; never used to find the account
+    user.save(update_fields=["first_name", "last_name", "email"])
+    user_role_set(user=user, role=role)
+    cohorts = _claim_values(claims, settings.OIDC_COHORT_CLAIM)
+    if cohorts is not None:
+        _user_cohorts_set(user=user, names=cohorts)
+    identity.last_sign_in_at = timezone.now()
+    identity.save(update_fields=["last_sign_in_at"])
+    return user

@@ -6,7 +6,7 @@ The API's resources ask the same rules as the pages (labs.view_run, grading.view
 
 from __future__ import annotations
 
-from accounts import roles
+from accounts import permissions, roles
 from accounts.permissions import rule
 
 
@@ -18,5 +18,5 @@ def may_manage_own_tokens(user, _obj=None) -> bool:
 
 @rule("api.export_question_bank")
 def may_export_question_bank(user, _obj=None) -> bool:
-    """The bank holds the answer keys: only the people who author it (educators, admins)."""
-    return roles.is_author(user)
+    """The bank holds the answer keys: the same rule as the bank's QTI export page."""
+    return permissions.may(user, "assessments.export_question_bank")

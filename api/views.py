@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied as PageRefused
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from drf_spectacular.types import OpenApiTypes
@@ -265,9 +266,9 @@ def token_page(request):
         if "revoke" in request.POST:
             pk = request.POST["revoke"]
             if pk.isdigit() and services.token_revoke(user=request.user, token_pk=int(pk)):
-                messages.info(request, "The token was revoked; it no longer works.")
+                messages.info(request, _("The token was revoked; it no longer works."))
             else:
-                messages.error(request, "No such token of yours.")
+                messages.error(request, _("No such token of yours."))
             return redirect("api:tokens")
         try:
             _token, new_token = services.token_create(

@@ -65,6 +65,20 @@ def may_release_answer_key(user, _obj=None) -> bool:
     return roles.is_author(user)
 
 
+@rule("assessments.export_question_bank")
+def may_export_question_bank(user, _obj=None) -> bool:
+    """The bank's export holds every answer key, exam keys not yet released included: only
+    the people who author the bank (educators, programme admins) take it out, by page,
+    command or API (api.export_question_bank asks this rule)."""
+    return roles.is_author(user)
+
+
+@rule("assessments.import_question_bank")
+def may_import_question_bank(user, _obj=None) -> bool:
+    """Importing writes questions into the bank: its authors only."""
+    return roles.is_author(user)
+
+
 @rule_filter("assessments.unreleased_answer_keys")
 def unreleased_answer_keys(_user=None) -> Q:
     """A filter over studies.Series, the same for every user: the answer keys of exams whose

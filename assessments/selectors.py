@@ -20,6 +20,7 @@ from assessments.models import (
     Question,
     Response,
 )
+from assessments.qti.writer import QtiPackage, question_bank_package
 from assessments.scoring.registry import scorer_for
 
 # An answer counts as correct for "proportion correct" when it earned this share of its points.
@@ -559,3 +560,12 @@ def attempt_by_pk(pk: int) -> Attempt | None:
     """The attempt with its assessment and candidate, or None (access:
     "assessments.open_own_attempt")."""
     return Attempt.objects.select_related("assessment", "user").filter(pk=pk).first()
+
+
+def question_bank_qti_package(*, pool: str = "") -> QtiPackage:
+    """The bank (or one pool of it) as an IMS QTI 2.1 content package, answer keys included
+    (access: "assessments.export_question_bank")."""
+    questions = Question.objects.order_by("pk")
+    if pool:
+        questions = questions.filter(pool=pool)
+    return question_bank_package(questions)

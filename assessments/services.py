@@ -14,6 +14,7 @@ import random
 import secrets
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -28,6 +29,7 @@ from assessments.models import (
     QuestionKind,
     Response,
 )
+from assessments.qti.reader import ItemProblem, PackageRefused, package_read
 from assessments.scoring.base import AnswerError, FormValues, Score
 from assessments.scoring.registry import scorer_for
 
@@ -504,3 +506,61 @@ def assessment_ensure(
             )
             order += 1
     return assessment
+
+
+# --- Question bank interchange (IMS QTI 2.1, assessments/qti) -------------------------------
+
+
+@dataclass
+class QuestionBankImport:
+    """What an import did: the questions created, or (and then nothing was created) the
+    package's refusal or each item's problem."""
+
+    created: list[Question]
+    problems: list[ItemProblem]
+    refused: str = ""
+
+    @property
+    def imported(self) -> bool:
+        return bool(self.created)
+
+
+def question_bank_import(*, package: bytes) -> QuestionBankImport:
+    """Create a question for every item of the QTI package, all or none.
+
+    Every item is read and checked (its scorer's rules, as on the authoring form) before
+    anything is written; one bad item leaves the bank as it was and is reported with the
+    rest. The prompt and explanation HTML are allow-listed by assessments.qti.rich_text."""
+    try:
+        contents = package_read(package)
+    except PackageRefused as refusal:
+        return QuestionBankImport(created=[], problems=[], refused=str(refusal))
+    problems = list(contents.problems)
+    questions = []
+    for draft in contents.drafts:
+        question = Question(
+            title=draft.title or draft.identifier[:200],
+            kind=draft.kind,
+            prompt=draft.prompt,
+            data=draft.data,
+            explanation=draft.explanation,
+            max_points=draft.max_points,
+            difficulty=draft.difficulty,
+            outcome=draft.outcome,
+            pool=draft.pool,
+        )
+        try:
+            question.full_clean()
+        except ValidationError as error:
+            messages = "; ".join(
+                f"{name}: {' '.join(texts)}" for name, texts in error.message_dict.items()
+            )
+            problems.append(ItemProblem(draft.source, draft.title, messages))
+            continue
+        questions.append(question)
+    if problems:
+        return QuestionBankImport(created=[], problems=problems)
+    with transaction.atomic():
+        for question in questions:
+            question.save()
+    return QuestionBankImport(created=questions, problems=[])

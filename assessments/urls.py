@@ -23,4 +23,6 @@ urlpatterns = [
     path("attempts/<int:attempt_pk>/submit/", views.attempt_submit, name="submit"),
     path("attempts/<int:attempt_pk>/result/", views.attempt_result, name="result"),
     path("answers/<int:response_pk>/mark.png", views.answer_mark, name="answer_mark"),
+    path("bank/qti/export.zip", views.question_bank_export, name="bank_export"),
+    path("bank/qti/import/", views.question_bank_import, name="bank_import"),
 ]

@@ -12,12 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import permissions
 from assessments import selectors, services
 from assessments.mark_images import answer_mark_png
 from assessments.models import AttemptStatus, QuestionKind
+from assessments.qti.reader import MAX_UPLOAD_BYTES
 from assessments.scoring.base import AnswerError
 
 
@@ -305,3 +306,53 @@ def score_distribution(request, assessment_pk: int):
     statistics = selectors.assessment_statistics(assessment=assessment)
     svg = selectors.score_distribution_svg(statistics=statistics)
     return HttpResponse(svg, content_type="image/svg+xml")
+
+
+# --- Question bank interchange (IMS QTI 2.1) ------------------------------------------------
+
+QTI_PACKAGE_NAME = "artefact-question-bank-qti21.zip"
+
+
+@login_required
+@require_GET
+def question_bank_export(request):
+    """The bank (or ?pool=) as a QTI 2.1 content package: every answer key, so authors only."""
+    if not permissions.may(request.user, "assessments.export_question_bank"):
+        raise PermissionDenied(_("Only the bank's authors export it: it holds the answer keys."))
+    package = selectors.question_bank_qti_package(pool=request.GET.get("pool", "").strip())
+    response = HttpResponse(package.content, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{QTI_PACKAGE_NAME}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def question_bank_import(request):
+    """Upload a QTI 2.1 content package; all its items become questions, or none do and
+    each problem is listed."""
+    if not permissions.may(request.user, "assessments.import_question_bank"):
+        raise PermissionDenied(_("Only the bank's authors import questions into it."))
+    report = None
+    error = ""
+    if request.method == "POST":
+        upload = request.FILES.get("package")
+        if upload is None:
+            error = _("Choose a QTI content package (.zip) to import.")
+        elif upload.size > MAX_UPLOAD_BYTES:
+            error = _("The package is larger than %(mb)d MB.") % {
+                "mb": MAX_UPLOAD_BYTES // (1024 * 1024)
+            }
+        else:
+            report = services.question_bank_import(package=upload.read(MAX_UPLOAD_BYTES + 1))
+    return render(
+        request,
+        "assessments/question_bank_import.html",
+        {
+            "report": report,
+            "error": error,
+            "max_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
+            "may_export": permissions.may(request.user, "assessments.export_question_bank"),
+        },
+        status=400 if error or (report and not report.imported) else 200,
+    )

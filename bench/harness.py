@@ -151,6 +151,9 @@ def library_bench_env(work: Path) -> dict[str, str]:
         ALLOWED_HOSTS="127.0.0.1,localhost",
         LOG_LEVEL="WARNING",
         STATIC_ROOT=str(work / "static"),
+        # As production runs (config.settings: persistent connections under ARTEFACT_ENV
+        # =production, which these benches do not set for want of its secrets and HTTPS).
+        DATABASE_CONN_MAX_AGE="60",
     )
     (work / "var").mkdir()
     (work / "static").mkdir()

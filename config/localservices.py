@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
@@ -107,9 +107,13 @@ def worker_start(
     concurrency: int = 1,
     beat_schedule: Path | None = None,
     name: str = "worker",
+    prefix: Sequence[str] = (),
     **kw,
 ) -> ChildProcess:
+    """A `celery worker` child; `prefix` runs it through a wrapper (bubblewrap, for a
+    worker that must see only its own host's folders)."""
     command = [
+        *prefix,
         str(BIN / "celery"),
         "-A",
         "config",

@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "wagtail.contrib.forms",
+    "wagtail.contrib.simple_translation",
+    "wagtail.locales",
     "wagtail.contrib.redirects",
     "wagtail.embeds",
     "wagtail.sites",
@@ -132,10 +134,16 @@ TEMPLATES = [
     },
 ]
 
+# Persistent connections in production: opening one costs every request a fixed price
+# (PostgreSQL: a new backend and its authentication; SQLite: ~2 ms of CPU registering
+# functions), which dominates a small answer such as a DICOMweb frame or an exact-match
+# search. A connection is checked before it is reused (CONN_HEALTH_CHECKS), so a database
+# restart costs one failed check, not a failed request. Development and tests keep 0.
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'artefact.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60" if PRODUCTION else "0")),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -193,8 +201,15 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English")]
+# Interface languages (docs/i18n.md adds a third). Each name is written in its own language,
+# so the switch in the header reads right whichever language is active.
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# LocaleMiddleware reads the choice made with the header's switch (django.views.i18n's
+# set_language) from this cookie, kept for a year; before any choice, the browser's
+# Accept-Language decides.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -249,6 +264,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 WAGTAIL_SITE_NAME = "Artefact"
+# Course content is translated with Wagtail's own localisation: a page has one copy per
+# locale (wagtail.models.Locale), linked by translation_key; pages are served at the same
+# URLs in the active language's copy (falling back to the English one where none exists).
+WAGTAIL_I18N_ENABLED = True
+WAGTAIL_CONTENT_LANGUAGES = LANGUAGES
 WAGTAILADMIN_LOGIN_URL = "/accounts/login/"
 WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", "http://localhost:8000")
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
@@ -426,6 +446,7 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
 else:
@@ -573,3 +594,58 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "PREPROCESSING_HOOKS": ["api.schema.only_our_endpoints"],
 }
+
+# Single sign-on with OpenID Connect (accounts.sso, on mozilla-django-oidc). Off unless
+# OIDC_ISSUER and OIDC_RP_CLIENT_ID are set; local accounts keep signing in either way.
+# People are linked by (issuer, subject) (accounts.ExternalIdentity), never by e-mail or
+# user name; their role and cohorts are set from the claims at every sign-in.
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "your institution")
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").rstrip("/")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid profile email")
+# Which claims carry the role and the cohort(s) (a string or a list of strings each), how the
+# provider's role values map to ours ("Student=resident,Faculty=educator"; our own role
+# names map to themselves), and which of our roles single sign-on may grant at all (a
+# programme admin is a Django superuser: not granted unless listed here).
+OIDC_ROLE_CLAIM = os.environ.get("OIDC_ROLE_CLAIM", "artefact_role")
+OIDC_COHORT_CLAIM = os.environ.get("OIDC_COHORT_CLAIM", "artefact_cohort")
+OIDC_ROLE_MAP = dict(
+    (part.split("=", 1)[0].strip(), part.split("=", 1)[1].strip())
+    for part in _env_list("OIDC_ROLE_MAP", "")
+    if "=" in part
+)
+OIDC_ALLOWED_ROLES = _env_list("OIDC_ALLOWED_ROLES", "resident,educator,examiner")
+SSO_ENABLED = bool(OIDC_ISSUER and OIDC_RP_CLIENT_ID)
+# mozilla-django-oidc's own knobs: PKCE (S256) and a nonce on every request, state checked
+# at the callback (its views), the provider given OIDC_TIMEOUT seconds per call.
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_TIMEOUT = float(os.environ.get("OIDC_TIMEOUT_SECONDS", "10"))
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso_callback"
+OIDC_CREATE_USER = True
+if SSO_ENABLED:
+    # Refused at start rather than at the first sign-in: a half-configured backend would fail
+    # every authenticate() call, the local password form's included.
+    _sso_missing = [
+        name
+        for name in (
+            "OIDC_OP_AUTHORIZATION_ENDPOINT",
+            "OIDC_OP_TOKEN_ENDPOINT",
+            "OIDC_OP_USER_ENDPOINT",
+            "OIDC_RP_CLIENT_SECRET",
+            *(["OIDC_OP_JWKS_ENDPOINT"] if OIDC_RP_SIGN_ALGO.startswith(("RS", "ES")) else []),
+        )
+        if not globals()[name]
+    ]
+    if _sso_missing:
+        raise ImproperlyConfigured(
+            "Single sign-on (OIDC_ISSUER and OIDC_RP_CLIENT_ID set) also needs: "
+            + ", ".join(_sso_missing)
+        )
+    AUTHENTICATION_BACKENDS.append("accounts.sso.ArtefactOIDCBackend")

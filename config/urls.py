@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from django.views.i18n import set_language
 from wagtail import urls as wagtail_urls
 from wagtail import views as wagtail_views
 from wagtail.admin import urls as wagtailadmin_urls
@@ -12,6 +13,8 @@ urlpatterns = [
     path("healthz", ops.liveness, name="health"),
     path("readyz", ops.readiness, name="readiness"),
     path("metrics", ops.metrics, name="metrics"),
+    # The header's language switch (POST, CSRF): the choice is kept in a cookie.
+    path("i18n/setlang/", set_language, name="set_language"),
     path("accounts/", include("accounts.urls")),
     path("labs/", include("labs.urls")),
     path("deid-lab/", include("deid_lab.urls")),

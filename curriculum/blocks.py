@@ -22,6 +22,7 @@ from wagtail.snippets.blocks import SnippetChooserBlock
 from assessments.blocks import QuizBlock
 from deid_lab.blocks import DeidBlock
 from evaluation.blocks import CohortLabBlock
+from model_builder.blocks import ModelBuilderBlock
 from reader_study.blocks import ReaderStudyBlock
 from reading_room.blocks import ReadingRoomBlock
 from studies.blocks import ViewerBlock
@@ -175,5 +176,6 @@ class LessonBodyBlock(blocks.StreamBlock):
     reader_study = ReaderStudyBlock()
     viewer = ViewerBlock()
     deid = DeidBlock()
+    model_builder = ModelBuilderBlock()
     references = ReferencesBlock()
     video = VideoBlock()

@@ -38,6 +38,7 @@ EXERCISE_BLOCKS = {
     "reader_study": "reader_study.ReaderStudyExercise",
     "cohort_lab": "evaluation.CohortExercise",
     "deid": "deid_lab.DeidExercise",
+    "model_builder": "model_builder.BuilderExercise",
 }
 BLOCK_TYPES = frozenset(
     {"text", "callout", "lab", "viewer", "references", "figure", "video", *EXERCISE_BLOCKS}

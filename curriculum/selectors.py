@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.utils.html import strip_tags
+from wagtail.models import Locale
 
 from accounts import permissions
 from accounts.models import Cohort, Enrolment, Role
@@ -25,7 +26,8 @@ from curriculum.models import (
     ModulePage,
     OutcomeDomain,
 )
-from reader_study.selectors import lesson_participations
+from model_builder.selectors import builder_exercise_done
+from reader_study.selectors import lesson_participations, participation_counts
 from runs.answers import run_answers_complete
 
 
@@ -56,22 +58,26 @@ def lesson_neighbours(*, lesson: LessonPage) -> tuple[LessonPage | None, LessonP
 
 # The lab families a lesson embeds, by block type: the run model that records a resident's
 # work, and what a finished one looks like (labs' own answers are checked apart, below).
-# A reader study counts by taking part (reader_study.selectors.lesson_ids_participated).
+# A reader study counts by taking part (reader_study.selectors.participation_counts).
 EXERCISE_RUNS = {
     "lab": ("labs.LabRun", {"status": "succeeded"}),
     "cohort_lab": ("evaluation.CohortRun", {"status": "succeeded"}),
     "deid": ("deid_lab.DeidAttempt", {"status": "succeeded"}),
     "reading_room": ("reading_room.SimulationRun", {}),
+    # Done when both splits trained and the questions are answered (below).
+    "model_builder": ("model_builder.TrainingRun", {"status": "succeeded"}),
 }
+# Families whose finished run counts only with the exercise's written questions answered on
+# it (an exercise that asks none needs none). The model builder's exercise has its own rule
+# (model_builder.selectors.builder_exercise_done), the reader study's is
+# reader_study.selectors.participation_counts.
+ANSWERED_IN_THE_LAB = frozenset({"lab", "deid", "reading_room"})
 # Completions that count whatever the lesson holds. A resident's own "mark complete" counts
 # only for a lesson with nothing to do (no lab, no quiz): the rest complete by doing them.
 STANDING_SOURCES = (CompletionSource.LAB, CompletionSource.LEGACY, CompletionSource.OVERRIDE)
 
 
 EXERCISE_BLOCK_TYPES = frozenset({*EXERCISE_RUNS, "reader_study"})
-# The lab families whose runs also keep the resident's answers to the lab's questions
-# (runs.answers): a run counts only once every question is answered.
-ANSWERED_FAMILIES = frozenset({"lab"})
 
 
 def lesson_exercises(lesson) -> list[tuple[str, object]]:
@@ -115,11 +121,13 @@ def lesson_has_work(lesson) -> bool:
 def _progress_rows(*, user, lesson_ids: list[int], families: set[str]):
     """One query for a user's progress in these lessons: their completion rows and the
     finished work of each lab family in `families` (reader studies included), as rows of
-    (kind, lesson id, exercise id, completion source, run answers). kind is "completion"
-    or the family's block type; absent columns are NULL."""
-    from django.db.models import CharField, F, IntegerField, JSONField, Value
+    (kind, lesson id, exercise id, completion source, training split, run answers, reader
+    study questions). kind is "completion" or the family's block type; absent columns are
+    NULL."""
+    from django.db.models import CharField, F, IntegerField, JSONField, TextField, Value
+    from django.db.models.fields.json import KeyTextTransform
 
-    def shaped(queryset, kind, *, exercise=None, source=None, answers=None):
+    def shaped(queryset, kind, *, exercise=None, source=None, split=None, answers=None, asks=None):
         return (
             queryset.order_by()
             .annotate(
@@ -127,9 +135,19 @@ def _progress_rows(*, user, lesson_ids: list[int], families: set[str]):
                 row_lesson=F("lesson_id"),
                 row_exercise=exercise or Value(None, output_field=IntegerField()),
                 row_source=source or Value(None, output_field=CharField()),
+                row_split=split or Value(None, output_field=TextField()),
                 row_answers=answers or Value(None, output_field=JSONField()),
+                row_asks=asks or Value(None, output_field=TextField()),
             )
-            .values_list("row_kind", "row_lesson", "row_exercise", "row_source", "row_answers")
+            .values_list(
+                "row_kind",
+                "row_lesson",
+                "row_exercise",
+                "row_source",
+                "row_split",
+                "row_answers",
+                "row_asks",
+            )
         )
 
     parts = [
@@ -143,11 +161,28 @@ def _progress_rows(*, user, lesson_ids: list[int], families: set[str]):
         if block_type not in families:
             continue
         runs = apps.get_model(label).objects.filter(user=user, lesson_id__in=lesson_ids, **finished)
-        answers = F("answers") if block_type in ANSWERED_FAMILIES else None
-        parts.append(shaped(runs, block_type, exercise=F("exercise_id"), answers=answers))
-    if "reader_study" in families:
+        answered = block_type in ANSWERED_IN_THE_LAB or block_type == "model_builder"
+        split = KeyTextTransform("split", "config") if block_type == "model_builder" else None
         parts.append(
-            shaped(lesson_participations(user=user, lesson_ids=lesson_ids), "reader_study")
+            shaped(
+                runs,
+                block_type,
+                exercise=F("exercise_id"),
+                split=split,
+                answers=F("answers") if answered else None,
+            )
+        )
+    if "reader_study" in families:
+        # Keyed by lesson (taking part in the lesson's study), so the session's own
+        # exercise's questions come with it.
+        parts.append(
+            shaped(
+                lesson_participations(user=user, lesson_ids=lesson_ids),
+                "reader_study",
+                exercise=F("exercise_id"),
+                answers=F("answers"),
+                asks=F("exercise__questions"),
+            )
         )
     first, *others = parts
     return list(first.union(*others, all=True)) if others else list(first)
@@ -158,20 +193,25 @@ class _Progress:
     """A user's progress in some lessons, as _progress_read found it."""
 
     sources: dict[int, str]  # lesson id: completion source
-    runs: dict[tuple[int, str, int], list]  # (lesson, family, exercise): answers per run
-    participated: set[int]  # lessons with a finished reader study
+    # (lesson, family, exercise): (training split, answers) per finished run
+    runs: dict[tuple[int, str, int], list[tuple[str | None, dict | None]]]
+    participated: set[int]  # lessons with a finished reader study, its questions answered
     quiz_passed: set[int]
 
     def exercise_done(self, lesson_id: int, block_type: str, exercise) -> bool:
-        """A run of the exercise succeeded from this lesson (for labs, with the lab's
-        questions answered in it); for a reader study, the user took part in the lesson."""
+        """A run of the exercise succeeded from this lesson (for the families in
+        ANSWERED_IN_THE_LAB, with the exercise's questions answered in it; for the model
+        builder, both splits trained and the questions answered); for a reader study, the
+        user took part in the lesson."""
         if block_type == "reader_study":
             return lesson_id in self.participated
         finished = self.runs.get((lesson_id, block_type, exercise.pk), [])
-        if block_type not in ANSWERED_FAMILIES:
+        if block_type == "model_builder":
+            return builder_exercise_done(runs=finished, prompts=exercise.question_prompts)
+        if block_type not in ANSWERED_IN_THE_LAB:
             return bool(finished)
         prompts = exercise.question_prompts
-        return any(run_answers_complete(prompts=prompts, answers=each) for each in finished)
+        return any(run_answers_complete(prompts=prompts, answers=each) for _, each in finished)
 
 
 def _progress_read(*, user, work: dict[int, LessonWork]) -> _Progress:
@@ -179,15 +219,15 @@ def _progress_read(*, user, work: dict[int, LessonWork]) -> _Progress:
     and one for their quizzes where they have any."""
     families = {block_type for each in work.values() for block_type, _ in each.exercises}
     progress = _Progress(sources={}, runs={}, participated=set(), quiz_passed=set())
-    for kind, lesson_id, exercise_id, source, answers in _progress_rows(
-        user=user, lesson_ids=list(work), families=families
-    ):
+    rows = _progress_rows(user=user, lesson_ids=list(work), families=families)
+    for kind, lesson_id, exercise_id, source, split, answers, asks in rows:
         if kind == "completion":
             progress.sources[lesson_id] = source
         elif kind == "reader_study":
-            progress.participated.add(lesson_id)
+            if participation_counts(questions=asks, answers=answers):
+                progress.participated.add(lesson_id)
         else:
-            progress.runs.setdefault((lesson_id, kind, exercise_id), []).append(answers)
+            progress.runs.setdefault((lesson_id, kind, exercise_id), []).append((split, answers))
     quiz_lessons = [pk for pk, each in work.items() if each.quiz_ids]
     if quiz_lessons:
         progress.quiz_passed = lesson_ids_quiz_passed(user=user, lesson_ids=quiz_lessons)
@@ -222,10 +262,12 @@ def lesson_ids_completed(*, user, lesson_ids: Iterable[int] | None = None) -> se
     """Lessons this user completed.
 
     A lesson with lab work or a quiz completes when every lab it embeds succeeded with its
-    questions answered in the lab, every reader study was taken part in and every quiz was
-    passed, or when an educator completed it for them (the platform failed the lab). A
-    lesson with neither completes when the resident marks it complete. Completions
-    recorded before this rule (CompletionSource.LEGACY) keep counting.
+    questions answered in the lab (ANSWERED_IN_THE_LAB; a leakage exercise: both splits
+    trained and its questions answered), every reader study was taken part in with its
+    questions answered, and every quiz was passed, or when an educator completed it for
+    them (the platform failed the lab). A lesson with neither completes when the resident
+    marks it complete. Completions recorded before this rule (CompletionSource.LEGACY) keep
+    counting.
     """
     if not user.is_authenticated:
         return set()
@@ -491,7 +533,15 @@ def lessons_search(*, user, query: str, limit: int = 30) -> list[LessonPage]:
     if not query:
         return []
     results = LessonPage.objects.live().search(query)[: limit * 3]
-    return [lesson for lesson in results if permissions.may(user, "curriculum.view_page", lesson)][
+    # A translation (curriculum.translation) is found by its words and opened as the page
+    # it translates, which is served in the reader's language.
+    lessons: list[LessonPage] = []
+    for lesson in results:
+        if lesson.locale_id != Locale.get_default().pk:
+            lesson = lesson.get_translation_or_none(Locale.get_default())
+        if lesson is not None and lesson.live and lesson not in lessons:
+            lessons.append(lesson)
+    return [lesson for lesson in lessons if permissions.may(user, "curriculum.view_page", lesson)][
         :limit
     ]
 

@@ -3,11 +3,20 @@
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
 from wagtail import hooks
 
 from accounts import permissions
 from curriculum.lesson_frame import lesson_prerequisites_unmet
 from curriculum.selectors import course_of
+from curriculum.translation import page_text_localize
+
+
+@hooks.register("before_serve_page", order=-10)
+def page_in_active_language(page, request, serve_args, serve_kwargs):
+    """A page with a translation in the reader's language shows its text (the same page:
+    its progress, labs and quizzes are every language's; curriculum.translation)."""
+    page_text_localize(page)
 
 
 @hooks.register("before_serve_page")
@@ -16,7 +25,7 @@ def course_page_access_check(page, request, serve_args, serve_kwargs):
         return None
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    raise PermissionDenied("You are not enrolled in this course.")
+    raise PermissionDenied(_("You are not enrolled in this course."))
 
 
 @hooks.register("before_serve_page")

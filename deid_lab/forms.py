@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 
 from studies.deidentify import PROFILE_OPTIONS
@@ -13,5 +14,5 @@ class DeidExerciseAdminForm(WagtailAdminModelForm):
         ],
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        label="Options offered",
+        label=_("Options offered"),
     )

@@ -10,7 +10,7 @@ from wagtail.fields import RichTextField
 
 from deid_lab.forms import DeidExerciseAdminForm
 from deid_lab.seeding import VARIANT_CHOICES
-from runs.models import DurableRun, RunPolicy, RunStatus
+from runs.models import DurableRun, ExerciseQuestions, RunAnswers, RunPolicy, RunStatus
 from studies.deidentify import PROFILE_OPTIONS
 
 
@@ -18,7 +18,7 @@ def all_option_keys() -> list[str]:
     return [option.key for option in PROFILE_OPTIONS]
 
 
-class DeidExercise(models.Model):
+class DeidExercise(ExerciseQuestions):
     """What an educator authors: the seeded study's variant and which PS3.15 options to offer."""
 
     title = models.CharField(max_length=200)
@@ -36,6 +36,7 @@ class DeidExercise(models.Model):
         FieldPanel("instructions"),
         FieldPanel("variant"),
         FieldPanel("offered_options"),
+        FieldPanel("questions"),
         FieldPanel("is_published"),
     ]
 
@@ -70,7 +71,7 @@ def deid_attempt_output_path(attempt: DeidAttempt, filename: str) -> str:
     return f"deid-lab/{attempt.pk}/{filename}"
 
 
-class DeidAttempt(DurableRun):
+class DeidAttempt(DurableRun, RunAnswers):
     """One resident working through one exercise: findings, options, and the latest run.
 
     A durable run of the engine (runs.models) whose row a resident may run again with

@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from accounts import roles
 from accounts.permissions import may_use_lesson_exercise, rule, rule_filter
+from deid_lab.models import DeidAttemptStatus
 from deid_lab.selectors import lesson_deid_exercise_ids
 
 
@@ -34,6 +35,12 @@ def may_view_attempt(user, attempt) -> bool:
 def may_work_on_attempt(user, attempt) -> bool:
     """Only the resident who owns an attempt submits its findings and runs it."""
     return attempt.user_id == user.pk
+
+
+@rule("deid_lab.answer_attempt")
+def may_answer_attempt(user, attempt) -> bool:
+    """The resident who owns the attempt explains what they saw, once a run finished."""
+    return attempt.user_id == user.pk and attempt.status == DeidAttemptStatus.SUCCEEDED
 
 
 @rule("deid_lab.cancel_attempt")

@@ -12,6 +12,7 @@ urlpatterns = [
     path("attempts/<int:attempt_pk>/run/", views.run_request, name="run_request"),
     path("attempts/<int:attempt_pk>/status/", views.run_status, name="run_status"),
     path("attempts/<int:attempt_pk>/cancel/", views.run_cancel, name="run_cancel"),
+    path("attempts/<int:attempt_pk>/answers/", views.attempt_answers, name="attempt_answers"),
     path(
         "attempts/<int:attempt_pk>/images/<slug:which>.png",
         views.attempt_image,

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from wagtail.models import Page
 
@@ -14,7 +15,13 @@ from deid_lab import selectors, services
 from deid_lab.computation import picture_png
 from deid_lab.models import DeidExercise
 from deid_lab.seeding import seeded_study_build
-from runs.views import run_cancel_response, run_progress_context, run_status_response
+from runs.views import (
+    run_answers_context,
+    run_answers_save_response,
+    run_cancel_response,
+    run_progress_context,
+    run_status_response,
+)
 
 IMAGE_FIELDS = {"original": "original_image", "deidentified": "deidentified_image"}
 
@@ -38,7 +45,7 @@ def attempt_create(request, exercise_pk: int):
     if lesson is None or not permissions.may(
         request.user, "deid_lab.start_exercise", exercise, page=lesson
     ):
-        raise PermissionDenied("You may not start this exercise here.")
+        raise PermissionDenied(_("You may not start this exercise here."))
     try:
         attempt = services.deid_attempt_create(user=request.user, exercise=exercise, lesson=lesson)
     except services.DeidRefused as refusal:
@@ -54,6 +61,12 @@ def _attempt_context(request, attempt, *, with_header: bool = True) -> dict:
         "may_work": permissions.may(request.user, "deid_lab.work_on_attempt", attempt),
         "may_cancel": permissions.may(request.user, "deid_lab.cancel_attempt", attempt),
         "run": attempt,
+        **run_answers_context(
+            request,
+            run=attempt,
+            may_answer=permissions.may(request.user, "deid_lab.answer_attempt", attempt),
+            answers_url=reverse("deid_lab:attempt_answers", args=[attempt.pk]),
+        ),
         **run_progress_context(
             run=attempt, namespace="deid_lab", result_template="deid_lab/_run_result.html"
         ),
@@ -107,6 +120,18 @@ def run_status(request, attempt_pk: int):
         run=attempt,
         template="runs/_progress.html",
         context=_attempt_context(request, attempt, with_header=False),
+    )
+
+
+@login_required
+@require_POST
+def attempt_answers(request, attempt_pk: int):
+    """The resident's written answers to the exercise's questions, kept on the attempt."""
+    attempt = permissions.access_or_404(
+        request.user, "deid_lab.answer_attempt", selectors.deid_attempt_by_pk(attempt_pk)
+    )
+    return run_answers_save_response(
+        request, run=attempt, redirect_to="deid_lab:attempt_detail", attempt_pk=attempt.pk
     )
 
 

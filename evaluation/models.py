@@ -8,8 +8,6 @@ without running the model again.
 
 from __future__ import annotations
 
-import hashlib
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -19,6 +17,7 @@ from wagtail.admin.panels import FieldPanel, MultiFieldPanel
 from wagtail.fields import RichTextField
 
 from evaluation.cohorts import COHORTS, WITH_MARKER, cohort_choices
+from runs.answers import line_question_prompts
 from runs.models import DurableRun, RunPolicy, RunStatus
 from zoo.perturbations.registry import PERTURBATIONS, perturbation_choices
 from zoo.registry import model_choices, model_title
@@ -112,13 +111,8 @@ class CohortExercise(models.Model):
 
     @property
     def question_prompts(self) -> list[tuple[str, str]]:
-        """(stable id, prompt) per question; the id keys the resident's answer. Questions are
-        lines of text, so the id is drawn from the words: reordering keeps each answer with
-        its question, rewording one retires its answers (kept with the old prompt)."""
-        return [
-            (hashlib.sha256(prompt.encode()).hexdigest()[:12], prompt)
-            for prompt in self.question_list
-        ]
+        """(stable id, prompt) per question; the id keys the resident's answer."""
+        return line_question_prompts(self.questions)
 
     @property
     def severity_values(self) -> list[float]:

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from wagtail.models import Page
 
@@ -34,7 +35,7 @@ def cohort_run_create(request, exercise_pk: int):
     if lesson is None or not permissions.may(
         request.user, "evaluation.start_cohort_lab", exercise, page=lesson
     ):
-        raise PermissionDenied("You may not run this lab here.")
+        raise PermissionDenied(_("You may not run this lab here."))
     try:
         run = services.cohort_run_create(user=request.user, exercise=exercise, lesson=lesson)
     except services.CohortRunRefused as refusal:
@@ -106,7 +107,7 @@ def cohort_run_answers(request, run_pk: int):
     except services.CohortRunRefused as refusal:
         messages.error(request, str(refusal))
     else:
-        messages.success(request, "Your answers were saved with this run.")
+        messages.success(request, _("Your answers were saved with this run."))
     return redirect("evaluation:run_detail", run_pk=run.pk)
 
 

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from wagtail.models import Page
 
@@ -24,11 +25,11 @@ def lab_run_create(request, exercise_pk: int):
     exercise = get_object_or_404(LabExercise, pk=exercise_pk)
     form = LabRunForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "The lab form was incomplete; please try again.")
+        messages.error(request, _("The lab form was incomplete; please try again."))
         return redirect(request.headers.get("referer") or "home")
     lesson = Page.objects.filter(pk=form.cleaned_data["lesson_id"]).first()
     if lesson is None or not permissions.may(request.user, "labs.start_lab", exercise, page=lesson):
-        raise PermissionDenied("You may not run this lab here.")
+        raise PermissionDenied(_("You may not run this lab here."))
     try:
         run = services.lab_run_create(
             user=request.user,
@@ -102,7 +103,7 @@ def lab_run_answers(request, run_pk: int):
     except services.LabRunRefused as refusal:
         messages.error(request, str(refusal))
     else:
-        messages.success(request, "Your answers were saved with this run.")
+        messages.success(request, _("Your answers were saved with this run."))
     return redirect("labs:run_detail", run_pk=run.pk)
 
 
@@ -167,7 +168,7 @@ def model_card_detail(request, model_key: str):
 @login_required
 def uploaded_model_create(request):
     if not permissions.may(request.user, "labs.upload_models"):
-        raise PermissionDenied("Only educators and programme admins upload models.")
+        raise PermissionDenied(_("Only educators and programme admins upload models."))
     try:
         sandbox_required()
     except SandboxUnavailable as unavailable:
@@ -198,7 +199,7 @@ def uploaded_model_create(request):
 @require_GET
 def uploaded_model_list(request):
     if not permissions.may(request.user, "labs.upload_models"):
-        raise PermissionDenied("Only educators and programme admins upload models.")
+        raise PermissionDenied(_("Only educators and programme admins upload models."))
     return render(
         request,
         "labs/uploaded_model_list.html",

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from wagtail.admin.panels import FieldPanel
+from wagtail.fields import RichTextField
 
-from runs.models import DurableRun, RunPolicy
+from runs.models import DurableRun, ExerciseQuestions, RunAnswers, RunPolicy
+
+# The splits a leakage exercise trains once each, in the order the lesson shows them.
+EXERCISE_SPLITS = ("patient", "image")
 
 
 class LabelledCohort(models.Model):
@@ -45,6 +51,39 @@ class StudyLabel(models.Model):
         return f"{self.study}: {self.get_label_display()}"
 
 
+class BuilderExercise(ExerciseQuestions):
+    """What an educator authors: the leakage exercise a lesson embeds. The resident trains
+    the lesion cohort twice with everything fixed but the split (by patient, by image) and
+    compares the held-out AUC with the AUC on new patients; then answers the questions."""
+
+    title = models.CharField(max_length=200)
+    instructions = RichTextField(blank=True, features=["bold", "italic", "ol", "ul", "link"])
+    lesion_patients = models.PositiveIntegerField(
+        default=800,
+        validators=[MinValueValidator(20), MaxValueValidator(1200)],
+        help_text=_("Virtual patients of the lesion cohort (three neighbouring slices each)."),
+    )
+    epochs = models.PositiveSmallIntegerField(
+        default=12, validators=[MinValueValidator(1), MaxValueValidator(30)]
+    )
+    is_published = models.BooleanField(default=True)
+
+    panels = [
+        FieldPanel("title"),
+        FieldPanel("instructions"),
+        FieldPanel("questions"),
+        FieldPanel("lesion_patients"),
+        FieldPanel("epochs"),
+        FieldPanel("is_published"),
+    ]
+
+    class Meta:
+        ordering = ("title",)
+
+    def __str__(self) -> str:
+        return self.title
+
+
 class TrainingRunStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Training")
@@ -57,7 +96,7 @@ def trained_model_path(run: TrainingRun, filename: str) -> str:
     return f"trained-models/{run.pk}/{filename}"
 
 
-class TrainingRun(DurableRun):
+class TrainingRun(DurableRun, RunAnswers):
     """One training asked for by one person. The row, not the broker message, is the record.
 
     `config` holds what the resident chose (cohort, split, augmentations, size, epochs,
@@ -68,6 +107,14 @@ class TrainingRun(DurableRun):
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="training_runs"
+    )
+    # Set when the training was started from a lesson's leakage exercise (completion and
+    # the exercise's questions follow it); empty for trainings started in the builder.
+    exercise = models.ForeignKey(
+        BuilderExercise, null=True, blank=True, on_delete=models.PROTECT, related_name="runs"
+    )
+    lesson = models.ForeignKey(
+        "wagtailcore.Page", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     title = models.CharField(max_length=120)
     config = models.JSONField()

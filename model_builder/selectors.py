@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from accounts import permissions
-from model_builder.models import LabelledCohort, TrainingRun, TrainingRunStatus
+from model_builder.models import (
+    EXERCISE_SPLITS,
+    BuilderExercise,
+    LabelledCohort,
+    TrainingRun,
+    TrainingRunStatus,
+)
+from runs.answers import run_answers_complete, run_answers_rows
 
 
 def training_runs_for_user(*, user, limit: int = 50):
@@ -60,9 +67,83 @@ def studies_for_labelling(*, user, cohort: LabelledCohort):
 
 def training_run_by_pk(pk: int) -> TrainingRun | None:
     """The training run with its owner, or None (access: "model_builder.view_run")."""
-    return TrainingRun.objects.select_related("user").filter(pk=pk).first()
+    return TrainingRun.objects.select_related("user", "exercise", "lesson").filter(pk=pk).first()
 
 
 def labelled_cohort_by_pk(pk: int) -> LabelledCohort | None:
     """The labelled cohort, or None (access: "model_builder.open_cohort")."""
     return LabelledCohort.objects.filter(pk=pk).first()
+
+
+# --- The leakage exercise a lesson embeds ----------------------------------------------------
+
+
+def lesson_builder_exercise_ids(page) -> set[int]:
+    """Primary keys of the leakage exercises a lesson embeds (deleted ones skipped)."""
+    body = getattr(page.specific, "body", None) or []
+    return {
+        block.value["exercise"].pk
+        for block in body
+        if block.block_type == "model_builder" and block.value.get("exercise") is not None
+    }
+
+
+def exercise_pair_for_user(*, user, exercise: BuilderExercise, lesson_id: int | None) -> dict:
+    """{split: the user's latest training of this exercise in this lesson with that split}
+    (any status, None where they have not trained it yet)."""
+    runs = TrainingRun.objects.filter(user=user, exercise=exercise, lesson_id=lesson_id)
+    return {split: runs.filter(config__split=split).first() for split in EXERCISE_SPLITS}
+
+
+def exercise_pair_finished(pair: dict) -> bool:
+    return all(
+        run is not None and run.status == TrainingRunStatus.SUCCEEDED for run in pair.values()
+    )
+
+
+def exercise_questions(*, run: TrainingRun) -> list[dict]:
+    """The exercise's questions with this run's answers (runs.answers); [] outside one."""
+    if run.exercise is None:
+        return []
+    return run_answers_rows(prompts=run.exercise.question_prompts, answers=run.answers or {})
+
+
+def builder_exercise_done(*, runs: list[tuple[str | None, dict | None]], prompts) -> bool:
+    """Whether a leakage exercise is done from these succeeded trainings of it in one lesson
+    ((split, answers) per run): one with each split, and the exercise's questions (`prompts`)
+    answered on one of them. The rule of lesson_builder_exercises_done, for a caller that
+    read the runs with other rows (curriculum's one-query progress)."""
+    seen = {split for split, _answers in runs}
+    return seen >= set(EXERCISE_SPLITS) and any(
+        run_answers_complete(prompts=prompts, answers=answers) for _split, answers in runs
+    )
+
+
+def lesson_builder_exercises_done(*, user, lesson_ids: list[int]) -> set[tuple[int, int]]:
+    """(lesson id, exercise id) of the leakage exercises this user finished in these lessons:
+    a succeeded training with each split, and the questions answered on one of them."""
+    runs = (
+        TrainingRun.objects.filter(
+            user=user,
+            lesson_id__in=lesson_ids,
+            exercise__isnull=False,
+            status=TrainingRunStatus.SUCCEEDED,
+        )
+        .select_related("exercise")
+        .order_by("pk")
+    )
+    found: dict[tuple[int, int], list] = {}
+    exercises = {}
+    for run in runs:
+        key = (run.lesson_id, run.exercise_id)
+        found.setdefault(key, []).append((run.config.get("split"), run.answers))
+        exercises[key] = run.exercise
+    return {
+        key
+        for key, each in found.items()
+        if builder_exercise_done(runs=each, prompts=exercises[key].question_prompts)
+    }
+
+
+def builder_exercise_by_pk(pk: int) -> BuilderExercise | None:
+    return BuilderExercise.objects.filter(pk=pk).first()

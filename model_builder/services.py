@@ -35,7 +35,14 @@ from django.utils import timezone
 
 from accounts import permissions
 from model_builder.evaluation import classification_measures, json_safe
-from model_builder.models import LabelledCohort, StudyLabel, TrainingRun
+from model_builder.models import (
+    EXERCISE_SPLITS,
+    BuilderExercise,
+    LabelledCohort,
+    StudyLabel,
+    TrainingRun,
+    TrainingRunStatus,
+)
 from model_builder.own_studies import (
     LabelFileRefused,
     LabelRowProblem,
@@ -44,6 +51,7 @@ from model_builder.own_studies import (
 )
 from model_builder.splits import SPLITS, patients_on_both_sides, split_make
 from model_builder.trainer import AUGMENTATIONS, LEARNING_RATES
+from runs.answers import AnswersRefused, run_answers_keep
 from runs.files import publish, scratch_dir, storage_is_local
 from runs.models import ACTIVE_STATUSES
 from runs.services import RunFailed, run_enqueue_on_commit, run_execute
@@ -196,8 +204,13 @@ def training_config_validate(*, user, raw: dict) -> dict:
     return config
 
 
-def training_run_create(*, user, title: str, raw_config: dict) -> TrainingRun:
-    """Validate, store a QUEUED run and enqueue it once committed; one active run per user."""
+def training_run_create(
+    *, user, title: str, raw_config: dict, exercise: BuilderExercise | None = None, lesson=None
+) -> TrainingRun:
+    """Validate, store a QUEUED run and enqueue it once committed; one active run per user.
+
+    `exercise` and `lesson`: the leakage exercise the run was started from (see
+    training_run_start_for_exercise), which its completion and questions follow."""
     title = (title or "").strip()[:120] or "My model"
     config = training_config_validate(user=user, raw=raw_config)
     with transaction.atomic():
@@ -215,12 +228,63 @@ def training_run_create(*, user, title: str, raw_config: dict) -> TrainingRun:
         ):
             raise TrainingRefused("You have as many trainings in progress as allowed.")
         run = TrainingRun.objects.create(
-            user=user, title=title, config=config, queued_at=timezone.now()
+            user=user,
+            title=title,
+            config=config,
+            exercise=exercise,
+            lesson=lesson,
+            queued_at=timezone.now(),
         )
         run.work_dir = f"training-runs/{run.pk}"
         run.save(update_fields=["work_dir"])
         run_enqueue_on_commit(run=run)
     return run
+
+
+def exercise_seed(*, user, exercise: BuilderExercise) -> int:
+    """One seed per resident and exercise: both of their trainings draw the same patients,
+    views and initial weights, so the split is the only thing that differs."""
+    return (exercise.pk * 1_000_003 + user.pk * 7_919) % 2**31
+
+
+def training_run_start_for_exercise(
+    *, user, exercise: BuilderExercise, lesson, split: str
+) -> TrainingRun:
+    """Train the lesion cohort for a lesson's leakage exercise with one of the two splits;
+    the exercise fixes everything else. Callers check "model_builder.start_exercise"."""
+    if not exercise.is_published:
+        raise TrainingRefused("This exercise is not open.")
+    if split not in EXERCISE_SPLITS:
+        raise TrainingRefused(f"The split must be one of: {', '.join(EXERCISE_SPLITS)}.")
+    label = {"patient": "split by patient", "image": "split by image"}[split]
+    return training_run_create(
+        user=user,
+        title=f"Leakage exercise: {label}",
+        raw_config={
+            **DEFAULT_CONFIG,
+            "cohort": LESION_COHORT,
+            "lesion_patients": exercise.lesion_patients,
+            "epochs": exercise.epochs,
+            "split": split,
+            "seed": exercise_seed(user=user, exercise=exercise),
+        },
+        exercise=exercise,
+        lesson=lesson,
+    )
+
+
+def training_run_answers_save(*, run: TrainingRun, answers: dict[str, str]) -> TrainingRun:
+    """Keep the resident's answers to the exercise's questions on this run (runs.answers).
+    The questions compare the two trainings: callers check "model_builder.answer_run",
+    which asks that both are in."""
+    if run.exercise is None or run.status != TrainingRunStatus.SUCCEEDED:
+        raise TrainingRefused(
+            "The questions are about your two trainings: answer once both are in."
+        )
+    try:
+        return run_answers_keep(run=run, answers=answers)
+    except AnswersRefused as refusal:
+        raise TrainingRefused(str(refusal)) from refusal
 
 
 # --- Running ------------------------------------------------------------------------------

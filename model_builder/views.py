@@ -7,19 +7,24 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from wagtail.models import Page
 
 from accounts import permissions
 from model_builder import selectors, services
 from model_builder.forms import CohortForm, LabelFileForm, TrainingRunForm
 from model_builder.own_studies import LabelFileRefused
 from model_builder.plots import learning_curves_svg
+from runs.answers import run_answers_posted
 from runs.views import run_cancel_response, run_progress_context, run_status_response
 
 
 def _builder_allowed(request) -> None:
     if not permissions.may(request.user, "model_builder.build"):
-        raise PermissionDenied("Sign in to build a model.")
+        raise PermissionDenied(_("Sign in to build a model."))
 
 
 def _home_render(request, form: TrainingRunForm, *, status: int = 200):
@@ -63,8 +68,21 @@ def training_run_create(request):
 
 
 def _run_context(request, run) -> dict:
+    pair = None
+    if run.exercise_id:
+        # The comparison shows finished trainings only (the owner's, whoever reads it).
+        pair = {
+            split: each if each is not None and each.status == "succeeded" else None
+            for split, each in selectors.exercise_pair_for_user(
+                user=run.user, exercise=run.exercise, lesson_id=run.lesson_id
+            ).items()
+        }
     return {
         "run": run,
+        "pair": pair,
+        "questions": selectors.exercise_questions(run=run),
+        "may_answer": permissions.may(request.user, "model_builder.answer_run", run),
+        "answers_url": reverse("model_builder:run_answers", args=[run.pk]),
         "may_cancel": permissions.may(request.user, "model_builder.cancel_run", run),
         "epochs_done": len(run.history),
         "progress_template": "model_builder/_training_curves.html",
@@ -119,6 +137,46 @@ def training_run_cancel(request, run_pk: int):
     return run_cancel_response(
         request, run=run, redirect_to="model_builder:run_detail", run_pk=run.pk
     )
+
+
+@login_required
+@require_POST
+def exercise_run_create(request, exercise_pk: int):
+    """Train for a lesson's leakage exercise with the split the resident pressed."""
+    exercise = selectors.builder_exercise_by_pk(exercise_pk)
+    lesson_id = request.POST.get("lesson_id", "")
+    lesson = Page.objects.filter(pk=int(lesson_id)).first() if lesson_id.isdigit() else None
+    if (
+        exercise is None
+        or lesson is None
+        or not permissions.may(request.user, "model_builder.start_exercise", exercise, page=lesson)
+    ):
+        raise PermissionDenied("You may not train for this exercise here.")
+    try:
+        run = services.training_run_start_for_exercise(
+            user=request.user, exercise=exercise, lesson=lesson, split=request.POST.get("split", "")
+        )
+    except services.TrainingRefused as refusal:
+        messages.error(request, str(refusal))
+        return redirect(lesson.url)
+    return redirect("model_builder:run_detail", run_pk=run.pk)
+
+
+@login_required
+@require_POST
+def training_run_answers(request, run_pk: int):
+    """The resident's answers to the leakage exercise's questions, kept on the run."""
+    run = permissions.access_or_404(
+        request.user, "model_builder.answer_run", selectors.training_run_by_pk(run_pk)
+    )
+    answers = run_answers_posted(data=request.POST, prompts=run.exercise.question_prompts)
+    try:
+        services.training_run_answers_save(run=run, answers=answers)
+    except services.TrainingRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, "Your answers were saved with this training.")
+    return redirect("model_builder:run_detail", run_pk=run.pk)
 
 
 @login_required
@@ -197,7 +255,11 @@ def cohort_labels_set(request, cohort_pk: int):
         except services.TrainingRefused:
             raise Http404("No such study.") from None
         changed += 1
-    messages.success(request, f"Labels saved ({changed} studies).")
+    messages.success(
+        request,
+        ngettext("Labels saved (%(count)d study).", "Labels saved (%(count)d studies).", changed)
+        % {"count": changed},
+    )
     return redirect("model_builder:cohort_detail", cohort_pk=cohort.pk)
 
 
@@ -224,5 +286,13 @@ def cohort_labels_upload(request, cohort_pk: int):
         return _cohort_render(request, cohort, file_form=form, status=400)
     if problems:
         return _cohort_render(request, cohort, file_form=form, problems=problems, status=400)
-    messages.success(request, f"{stored} labels stored from {upload.name}.")
+    messages.success(
+        request,
+        ngettext(
+            "%(count)d label stored from %(file)s.",
+            "%(count)d labels stored from %(file)s.",
+            stored,
+        )
+        % {"count": stored, "file": upload.name},
+    )
     return redirect("model_builder:cohort_detail", cohort_pk=cohort.pk)

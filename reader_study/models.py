@@ -15,9 +15,10 @@ from wagtail.admin.panels import FieldPanel
 from wagtail.fields import RichTextField
 
 from reader_study.measures import RATING_SCALE
+from runs.models import ExerciseQuestions, RunAnswers
 
 
-class ReaderStudyExercise(models.Model):
+class ReaderStudyExercise(ExerciseQuestions):
     """What an educator authors: how many cases per arm and how many AI marks are wrong."""
 
     title = models.CharField(max_length=200)
@@ -43,6 +44,7 @@ class ReaderStudyExercise(models.Model):
     panels = [
         FieldPanel("title"),
         FieldPanel("instructions"),
+        FieldPanel("questions"),
         FieldPanel("cases_per_arm"),
         FieldPanel("wrong_share"),
         FieldPanel("seed"),
@@ -75,7 +77,7 @@ class ReaderStudyExercise(models.Model):
         return self.wrong_marks - self.missed_lesions
 
 
-class ReaderSession(models.Model):
+class ReaderSession(RunAnswers):
     """One resident's participation: the cases as planned when they started, and (once
     every case is rated) their measures."""
 

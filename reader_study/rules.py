@@ -29,6 +29,19 @@ def may_open_session(user, session) -> bool:
     return roles.is_signed_in(user) and session.user_id == user.pk
 
 
+@rule("reader_study.answer_session")
+def may_answer_session(user, session) -> bool:
+    """The resident explains what they saw once every case is rated."""
+    return roles.is_signed_in(user) and session.user_id == user.pk and session.is_finished
+
+
+@rule("reader_study.read_answers")
+def may_read_answers(user, session) -> bool:
+    """A session's written answers (not its ratings) are read by the resident, educators
+    and admins: they are the resident's reasoning, which teaching needs to see."""
+    return roles.is_signed_in(user) and (session.user_id == user.pk or roles.oversees_runs(user))
+
+
 @rule("reader_study.view_cohort")
 def may_view_cohort(user, _obj=None) -> bool:
     """Educators and admins see a study's cohort aggregate (itself withheld below five)."""

@@ -8,6 +8,7 @@ from accounts.models import Role
 from reader_study.cases import AIDED, UNAIDED
 from reader_study.measures import PUBLISHED_EFFECT, RATING_SCALE, cohort_measures, lesion_call
 from reader_study.models import ReaderSession
+from runs.answers import line_question_prompts, run_answers_complete
 
 # An educator sees the cohort's aggregate only once this many residents finished the study,
 # so no one resident's ratings can be read off it.
@@ -47,11 +48,22 @@ def lesson_participations(*, user, lesson_ids=None):
     return sessions
 
 
+def participation_counts(*, questions: str, answers: dict | None) -> bool:
+    """Whether a finished session counts as taking part: the study's written questions (its
+    exercise's `questions` text) all answered on it, when it asks any."""
+    return run_answers_complete(prompts=line_question_prompts(questions), answers=answers)
+
+
 def lesson_ids_participated(*, user, lesson_ids=None) -> set[int]:
-    """Lessons in which this user finished a reader study (taking part is what counts)."""
-    return set(
-        lesson_participations(user=user, lesson_ids=lesson_ids).values_list("lesson_id", flat=True)
-    )
+    """Lessons in which this user finished a reader study (taking part is what counts, with
+    the study's written questions answered when it asks any)."""
+    return {
+        session.lesson_id
+        for session in lesson_participations(user=user, lesson_ids=lesson_ids).select_related(
+            "exercise"
+        )
+        if participation_counts(questions=session.exercise.questions, answers=session.answers)
+    }
 
 
 def arm_sizes(plan: list[dict]) -> dict[str, int]:
@@ -119,3 +131,13 @@ def cohort_summary(*, exercise) -> CohortSummary:
 def reader_session_by_pk(pk: int) -> ReaderSession | None:
     """The session with its exercise and lesson, or None (access: "reader_study.open_session")."""
     return ReaderSession.objects.select_related("exercise", "lesson").filter(pk=pk).first()
+
+
+def sessions_answered(*, exercise) -> list[ReaderSession]:
+    """Sessions of this study whose resident wrote answers, newest first: what educators
+    read (the answers, never the ratings; "reader_study.read_answers")."""
+    return list(
+        ReaderSession.objects.filter(exercise=exercise, answered_at__isnull=False)
+        .select_related("user")
+        .order_by("-answered_at")
+    )

@@ -5,6 +5,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from wagtail.models import Page
 
@@ -14,6 +16,7 @@ from reader_study.cases import AIDED, case_picture_png
 from reader_study.forms import LessonForm, RatingForm
 from reader_study.measures import PUBLISHED_EFFECT, RATING_SCALE
 from reader_study.models import ReaderStudyExercise
+from runs.views import run_answers_context, run_answers_save_response
 
 
 @login_required
@@ -27,7 +30,7 @@ def session_start(request, exercise_pk: int):
     if lesson is None or not permissions.may(
         request.user, "reader_study.take", exercise, page=lesson
     ):
-        raise PermissionDenied("You may not take this reader study here.")
+        raise PermissionDenied(_("You may not take this reader study here."))
     session = services.reader_session_start(user=request.user, exercise=exercise, lesson=lesson)
     return _next_step(session)
 
@@ -116,7 +119,36 @@ def session_result(request, session_pk: int):
             "sizes": selectors.arm_sizes(session.plan),
             "reviews": selectors.session_review(session=session),
             "published": PUBLISHED_EFFECT,
+            **_answers_context(request, session),
         },
+    )
+
+
+def _answers_context(request, session) -> dict:
+    return run_answers_context(
+        request,
+        run=session,
+        may_answer=permissions.may(request.user, "reader_study.answer_session", session),
+        answers_url=reverse("reader_study:session_answers", args=[session.pk]),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def session_answers(request, session_pk: int):
+    """GET: a session's written answers, for the resident, educators and admins (never its
+    ratings). POST: the resident keeps their answers on the session."""
+    session = selectors.reader_session_by_pk(session_pk)
+    if request.method == "POST":
+        session = permissions.access_or_404(request.user, "reader_study.answer_session", session)
+        return run_answers_save_response(
+            request, run=session, redirect_to="reader_study:session_result", session_pk=session.pk
+        )
+    session = permissions.access_or_404(request.user, "reader_study.read_answers", session)
+    return render(
+        request,
+        "reader_study/answers.html",
+        {"session": session, "run": session, **_answers_context(request, session)},
     )
 
 
@@ -129,5 +161,9 @@ def cohort_summary(request, exercise_pk: int):
     return render(
         request,
         "reader_study/cohort.html",
-        {"exercise": exercise, "summary": selectors.cohort_summary(exercise=exercise)},
+        {
+            "exercise": exercise,
+            "summary": selectors.cohort_summary(exercise=exercise),
+            "answered": selectors.sessions_answered(exercise=exercise),
+        },
     )

@@ -19,7 +19,7 @@ from wagtail.fields import RichTextField
 from reading_room.score_sources import score_source_choices, score_source_get
 from reading_room.simulation.screening import MAX_DIFFICULTY_CORRELATION
 from reading_room.simulation.triage import ArrivalPattern, Policy, ReadingTimeDistribution
-from runs.models import DurableRun, RunPolicy, RunStatus
+from runs.models import DurableRun, ExerciseQuestions, RunAnswers, RunPolicy, RunStatus
 
 
 class ReadingRoomKind(models.TextChoices):
@@ -31,7 +31,7 @@ def _unit_interval():
     return [MinValueValidator(0.0), MaxValueValidator(1.0)]
 
 
-class ReadingRoomExercise(models.Model):
+class ReadingRoomExercise(ExerciseQuestions):
     """What an educator authors: the kind of simulation and the clinic it takes place in."""
 
     title = models.CharField(max_length=200)
@@ -151,6 +151,7 @@ class ReadingRoomExercise(models.Model):
         FieldPanel("title"),
         FieldPanel("kind"),
         FieldPanel("instructions"),
+        FieldPanel("questions"),
         FieldPanel("score_source"),
         FieldPanel("finding"),
         FieldPanel("cohort_cases"),
@@ -268,7 +269,7 @@ class CaseScore(models.Model):
         return f"case {self.case_index}: {self.score:.3f}"
 
 
-class SimulationRun(models.Model):
+class SimulationRun(RunAnswers):
     """One simulation a resident ran: what they chose, and everything the plots need."""
 
     exercise = models.ForeignKey(ReadingRoomExercise, on_delete=models.PROTECT, related_name="runs")

@@ -37,6 +37,12 @@ def may_view_run(user, run) -> bool:
     return roles.may_view_run(user, run)
 
 
+@rule("reading_room.answer_run")
+def may_answer_run(user, run) -> bool:
+    """Only the resident who ran the simulation explains what they saw in it."""
+    return run.user_id == user.pk
+
+
 @rule_filter("reading_room.runs")
 def runs_visible(user) -> Q:
     """The simulation runs this user may list (equivalent to "reading_room.view_run")."""

@@ -5,6 +5,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from wagtail.models import Page
 
@@ -15,7 +17,7 @@ from reading_room.models import CohortScoreSet, ReadingRoomExercise
 from reading_room.plots import PLOTS
 from reading_room.simulation.presets import TRIAGE_PRESETS
 from reading_room.simulation.triage import POLICY_TITLES
-from runs.views import run_status_response
+from runs.views import run_answers_context, run_answers_save_response, run_status_response
 
 
 def _lesson_for(request, form, exercise) -> Page:
@@ -23,7 +25,7 @@ def _lesson_for(request, form, exercise) -> Page:
     if lesson is None or not permissions.may(
         request.user, "reading_room.run_exercise", exercise, page=lesson
     ):
-        raise PermissionDenied("You may not run this exercise here.")
+        raise PermissionDenied(_("You may not run this exercise here."))
     return lesson
 
 
@@ -33,7 +35,7 @@ def simulation_run_create(request, exercise_pk: int):
     exercise = get_object_or_404(ReadingRoomExercise, pk=exercise_pk)
     where = LessonForm(request.POST)
     if not where.is_valid():
-        raise PermissionDenied("You may not run this exercise here.")
+        raise PermissionDenied(_("You may not run this exercise here."))
     lesson = _lesson_for(request, where, exercise)
     form = SimulationForm(request.POST)
     if not form.is_valid():
@@ -64,13 +66,13 @@ def score_set_request(request, exercise_pk: int):
     exercise = get_object_or_404(ReadingRoomExercise, pk=exercise_pk)
     form = LessonForm(request.POST)
     if not form.is_valid():
-        raise PermissionDenied("You may not prepare this exercise here.")
+        raise PermissionDenied(_("You may not prepare this exercise here."))
     lesson = _lesson_for(request, form, exercise)
     services.score_set_request(
         source_key=exercise.score_source,
         cases=selectors.score_set_cases(exercise=exercise),
     )
-    messages.info(request, "The model is scoring the cohort on the batch queue.")
+    messages.info(request, _("The model is scoring the cohort on the batch queue."))
     return redirect(f"{lesson.url}#reading-room-{exercise.pk}")
 
 
@@ -132,7 +134,25 @@ def simulation_run_detail(request, run_pk: int):
             "may_replay": may_replay,
             "policies": [(policy.value, title) for policy, title in POLICY_TITLES.items()],
             "presets": list(TRIAGE_PRESETS.values()),
+            **run_answers_context(
+                request,
+                run=run,
+                may_answer=permissions.may(request.user, "reading_room.answer_run", run),
+                answers_url=reverse("reading_room:run_answers", args=[run.pk]),
+            ),
         },
+    )
+
+
+@login_required
+@require_POST
+def simulation_run_answers(request, run_pk: int):
+    """The resident's written answers to the exercise's questions, kept on the run."""
+    run = permissions.access_or_404(
+        request.user, "reading_room.answer_run", selectors.simulation_run_by_pk(run_pk)
+    )
+    return run_answers_save_response(
+        request, run=run, redirect_to="reading_room:run_detail", run_pk=run.pk
     )
 
 

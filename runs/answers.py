@@ -3,6 +3,8 @@ run: one shape for every lab family ({question id: {"prompt", "answer"}})."""
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -10,6 +12,14 @@ from django.utils.translation import gettext as _
 
 class AnswersRefused(ValueError):
     """The answers cannot be kept; the message says why, in words for the resident."""
+
+
+def line_question_prompts(text: str) -> list[tuple[str, str]]:
+    """(stable id, prompt) per non-empty line of an exercise's `questions` text. The id is
+    drawn from the words: reordering keeps each answer with its question, rewording one
+    retires its answers (kept with the old prompt)."""
+    prompts = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return [(hashlib.sha256(prompt.encode()).hexdigest()[:12], prompt) for prompt in prompts]
 
 
 def run_answers_collect(*, prompts: dict[str, str], answers: dict[str, str]) -> dict:
@@ -46,7 +56,8 @@ def run_answers_keep(*, run, answers: dict[str, str]):
 
 def run_answers_complete(*, prompts: list[tuple[str, str]], answers: dict | None) -> bool:
     """Every question asked (`prompts`: (question id, prompt)) has a non-blank answer kept
-    in `answers` (a run's `answers`, in the shape run_answers_collect keeps)."""
+    in `answers` (a run's `answers`, in the shape run_answers_collect keeps); True when no
+    question is asked. Callers pass `answers=run.answers`, or the column read with others."""
     answers = answers or {}
     return all(
         str(answers.get(question_id, {}).get("answer", "")).strip()

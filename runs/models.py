@@ -20,6 +20,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from runs.answers import line_question_prompts
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
@@ -120,3 +122,33 @@ class DurableRun(models.Model):
         """
         age = (timezone.now() - self.created_at).total_seconds() if self.created_at else 0
         return POLL_DELAY_YOUNG_MS if age < POLL_YOUNG_SECONDS else POLL_DELAY_MS
+
+
+class ExerciseQuestions(models.Model):
+    """An exercise that asks the resident free-text questions about what they saw, one per
+    line; the answers are kept on the resident's run (RunAnswers, runs.answers)."""
+
+    questions = models.TextField(
+        blank=True,
+        help_text=_("Questions the resident answers in writing about the result, one per line."),
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def question_prompts(self) -> list[tuple[str, str]]:
+        """(stable id, prompt) per question; the id keys the resident's answer."""
+        return line_question_prompts(self.questions)
+
+
+class RunAnswers(models.Model):
+    """The resident's answers to their exercise's questions: {question id: {"prompt",
+    "answer"}}; the prompt is kept so an answer still reads right after the educator edits
+    a question (runs.answers.run_answers_keep writes both fields)."""
+
+    answers = models.JSONField(default=dict, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from runs.answers import AnswersRefused, run_answers_keep, run_answers_posted, run_answers_rows
 from runs.models import DurableRun
 from runs.services import run_cancel
 
@@ -39,4 +40,30 @@ def run_progress_context(*, run: DurableRun, namespace: str, result_template: st
         "status_url": reverse(f"{namespace}:run_status", args=[run.pk]),
         "cancel_url": reverse(f"{namespace}:run_cancel", args=[run.pk]),
         "result_template": result_template,
+    }
+
+
+def run_answers_save_response(request, *, run, redirect_to: str, **redirect_kwargs):
+    """Keep the answers the form posted to the run's exercise's questions on the run (for a
+    family whose own service adds nothing: the caller's rule already checked that the
+    result is in and the run is the user's)."""
+    answers = run_answers_posted(data=request.POST, prompts=run.exercise.question_prompts)
+    try:
+        run_answers_keep(run=run, answers=answers)
+    except AnswersRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, _("Your answers were saved."))
+    return redirect(redirect_to, **redirect_kwargs)
+
+
+def run_answers_context(request, *, run, may_answer: bool, answers_url: str) -> dict:
+    """What runs/_answers.html needs: the questions with the run's answers (escaped when
+    shown), whether this person may write them, and where the form posts."""
+    return {
+        "questions": run_answers_rows(
+            prompts=run.exercise.question_prompts, answers=run.answers or {}
+        ),
+        "may_answer": may_answer,
+        "answers_url": answers_url,
     }

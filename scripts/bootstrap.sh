@@ -6,8 +6,10 @@
 #   scripts/bootstrap.sh --browser  ... and the Debian tools the test suite drives: chromium
 #                                   (browser tests), orthanc + orthanc-dicomweb (the DICOMweb
 #                                   peer), dicom3tools (dciodvfy validates every instance) and
-#                                   ralph (the LRS of the xAPI tests, its own virtualenv)
-#                                   and lti1p3platform (the LMS of the LTI tests, likewise)
+#                                   ralph (the LRS of the xAPI tests, its own virtualenv),
+#                                   lti1p3platform (the LMS of the LTI tests, likewise) and
+#                                   django-oidc-provider (the single sign-on tests' provider,
+#                                   likewise)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,6 +48,17 @@ if ! stamp_ok .venv/.artefact-installed "$python_inputs"; then
 fi
 
 command -v npm >/dev/null || apt_install nodejs npm
+# gettext: msgfmt compiles the interface's translations (locale/*.po -> .mo, built here and
+# never committed); makemessages (`make messages`, the i18n tests) needs xgettext.
+command -v msgfmt >/dev/null && command -v xgettext >/dev/null || apt_install gettext
+locale_inputs=$(find locale -name '*.po' -print0 | sort -z | xargs -0 cat | sha256sum | cut -d' ' -f1)
+locale_built=1
+for po in locale/*/LC_MESSAGES/django.po; do [ -f "${po%.po}.mo" ] || locale_built=0; done
+if [ "$locale_built" = 0 ] || ! stamp_ok var/.artefact-locale-compiled "$locale_inputs"; then
+  say "Compiling the translations (locale/*.po -> .mo)"
+  .venv/bin/python manage.py compilemessages --ignore=".venv/*" --ignore="node_modules/*" >/dev/null
+  mkdir -p var && echo "$locale_inputs" > var/.artefact-locale-compiled
+fi
 # Educators' uploaded TorchScript models only ever run inside bubblewrap (zoo.sandbox).
 command -v bwrap >/dev/null || apt_install bubblewrap
 frontend_inputs=$(cat frontend/package.json frontend/package-lock.json | sha256sum | cut -d' ' -f1)
@@ -83,5 +96,7 @@ if [ "$want_browser" = 1 ]; then
   # The independent LTI 1.3 platform of the LTI tests (lti1p3platform), the same way.
   say "The LTI tests' platform (lti1p3platform, cached virtualenv)"
   .venv/bin/python -m tests.lti_tests.lms install >/dev/null
+  say "The single sign-on tests' OpenID provider (django-oidc-provider, cached virtualenv)"
+  .venv/bin/python -m tests.accounts_tests.idp install >/dev/null
 fi
 say "Ready."

@@ -393,6 +393,8 @@ def _matching_where_visible(queryset: QuerySet, *, visible: Q, matching: Q) -> Q
     match). SQL's CASE evaluates a THEN branch only when its WHEN holds (SQLite: "The CASE
     expression"; PostgreSQL §9.18.1), so the visibility rule guards the matching.
     """
+    if not visible:  # sees everything (staff): nothing to guard
+        return queryset.filter(matching)
     queryset = queryset.filter(visible)
     if not matching:
         return queryset
@@ -425,13 +427,19 @@ def studies_search(
 ) -> list:
     """Studies the user may see that match every condition, ordered, paged; conditions are
     evaluated only on studies the user may see."""
+    from accounts.permissions import visible_q
     from studies.models import Study
 
     q = matching_filter(fields=STUDY_MATCH_FIELDS, matches=matches, fuzzy=fuzzy)
+    # The rule's filter over Study itself (not "pk in (visible studies)"): the same rows,
+    # one subquery less to build and plan on every search.
     queryset = _matching_where_visible(
-        Study.objects.all(), visible=Q(pk__in=_visible_studies(user)), matching=q
+        Study.objects.all(), visible=visible_q(user, "studies.studies"), matching=q
     )
-    queryset = queryset.distinct().order_by("study_date", "study_instance_uid")
+    if any("__" in STUDY_MATCH_FIELDS[keyword].field for keyword in matches):
+        # Only a match across a relation (ModalitiesInStudy: series) repeats a study.
+        queryset = queryset.distinct()
+    queryset = queryset.order_by("study_date", "study_instance_uid")
     return _page(queryset, limit=limit, offset=offset)
 
 
@@ -577,19 +585,35 @@ def study_instances(*, study, user) -> list:
 def instance_locate(
     *, user, study_instance_uid: str, series_instance_uid: str, sop_instance_uid: str
 ):
-    from studies.models import Instance
+    """The instance, if its study is visible to this user and its series not withheld, else
+    Http404 naming the first level that is missing (unknown and unseen look the same).
 
-    series = series_locate(
-        user=user,
-        study_instance_uid=study_instance_uid,
-        series_instance_uid=series_instance_uid,
-    )
+    One query on the way in (a viewer asks this for every frame it shows); only a miss
+    walks the levels again to say which one it was."""
+    from accounts.permissions import visible_q
+    from studies.models import Instance, Series, Study
+
     instance = (
-        Instance.objects.filter(series=series, sop_instance_uid=sop_instance_uid)
+        Instance.objects.filter(
+            sop_instance_uid=sop_instance_uid,
+            series__series_instance_uid=series_instance_uid,
+            series__study__study_instance_uid=study_instance_uid,
+            series__study__in=Study.objects.filter(visible_q(user, "studies.studies")).values("pk"),
+        )
+        .exclude(
+            series__in=Series.objects.filter(visible_q(user, "assessments.series_withheld")).values(
+                "pk"
+            )
+        )
         .select_related("series__study")
         .first()
     )
     if instance is None:
+        series_locate(
+            user=user,
+            study_instance_uid=study_instance_uid,
+            series_instance_uid=series_instance_uid,
+        )
         raise Http404("No such instance in this series.")
     return instance
 

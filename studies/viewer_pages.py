@@ -19,6 +19,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import path
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from studies.selectors import UID_PATTERN, series_uids_withheld, study_title_visible
@@ -45,7 +46,7 @@ class ImageAnswerForm(forms.Form):
         error_messages={"max_length": "Too many marks to store: clear some and try again."},
     )
     finding = forms.CharField(
-        label="Your finding",
+        label=_("Your finding"),
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": "Describe the finding in words as well as marking it."},
@@ -56,11 +57,13 @@ class ImageAnswerForm(forms.Form):
         try:
             value = json.loads(text or "{}")
         except json.JSONDecodeError:
-            raise forms.ValidationError("The marks were not readable; place them again.") from None
+            raise forms.ValidationError(
+                _("The marks were not readable; place them again.")
+            ) from None
         if not isinstance(value, dict) or not isinstance(value.get("marks", []), list):
-            raise forms.ValidationError("The marks were not readable; place them again.")
+            raise forms.ValidationError(_("The marks were not readable; place them again."))
         if not value.get("marks"):
-            raise forms.ValidationError("Place at least one mark on the image.")
+            raise forms.ValidationError(_("Place at least one mark on the image."))
         return value
 
 

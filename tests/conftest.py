@@ -16,8 +16,9 @@ from tests.factories import people_create
 from tests.xapi_tests.fixtures import ralph_session, xapi_on  # noqa: F401 (fixtures)
 
 ROLES = ("resident", "educator", "examiner", "admin")
-# Records which access rules the role matrix asks (tests/test_rule_coverage.py checks).
-pytest_plugins = ["tests.rule_coverage"]
+# Records which access rules the role matrix asks (tests/test_rule_coverage.py checks);
+# spreads the tests over `make test`'s xdist workers (tests/scheduling.py).
+pytest_plugins = ["tests.rule_coverage", "tests.scheduling"]
 
 
 def pytest_collection_modifyitems(items):

@@ -51,6 +51,7 @@ class Row:
     url: Callable[[dict], str]
     expected: dict[str, int | str]
     data: Callable[[dict], dict] | None = None
+    settings: dict | None = None  # overridden for this row's requests only
 
 
 def every(status):
@@ -67,10 +68,26 @@ GRADEBOOK_200 = {"educator": 200, "examiner": 200, "admin": 200}
 # resident here), educators and admins. Examiners mark blind: they see a resident's run only
 # through the grading page, under the candidate code, so every run page is 404 to them.
 RUN_VIEWERS_200 = {**signed_in(200), "outsider": 404, "examiner": 404}
+# Single sign-on configured (accounts.sso); its provider is never reached by these rows: the
+# start only redirects to it, and a callback without a code is refused before any call.
+SSO_ON = {
+    "SSO_ENABLED": True,
+    "OIDC_ISSUER": "https://idp.invalid",
+    "OIDC_OP_AUTHORIZATION_ENDPOINT": "https://idp.invalid/authorize",
+    "OIDC_RP_CLIENT_ID": "artefact",
+}
 
 
 MATRIX = [
     Row("health", "get", lambda c: reverse("health"), every(200)),
+    # The header's language switch: anyone may choose a language (a cookie, then back).
+    Row(
+        "set_language",
+        "post",
+        lambda c: reverse("set_language"),
+        every(302),
+        data=lambda c: {"language": "de", "next": "/"},
+    ),
     Row("readiness", "get", lambda c: reverse("readiness"), every(200)),
     # Operations: programme admins (and a scraper's bearer token, tests/test_operations.py).
     Row("metrics", "get", lambda c: reverse("metrics"), {**every(403), "admin": 200}),
@@ -83,6 +100,10 @@ MATRIX = [
     Row("home", "get", lambda c: reverse("home"), every(200)),
     Row("login", "get", lambda c: reverse("login"), every(200)),
     Row("logout", "post", lambda c: reverse("logout"), every(302)),
+    # Single sign-on: to the provider for anyone; a callback without a code is a 400 page
+    # for anyone (tests/accounts_tests/test_sso*.py: the flow and the unconfigured 404s).
+    Row("sso_start", "get", lambda c: reverse("sso_start"), every(302), settings=SSO_ON),
+    Row("sso_callback", "get", lambda c: reverse("sso_callback"), every(400), settings=SSO_ON),
     Row("password_change", "get", lambda c: reverse("password_change"), signed_in(200)),
     Row("password_change_done", "get", lambda c: reverse("password_change_done"), signed_in(200)),
     Row("labs:run_list", "get", lambda c: reverse("labs:run_list"), signed_in(200)),
@@ -358,6 +379,21 @@ MATRIX = [
         builder_matrix.training_run_url("run_cancel"),
         {**signed_in(302), "outsider": 404, "educator": 404, "examiner": 404},
     ),
+    # The leakage exercise a lesson embeds: whoever may read the lesson trains for it; only
+    # the resident who trained both splits answers its questions.
+    Row(
+        "model_builder:exercise_run_create",
+        "post",
+        builder_matrix.exercise_run_create_url,
+        {**signed_in(302), "outsider": 403},
+        data=builder_matrix.exercise_run_create_data,
+    ),
+    Row(
+        "model_builder:run_answers",
+        "post",
+        builder_matrix.exercise_answers_url,
+        {**signed_in(404), "resident": 302},
+    ),
     Row("model_builder:leakage", "get", lambda c: reverse("model_builder:leakage"), signed_in(200)),
     Row("model_builder:cohorts", "get", lambda c: reverse("model_builder:cohorts"), signed_in(200)),
     Row(
@@ -415,6 +451,12 @@ MATRIX = [
         "deid_lab:run_request",
         "post",
         deid_url("run_request"),
+        {**signed_in(404), "resident": 302},
+    ),
+    Row(
+        "deid_lab:attempt_answers",
+        "post",
+        deid_url("attempt_answers"),
         {**signed_in(404), "resident": 302},
     ),
     Row("deid_lab:run_status", "get", deid_url("run_status"), RUN_VIEWERS_200),
@@ -503,6 +545,27 @@ MATRIX = [
         assessments.answer_mark_url,
         signed_in(404),
     ),
+    # The question bank's QTI 2.1 export holds every answer key; export and import are
+    # its authors' (educators, admins). An import posted without a package is answered 400
+    # with the reason; tests/assessments_tests/test_qti_interchange.py posts real ones.
+    Row(
+        "assessments:bank_export",
+        "get",
+        assessments.url("bank_export"),
+        {**every(403), "anonymous": LOGIN, "educator": 200, "admin": 200},
+    ),
+    Row(
+        "assessments:bank_import",
+        "get",
+        assessments.url("bank_import"),
+        {**every(403), "anonymous": LOGIN, "educator": 200, "admin": 200},
+    ),
+    Row(
+        "assessments:bank_import",
+        "post",
+        assessments.url("bank_import"),
+        {**every(403), "anonymous": LOGIN, "educator": 400, "admin": 400},
+    ),
     # Reading room (issue 8): simulators run only inside a lesson the visitor may read;
     # runs are the owner's (the resident's here), educators' and admins'; others get 404.
     Row("reading_room:run_list", "get", reading_room.url("run_list"), signed_in(200)),
@@ -533,6 +596,12 @@ MATRIX = [
         RUN_VIEWERS_200,
     ),
     Row(
+        "reading_room:run_answers",
+        "post",
+        reading_room.url("run_answers", "run"),
+        {**signed_in(404), "resident": 302},
+    ),
+    Row(
         "reading_room:run_plot",
         "get",
         reading_room.url("run_plot", "run", "time-to-report"),
@@ -559,6 +628,20 @@ MATRIX = [
         "get",
         reader_study.url("session_result", "session"),
         {**signed_in(404), "resident": 302},  # unfinished: on to the case due
+    ),
+    # Written answers (not ratings) are read by the resident, educators and admins; only
+    # the resident writes them, once every case is rated (the matrix's session is not).
+    Row(
+        "reader_study:session_answers",
+        "get",
+        reader_study.url("session_answers", "session"),
+        {**signed_in(404), "resident": 200, "educator": 200, "admin": 200},
+    ),
+    Row(
+        "reader_study:session_answers",
+        "post",
+        reader_study.url("session_answers", "session"),
+        signed_in(404),
     ),
     Row(
         "reader_study:case",
@@ -876,7 +959,8 @@ def _outcome(client, row: Row, who: str, context: dict) -> str | None:
     # Cancel and create rows change the run; every request starts from a finished run.
     LabRun.objects.filter(pk=context["run"].pk).update(status=LabRunStatus.SUCCEEDED)
     data = row.data(context) if row.data else {}
-    response = getattr(client, row.method)(row.url(context), data)
+    with override_settings(**(row.settings or {})):
+        response = getattr(client, row.method)(row.url(context), data)
     expected = row.expected[who]
     if expected != LOGIN:
         if response.status_code != expected:

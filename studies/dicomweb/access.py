@@ -17,20 +17,29 @@ import hmac
 import time
 from collections.abc import Callable
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts.backends import ArtefactModelBackend
+from accounts.throttling import client_ip_address
 from studies.selectors import UID_PATTERN, UnsupportedMatch
 
 REALM = "Artefact DICOMweb"
 # Password hashing costs hundreds of milliseconds by design; a DICOMweb client sends the
-# same credentials with every frame. A verified pair is remembered briefly, keyed by an
-# HMAC of the credentials (never the password), and invalidated if the user's password
-# hash or active flag changes.
+# same credentials with every frame. A verified (username, password, client address) is
+# remembered briefly in this process, keyed by an HMAC under SECRET_KEY (the password is
+# never stored), and used only while the user is active, may sign in, and has the password
+# hash it had when verified: changing the password or deactivating the account ends it at
+# once. Only successes are remembered, so every wrong password still goes through
+# django-axes (counted, throttled). The client address is part of the key because axes
+# locks an (account, address) pair: a credential verified from one address must not let a
+# locked-out address in. See docs/security.md, "DICOMweb HTTP Basic".
 _BASIC_CACHE_SECONDS = 60
+_BASIC_CACHE_MAX = 1000
 _basic_cache: dict[str, tuple[int, str, float]] = {}
 
 
@@ -66,19 +75,29 @@ def _basic_user(request: HttpRequest):
         username, _, password = base64.b64decode(encoded.strip()).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return None
+    address = client_ip_address(request) or ""
     key = hmac.new(
-        settings.SECRET_KEY.encode(), f"{username}\x1f{password}".encode(), hashlib.sha256
+        settings.SECRET_KEY.encode(),
+        f"{username}\x1f{password}\x1f{address}".encode(),
+        hashlib.sha256,
     ).hexdigest()
     cached = _basic_cache.get(key)
     if cached is not None and cached[2] > time.monotonic():
         user = get_user_model().objects.filter(pk=cached[0], is_active=True).first()
-        if user is not None and user.password == cached[1]:
+        if (
+            user is not None
+            and hmac.compare_digest(user.password, cached[1])
+            and ArtefactModelBackend().user_can_authenticate(user)
+            # A lockout of this (account, address) since, seen by whichever process
+            # counted the failures: the full check below then answers it (429).
+            and AxesProxyHandler.is_allowed(request, {"username": username})
+        ):
             return user
+    _basic_cache.pop(key, None)
     user = authenticate(request, username=username, password=password)
     if user is None:
-        _basic_cache.pop(key, None)
         return None
-    if len(_basic_cache) > 1000:
+    if len(_basic_cache) >= _BASIC_CACHE_MAX:
         _basic_cache.clear()
     _basic_cache[key] = (user.pk, user.password, time.monotonic() + _BASIC_CACHE_SECONDS)
     return user

@@ -78,6 +78,40 @@ def test_dicomweb_basic_auth_guessing_is_throttled_by_account_and_address(rhea):
     assert response.status_code == 200
 
 
+def test_a_remembered_basic_credential_does_not_lift_a_lockout(rhea):
+    """DICOMweb remembers a verified Basic credential briefly (no password hash per frame):
+    neither a use from elsewhere nor one from the attacker's own address before the
+    guessing lets the right password through once that (account, address) is locked."""
+    home = Client(REMOTE_ADDR=RESIDENT_HOME)
+    attacker = Client(REMOTE_ADDR=ATTACKER)
+    for client in (home, attacker):  # both remembered now
+        assert (
+            client.get(STUDIES, HTTP_AUTHORIZATION=_basic("rhea", TEST_PASSWORD)).status_code == 200
+        )
+    statuses = [
+        attacker.get(STUDIES, HTTP_AUTHORIZATION=_basic("rhea", f"guess-{n}")).status_code
+        for n in range(30)
+    ]
+    assert statuses[0] == 401  # a wrong password is refused and counted, remembered or not
+    assert statuses[-1] == 429
+    response = attacker.get(STUDIES, HTTP_AUTHORIZATION=_basic("rhea", TEST_PASSWORD))
+    assert response.status_code == 429
+    assert home.get(STUDIES, HTTP_AUTHORIZATION=_basic("rhea", TEST_PASSWORD)).status_code == 200
+
+
+def test_a_changed_password_or_deactivation_ends_a_remembered_basic_credential(rhea):
+    home = Client(REMOTE_ADDR=RESIDENT_HOME)
+    assert home.get(STUDIES, HTTP_AUTHORIZATION=_basic("rhea", TEST_PASSWORD)).status_code == 200
+    rhea.set_password("a-new-passphrase-for-rhea")
+    rhea.save()
+    assert home.get(STUDIES, HTTP_AUTHORIZATION=_basic("rhea", TEST_PASSWORD)).status_code == 401
+    new = _basic("rhea", "a-new-passphrase-for-rhea")
+    assert home.get(STUDIES, HTTP_AUTHORIZATION=new).status_code == 200
+    rhea.is_active = False
+    rhea.save()
+    assert home.get(STUDIES, HTTP_AUTHORIZATION=new).status_code == 401
+
+
 def test_form_and_basic_failures_count_together(rhea, settings):
     """A guesser cannot double the budget by alternating the login form and DICOMweb."""
     attacker = Client(REMOTE_ADDR=ATTACKER)

@@ -23,11 +23,6 @@ import pytest
 
 from curriculum.content import EXERCISE_BLOCKS, LabSpec, course_read, lab_block_title
 
-# Engines whose exercises carry no free-text questions: the task itself is what is scored
-# (the identifying attributes the resident ticks; the reader study's ratings), or, for the
-# reading room, the figures the resident compares across replays.
-ENGINES_WITHOUT_QUESTIONS = {"deid", "reading_room", "reader_study"}
-
 
 @dataclass(frozen=True)
 class LabUse:
@@ -50,6 +45,13 @@ def _lab_experiments(lab: LabSpec) -> tuple[tuple[str, ...], ...]:
     return tuple((lab.kind, lab.model_key, lab.study_key, key) for key in offers)
 
 
+def _questions(value) -> tuple[str, ...]:
+    """An exercise's questions: lines of text, or a list."""
+    if isinstance(value, str):
+        return tuple(line.strip() for line in value.splitlines() if line.strip())
+    return tuple(value or ())
+
+
 def _exercise_use(module, lesson, block_type: str, fields: dict) -> LabUse:
     title = fields["title"]
     if block_type == "cohort_lab":
@@ -62,9 +64,7 @@ def _exercise_use(module, lesson, block_type: str, fields: dict) -> LabUse:
             title=title,
             engine=f"cohort/{kind}",
             experiments=((kind, fields["model_key"], fields["cohort_key"], varied),),
-            questions=tuple(
-                line.strip() for line in fields.get("questions", "").splitlines() if line.strip()
-            ),
+            questions=_questions(fields.get("questions")),
             fields=fields,
         )
     if block_type == "reading_room":
@@ -74,6 +74,10 @@ def _exercise_use(module, lesson, block_type: str, fields: dict) -> LabUse:
     elif block_type == "deid":
         experiment = ("deid", "seeded study", fields.get("variant", "declared"), "")
         engine = "deid"
+    elif block_type == "model_builder":
+        # Training the lesion cohort twice, the split being what is varied.
+        experiment = ("model_builder", "lesion cohort", "patient vs image split", "")
+        engine = "model_builder"
     else:
         experiment = (block_type, title, "", "")
         engine = block_type
@@ -84,7 +88,7 @@ def _exercise_use(module, lesson, block_type: str, fields: dict) -> LabUse:
         title=title,
         engine=engine,
         experiments=(experiment,),
-        questions=tuple(fields.get("questions", ()) or ()),
+        questions=_questions(fields.get("questions")),
         fields=fields,
     )
 
@@ -142,9 +146,9 @@ def test_no_experiment_appears_twice_in_the_course():
 
 
 def test_every_lab_asks_questions_about_its_results():
+    # Every family asks: the de-identification, reading-room and reader-study exercises ask
+    # the resident to explain in writing what they saw, like the labs.
     for use in {use.title: use for use in USES}.values():
-        if use.block_type in ENGINES_WITHOUT_QUESTIONS:
-            continue
         assert len(use.questions) >= 2, use.title
         assert all(len(question.strip()) > 20 for question in use.questions), use.title
 

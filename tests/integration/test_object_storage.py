@@ -7,88 +7,28 @@ the only way the worker can read the study and the web the outputs is the object
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import time
 from pathlib import Path
 
-import boto3
 import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
 from pydicom.data import get_testdata_file
 
-from config.localservices import seaweedfs_start
 from labs import services
 from labs.models import LabRun, LabRunStatus
 from runs.files import cache_root, local_path
 from studies.models import Study
 from studies.services import study_store_uploaded
+from tests.integration.s3_support import bucket_keys as _keys
+from tests.integration.s3_support import s3_worker_env
 from tests.labs_tests.lab_support import exercise_make, lesson_embed
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-
-# SeaweedFS's S3 gateway without an identity file accepts any signed request.
-ACCESS_KEY, SECRET_KEY = "artefact-test", "artefact-test-secret"
-
-
-@pytest.fixture(scope="module")
-def s3_server(tmp_path_factory):
-    try:
-        server = seaweedfs_start(data_dir=tmp_path_factory.mktemp("seaweedfs"))
-    except FileNotFoundError as missing:
-        pytest.fail(f"{missing} (scripts/bootstrap.sh installs it)")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def s3_bucket(s3_server, settings, tmp_path):
-    """A fresh bucket as the default storage of this process; returns the boto3 client."""
-    bucket = f"artefact-{secrets.token_hex(4)}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_server.endpoint_url,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-    )
-    deadline = time.monotonic() + 30
-    while True:  # the gateway answers a moment before its filer takes writes
-        try:
-            client.create_bucket(Bucket=bucket)
-            break
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": bucket,
-                "endpoint_url": s3_server.endpoint_url,
-                "access_key": ACCESS_KEY,
-                "secret_key": SECRET_KEY,
-                "region_name": "us-east-1",
-                "addressing_style": "path",
-                "default_acl": None,
-            },
-        },
-    }
-    settings.FILE_CACHE_DIR = tmp_path / "web-cache"
-    client.bucket = bucket
-    client.endpoint_url = s3_server.endpoint_url
-    return client
-
-
-def _keys(client) -> set[str]:
-    listed = client.list_objects_v2(Bucket=client.bucket)
-    return {item["Key"] for item in listed.get("Contents", [])}
 
 
 def test_a_study_stored_in_s3_runs_a_lab_on_a_worker_and_the_web_reads_its_outputs(
@@ -118,11 +58,7 @@ def test_a_study_stored_in_s3_runs_a_lab_on_a_worker_and_the_web_reads_its_outpu
         **worker_env,
         "MEDIA_ROOT": str(worker_media),
         "FILE_CACHE_DIR": str(worker_cache),
-        "S3_BUCKET": s3_bucket.bucket,
-        "S3_ENDPOINT_URL": s3_bucket.endpoint_url,
-        "S3_ACCESS_KEY_ID": ACCESS_KEY,
-        "S3_SECRET_ACCESS_KEY": SECRET_KEY,
-        "S3_REGION": "us-east-1",
+        **s3_worker_env(s3_bucket),
     }
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as log:

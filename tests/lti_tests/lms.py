@@ -10,11 +10,7 @@ The virtualenv is made once and cached (ARTEFACT_LTI_PLATFORM_VENV, default
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,6 +18,7 @@ from pathlib import Path
 import requests
 
 from config.localservices import ChildProcess, child_start, free_port
+from tests.peer_venvs import peer_venv_install
 
 HERE = Path(__file__).parent
 REQUIREMENTS = HERE / "platform-requirements.txt"
@@ -37,38 +34,11 @@ INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 GRADER = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#Grader"
 
 
-def venv_path() -> Path:
-    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:12]
-    default = Path.home() / ".cache" / "artefact" / f"lti-platform-venv-{digest}"
-    return Path(os.environ.get("ARTEFACT_LTI_PLATFORM_VENV", default))
-
-
 def platform_install() -> Path:
-    """The platform's virtualenv, made on first use; a lock keeps parallel test workers
-    from making it twice."""
-    venv = venv_path()
-    stamp = venv / ".artefact-installed"
-    if stamp.exists():
-        return venv
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    with open(venv.parent / f"{venv.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not stamp.exists():
-            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-            subprocess.run(
-                [
-                    str(venv / "bin" / "python"),
-                    "-m",
-                    "pip",
-                    "install",
-                    "-q",
-                    "-r",
-                    str(REQUIREMENTS),
-                ],
-                check=True,
-            )
-            stamp.write_text(REQUIREMENTS.read_text())
-    return venv
+    """The platform's virtualenv, made on first use (tests.peer_venvs)."""
+    return peer_venv_install(
+        REQUIREMENTS, name="lti-platform", env_var="ARTEFACT_LTI_PLATFORM_VENV"
+    )
 
 
 class LtiPlatform:

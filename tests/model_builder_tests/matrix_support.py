@@ -56,3 +56,42 @@ def study_label_data(context: dict) -> dict:
     from tests.studies_tests.matrix_support import library_study_pk
 
     return {f"label-{library_study_pk(context)}": "1"}
+
+
+def _exercise(context: dict):
+    """A leakage exercise embedded in the demo lesson, with the resident's two finished
+    trainings of it (one per split), so its questions may be answered."""
+    from model_builder.models import BuilderExercise
+
+    if "builder_exercise" not in context:
+        lesson = context["lesson"]
+        exercise = BuilderExercise.objects.create(
+            title="Matrix leakage", questions="What changed between the two splits?"
+        )
+        lesson.body.append(("model_builder", {"exercise": exercise, "introduction": ""}))
+        lesson.save()
+        runs = [
+            TrainingRun.objects.create(
+                user=context["people"]["resident"],
+                title=f"Matrix {split}",
+                config={**TINY, "split": split, "views": 3, "test_fraction": 0.25},
+                exercise=exercise,
+                lesson=lesson,
+                status=TrainingRunStatus.SUCCEEDED,
+            )
+            for split in ("patient", "image")
+        ]
+        context["builder_exercise"] = (exercise, runs[-1])
+    return context["builder_exercise"]
+
+
+def exercise_run_create_url(context: dict) -> str:
+    return reverse("model_builder:exercise_run_create", args=[_exercise(context)[0].pk])
+
+
+def exercise_run_create_data(context: dict) -> dict:
+    return {"lesson_id": context["lesson"].pk, "split": "patient"}
+
+
+def exercise_answers_url(context: dict) -> str:
+    return reverse("model_builder:run_answers", args=[_exercise(context)[1].pk])

@@ -10,8 +10,6 @@ The virtualenv is made once and cached (ARTEFACT_RALPH_VENV, default
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import os
 import subprocess
@@ -22,42 +20,14 @@ import urllib.request
 from pathlib import Path
 
 from config.localservices import ChildProcess, child_start, free_port
+from tests.peer_venvs import peer_venv_install
 
 REQUIREMENTS = Path(__file__).with_name("ralph-requirements.txt")
 
 
-def venv_path() -> Path:
-    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:12]
-    default = Path.home() / ".cache" / "artefact" / f"ralph-venv-{digest}"
-    return Path(os.environ.get("ARTEFACT_RALPH_VENV", default))
-
-
 def ralph_install() -> Path:
-    """The ralph virtualenv, made on first use; a lock keeps parallel test workers from
-    making it twice."""
-    venv = venv_path()
-    stamp = venv / ".artefact-installed"
-    if stamp.exists():
-        return venv
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    with open(venv.parent / f"{venv.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not stamp.exists():
-            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-            subprocess.run(
-                [
-                    str(venv / "bin" / "python"),
-                    "-m",
-                    "pip",
-                    "install",
-                    "-q",
-                    "-r",
-                    str(REQUIREMENTS),
-                ],
-                check=True,
-            )
-            stamp.write_text(REQUIREMENTS.read_text())
-    return venv
+    """The ralph virtualenv, made on first use (tests.peer_venvs)."""
+    return peer_venv_install(REQUIREMENTS, name="ralph", env_var="ARTEFACT_RALPH_VENV")
 
 
 # ralph 5.1.0's filesystem LRS backend writes each POST with the data backend's default

@@ -22,6 +22,7 @@ from zoo.perturbations.left_right_flip import LeftRightFlip
 from zoo.perturbations.monochrome_inversion import MonochromeInversion
 from zoo.perturbations.mr_bias_field import MrBiasField
 from zoo.perturbations.mr_contrast import MrContrastSwap
+from zoo.perturbations.mr_defacing import MrDefacing
 from zoo.perturbations.mr_gibbs_ringing import MrGibbsRinging
 from zoo.perturbations.mr_motion_ghosting import MrMotionGhosting
 from zoo.perturbations.mr_rician_noise import MrRicianNoise
@@ -62,6 +63,7 @@ PERTURBATIONS: dict[str, Perturbation] = {
         MrWraparound(),
         MrContrastSwap(),
         MrRicianNoise(),
+        MrDefacing(),
     )
 }
 

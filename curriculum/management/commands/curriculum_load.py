@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from curriculum.content import CONTENT_DIR, ContentError
 from curriculum.services import curriculum_content_load
+from curriculum.translation import curriculum_translations_load
 
 
 class Command(BaseCommand):
@@ -20,12 +21,15 @@ class Command(BaseCommand):
     def handle(self, *args, content_dir: Path, **options):
         try:
             course, report = curriculum_content_load(content_dir=content_dir)
+            translations = curriculum_translations_load(content_dir=content_dir)
         except ContentError as error:
             raise CommandError(str(error)) from error
         self.stdout.write(
             f"{course.title}: {len(report.created)} created, {len(report.updated)} updated, "
             f"{len(report.unchanged)} unchanged."
         )
+        if translations.written:
+            self.stdout.write(f"Translations written: {len(translations.written)} pages.")
         for label in report.kept_edits:
             self.stdout.write(
                 self.style.WARNING(f"  kept an educator's edit (file not applied): {label}")
