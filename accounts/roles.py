@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db.models import Exists, Q
 
-from accounts.models import Enrolment, Role, User
+from accounts.models import Cohort, Enrolment, Role, User
 
 STAFF_ROLES = frozenset({Role.EDUCATOR, Role.EXAMINER, Role.ADMIN})
 # Who may open other people's runs (lab, cohort, training, de-identification, reading room).
@@ -79,9 +79,15 @@ def may_cancel_run(user, run) -> bool:
 
 def is_enrolled(user, course) -> bool:
     """Enrolled directly, or through a cohort that takes the course."""
+    return is_enrolled_in(user, course.pk)
+
+
+def is_enrolled_in(user, course_id: int) -> bool:
+    """is_enrolled, for the course with this primary key (a caller that knows only the id
+    need not read the course)."""
     if not user.is_authenticated:
         return False
     # One query for both ways in: it is asked on every course page a resident opens.
-    direct = Enrolment.objects.filter(user=user, course=course)
-    through_cohort = course.cohorts.filter(members=user)
+    direct = Enrolment.objects.filter(user=user, course_id=course_id)
+    through_cohort = Cohort.objects.filter(courses=course_id, members=user)
     return User.objects.filter(Exists(direct) | Exists(through_cohort), pk=user.pk).exists()

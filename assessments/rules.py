@@ -19,7 +19,7 @@ def may_take(user, assessment) -> bool:
     statistics). The time and attempt rules are assessments.services' business."""
     if not roles.is_resident(user) or not assessment.is_published:
         return False
-    return assessment.course_id is None or roles.is_enrolled(user, assessment.course)
+    return assessment.course_id is None or roles.is_enrolled_in(user, assessment.course_id)
 
 
 @rule("assessments.view")

@@ -366,11 +366,16 @@ def attempt_passed(*, attempt: Attempt) -> bool:
 
 def lesson_quiz_ids(page) -> set[int]:
     """Primary keys of the quizzes a lesson embeds (quiz blocks)."""
-    body = getattr(page.specific, "body", None) or []
+    body = getattr(page.specific, "body", None)
+    if not body:
+        return set()
+    # Only the quiz blocks are converted (a StreamField converts the blocks of one type
+    # together), not the lesson's figures or labs.
+    quizzes = (body[index] for index, raw in enumerate(body.raw_data) if raw["type"] == "quiz")
     return {
         block.value["assessment"].pk
-        for block in body
-        if block.block_type == "quiz" and block.value.get("assessment") is not None
+        for block in quizzes
+        if block.value.get("assessment") is not None
     }
 
 

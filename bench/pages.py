@@ -131,7 +131,13 @@ def main() -> int:
 
         from accounts.models import Role
         from accounts.services import enrolment_create, user_create
-        from curriculum.models import CurriculumPage, LessonPage, ModulePrerequisite
+        from curriculum.models import (
+            CompletionSource,
+            CurriculumPage,
+            LessonPage,
+            ModulePrerequisite,
+        )
+        from curriculum.selectors import lesson_has_work
         from curriculum.services import lesson_completion_record
 
         SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
@@ -153,7 +159,12 @@ def main() -> int:
             done = {lesson.pk for lesson in lessons[:: number + 1]} if number else set()
             for lesson in lessons:
                 if lesson.pk in done:
-                    lesson_completion_record(user=resident, lesson=lesson)
+                    # A lesson with a lab or a quiz completes by doing them (issue 15): the
+                    # bench records what the finished lab would, a prose lesson is marked.
+                    source = (
+                        CompletionSource.LAB if lesson_has_work(lesson) else CompletionSource.MANUAL
+                    )
+                    lesson_completion_record(user=resident, lesson=lesson, source=source)
             session = SessionStore()
             session[SESSION_KEY] = str(resident.pk)
             session[BACKEND_SESSION_KEY] = "accounts.backends.ArtefactModelBackend"

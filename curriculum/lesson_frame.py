@@ -2,7 +2,9 @@
 
 A lesson page is read far more often than it changes, and most of it does not depend on
 who reads it: the breadcrumbs, the outcomes, the previous and next lessons, the modules
-its module requires, and the prose, figures, callouts, references and videos of its body.
+its module requires, the prose, figures, callouts, references and videos of its body, and
+its duration (words, and the median time residents took in each lab: an aggregate over
+every resident, at most one frame's lifetime old).
 `lesson_frame` builds those once per published revision and keeps them in the cache
 (settings.CACHES: Redis shared by every web process in production, process memory in the
 embedded default). What depends on the reader (labs, quizzes, viewers whose overlays
@@ -35,7 +37,9 @@ from django.utils.translation import get_language
 from accounts import roles
 from curriculum.models import LessonPage, ModulePage
 from curriculum.selectors import (
+    LessonDuration,
     course_of,
+    lesson_duration,
     lesson_ids_completed,
     lesson_neighbours,
     module_lesson_ids,
@@ -93,6 +97,9 @@ class LessonFrame:
     next_lesson: PageLink | None
     body: tuple[BodyPart, ...]
     required_modules: tuple[RequiredModule, ...]
+    # Words and the median time residents took in each lab: the same for every reader (the
+    # lab times are at most FRAME_SECONDS or one publish old).
+    duration: LessonDuration
 
 
 def _generation() -> int:
@@ -154,12 +161,17 @@ def _frame_build(lesson: LessonPage) -> LessonFrame:
         next_lesson=_link(next_lesson),
         body=tuple(body),
         required_modules=required_modules,
+        duration=lesson_duration(lesson),
     )
 
 
 def lesson_frame(lesson: LessonPage) -> LessonFrame:
     """The reader-independent part of this lesson as last published (see the module
-    docstring for what it holds and when it is rebuilt)."""
+    docstring for what it holds and when it is rebuilt).
+
+    Asked several times while one request serves the page (the access rules, the page's
+    context), it is read from the cache once per page object: a frame is kept on the
+    object with the revision and body it was read for."""
     if lesson.pk is None or lesson.live_revision_id is None:
         return _frame_build(lesson)  # a preview of a page never published: nothing to share
     # The digest of the body as this page object holds it keeps the frame's block indices
@@ -168,15 +180,26 @@ def lesson_frame(lesson: LessonPage) -> LessonFrame:
         json.dumps(list(lesson.body.raw_data), sort_keys=True, cls=DjangoJSONEncoder).encode(),
         digest_size=12,
     ).hexdigest()
-    key = (
-        f"curriculum:lesson-frame:{lesson.pk}:{lesson.live_revision_id}:{body_digest}:"
-        f"{_generation()}:{get_language()}"
-    )
+    page_key = f"{lesson.pk}:{lesson.live_revision_id}:{body_digest}:{get_language()}"
+    kept = getattr(lesson, "_lesson_frame_kept", None)
+    if kept is not None and kept[0] == page_key:
+        return kept[1]
+    key = f"curriculum:lesson-frame:{page_key}:{_generation()}"
     frame = cache.get(key)
     if frame is None:
         frame = _frame_build(lesson)
         cache.set(key, frame, timeout=FRAME_SECONDS)
+    lesson._lesson_frame_kept = (page_key, frame)
     return frame
+
+
+def page_course_id(page) -> int | None:
+    """The primary key of the course a page belongs to (itself included), None outside
+    courses; for a lesson, from its frame (no query once the frame is cached)."""
+    if isinstance(page, LessonPage):
+        return lesson_frame(page).course_id
+    course = course_of(page)
+    return None if course is None else course.pk
 
 
 def lesson_prerequisites_unmet(user, page) -> list[ModulePage]:

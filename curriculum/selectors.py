@@ -26,8 +26,8 @@ from curriculum.models import (
     ModulePage,
     OutcomeDomain,
 )
-from model_builder.selectors import lesson_builder_exercises_done
-from reader_study.selectors import lesson_ids_participated
+from model_builder.selectors import builder_exercise_done
+from reader_study.selectors import lesson_participations, participation_counts
 from runs.answers import run_answers_complete
 
 
@@ -58,7 +58,7 @@ def lesson_neighbours(*, lesson: LessonPage) -> tuple[LessonPage | None, LessonP
 
 # The lab families a lesson embeds, by block type: the run model that records a resident's
 # work, and what a finished one looks like (labs' own answers are checked apart, below).
-# A reader study counts by taking part (reader_study.selectors.lesson_ids_participated).
+# A reader study counts by taking part (reader_study.selectors.participation_counts).
 EXERCISE_RUNS = {
     "lab": ("labs.LabRun", {"status": "succeeded"}),
     "cohort_lab": ("evaluation.CohortRun", {"status": "succeeded"}),
@@ -69,113 +69,222 @@ EXERCISE_RUNS = {
 }
 # Families whose finished run counts only with the exercise's written questions answered on
 # it (an exercise that asks none needs none). The model builder's exercise has its own rule
-# (model_builder.selectors.lesson_builder_exercises_done), the reader study's is in
-# reader_study.selectors.lesson_ids_participated.
+# (model_builder.selectors.builder_exercise_done), the reader study's is
+# reader_study.selectors.participation_counts.
 ANSWERED_IN_THE_LAB = frozenset({"lab", "deid", "reading_room"})
 # Completions that count whatever the lesson holds. A resident's own "mark complete" counts
 # only for a lesson with nothing to do (no lab, no quiz): the rest complete by doing them.
 STANDING_SOURCES = (CompletionSource.LAB, CompletionSource.LEGACY, CompletionSource.OVERRIDE)
 
 
+EXERCISE_BLOCK_TYPES = frozenset({*EXERCISE_RUNS, "reader_study"})
+
+
 def lesson_exercises(lesson) -> list[tuple[str, object]]:
-    """(block type, exercise) of every lab-family block the lesson embeds, in page order."""
-    body = getattr(lesson.specific, "body", None) or []
-    return [
-        (block.block_type, block.value["exercise"])
-        for block in body
-        if (block.block_type in EXERCISE_RUNS or block.block_type == "reader_study")
-        and block.value.get("exercise") is not None
-    ]
+    """(block type, exercise) of every lab-family block the lesson embeds, in page order.
+
+    Only the lab-family blocks are converted (a StreamField converts the blocks of one type
+    together): the lesson's figures, quizzes and viewers are not read for this."""
+    body = getattr(lesson.specific, "body", None)
+    if not body:
+        return []
+    exercises = []
+    for index, raw in enumerate(body.raw_data):
+        if raw["type"] in EXERCISE_BLOCK_TYPES:
+            block = body[index]
+            if block.value.get("exercise") is not None:
+                exercises.append((block.block_type, block.value["exercise"]))
+    return exercises
+
+
+@dataclass(frozen=True)
+class LessonWork:
+    """What a lesson asks a resident to do: its lab-family exercises and its quizzes."""
+
+    exercises: list[tuple[str, object]]
+    quiz_ids: set[int]
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.exercises) or bool(self.quiz_ids)
+
+
+def lesson_work(lesson) -> LessonWork:
+    return LessonWork(exercises=lesson_exercises(lesson), quiz_ids=lesson_quiz_ids(lesson))
 
 
 def lesson_has_work(lesson) -> bool:
     """Whether the lesson completes by its labs and quiz rather than by marking it."""
-    return bool(lesson_exercises(lesson)) or bool(lesson_quiz_ids(lesson))
+    return lesson_work(lesson).exists
 
 
-def _exercises_done(
-    *, user, lesson_ids: list[int], families: set[str] | None = None
-) -> set[tuple[int, str, int]]:
-    """(lesson id, block type, exercise id) of the lab work this user finished in these
-    lessons: a run that succeeded and, for the families in ANSWERED_IN_THE_LAB, whose
-    questions they answered in the lab. `families`: the block types the lessons embed (the
-    others are not asked about; None asks about every family)."""
-    done = set()
+def _progress_rows(*, user, lesson_ids: list[int], families: set[str]):
+    """One query for a user's progress in these lessons: their completion rows and the
+    finished work of each lab family in `families` (reader studies included), as rows of
+    (kind, lesson id, exercise id, completion source, training split, run answers, reader
+    study questions). kind is "completion" or the family's block type; absent columns are
+    NULL."""
+    from django.db.models import CharField, F, IntegerField, JSONField, TextField, Value
+    from django.db.models.fields.json import KeyTextTransform
+
+    def shaped(queryset, kind, *, exercise=None, source=None, split=None, answers=None, asks=None):
+        return (
+            queryset.order_by()
+            .annotate(
+                row_kind=Value(kind, output_field=CharField()),
+                row_lesson=F("lesson_id"),
+                row_exercise=exercise or Value(None, output_field=IntegerField()),
+                row_source=source or Value(None, output_field=CharField()),
+                row_split=split or Value(None, output_field=TextField()),
+                row_answers=answers or Value(None, output_field=JSONField()),
+                row_asks=asks or Value(None, output_field=TextField()),
+            )
+            .values_list(
+                "row_kind",
+                "row_lesson",
+                "row_exercise",
+                "row_source",
+                "row_split",
+                "row_answers",
+                "row_asks",
+            )
+        )
+
+    parts = [
+        shaped(
+            LessonCompletion.objects.filter(user=user, lesson_id__in=lesson_ids),
+            "completion",
+            source=F("source"),
+        )
+    ]
     for block_type, (label, finished) in EXERCISE_RUNS.items():
-        if families is not None and block_type not in families:
-            continue
-        if block_type == "model_builder":
-            done |= {
-                (lesson_id, block_type, exercise_id)
-                for lesson_id, exercise_id in lesson_builder_exercises_done(
-                    user=user, lesson_ids=lesson_ids
-                )
-            }
+        if block_type not in families:
             continue
         runs = apps.get_model(label).objects.filter(user=user, lesson_id__in=lesson_ids, **finished)
-        if block_type in ANSWERED_IN_THE_LAB:
-            for run in runs.select_related("exercise"):
-                if run_answers_complete(run=run, prompts=run.exercise.question_prompts):
-                    done.add((run.lesson_id, block_type, run.exercise_id))
+        answered = block_type in ANSWERED_IN_THE_LAB or block_type == "model_builder"
+        split = KeyTextTransform("split", "config") if block_type == "model_builder" else None
+        parts.append(
+            shaped(
+                runs,
+                block_type,
+                exercise=F("exercise_id"),
+                split=split,
+                answers=F("answers") if answered else None,
+            )
+        )
+    if "reader_study" in families:
+        # Keyed by lesson (taking part in the lesson's study), so the session's own
+        # exercise's questions come with it.
+        parts.append(
+            shaped(
+                lesson_participations(user=user, lesson_ids=lesson_ids),
+                "reader_study",
+                exercise=F("exercise_id"),
+                answers=F("answers"),
+                asks=F("exercise__questions"),
+            )
+        )
+    first, *others = parts
+    return list(first.union(*others, all=True)) if others else list(first)
+
+
+@dataclass
+class _Progress:
+    """A user's progress in some lessons, as _progress_read found it."""
+
+    sources: dict[int, str]  # lesson id: completion source
+    # (lesson, family, exercise): (training split, answers) per finished run
+    runs: dict[tuple[int, str, int], list[tuple[str | None, dict | None]]]
+    participated: set[int]  # lessons with a finished reader study, its questions answered
+    quiz_passed: set[int]
+
+    def exercise_done(self, lesson_id: int, block_type: str, exercise) -> bool:
+        """A run of the exercise succeeded from this lesson (for the families in
+        ANSWERED_IN_THE_LAB, with the exercise's questions answered in it; for the model
+        builder, both splits trained and the questions answered); for a reader study, the
+        user took part in the lesson."""
+        if block_type == "reader_study":
+            return lesson_id in self.participated
+        finished = self.runs.get((lesson_id, block_type, exercise.pk), [])
+        if block_type == "model_builder":
+            return builder_exercise_done(runs=finished, prompts=exercise.question_prompts)
+        if block_type not in ANSWERED_IN_THE_LAB:
+            return bool(finished)
+        prompts = exercise.question_prompts
+        return any(run_answers_complete(prompts=prompts, answers=each) for _, each in finished)
+
+
+def _progress_read(*, user, work: dict[int, LessonWork]) -> _Progress:
+    """One query for the completions and the work of every lab family the lessons embed,
+    and one for their quizzes where they have any."""
+    families = {block_type for each in work.values() for block_type, _ in each.exercises}
+    progress = _Progress(sources={}, runs={}, participated=set(), quiz_passed=set())
+    rows = _progress_rows(user=user, lesson_ids=list(work), families=families)
+    for kind, lesson_id, exercise_id, source, split, answers, asks in rows:
+        if kind == "completion":
+            progress.sources[lesson_id] = source
+        elif kind == "reader_study":
+            if participation_counts(questions=asks, answers=answers):
+                progress.participated.add(lesson_id)
+        else:
+            progress.runs.setdefault((lesson_id, kind, exercise_id), []).append((split, answers))
+    quiz_lessons = [pk for pk, each in work.items() if each.quiz_ids]
+    if quiz_lessons:
+        progress.quiz_passed = lesson_ids_quiz_passed(user=user, lesson_ids=quiz_lessons)
+    return progress
+
+
+def _lessons_completed(*, user, work: dict[int, LessonWork]) -> set[int]:
+    """The lessons (of `work`, by pk) this user completed: see lesson_ids_completed."""
+    if not user.is_authenticated or not work:
+        return set()
+    progress = _progress_read(user=user, work=work)
+    completed = set()
+    for lesson_id, each in work.items():
+        source = progress.sources.get(lesson_id)
+        if source in STANDING_SOURCES:
+            completed.add(lesson_id)
             continue
-        for lesson_id, exercise_id in runs.values_list("lesson_id", "exercise_id"):
-            done.add((lesson_id, block_type, exercise_id))
-    return done
+        if not each.exists:
+            if source == CompletionSource.MANUAL:
+                completed.add(lesson_id)
+            continue
+        labs_ok = all(
+            progress.exercise_done(lesson_id, block_type, exercise)
+            for block_type, exercise in each.exercises
+        )
+        if labs_ok and (not each.quiz_ids or lesson_id in progress.quiz_passed):
+            completed.add(lesson_id)
+    return completed
 
 
 def lesson_ids_completed(*, user, lesson_ids: Iterable[int] | None = None) -> set[int]:
     """Lessons this user completed.
 
     A lesson with lab work or a quiz completes when every lab it embeds succeeded with its
-    questions answered in the lab, every reader study was taken part in and every quiz was
-    passed, or when an educator completed it for them (the platform failed the lab). A
-    lesson with neither completes when the resident marks it complete. Completions
-    recorded before this rule (CompletionSource.LEGACY) keep counting.
+    questions answered in the lab (ANSWERED_IN_THE_LAB; a leakage exercise: both splits
+    trained and its questions answered), every reader study was taken part in with its
+    questions answered, and every quiz was passed, or when an educator completed it for
+    them (the platform failed the lab). A lesson with neither completes when the resident
+    marks it complete. Completions recorded before this rule (CompletionSource.LEGACY) keep
+    counting.
     """
     if not user.is_authenticated:
         return set()
     lessons = LessonPage.objects.all()
     if lesson_ids is not None:
         lessons = lessons.filter(pk__in=list(lesson_ids))
-    lessons = list(lessons)
-    ids = [lesson.pk for lesson in lessons]
-    rows = dict(
-        LessonCompletion.objects.filter(user=user, lesson_id__in=ids).values_list(
-            "lesson_id", "source"
-        )
+    return _lessons_completed(
+        user=user, work={lesson.pk: lesson_work(lesson) for lesson in lessons}
     )
-    embedded = {lesson.pk: lesson_exercises(lesson) for lesson in lessons}
-    families = {block_type for each in embedded.values() for block_type, _exercise in each}
-    done = _exercises_done(user=user, lesson_ids=ids, families=families)
-    participated = (
-        lesson_ids_participated(user=user, lesson_ids=ids) if "reader_study" in families else set()
-    )
-    quiz_passed = lesson_ids_quiz_passed(user=user, lesson_ids=ids)
-    completed = set()
-    for lesson in lessons:
-        source = rows.get(lesson.pk)
-        if source in STANDING_SOURCES:
-            completed.add(lesson.pk)
-            continue
-        exercises = embedded[lesson.pk]
-        quizzes = lesson_quiz_ids(lesson)
-        if not exercises and not quizzes:
-            if source == CompletionSource.MANUAL:
-                completed.add(lesson.pk)
-            continue
-        labs_ok = all(
-            lesson.pk in participated
-            if block_type == "reader_study"
-            else (lesson.pk, block_type, exercise.pk) in done
-            for block_type, exercise in exercises
-        )
-        if labs_ok and (not quizzes or lesson.pk in quiz_passed):
-            completed.add(lesson.pk)
-    return completed
 
 
-def lesson_is_completed(*, user, lesson: LessonPage) -> bool:
-    return lesson.pk in lesson_ids_completed(user=user, lesson_ids=[lesson.pk])
+def lesson_is_completed(*, user, lesson: LessonPage, work: LessonWork | None = None) -> bool:
+    """Whether this user completed this lesson (the rule of lesson_ids_completed), read from
+    the page object given (no second read of the page); `work`: lesson_work(lesson), where
+    the caller has it already."""
+    work = lesson_work(lesson) if work is None else work
+    return lesson.pk in _lessons_completed(user=user, work={lesson.pk: work})
 
 
 def module_lesson_ids(*, module: ModulePage) -> list[int]:
@@ -648,15 +757,14 @@ class LabWork:
 
 def course_lab_work(*, user, course) -> LabWork:
     lessons = course_lessons(course=course)
-    ids = [lesson.pk for lesson in lessons]
-    done = _exercises_done(user=user, lesson_ids=ids)
-    participated = lesson_ids_participated(user=user, lesson_ids=ids)
+    work = {
+        lesson.pk: LessonWork(exercises=lesson_exercises(lesson), quiz_ids=set())
+        for lesson in lessons
+    }
+    progress = _progress_read(user=user, work=work)
     total = finished = 0
-    for lesson in lessons:
-        for block_type, exercise in lesson_exercises(lesson):
+    for lesson_id, each in work.items():
+        for block_type, exercise in each.exercises:
             total += 1
-            if block_type == "reader_study":
-                finished += lesson.pk in participated
-            else:
-                finished += (lesson.pk, block_type, exercise.pk) in done
+            finished += progress.exercise_done(lesson_id, block_type, exercise)
     return LabWork(done=finished, total=total)

@@ -31,7 +31,7 @@ from labs.offers import (
 from runs.models import DurableRun, RunPolicy, RunStatus
 from zoo.explainers.registry import EXPLAINERS, explainer_choices
 from zoo.perturbations.registry import PERTURBATIONS
-from zoo.registry import UnknownModel, model_choices, model_get, model_title
+from zoo.registry import MODELS, UnknownModel, model_choices, model_get, model_title
 
 
 class LabKind(models.TextChoices):
@@ -172,6 +172,14 @@ class LabExercise(models.Model):
             f"{self.title} — {self.get_kind_display()} · {self.get_model_key_display()}"
             f" · {self.get_study_key_display()}"
         )
+
+    def get_model_key_display(self) -> str:
+        """The model's title. A zoo model's comes from the registry: the field's choices
+        would ask every model source (a query for the uploaded models) each time a lab
+        block or a duration names its model."""
+        if self.model_key in MODELS:
+            return MODELS[self.model_key].title
+        return self._get_FIELD_display(self._meta.get_field("model_key"))
 
     def clean(self) -> None:
         """Refuse settings a run could not meet: explainers and the randomisation check

@@ -116,9 +116,11 @@ def study_image_count(*, study_key: str) -> int:
     return series.instances.count() if series is not None else 0
 
 
-def exercise_default_slice(exercise) -> int:
-    """The 1-based image a lab opens on: the educator's choice, else the middle one."""
-    count = study_image_count(study_key=exercise.study_key)
+def exercise_default_slice(exercise, *, count: int | None = None) -> int:
+    """The 1-based image a lab opens on: the educator's choice, else the middle one.
+    `count`: study_image_count of the exercise's study, where the caller has it."""
+    if count is None:
+        count = study_image_count(study_key=exercise.study_key)
     if exercise.slice_default:
         return min(max(1, exercise.slice_default), max(1, count))
     return max(1, (count + 1) // 2)

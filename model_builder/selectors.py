@@ -108,6 +108,17 @@ def exercise_questions(*, run: TrainingRun) -> list[dict]:
     return run_answers_rows(prompts=run.exercise.question_prompts, answers=run.answers or {})
 
 
+def builder_exercise_done(*, runs: list[tuple[str | None, dict | None]], prompts) -> bool:
+    """Whether a leakage exercise is done from these succeeded trainings of it in one lesson
+    ((split, answers) per run): one with each split, and the exercise's questions (`prompts`)
+    answered on one of them. The rule of lesson_builder_exercises_done, for a caller that
+    read the runs with other rows (curriculum's one-query progress)."""
+    seen = {split for split, _answers in runs}
+    return seen >= set(EXERCISE_SPLITS) and any(
+        run_answers_complete(prompts=prompts, answers=answers) for _split, answers in runs
+    )
+
+
 def lesson_builder_exercises_done(*, user, lesson_ids: list[int]) -> set[tuple[int, int]]:
     """(lesson id, exercise id) of the leakage exercises this user finished in these lessons:
     a succeeded training with each split, and the questions answered on one of them."""
@@ -121,14 +132,17 @@ def lesson_builder_exercises_done(*, user, lesson_ids: list[int]) -> set[tuple[i
         .select_related("exercise")
         .order_by("pk")
     )
-    splits: dict[tuple[int, int], set[str]] = {}
-    answered: set[tuple[int, int]] = set()
+    found: dict[tuple[int, int], list] = {}
+    exercises = {}
     for run in runs:
         key = (run.lesson_id, run.exercise_id)
-        splits.setdefault(key, set()).add(run.config.get("split"))
-        if run_answers_complete(run=run, prompts=run.exercise.question_prompts):
-            answered.add(key)
-    return {key for key, seen in splits.items() if seen >= set(EXERCISE_SPLITS) and key in answered}
+        found.setdefault(key, []).append((run.config.get("split"), run.answers))
+        exercises[key] = run.exercise
+    return {
+        key
+        for key, each in found.items()
+        if builder_exercise_done(runs=each, prompts=exercises[key].question_prompts)
+    }
 
 
 def builder_exercise_by_pk(pk: int) -> BuilderExercise | None:

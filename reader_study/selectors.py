@@ -8,7 +8,7 @@ from accounts.models import Role
 from reader_study.cases import AIDED, UNAIDED
 from reader_study.measures import PUBLISHED_EFFECT, RATING_SCALE, cohort_measures, lesion_call
 from reader_study.models import ReaderSession
-from runs.answers import run_answers_complete
+from runs.answers import line_question_prompts, run_answers_complete
 
 # An educator sees the cohort's aggregate only once this many residents finished the study,
 # so no one resident's ratings can be read off it.
@@ -48,6 +48,12 @@ def lesson_participations(*, user, lesson_ids=None):
     return sessions
 
 
+def participation_counts(*, questions: str, answers: dict | None) -> bool:
+    """Whether a finished session counts as taking part: the study's written questions (its
+    exercise's `questions` text) all answered on it, when it asks any."""
+    return run_answers_complete(prompts=line_question_prompts(questions), answers=answers)
+
+
 def lesson_ids_participated(*, user, lesson_ids=None) -> set[int]:
     """Lessons in which this user finished a reader study (taking part is what counts, with
     the study's written questions answered when it asks any)."""
@@ -56,7 +62,7 @@ def lesson_ids_participated(*, user, lesson_ids=None) -> set[int]:
         for session in lesson_participations(user=user, lesson_ids=lesson_ids).select_related(
             "exercise"
         )
-        if run_answers_complete(run=session, prompts=session.exercise.question_prompts)
+        if participation_counts(questions=session.exercise.questions, answers=session.answers)
     }
 
 

@@ -54,9 +54,11 @@ def run_answers_keep(*, run, answers: dict[str, str]):
     return run
 
 
-def run_answers_complete(*, run, prompts: list[tuple[str, str]]) -> bool:
-    """Every question has a non-blank answer kept on the run (True when none is asked)."""
-    answers = run.answers or {}
+def run_answers_complete(*, prompts: list[tuple[str, str]], answers: dict | None) -> bool:
+    """Every question asked (`prompts`: (question id, prompt)) has a non-blank answer kept
+    in `answers` (a run's `answers`, in the shape run_answers_collect keeps); True when no
+    question is asked. Callers pass `answers=run.answers`, or the column read with others."""
+    answers = answers or {}
     return all(
         str(answers.get(question_id, {}).get("answer", "")).strip()
         for question_id, _prompt in prompts

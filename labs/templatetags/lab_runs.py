@@ -10,10 +10,8 @@ register = template.Library()
 @register.simple_tag
 def lab_exercise_images(exercise) -> dict:
     """{"count": images in the exercise's study, "default": the image it opens on}."""
-    return {
-        "count": selectors.study_image_count(study_key=exercise.study_key),
-        "default": selectors.exercise_default_slice(exercise),
-    }
+    count = selectors.study_image_count(study_key=exercise.study_key)
+    return {"count": count, "default": selectors.exercise_default_slice(exercise, count=count)}
 
 
 @register.simple_tag
@@ -34,10 +32,18 @@ def lab_runs_reportable_for(user):
     return list(selectors.lab_runs_reportable(user)[:100])
 
 
-@register.simple_tag
-def lab_own_models(user) -> list[tuple[str, str]]:
+@register.simple_tag(takes_context=True)
+def lab_own_models(context, user) -> list[tuple[str, str]]:
     """(zoo key, title) of the models this resident trained, offered in place of the
-    exercise's model (a model built without code is tested in the same labs)."""
+    exercise's model (a model built without code is tested in the same labs). Read once
+    per request however many labs the page holds (kept on the request)."""
     if not getattr(user, "is_authenticated", False):
         return []
-    return selectors.lab_own_model_choices(user=user)
+    request = context.get("request")
+    kept = getattr(request, "_lab_own_models", None)
+    if kept is not None and kept[0] == user.pk:
+        return kept[1]
+    choices = selectors.lab_own_model_choices(user=user)
+    if request is not None:
+        request._lab_own_models = (user.pk, choices)
+    return choices

@@ -92,6 +92,27 @@ def test_reading_room_answers_are_kept_on_the_run(client, people, demo_lesson):
     assert client.post(url, _answers("not mine")).status_code == 404
 
 
+def test_reading_room_answers_complete_the_lesson(client, people, demo_lesson):
+    """A reading-room run counts for its lesson once its questions are answered (issue 15);
+    read with the other families in the one progress query (issue 18)."""
+    from tests.reading_room_tests.matrix_support import reading_room_context
+
+    run = reading_room_context({"lesson": demo_lesson, "people": people})["run"]
+    run.exercise.questions = QUESTIONS
+    run.exercise.save()
+    lesson = _lesson_with(demo_lesson.get_parent(), "reading_room", run.exercise, "room-answers")
+    run.lesson = lesson
+    run.save(update_fields=["lesson"])
+    resident = people["resident"]
+    assert not lesson_is_completed(user=resident, lesson=lesson)  # questions unanswered
+    client.force_login(resident)
+    url = reverse("reading_room:run_answers", args=[run.pk])
+    assert client.post(url, {**_answers("seen"), next(iter(_answers(""))): " "}).status_code
+    assert not lesson_is_completed(user=resident, lesson=lesson)  # one left blank
+    assert client.post(url, _answers("seen")).status_code == 302
+    assert lesson_is_completed(user=resident, lesson=lesson)
+
+
 def test_reader_study_answers_count_and_educators_read_them_not_the_ratings(
     client, people, demo_lesson
 ):
