@@ -23,7 +23,19 @@ from runs import services
 from runs.models import RunStatus
 from tests.runs_tests.support import RUN_MAKERS
 
-RUN_MODELS = services.run_models()
+# Run models whose contract is checked elsewhere, each with where and why. Kept short: a
+# model here misses the generic cases below (claimed once, cancel, stale attempt, killed
+# worker), so its own tests must cover what it relies on.
+CONTRACT_ELSEWHERE = {
+    # Sending needs a token from the real LTI platform, which verifies our client assertion
+    # against our JWKS over HTTP: not reachable from these tests' uncommitted database.
+    # tests/lti_tests/test_platform.py sends, defers through a platform outage and
+    # re-sends it once; giving this contract a platform is an open follow-up.
+    "lti.ScoreOutbox": "tests/lti_tests/test_platform.py",
+}
+RUN_MODELS = [
+    model for model in services.run_models() if model._meta.label not in CONTRACT_ELSEWHERE
+]
 LABELS = [model._meta.label for model in RUN_MODELS]
 
 
@@ -42,6 +54,8 @@ def small_runs(settings, tmp_path, request):
 def test_every_run_model_is_covered():
     """A family that adds a run model must give the contract a way to make one."""
     assert set(LABELS) == set(RUN_MAKERS), "add the new run model to tests/runs_tests/support.py"
+    every = {model._meta.label for model in services.run_models()}
+    assert set(CONTRACT_ELSEWHERE) <= every, "a model listed as covered elsewhere is gone"
 
 
 def _queued(label, people):
