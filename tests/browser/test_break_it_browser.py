@@ -83,13 +83,13 @@ def test_resident_breaks_the_model_and_sees_both_sides(
     grad_cam = page.locator(".lab-saliency img")
     assert grad_cam.count() == 2
     for index in range(2):
-        assert grad_cam.nth(index).evaluate("img => img.complete && img.naturalWidth") == 512
+        _wait_loaded_at_512(page, grad_cam.nth(index))
     page.get_by_text("Still pictures").click()
     stills = page.locator(".lab-pictures img")
     assert stills.count() == 4
     for index in range(4):
         stills.nth(index).scroll_into_view_if_needed()
-        assert stills.nth(index).evaluate("img => img.complete && img.naturalWidth") == 512
+        _wait_loaded_at_512(page, stills.nth(index))
     page.screenshot(path=screenshot_dir / "4-stills-and-saliency.png", full_page=True)
 
     page.get_by_label("Which tissue changed label first?").fill("Fat became soft tissue.")
@@ -99,3 +99,13 @@ def test_resident_breaks_the_model_and_sees_both_sides(
     assert run.status == LabRunStatus.SUCCEEDED
     assert run.parameters["slice_number"] == 64 and run.parameters["severity"] == 200.0
     assert run.answers["q-first"]["answer"] == "Fat became soft tissue."
+
+
+def _wait_loaded_at_512(page, image) -> None:
+    """A result picture arrives after the fragment that names it: wait until the browser
+    has it, and fail (time out) unless it is 512 pixels wide."""
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 512",
+        arg=image.element_handle(),
+        timeout=30_000,
+    )

@@ -39,7 +39,12 @@ def test_resident_builds_a_model_and_reads_its_card(
     # htmx polls the status fragment; the evaluation replaces the progress bar when done.
     page.wait_for_selector("#run-status[data-status='succeeded']", timeout=180_000)
     curves = page.get_by_role("img", name="Learning curves")
-    assert curves.evaluate("img => img.complete && img.naturalWidth") >= 400
+    # The picture loads after the fragment that names it: wait for it, then check its size.
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth >= 400",
+        arg=curves.element_handle(),
+        timeout=30_000,
+    )
     assert "2 of 2 epochs done" in curves.get_attribute("alt")
     metrics = page.locator("#held-out-metrics")
     assert metrics.get_by_role("rowheader", name="AUC").is_visible()

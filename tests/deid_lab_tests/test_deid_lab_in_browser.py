@@ -28,8 +28,12 @@ def test_resident_finds_chooses_runs_and_reads_the_verdict(
     page.goto(live_server.url + lesson.url)
     page.get_by_role("button", name="Start the exercise").click()
     page.wait_for_url("**/deid-lab/attempts/*/")
-    assert (
-        page.locator("figure img").first.evaluate("img => img.complete && img.naturalWidth") == 512
+    page.wait_for_function(
+        """() => {
+            const image = document.querySelector('figure img');
+            return image !== null && image.complete && image.naturalWidth === 512;
+        }""",
+        timeout=30_000,
     )
     page.screenshot(path=screenshot_dir / "1-header.png", full_page=True)
 
@@ -45,10 +49,16 @@ def test_resident_finds_chooses_runs_and_reads_the_verdict(
     page.get_by_label("Clean Descriptors").check()
     page.get_by_role("button", name="Run the de-identification").click()
     page.wait_for_selector("#run-status[data-status='succeeded']", timeout=90_000)
-    images = page.locator("#run-status .image-grid img")
-    assert images.count() == 2
-    for index in range(2):
-        assert images.nth(index).evaluate("img => img.complete && img.naturalWidth") == 512
+    # The panel's result arrives with its status; its two pictures load after it (CI stop:
+    # asked at once, the first was not loaded yet). Wait for both, each 512 pixels wide.
+    page.wait_for_function(
+        """() => {
+            const images = [...document.querySelectorAll('#run-status .image-grid img')];
+            return images.length === 2
+                && images.every((img) => img.complete && img.naturalWidth === 512);
+        }""",
+        timeout=30_000,
+    )
     assert page.get_by_text("found none of the planted identifiers").is_visible()
     page.screenshot(path=screenshot_dir / "3-verdict.png", full_page=True)
 
