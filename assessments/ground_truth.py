@@ -84,15 +84,24 @@ def _mask_load_cached(series_uid: str, seg_series_uid: str, segment_number: int,
         seg_rows, seg_columns = int(ds.Rows), int(ds.Columns)
         if (seg_rows, seg_columns) != (rows, columns):
             raise GroundTruthMissing("The segmentation's frames do not match the image size.")
+        # A SEG with one segment may name it once, in the shared functional groups
+        # (highdicom does), rather than in every frame (as labs.computation reads it too).
+        shared = ds.get("SharedFunctionalGroupsSequence", [None])[0]
         for index, frame in enumerate(ds.PerFrameFunctionalGroupsSequence):
-            number = int(frame.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
+            identification = frame.get("SegmentIdentificationSequence") or (
+                shared.get("SegmentIdentificationSequence") if shared is not None else None
+            )
+            if not identification:
+                continue
+            number = int(identification[0].ReferencedSegmentNumber)
             if number != segment_number:
                 continue
             found_segment = True
-            source = frame.DerivationImageSequence[0].SourceImageSequence[0]
-            k = slice_of.get(source.ReferencedSOPInstanceUID)
-            if k is not None:
-                mask[k] |= _seg_frame(ds, index, rows, columns)
+            for derivation in frame.get("DerivationImageSequence", []):
+                for source in derivation.get("SourceImageSequence", []):
+                    k = slice_of.get(source.ReferencedSOPInstanceUID)
+                    if k is not None:
+                        mask[k] |= _seg_frame(ds, index, rows, columns)
     if not found_segment:
         raise GroundTruthMissing(f"Segment {segment_number} is not in {seg_series_uid}.")
     mask.setflags(write=False)
