@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from runs.models import DurableRun, RunPolicy
+from runs.models import DurableRun, RunPolicy, next_attempt_due
 
 
 class UsedNonce(models.Model):
@@ -64,11 +62,6 @@ class GradeLink(models.Model):
         return f"{self.assessment} -> {self.lineitem_url}"
 
 
-def _due(stale_before) -> Q:
-    """The claim gate: a deferred score waits for its next try."""
-    return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now())
-
-
 class ScoreOutbox(DurableRun):
     """One score to post to a line item (AGS), sent by the run engine after commit.
 
@@ -104,6 +97,6 @@ class ScoreOutbox(DurableRun):
             # i.e. drop, a score whose worker died.
             soft_limit_seconds=None,
             hard_limit_seconds=None,
-            claim_condition=_due,
+            claim_condition=next_attempt_due,
             waiting_message=_("Waiting to try the platform again"),
         )

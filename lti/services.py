@@ -11,7 +11,6 @@ attempt_marks is the one reading of what a resident may see).
 from __future__ import annotations
 
 import logging
-import random
 import uuid
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -42,7 +41,7 @@ from assessments.selectors import attempt_marks
 from curriculum.models import CurriculumPage, LessonPage, ModulePage
 from lti.models import CourseLink, GradeLink, ScoreOutbox, UsedNonce
 from lti.selectors import registration_origins
-from runs.services import RunDeferred, RunFailed, run_enqueue
+from runs.services import RunDeferred, RunFailed, retry_backoff_seconds, run_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -357,8 +356,9 @@ def score_post(run: ScoreOutbox) -> None:
 
 
 def retry_delay(tries: int) -> float:
-    base = settings.LTI_RETRY_BASE_SECONDS * 2 ** max(tries - 1, 0)
-    return min(base, settings.LTI_RETRY_MAX_SECONDS) * random.uniform(0.8, 1.0)  # noqa: S311
+    return retry_backoff_seconds(
+        tries, base=settings.LTI_RETRY_BASE_SECONDS, maximum=settings.LTI_RETRY_MAX_SECONDS
+    )
 
 
 def score_send_compute(run: ScoreOutbox, progress):

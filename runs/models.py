@@ -74,6 +74,12 @@ class RunPolicy:
     waits_for: Callable[[DurableRun], models.Q] | None = None
 
 
+def next_attempt_due(stale_before) -> models.Q:
+    """A claim gate (RunPolicy.claim_condition) for outboxes whose rows carry
+    `next_attempt_at`: a deferred send waits for its next try (xAPI statements, LTI scores)."""
+    return models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=timezone.now())
+
+
 # The progress panel's poll: every 100 ms during a run's first seconds, then every 500 ms.
 POLL_DELAY_YOUNG_MS = 100
 POLL_YOUNG_SECONDS = 5.0

@@ -14,6 +14,7 @@ machine). The rules that make a run durable live here once:
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from contextlib import contextmanager
@@ -66,6 +67,12 @@ class RunDeferred(Exception):
         super().__init__(message)
         self.delay_seconds = delay_seconds
         self.fields = fields or {}
+
+
+def retry_backoff_seconds(tries: int, *, base: float, maximum: float) -> float:
+    """Exponential backoff with a little jitter, for a deferred send (RunDeferred): a
+    recovered peer is not hit at once by everything that waited for it."""
+    return min(base * 2 ** max(tries - 1, 0), maximum) * random.uniform(0.8, 1.0)  # noqa: S311
 
 
 def run_models() -> list[type[DurableRun]]:

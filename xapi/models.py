@@ -12,16 +12,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from runs.models import DurableRun, RunPolicy
-
-
-def _due(stale_before) -> Q:
-    """The claim gate: a deferred statement waits for its next try."""
-    return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now())
+from runs.models import DurableRun, RunPolicy, next_attempt_due
 
 
 class StatementOutbox(DurableRun):
@@ -58,6 +51,6 @@ class StatementOutbox(DurableRun):
             # the hard limit).
             soft_limit_seconds=None,
             hard_limit_seconds=None,
-            claim_condition=_due,
+            claim_condition=next_attempt_due,
             waiting_message=_("Waiting to try the LRS again"),
         )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import random
 import urllib.error
 import urllib.request
 import uuid
@@ -25,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from runs.services import RunDeferred, RunFailed, run_enqueue
+from runs.services import RunDeferred, RunFailed, retry_backoff_seconds, run_enqueue
 from xapi import statements
 from xapi.models import StatementOutbox
 
@@ -95,10 +94,9 @@ def _offer(statement_id) -> None:
 
 
 def retry_delay(tries: int) -> float:
-    """Exponential backoff with a little jitter, so a recovered LRS is not hit at once by
-    every statement that waited for it."""
-    base = settings.XAPI_RETRY_BASE_SECONDS * 2 ** max(tries - 1, 0)
-    return min(base, settings.XAPI_RETRY_MAX_SECONDS) * random.uniform(0.8, 1.0)  # noqa: S311
+    return retry_backoff_seconds(
+        tries, base=settings.XAPI_RETRY_BASE_SECONDS, maximum=settings.XAPI_RETRY_MAX_SECONDS
+    )
 
 
 class LrsAnswer:
