@@ -71,7 +71,10 @@ EXERCISE_RUNS = {
 # it (an exercise that asks none needs none). The model builder's exercise has its own rule
 # (model_builder.selectors.builder_exercise_done), the reader study's is
 # reader_study.selectors.participation_counts.
-ANSWERED_IN_THE_LAB = frozenset({"lab", "deid", "reading_room"})
+ANSWERED_IN_THE_LAB = frozenset({"lab", "cohort_lab", "deid", "reading_room"})
+# The rule before a cohort lab's questions had to be answered (a succeeded run was enough):
+# curriculum migration 0008 keeps what residents completed under it.
+ANSWERED_IN_THE_LAB_BEFORE_COHORT_ANSWERS = frozenset({"lab", "deid", "reading_room"})
 # Completions that count whatever the lesson holds. A resident's own "mark complete" counts
 # only for a lesson with nothing to do (no lab, no quiz): the rest complete by doing them.
 STANDING_SOURCES = (CompletionSource.LAB, CompletionSource.LEGACY, CompletionSource.OVERRIDE)
@@ -198,17 +201,19 @@ class _Progress:
     participated: set[int]  # lessons with a finished reader study, its questions answered
     quiz_passed: set[int]
 
-    def exercise_done(self, lesson_id: int, block_type: str, exercise) -> bool:
-        """A run of the exercise succeeded from this lesson (for the families in
-        ANSWERED_IN_THE_LAB, with the exercise's questions answered in it; for the model
-        builder, both splits trained and the questions answered); for a reader study, the
-        user took part in the lesson."""
+    def exercise_done(
+        self, lesson_id: int, block_type: str, exercise, answered=ANSWERED_IN_THE_LAB
+    ) -> bool:
+        """A run of the exercise succeeded from this lesson (for the families in `answered`,
+        with the exercise's questions answered in it; for the model builder, both splits
+        trained and the questions answered); for a reader study, the user took part in the
+        lesson."""
         if block_type == "reader_study":
             return lesson_id in self.participated
         finished = self.runs.get((lesson_id, block_type, exercise.pk), [])
         if block_type == "model_builder":
             return builder_exercise_done(runs=finished, prompts=exercise.question_prompts)
-        if block_type not in ANSWERED_IN_THE_LAB:
+        if block_type not in answered:
             return bool(finished)
         prompts = exercise.question_prompts
         return any(run_answers_complete(prompts=prompts, answers=each) for _, each in finished)
@@ -234,8 +239,12 @@ def _progress_read(*, user, work: dict[int, LessonWork]) -> _Progress:
     return progress
 
 
-def _lessons_completed(*, user, work: dict[int, LessonWork]) -> set[int]:
-    """The lessons (of `work`, by pk) this user completed: see lesson_ids_completed."""
+def _lessons_completed(
+    *, user, work: dict[int, LessonWork], answered=ANSWERED_IN_THE_LAB
+) -> set[int]:
+    """The lessons (of `work`, by pk) this user completed: see lesson_ids_completed.
+    `answered`: the lab families whose questions must be answered (an earlier rule's set
+    only for the migration that keeps completions made under it)."""
     if not user.is_authenticated or not work:
         return set()
     progress = _progress_read(user=user, work=work)
@@ -250,7 +259,7 @@ def _lessons_completed(*, user, work: dict[int, LessonWork]) -> set[int]:
                 completed.add(lesson_id)
             continue
         labs_ok = all(
-            progress.exercise_done(lesson_id, block_type, exercise)
+            progress.exercise_done(lesson_id, block_type, exercise, answered)
             for block_type, exercise in each.exercises
         )
         if labs_ok and (not each.quiz_ids or lesson_id in progress.quiz_passed):

@@ -38,7 +38,7 @@ from curriculum.services import (
     lesson_completion_record,
 )
 from labs.models import LabExercise, LabRun, LabRunStatus
-from tests.factories import UserFactory
+from tests.factories import UserFactory, lab_answers_for
 
 pytestmark = pytest.mark.django_db
 
@@ -244,6 +244,109 @@ def test_a_lab_lesson_completes_only_when_the_lab_ran_and_its_questions_were_ans
     work = selectors.course_lab_work(user=resident, course=selectors.course_of(lesson))
     labs_in_lesson = len(selectors.lesson_exercises(lesson))
     assert work.done == labs_in_lesson and work.total >= labs_in_lesson
+
+
+COHORT_LESSON = "where-ai-fails/domain-shift-and-shortcuts"  # labs and a shortcut cohort lab
+
+
+def _cohort_lesson(resident):
+    """The shipped lesson with single-image labs and a cohort lab, the resident enrolled, and
+    every lab that is not the cohort lab run with its questions answered."""
+    from accounts.services import enrolment_create
+
+    course, _report = curriculum_content_load(only_lessons={COHORT_LESSON})
+    lesson = LessonPage.objects.live().descendant_of(course).get(slug=COHORT_LESSON.split("/")[1])
+    enrolment_create(user=resident, course=course)
+    cohort_exercise = None
+    for block_type, exercise in selectors.lesson_exercises(lesson):
+        if block_type == "cohort_lab":
+            cohort_exercise = exercise
+        else:
+            assert block_type == "lab", block_type
+            _run(lesson, exercise, resident, answers=lab_answers_for(exercise))
+    assert cohort_exercise is not None and cohort_exercise.question_prompts
+    return course, lesson, cohort_exercise
+
+
+def _cohort_run(lesson, exercise, user, **fields):
+    from evaluation.models import CohortRun
+
+    fields.setdefault("status", "succeeded")
+    return CohortRun.objects.create(
+        exercise=exercise,
+        user=user,
+        lesson=lesson,
+        kind=exercise.kind,
+        model_key=exercise.model_key,
+        cohort_key=exercise.cohort_key,
+        case_count=exercise.case_count,
+        **fields,
+    )
+
+
+def test_a_cohort_lab_counts_only_with_its_questions_answered_beside_the_result(client, people):
+    """As for every other lab: the run succeeded and its questions were answered on it (the
+    evaluation:run_answers form); the gradebook counts the cohort lab only then."""
+    resident = people["resident"]
+    course, lesson, exercise = _cohort_lesson(resident)
+    labs_in_lesson = len(selectors.lesson_exercises(lesson))
+    run = _cohort_run(lesson, exercise, resident)
+    assert not selectors.lesson_is_completed(user=resident, lesson=lesson)
+    assert selectors.course_lab_work(user=resident, course=course).done == labs_in_lesson - 1
+    prompts = exercise.question_prompts
+    client.force_login(resident)
+    # Half the questions answered, the rest blank: not yet.
+    posted = {f"answer-{qid}": "The AUC fell." for qid, _prompt in prompts[:1]}
+    response = client.post(reverse("evaluation:run_answers", args=[run.pk]), posted)
+    assert response.status_code == 302
+    run.refresh_from_db()
+    assert run.answers[prompts[0][0]]["answer"] == "The AUC fell."
+    assert not selectors.lesson_is_completed(user=resident, lesson=lesson)
+    posted = {f"answer-{qid}": "From the curve and the worst cases." for qid, _p in prompts}
+    client.post(reverse("evaluation:run_answers", args=[run.pk]), posted)
+    assert selectors.lesson_is_completed(user=resident, lesson=lesson)
+    assert selectors.course_lab_work(user=resident, course=course).done == labs_in_lesson
+    # A failed run with answers would not have counted (the answers form refuses it anyway).
+    other = UserFactory(role=Role.RESIDENT)
+    _cohort_run(lesson, exercise, other, status="failed", answers=run.answers)
+    assert not selectors.course_lab_work(user=other, course=course).done
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cohort_lab_lessons_completed_before_the_answers_rule_stay_completed():
+    """Migration 0008: a resident who completed a cohort-lab lesson when a succeeded run was
+    enough keeps it (LEGACY); one who had not finished the lesson's other labs gains
+    nothing from it."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from labs.models import LabRun
+    from tests.factories import people_create
+
+    people = people_create()
+    finished, unfinished = people["resident"], UserFactory(role=Role.RESIDENT)
+    _course, lesson, exercise = _cohort_lesson(finished)
+    executor = MigrationExecutor(connection)
+    executor.migrate([("curriculum", "0007_alter_lessonpage_body")])
+    for resident in (finished, unfinished):
+        _cohort_run(lesson, exercise, resident)  # its questions never answered
+    # The unfinished resident ran one of the single-image labs without answering it.
+    LabRun.objects.create(
+        exercise=selectors.lesson_exercises(lesson)[-1][1],
+        user=unfinished,
+        lesson=lesson,
+        status=LabRunStatus.SUCCEEDED,
+    )
+    assert not selectors.lesson_is_completed(user=finished, lesson=lesson)  # the new rule
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    completion = LessonCompletion.objects.get(user=finished, lesson=lesson)
+    assert completion.source == CompletionSource.LEGACY
+    assert selectors.lesson_is_completed(user=finished, lesson=lesson)
+    assert not LessonCompletion.objects.filter(user=unfinished, lesson=lesson).exists()
+    assert not selectors.lesson_is_completed(user=unfinished, lesson=lesson)
 
 
 def test_an_educator_completes_a_lesson_the_platform_failed_and_it_is_audited(
