@@ -47,6 +47,32 @@ def test_every_lesson_cites_its_sources():
                 assert isinstance(citation.get("year"), int), lesson.path
 
 
+# Issue 15, item 3: a curriculum reviewer's findings, corrected in the content. Wording that
+# must not come back (each was wrong: see the issue), and sources that must stay cited.
+WITHDRAWN_WORDING = (
+    "raw detector values",  # stored pixel values of the reconstructed image
+    "guaranteed not to collide",  # UIDs are designed to be unique
+    "U-Net-style",  # ct-tissue is a three-convolution CNN
+    "U-Nets pad",  # the original U-Net did not
+    "the range its training covered",  # the model had no noise augmentation
+)
+KEPT_SOURCES = {
+    "05-where-ai-fails/03-adversarial-inputs.toml": "1804.05296",  # Finlayson et al.
+    "08-workflow-regulation-ethics/02-eu-mdr-and-ai-act.toml": "MDCG 2025-6",
+    "03-data-protection/01-gdpr-for-radiologists.toml": "European Health Data Space",
+}
+
+
+def test_the_reviewers_corrections_stay_made():
+    content = Path(settings.BASE_DIR) / "content"
+    for path in content.rglob("*.toml"):
+        text = path.read_text().lower()
+        found = [wording for wording in WITHDRAWN_WORDING if wording.lower() in text]
+        assert not found, (path, found)
+    for name, source in KEPT_SOURCES.items():
+        assert source in (content / name).read_text(), (name, source)
+
+
 def test_the_word_count_counts_prose_only():
     body = [
         {"type": "text", "html": "<h2>Two words</h2><p>and three more</p>"},
