@@ -71,18 +71,48 @@ def _embedded():
     return found
 
 
+def _kidney_box_prompt(exercise) -> str:
+    """A prompt lab's input, as a careful reader draws it in the viewer: a box round the
+    left kidney on the exercise's image, its corners taken from the library's own SEG."""
+    import json
+
+    import numpy as np
+    import pydicom
+
+    from labs.computation import seg_truth_masks
+    from labs.selectors import study_image_paths, study_seg_paths
+
+    paths = study_image_paths(study_key=exercise.study_key)
+    image = pydicom.dcmread(paths[(exercise.slice_default or 1) - 1], stop_before_pixels=True)
+    uid = str(image.SOPInstanceUID)
+    kidney = seg_truth_masks(
+        seg_paths=study_seg_paths(study_key=exercise.study_key),
+        source_uid=uid,
+        labels={"left kidney"},
+        shape=(int(image.Rows), int(image.Columns)),
+    )["left kidney"]
+    rows, columns = np.nonzero(kidney)
+    corners = [
+        [float(columns.min()), float(rows.min())],
+        [float(columns.max() + 1), float(rows.max() + 1)],
+    ]
+    return json.dumps({"marks": [{"kind": "box", "sopInstanceUID": uid, "image": corners}]})
+
+
 def _lab_run(user, title):
-    from labs.models import LabExercise, LabRun
+    from labs.models import LabExercise, LabKind, LabRun
     from labs.services import lab_run_create, lab_run_execute
 
     exercise = LabExercise.objects.get(title=title)
     offer = exercise.offers[0] if exercise.offers else None
+    prompt = _kidney_box_prompt(exercise) if exercise.kind == LabKind.PROMPT else None
     run = lab_run_create(
         user=user,
         exercise=exercise,
         perturbation_key=offer.key if offer else None,
         severity=offer.default if offer else None,
         seed=7,
+        prompt=prompt,
     )
     lab_run_execute(run_pk=run.pk)
     run.refresh_from_db()

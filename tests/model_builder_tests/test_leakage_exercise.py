@@ -55,8 +55,10 @@ def _train(client, lesson, exercise, split: str) -> TrainingRun:
 
 def _cohort_lab_done(resident, lesson):
     """The lesson's other lab (the blur sweep) is finished: its run row, as the worker
-    leaves it (scoring 100 cases is the cohort tests' business, not this one's)."""
+    leaves it (scoring 100 cases is the cohort tests' business, not this one's), with its
+    questions answered beside the result."""
     from evaluation.models import CohortExercise, CohortRun
+    from tests.factories import lab_answers_for
 
     sweep = CohortExercise.objects.get(
         pk=next(b.value["exercise"].pk for b in lesson.body if b.block_type == "cohort_lab")
@@ -70,6 +72,7 @@ def _cohort_lab_done(resident, lesson):
         cohort_key=sweep.cohort_key,
         case_count=sweep.case_count,
         status="succeeded",
+        answers=lab_answers_for(sweep),
     )
 
 
