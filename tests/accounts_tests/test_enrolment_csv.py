@@ -152,3 +152,9 @@ def test_only_programme_admins_may_import(client, world):
         )
         assert response.status_code == 403
     assert not Enrolment.objects.filter(user=world["lee"]).exists()
+
+
+def test_the_enrolment_list_in_the_admin_links_to_the_import(client, world):
+    client.force_login(world["admin"])
+    page = client.get(reverse("admin:accounts_enrolment_changelist")).content.decode()
+    assert f'href="{reverse("enrolment_import")}"' in page
