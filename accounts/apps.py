@@ -11,3 +11,6 @@ class AccountsConfig(AppConfig):
         from accounts.authoring import educator_authoring_grant
 
         post_migrate.connect(educator_authoring_grant, dispatch_uid="educator_authoring_grant")
+
+        # Register this app's access rules (accounts.permissions) at start-up.
+        from accounts import rules  # noqa: F401

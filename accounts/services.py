@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.enrolment_csv import EnrolmentPlan, enrolment_csv_plan
 from accounts.models import Cohort, Enrolment, ExternalIdentity, Role, User
 
 # Wagtail ships these groups (migration wagtailcore 0002), so Wagtail's own page
@@ -70,6 +71,27 @@ def enrolment_create(*, user: User, course) -> Enrolment:
     """Enrol a user in a course; enrolling twice is harmless."""
     enrolment, _created = Enrolment.objects.get_or_create(user=user, course=course)
     return enrolment
+
+
+def enrolments_import(*, content: bytes) -> EnrolmentPlan:
+    """Enrol the residents an admin's CSV names (accounts.enrolment_csv documents the
+    columns): every row's enrolment and cohort membership, or, when any row has a problem,
+    none at all. Returns the plan read, so the caller can list what was done or what stops
+    it. Raises accounts.enrolment_csv.CsvRefused when the file cannot be read.
+
+    The plan is read again here, inside the transaction, rather than trusted from a preview:
+    what was previewed may have changed since (an account disabled, a cohort renamed).
+    """
+    with transaction.atomic():
+        plan = enrolment_csv_plan(content=content)
+        if not plan.ok:
+            return plan
+        for row in plan.rows:
+            if row.enrols:
+                enrolment_create(user=row.user, course=row.course)
+            if row.joins:
+                row.cohort.members.add(row.user)
+    return plan
 
 
 def cohort_ensure(*, name: str, courses=(), members=()) -> Cohort:

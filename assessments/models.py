@@ -357,3 +357,34 @@ class Response(models.Model):
     @property
     def is_answered(self) -> bool:
         return self.answer is not None or bool(self.text.strip()) or self.lab_runs.exists()
+
+
+class CorrectionCause(models.TextChoices):
+    # Text a candidate reads, in their language (so a code, not a stored sentence).
+    SHARED_MARK = (
+        "shared_mark",
+        _(
+            "The mark stored for this question was placed for another question on the same"
+            " images (a fault now fixed), so it was removed and the question counts as not"
+            " answered."
+        ),
+    )
+
+
+class MarkCorrection(models.Model):
+    """A change made to a finished answer's automatic mark after the fact, kept so that the
+    candidate is told what changed, when and why (issue 17 item 1: the repair of answers
+    stored against the wrong question). It stays as a record; it is shown to the candidate
+    once the attempt's marks are released (assessments.selectors.mark_corrections_for)."""
+
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="corrections")
+    points_before = models.FloatField(null=True, blank=True)
+    points_after = models.FloatField(null=True, blank=True)
+    cause = models.CharField(max_length=32, choices=CorrectionCause.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at", "pk")
+
+    def __str__(self) -> str:
+        return f"{self.response}: {self.points_before} -> {self.points_after}"

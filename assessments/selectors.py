@@ -17,6 +17,7 @@ from assessments.models import (
     AssessmentItem,
     AssessmentKind,
     Attempt,
+    MarkCorrection,
     Question,
     Response,
 )
@@ -137,6 +138,19 @@ def marks_released(*, attempt: Attempt, now: dt.datetime | None = None) -> bool:
     released_at = attempt.assessment.results_released_at
     now = now or timezone.now()
     return attempt.is_finished and released_at is not None and released_at <= now
+
+
+def mark_corrections_for(*, user, attempt: Attempt | None = None) -> list[MarkCorrection]:
+    """Corrections made to this user's automatic marks after submission (e.g. by the shared
+    mark repair), newest first, for the attempts whose marks they may already see
+    (`marks_released`): before release a correction would tell a mark nobody has shown.
+    With `attempt`, only that attempt's."""
+    corrections = MarkCorrection.objects.filter(response__attempt__user=user).select_related(
+        "response__attempt__assessment"
+    )
+    if attempt is not None:
+        corrections = corrections.filter(response__attempt=attempt)
+    return [c for c in corrections if marks_released(attempt=c.response.attempt)]
 
 
 def answer_key_visible(*, attempt: Attempt, now: dt.datetime | None = None) -> bool:

@@ -25,6 +25,8 @@ from assessments.models import (
     Assessment,
     Attempt,
     AttemptStatus,
+    CorrectionCause,
+    MarkCorrection,
     Question,
     QuestionKind,
     Response,
@@ -352,6 +354,7 @@ class SharedMarkRepair:
     undecided: list[list[Response]]  # one mark on several questions, owner unknown
     rescored: list[Attempt]  # finished attempts whose totals were computed again
     released: list[Attempt]  # of those, attempts whose results residents can already see
+    notices: list[MarkCorrection]  # what each finished attempt's candidate is told
 
 
 def _mark_owner(responses: list[Response]) -> Response | None:
@@ -389,7 +392,7 @@ def responses_shared_marks_repair(*, dry_run: bool = False) -> SharedMarkRepair:
     overwritten and cannot be recovered. Marks whose question cannot be told are left as
     they are and listed for an examiner. Running it again changes nothing.
     """
-    report = SharedMarkRepair(cleared=[], undecided=[], rescored=[], released=[])
+    report = SharedMarkRepair(cleared=[], undecided=[], rescored=[], released=[], notices=[])
     image_responses = (
         Response.objects.filter(question__kind__in=IMAGE_KINDS)
         .exclude(answer__isnull=True)
@@ -417,6 +420,7 @@ def responses_shared_marks_repair(*, dry_run: bool = False) -> SharedMarkRepair:
                 touched[response.attempt_id] = response.attempt
                 if dry_run:
                     continue
+                points_before = response.auto_score
                 response.answer = None
                 response.text = ""
                 response.auto_score = 0.0 if response.attempt.is_finished else None
@@ -425,6 +429,17 @@ def responses_shared_marks_repair(*, dry_run: bool = False) -> SharedMarkRepair:
                     " the same images (a fault now fixed), so it was removed."
                 )
                 response.save(update_fields=["answer", "text", "auto_score", "feedback"])
+                if response.attempt.is_finished:
+                    # The candidate is told on "My grades" and the attempt's feedback page
+                    # once the marks are released (before that no mark is shown at all).
+                    report.notices.append(
+                        MarkCorrection.objects.create(
+                            response=response,
+                            points_before=points_before,
+                            points_after=response.auto_score,
+                            cause=CorrectionCause.SHARED_MARK,
+                        )
+                    )
         for attempt in touched.values():
             if not attempt.is_finished:
                 continue

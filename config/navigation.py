@@ -71,6 +71,8 @@ def navigation_for(user) -> list[NavLink | NavGroup]:
     admin = []
     if roles.is_admin(user):
         admin.append(NavLink(_("Administration"), reverse("admin:index")))
+    if may(user, "accounts.import_enrolments"):
+        admin.append(NavLink(_("Enrol from a CSV"), reverse("enrolment_import")))
     if may(user, "grading.view_audit_log"):
         admin.append(NavLink(_("Audit log"), reverse("grading:audit_log")))
     groups = [

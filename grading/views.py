@@ -358,6 +358,7 @@ def my_grades(request):
             "attempts": attempts,
             "courses": courses,
             "may_claim": permissions.may(request.user, "grading.claim_certificate"),
+            "corrections": assessment_selectors.mark_corrections_for(user=request.user),
         },
     )
 
@@ -376,6 +377,9 @@ def attempt_feedback(request, attempt_pk: int):
             "marks": marks,
             "result": marks.as_result(),
             "rows": selectors.attempt_feedback(attempt, marks),
+            "corrections": assessment_selectors.mark_corrections_for(
+                user=attempt.user, attempt=attempt
+            ),
             "is_author": attempt.user_id == request.user.pk,
             "regrade_form": RegradeRequestForm(),
         },

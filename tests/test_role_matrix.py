@@ -104,6 +104,24 @@ MATRIX = [
     # for anyone (tests/accounts_tests/test_sso*.py: the flow and the unconfigured 404s).
     Row("sso_start", "get", lambda c: reverse("sso_start"), every(302), settings=SSO_ON),
     Row("sso_callback", "get", lambda c: reverse("sso_callback"), every(400), settings=SSO_ON),
+    # Enrolment from a CSV: programme admins only; the POST confirms a file (re-read, all
+    # rows or none; tests/accounts_tests/test_enrolment_csv.py has the rest).
+    Row(
+        "enrolment_import",
+        "get",
+        lambda c: reverse("enrolment_import"),
+        {**signed_in(403), "admin": 200},
+    ),
+    Row(
+        "enrolment_import",
+        "post",
+        lambda c: reverse("enrolment_import"),
+        {**signed_in(403), "admin": 302},
+        data=lambda c: {
+            "content": f"user,course\n{c['people']['resident'].username},"
+            f"{c['lesson'].get_parent().get_parent().slug}\n"
+        },
+    ),
     Row("password_change", "get", lambda c: reverse("password_change"), signed_in(200)),
     Row("password_change_done", "get", lambda c: reverse("password_change_done"), signed_in(200)),
     Row("labs:run_list", "get", lambda c: reverse("labs:run_list"), signed_in(200)),

@@ -9,10 +9,11 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 
 from assessments import services
-from assessments.models import AttemptStatus, QuestionKind
+from assessments.models import AttemptStatus, MarkCorrection, QuestionKind
 from tests.assessments_tests.builders import choice_question, exam
 
 pytestmark = pytest.mark.django_db
@@ -91,12 +92,17 @@ def test_a_heart_slice_mark_stored_on_the_spleen_question_is_cleared_and_rescore
     assert attempt.auto_score == 2.0
     report = out.getvalue()
     assert "Cleared 1 answer(s)" in report
-    assert f"tell the resident: {people['resident'].username}" in report
+    assert f"told on My grades: {people['resident'].username}" in report
+    assert "Corrections recorded for candidates: 1." in report
+    (correction,) = MarkCorrection.objects.all()
+    assert correction.response == answers["Click the spleen"]
+    assert (correction.points_before, correction.points_after) == (0.0, 0.0)
 
     # Running it again finds nothing more to do.
     again = io.StringIO()
     call_command("answers_shared_marks_repair", stdout=again)
     assert "Cleared 0 answer(s)" in again.getvalue()
+    assert MarkCorrection.objects.count() == 1
 
 
 def test_a_spleen_mark_stays_with_the_spleen_question_and_open_attempts_are_cleared_too(
@@ -140,3 +146,41 @@ def test_a_mark_whose_question_cannot_be_told_is_left_for_an_examiner(people, on
     call_command("answers_shared_marks_repair", stdout=out)
     assert "an examiner should decide" in out.getvalue()
     assert all(r.answer is not None for r in _answers(attempt).values())
+
+
+def test_the_resident_is_told_on_my_grades_once_the_marks_are_released(
+    client, people, one_series_exam
+):
+    """A copied mark that scored: the resident's total falls, and My grades and the
+    feedback page say which question changed, from what to what, when and why."""
+    attempt = services.attempt_start(assessment=one_series_exam, user=people["resident"])
+    # Placed on the spleen question's opening image; the copy happened to score on Q2.
+    _stored_twice(
+        attempt,
+        slice_number=SPLEEN_SLICE,
+        points={"Click the spleen": 2.0, "The heart's largest slice": 1.0},
+    )
+    _finished(attempt, total=4.0)
+    call_command("answers_shared_marks_repair", stdout=io.StringIO())
+    attempt.refresh_from_db()
+    assert attempt.auto_score == 3.0
+    heart = _answers(attempt)["The heart's largest slice"]
+    client.force_login(people["resident"])
+
+    # Not released yet: no mark is shown anywhere, so no correction either.
+    page = client.get(reverse("grading:my_grades")).content.decode()
+    assert "data-mark-corrections" not in page
+
+    services.assessment_results_release(assessment=one_series_exam)
+    for url in (
+        reverse("grading:my_grades"),
+        reverse("grading:attempt_feedback", args=[attempt.pk]),
+    ):
+        page = client.get(url).content.decode()
+        assert 'data-mark-corrections="1"' in page, url
+        assert f"One-series exam (attempt 1), question {heart.position + 1}: 1 → 0 points" in page
+        assert "placed for another question on the same images" in page
+
+    # Another resident is told nothing.
+    client.force_login(people["outsider"])
+    assert "data-mark-corrections" not in client.get(reverse("grading:my_grades")).content.decode()

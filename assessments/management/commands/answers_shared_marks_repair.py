@@ -29,12 +29,15 @@ class Command(BaseCommand):
                 f" Q{response.position + 1}: {response.question.title}"
             )
         self.stdout.write(f"Finished attempts scored again: {len(report.rescored)}.")
-        # There is no notification mechanism yet: these are the residents to tell by hand.
+        # Each finished attempt's candidate is told in the platform (a MarkCorrection shown on
+        # "My grades" and the feedback page once the marks are released).
         for attempt in report.released:
             self.stdout.write(
-                f"  released, tell the resident: {attempt.user.get_username()}"
+                f"  released, told on My grades: {attempt.user.get_username()}"
                 f" ({attempt.assessment.title}, attempt {attempt.number})"
             )
+        if not dry_run:
+            self.stdout.write(f"Corrections recorded for candidates: {len(report.notices)}.")
         for shared in report.undecided:
             titles = ", ".join(f"Q{r.position + 1}" for r in shared)
             self.stdout.write(
