@@ -12,6 +12,7 @@ from accounts.services import enrolment_create
 from config import celery_app
 from config.localservices import free_port, redis_start, worker_start, worker_wait_ready
 from tests.browser.fixtures import browser_page, chromium, screenshot_dir  # noqa: F401 (fixtures)
+from tests.database_template import django_db_setup  # noqa: F401 (replaces pytest-django's)
 from tests.factories import people_create
 from tests.xapi_tests.fixtures import ralph_session, xapi_on  # noqa: F401 (fixtures)
 

@@ -1,0 +1,142 @@
+"""One migrated test database per run, copied for every pytest-xdist worker (PostgreSQL).
+
+Django, Wagtail and the project's apps bring a few hundred migrations; under xdist each
+worker used to run all of them against its own database, three at once on two cores.
+Here the first worker migrates a template database under a file lock and every worker
+then takes its own copy with `CREATE DATABASE ... TEMPLATE`, which PostgreSQL does by
+copying files, not by replaying migrations. The migrated data serialised for
+`serialized_rollback` is computed once with the template and handed to every worker.
+
+One process (`-n 0`) and SQLite keep pytest-django's own set-up. A template left by an
+earlier run is dropped and made again: it may come from other code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from filelock import FileLock
+
+
+def _pytest_django_setup(request, django_db_blocker):
+    """pytest-django's own `django_db_setup`: migrate this process's test databases."""
+    from django.test.utils import setup_databases, teardown_databases
+    from pytest_django.fixtures import _get_databases_for_setup
+
+    aliases, serialized_aliases = _get_databases_for_setup(request.session.items)
+    verbosity = request.config.option.verbose
+    with django_db_blocker.unblock():
+        old_config = setup_databases(
+            verbosity=verbosity,
+            interactive=False,
+            aliases=aliases,
+            serialized_aliases=serialized_aliases,
+        )
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(old_config, verbosity=verbosity)
+
+
+def _quoted(name: str) -> str:
+    from django.db import connection
+
+    return connection.ops.quote_name(name)
+
+
+def _template_migrate(*, template: str, verbosity: int) -> str:
+    """Migrate `template` (dropping any older one) and return its serialised data."""
+    from django.db import connection
+    from django.test.utils import setup_databases
+
+    worker_test_name = connection.settings_dict["TEST"]["NAME"]
+    connection.settings_dict["TEST"]["NAME"] = template
+    try:
+        setup_databases(
+            verbosity=verbosity,
+            interactive=False,
+            aliases={connection.alias},
+            serialized_aliases={connection.alias},
+        )
+        return connection._test_serialized_contents
+    finally:
+        connection.close()  # nobody may be connected to a template while it is copied
+        connection.settings_dict["TEST"]["NAME"] = worker_test_name
+
+
+def _template_copy(*, template: str, name: str) -> None:
+    from django.db import connection
+
+    with connection.creation._nodb_cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {_quoted(name)} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {_quoted(name)} WITH TEMPLATE {_quoted(template)}")
+
+
+def _database_use(name: str) -> None:
+    """Point this process's connection (and settings, as Django's set-up does) at `name`."""
+    from django.conf import settings
+    from django.db import connection
+
+    connection.close()
+    connection.settings_dict["NAME"] = name
+    settings.DATABASES[connection.alias]["NAME"] = name
+
+
+def _content_types_cache() -> None:
+    """Cache every content type, as migrating would have (auth's post_migrate looks them all
+    up). A transactional test's flush empties the table before the migrated rows are put
+    back; a process that had not cached a content type would, if asked for it in between,
+    create it again under a new id, and putting back the original row then collides."""
+    from django.apps import apps
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.get_for_models(*apps.get_models(), for_concrete_models=False)
+
+
+def _database_drop(name: str) -> None:
+    """Drop this worker's copy at the end of the run. A live server's thread may still hold
+    a connection to it (pytest-django's own teardown only warns then); FORCE ends it."""
+    from django.db import connection, connections
+
+    connections.close_all()
+    with connection.creation._nodb_cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {_quoted(name)} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_modify_db_settings,
+    tmp_path_factory,
+):
+    from django.db import connection
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or connection.vendor != "postgresql":
+        yield from _pytest_django_setup(request, django_db_blocker)
+        return
+
+    own_name = connection.settings_dict["TEST"]["NAME"]  # e.g. test_test_gw1
+    template = own_name.removesuffix(f"_{worker}") + "_template"
+    shared = tmp_path_factory.getbasetemp().parent  # one folder for all workers of the run
+    original_name = connection.settings_dict["NAME"]
+    with django_db_blocker.unblock(), FileLock(shared / "database-template.lock"):
+        made = shared / "database-template.json"
+        if not made.exists():
+            serialized = _template_migrate(
+                template=template, verbosity=request.config.option.verbose
+            )
+            made.write_text(json.dumps({"serialized": serialized}))
+            _database_use(original_name)
+        _template_copy(template=template, name=own_name)
+    _database_use(own_name)
+    connection._test_serialized_contents = json.loads(made.read_text())["serialized"]
+    with django_db_blocker.unblock():
+        _content_types_cache()
+    yield
+    with django_db_blocker.unblock():
+        _database_drop(own_name)
+        _database_use(original_name)
