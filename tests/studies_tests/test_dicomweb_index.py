@@ -100,33 +100,6 @@ def test_visibility_follows_courses_and_roles(course_with_studies, people):
     assert visible(people["outsider"], "studies.studies", Study.objects.all()).count() == 0
 
 
-def test_a_cohort_member_sees_the_cohorts_courses_and_every_change_shows_at_once(
-    course_with_studies, people
-):
-    """Through a cohort as through an enrolment; leaving the cohort, a study leaving the
-    course and a study quarantined again each hide it on the next ask (nothing remembered)."""
-    from accounts.services import cohort_ensure
-
-    outsider = people["outsider"]
-    chest = Study.objects.get(key="chest-ct")
-    assert not may(outsider, "studies.view_study", chest)
-    cohort = cohort_ensure(name="Residents 2026", courses=[course_with_studies], members=[outsider])
-    assert may(outsider, "studies.view_study", chest)
-    assert visible(outsider, "studies.studies", Study.objects.all()).count() == 4
-
-    chest.courses.remove(course_with_studies)
-    assert not may(outsider, "studies.view_study", chest)
-    chest.courses.add(course_with_studies)
-    chest.is_quarantined = True
-    chest.save(update_fields=["is_quarantined"])
-    assert not may(outsider, "studies.view_study", chest)
-    chest.is_quarantined = False
-    chest.save(update_fields=["is_quarantined"])
-    cohort.members.remove(outsider)
-    assert not may(outsider, "studies.view_study", chest)
-    assert visible(outsider, "studies.studies", Study.objects.all()).count() == 0
-
-
 @pytest.mark.django_db
 def test_anonymous_sees_no_study():
     from django.contrib.auth.models import AnonymousUser
