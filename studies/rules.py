@@ -26,10 +26,15 @@ def studies_visible(user) -> Q:
         return Q()
     if not roles.is_resident(user):
         return Q(pk__in=[])
-    through_courses = Study.objects.filter(
-        Q(courses__enrolments__user=user) | Q(courses__cohorts__members=user)
-    ).values("pk")
-    return Q(is_quarantined=False, pk__in=through_courses)
+    # The resident's courses first (one small query), then the studies shown to them: the
+    # same rows as a subquery joining studies, pages, enrolments and cohorts, for a fraction
+    # of the query-building time the ORM spent on that join on every DICOMweb request
+    # (issue 18, item 4). Quarantine and a study's courses are still read live.
+    course_ids = roles.enrolled_course_ids(user)
+    if not course_ids:
+        return Q(pk__in=[])
+    shown = Study.courses.through.objects.filter(page_id__in=course_ids).values("study_id")
+    return Q(is_quarantined=False, pk__in=shown)
 
 
 @rule("studies.view_study")

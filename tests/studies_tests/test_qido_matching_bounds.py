@@ -59,12 +59,12 @@ def test_a_pattern_is_evaluated_only_on_studies_the_caller_may_see(resident_and_
     sql = _search_sql(queries.captured_queries)
     assert "REGEXP" not in " ".join(q["sql"] for q in queries.captured_queries)
     # The pattern sits in the THEN branch of a CASE whose WHEN is the visibility rule (the
-    # resident's enrolments), so SQL evaluates it only on rows that passed that rule.
+    # resident's courses' study links), so SQL evaluates it only on rows that passed it.
     operator = _wildcard_operator()
     guarded = re.search(rf"CASE WHEN (.*?) THEN CASE WHEN (.*?{operator}.*?) THEN", sql)
     assert guarded is not None, sql
     visibility, pattern = guarded.groups()
-    assert "accounts_enrolment" in visibility and "is_quarantined" in visibility
+    assert "studies_study_courses" in visibility and "is_quarantined" in visibility
     assert operator not in visibility and "study_description" in pattern
     assert sql.count(operator) == 1
 
