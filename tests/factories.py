@@ -42,3 +42,21 @@ def lab_answers_for(exercise) -> dict:
         question_id: {"prompt": prompt, "answer": "Answered in the lab."}
         for question_id, prompt in exercise.question_prompts
     }
+
+
+def cohort_run_finished(*, exercise, user, lesson, **fields):
+    """A cohort run as the engine leaves it (succeeded unless `status` says otherwise), made
+    directly: completion and gradebook tests need its row, not a sweep's minutes."""
+    from evaluation.models import CohortRun
+
+    fields.setdefault("status", "succeeded")
+    return CohortRun.objects.create(
+        exercise=exercise,
+        user=user,
+        lesson=lesson,
+        kind=exercise.kind,
+        model_key=exercise.model_key,
+        cohort_key=exercise.cohort_key,
+        case_count=exercise.case_count,
+        **fields,
+    )

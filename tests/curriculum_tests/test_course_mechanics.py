@@ -38,7 +38,7 @@ from curriculum.services import (
     lesson_completion_record,
 )
 from labs.models import LabExercise, LabRun, LabRunStatus
-from tests.factories import UserFactory, lab_answers_for
+from tests.factories import UserFactory, cohort_run_finished, lab_answers_for
 
 pytestmark = pytest.mark.django_db
 
@@ -269,19 +269,7 @@ def _cohort_lesson(resident):
 
 
 def _cohort_run(lesson, exercise, user, **fields):
-    from evaluation.models import CohortRun
-
-    fields.setdefault("status", "succeeded")
-    return CohortRun.objects.create(
-        exercise=exercise,
-        user=user,
-        lesson=lesson,
-        kind=exercise.kind,
-        model_key=exercise.model_key,
-        cohort_key=exercise.cohort_key,
-        case_count=exercise.case_count,
-        **fields,
-    )
+    return cohort_run_finished(exercise=exercise, user=user, lesson=lesson, **fields)
 
 
 def test_a_cohort_lab_counts_only_with_its_questions_answered_beside_the_result(client, people):

@@ -244,12 +244,18 @@ def _reference_attribution(key, *, model, image):
 def test_batched_explainers_match_captums_one_pass_at_a_time(key, lesion_case):
     # The lesion finder's real weights on a real held-out CT case: the batched passes
     # (all of IG's steps, ~30 occluded copies at once) give captum's numbers.
+    # Tolerance: 0.1 % of the map's largest value. A batch of 50 goes through other float32
+    # kernels (and summation orders) than a batch of one, and gradients through ReLUs near
+    # zero magnify that: a clean-clone CI run under load differed by 2.6e-4 of the scale,
+    # where 1e-5 had held on quieter runs. A heat map drawn in 256 colour levels cannot show
+    # a difference under 0.4 % of its range; a wrong step weight or patch shifts it by whole
+    # percents.
     image, _ = lesion_case
     model = ct_lesion.CtLesionFinder()
     batched, reference = _reference_attribution(key, model=model, image=image)
     scale = float(reference.abs().max())
     assert scale > 0
-    assert torch.allclose(batched, reference, rtol=1e-4, atol=1e-5 * scale), float(
+    assert torch.allclose(batched, reference, rtol=1e-3, atol=1e-3 * scale), float(
         (batched - reference).abs().max() / scale
     )
 

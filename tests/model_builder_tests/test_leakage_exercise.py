@@ -57,22 +57,14 @@ def _cohort_lab_done(resident, lesson):
     """The lesson's other lab (the blur sweep) is finished: its run row, as the worker
     leaves it (scoring 100 cases is the cohort tests' business, not this one's), with its
     questions answered beside the result."""
-    from evaluation.models import CohortExercise, CohortRun
-    from tests.factories import lab_answers_for
+    from evaluation.models import CohortExercise
+    from tests.factories import cohort_run_finished, lab_answers_for
 
     sweep = CohortExercise.objects.get(
         pk=next(b.value["exercise"].pk for b in lesson.body if b.block_type == "cohort_lab")
     )
-    CohortRun.objects.create(
-        exercise=sweep,
-        user=resident,
-        lesson=lesson,
-        kind=sweep.kind,
-        model_key=sweep.model_key,
-        cohort_key=sweep.cohort_key,
-        case_count=sweep.case_count,
-        status="succeeded",
-        answers=lab_answers_for(sweep),
+    cohort_run_finished(
+        exercise=sweep, user=resident, lesson=lesson, answers=lab_answers_for(sweep)
     )
 
 
