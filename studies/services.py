@@ -154,6 +154,56 @@ def _date(value: str) -> dt.date | None:
         return None
 
 
+def _study_fields(ds: Dataset, *, origin: str, study_defaults: dict | None) -> dict:
+    return {
+        "patient_name": _text(ds, "PatientName", 324),
+        "patient_id": _text(ds, "PatientID", 64),
+        "patient_birth_date": _text(ds, "PatientBirthDate", 8),
+        "patient_sex": _text(ds, "PatientSex", 16),
+        "study_date": _date(_text(ds, "StudyDate", 8)),
+        "study_time": _text(ds, "StudyTime", 32),
+        "accession_number": _text(ds, "AccessionNumber", 16),
+        "study_id": _text(ds, "StudyID", 16),
+        "study_description": _text(ds, "StudyDescription", 64),
+        "referring_physician_name": _text(ds, "ReferringPhysicianName", 324),
+        "origin": origin,
+        **(study_defaults or {}),
+    }
+
+
+def _series_fields(ds: Dataset, *, study: Study) -> dict:
+    return {
+        "study": study,
+        "modality": _text(ds, "Modality", 16),
+        "series_number": _integer(ds, "SeriesNumber"),
+        "series_description": _text(ds, "SeriesDescription", 64),
+        "body_part_examined": _text(ds, "BodyPartExamined", 16),
+    }
+
+
+def _instance_fields(facts: InstanceFacts, *, series: Series) -> dict:
+    ds = facts.header
+    has_pixels = facts.pixel_data_offset is not None or facts.pixel_data_length is not None
+    return {
+        "series": series,
+        "sop_class_uid": str(ds.SOPClassUID),
+        "instance_number": _integer(ds, "InstanceNumber"),
+        "transfer_syntax_uid": str(ds.file_meta.TransferSyntaxUID),
+        "rows": _integer(ds, "Rows"),
+        "columns": _integer(ds, "Columns"),
+        "number_of_frames": (_integer(ds, "NumberOfFrames") or 1) if has_pixels else 0,
+        "declares_number_of_frames": _integer(ds, "NumberOfFrames") is not None,
+        "samples_per_pixel": _integer(ds, "SamplesPerPixel"),
+        "bits_allocated": _integer(ds, "BitsAllocated"),
+        "photometric_interpretation": _text(ds, "PhotometricInterpretation", 16),
+        "file_path": facts.relative_path,
+        "file_size": facts.file_size,
+        "pixel_data_offset": facts.pixel_data_offset,
+        "pixel_data_length": facts.pixel_data_length,
+        "burned_in_annotation_reasons": burned_in_annotation_risk(ds),
+    }
+
+
 def instance_index(
     *,
     facts: InstanceFacts,
@@ -168,54 +218,71 @@ def instance_index(
     ds = facts.header
     study, _ = Study.objects.update_or_create(
         study_instance_uid=str(ds.StudyInstanceUID),
-        defaults={
-            "patient_name": _text(ds, "PatientName", 324),
-            "patient_id": _text(ds, "PatientID", 64),
-            "patient_birth_date": _text(ds, "PatientBirthDate", 8),
-            "patient_sex": _text(ds, "PatientSex", 16),
-            "study_date": _date(_text(ds, "StudyDate", 8)),
-            "study_time": _text(ds, "StudyTime", 32),
-            "accession_number": _text(ds, "AccessionNumber", 16),
-            "study_id": _text(ds, "StudyID", 16),
-            "study_description": _text(ds, "StudyDescription", 64),
-            "referring_physician_name": _text(ds, "ReferringPhysicianName", 324),
-            "origin": origin,
-            **(study_defaults or {}),
-        },
+        defaults=_study_fields(ds, origin=origin, study_defaults=study_defaults),
     )
     series, _ = Series.objects.update_or_create(
         series_instance_uid=str(ds.SeriesInstanceUID),
-        defaults={
-            "study": study,
-            "modality": _text(ds, "Modality", 16),
-            "series_number": _integer(ds, "SeriesNumber"),
-            "series_description": _text(ds, "SeriesDescription", 64),
-            "body_part_examined": _text(ds, "BodyPartExamined", 16),
-        },
+        defaults=_series_fields(ds, study=study),
     )
-    has_pixels = facts.pixel_data_offset is not None or facts.pixel_data_length is not None
     instance, _ = Instance.objects.update_or_create(
         sop_instance_uid=str(ds.SOPInstanceUID),
-        defaults={
-            "series": series,
-            "sop_class_uid": str(ds.SOPClassUID),
-            "instance_number": _integer(ds, "InstanceNumber"),
-            "transfer_syntax_uid": str(ds.file_meta.TransferSyntaxUID),
-            "rows": _integer(ds, "Rows"),
-            "columns": _integer(ds, "Columns"),
-            "number_of_frames": (_integer(ds, "NumberOfFrames") or 1) if has_pixels else 0,
-            "declares_number_of_frames": _integer(ds, "NumberOfFrames") is not None,
-            "samples_per_pixel": _integer(ds, "SamplesPerPixel"),
-            "bits_allocated": _integer(ds, "BitsAllocated"),
-            "photometric_interpretation": _text(ds, "PhotometricInterpretation", 16),
-            "file_path": facts.relative_path,
-            "file_size": facts.file_size,
-            "pixel_data_offset": facts.pixel_data_offset,
-            "pixel_data_length": facts.pixel_data_length,
-            "burned_in_annotation_reasons": burned_in_annotation_risk(ds),
-        },
+        defaults=_instance_fields(facts, series=series),
     )
     return instance
+
+
+# Rows per INSERT ... ON CONFLICT statement when a directory is indexed at once.
+INDEX_BATCH_SIZE = 500
+
+
+def instances_index(
+    *,
+    facts_list: list[InstanceFacts],
+    origin: str,
+    study_defaults: dict | None = None,
+) -> list[str]:
+    """`instance_index` for many files at once, with the same rows as a result: each study
+    and series is written once (from the last of its files, as one file after another
+    would leave it) and the instances in batched upserts, not three round trips per file.
+    A library study of a few hundred slices is indexed in tens of queries instead of
+    thousands. Returns the SOP Instance UIDs indexed."""
+    last_by_study: dict[str, InstanceFacts] = {}
+    last_by_series: dict[str, InstanceFacts] = {}
+    last_by_instance: dict[str, InstanceFacts] = {}
+    for facts in facts_list:
+        ds = facts.header
+        last_by_study[str(ds.StudyInstanceUID)] = facts
+        last_by_series[str(ds.SeriesInstanceUID)] = facts
+        last_by_instance[str(ds.SOPInstanceUID)] = facts
+    studies = {
+        uid: Study.objects.update_or_create(
+            study_instance_uid=uid,
+            defaults=_study_fields(facts.header, origin=origin, study_defaults=study_defaults),
+        )[0]
+        for uid, facts in last_by_study.items()
+    }
+    series_by_uid = {
+        uid: Series.objects.update_or_create(
+            series_instance_uid=uid,
+            defaults=_series_fields(
+                facts.header, study=studies[str(facts.header.StudyInstanceUID)]
+            ),
+        )[0]
+        for uid, facts in last_by_series.items()
+    }
+    fields_by_uid = {
+        uid: _instance_fields(facts, series=series_by_uid[str(facts.header.SeriesInstanceUID)])
+        for uid, facts in last_by_instance.items()
+    }
+    if fields_by_uid:
+        Instance.objects.bulk_create(
+            [Instance(sop_instance_uid=uid, **fields) for uid, fields in fields_by_uid.items()],
+            batch_size=INDEX_BATCH_SIZE,
+            update_conflicts=True,
+            unique_fields=["sop_instance_uid"],
+            update_fields=list(next(iter(fields_by_uid.values()))),
+        )
+    return list(fields_by_uid)
 
 
 def study_counts_refresh(*, study: Study) -> Study:
@@ -276,25 +343,26 @@ def study_index_from_files(*, study_dir: Path, root: Path | None = None) -> Stud
         else []
     )
     paths = sorted(study_dir.rglob("*.dcm"))
+    facts_list = []
+    for path in paths:
+        facts = instance_facts_read(path=path, root=root)
+        if str(facts.header.StudyInstanceUID) != manifest.study_instance_uid:
+            raise ValueError(f"{path} belongs to another study than its manifest says")
+        facts_list.append(facts)
     with transaction.atomic():
-        seen: set[str] = set()
+        seen = instances_index(
+            facts_list=facts_list,
+            origin=StudyOrigin.LIBRARY,
+            study_defaults={
+                "key": manifest.key,
+                "title": manifest.title,
+                "source": source,
+                "licence": manifest.licence,
+                "deidentification_report": report,
+                "quarantine_reasons": quarantine,
+            },
+        )
         for path in paths:
-            facts = instance_facts_read(path=path, root=root)
-            if str(facts.header.StudyInstanceUID) != manifest.study_instance_uid:
-                raise ValueError(f"{path} belongs to another study than its manifest says")
-            instance = instance_index(
-                facts=facts,
-                origin=StudyOrigin.LIBRARY,
-                study_defaults={
-                    "key": manifest.key,
-                    "title": manifest.title,
-                    "source": source,
-                    "licence": manifest.licence,
-                    "deidentification_report": report,
-                    "quarantine_reasons": quarantine,
-                },
-            )
-            seen.add(instance.sop_instance_uid)
             library_file_publish(path=path, root=root)
         library_file_publish(path=study_dir / "manifest.json", root=root)
         study = Study.objects.get(study_instance_uid=manifest.study_instance_uid)
@@ -307,23 +375,23 @@ def uploaded_study_index_from_files(*, study_dir: Path, root: Path | None = None
     root = root or library_root()
     sidecar = study_dir / UPLOAD_REPORT_FILE_NAME
     extra = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+    paths = sorted(study_dir.rglob("*.dcm"))
+    if not paths:
+        raise ValueError(f"{study_dir} holds no DICOM files")
+    facts_list = [instance_facts_read(path=path, root=root) for path in paths]
     with transaction.atomic():
-        seen: set[str] = set()
-        study = None
-        for path in sorted(study_dir.rglob("*.dcm")):
-            instance = instance_index(
-                facts=instance_facts_read(path=path, root=root),
-                origin=extra.get("origin", StudyOrigin.STOW),
-                study_defaults={
-                    "source": extra.get("source", ""),
-                    "deidentification_report": extra.get("report", {}),
-                },
-            )
-            seen.add(instance.sop_instance_uid)
-            study = instance.series.study
+        seen = instances_index(
+            facts_list=facts_list,
+            origin=extra.get("origin", StudyOrigin.STOW),
+            study_defaults={
+                "source": extra.get("source", ""),
+                "deidentification_report": extra.get("report", {}),
+            },
+        )
+        for path in paths:
             library_file_publish(path=path, root=root)
-        if study is None:
-            raise ValueError(f"{study_dir} holds no DICOM files")
+        # The study of the last file, as indexing one file after another left it.
+        study = Study.objects.get(study_instance_uid=str(facts_list[-1].header.StudyInstanceUID))
         if sidecar.is_file():
             library_file_publish(path=sidecar, root=root)
         Instance.objects.filter(series__study=study).exclude(sop_instance_uid__in=seen).delete()

@@ -12,7 +12,10 @@ from accounts.services import enrolment_create
 from config import celery_app
 from config.localservices import free_port, redis_start, worker_start, worker_wait_ready
 from tests.browser.fixtures import browser_page, chromium, screenshot_dir  # noqa: F401 (fixtures)
-from tests.database_template import django_db_setup  # noqa: F401 (replaces pytest-django's)
+from tests.database_template import (  # noqa: F401 (django_db_setup replaces pytest-django's)
+    django_db_setup,
+    migrated_snapshot_restore,
+)
 from tests.factories import people_create
 from tests.xapi_tests.fixtures import ralph_session, xapi_on  # noqa: F401 (fixtures)
 
@@ -60,6 +63,10 @@ def _restore_the_migrated_data_after_each_flush() -> None:
     setup = TransactionTestCase._fixture_setup.__func__
 
     def flush_then_restore(self):
+        snapshot = getattr(connection, "_test_migrated_snapshot", None)
+        if snapshot is not None and self._databases_names(include_mirrors=False) == ["default"]:
+            migrated_snapshot_restore(snapshot)  # PostgreSQL: the same, faster
+            return
         flush(self)
         if self.serialized_rollback:
             for name in self._databases_names(include_mirrors=False):

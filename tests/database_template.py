@@ -104,6 +104,51 @@ def _database_drop(name: str) -> None:
         cursor.execute(f"DROP DATABASE IF EXISTS {_quoted(name)} WITH (FORCE)")
 
 
+def migrated_snapshot_take() -> dict[str, bytes]:
+    """The rows migrations left (content types, permissions, groups, Wagtail's root page and
+    locale...), table by table in PostgreSQL's COPY format, taken right after set-up."""
+    from django.db import connection
+
+    snapshot = {}
+    with connection.cursor() as cursor:
+        for table in _tables_with_rows(cursor):
+            with cursor.copy(f"COPY {_quoted(table)} TO STDOUT (FORMAT binary)") as copy:
+                snapshot[table] = b"".join(bytes(block) for block in copy)
+    return snapshot
+
+
+def _tables_with_rows(cursor) -> list[str]:
+    """The project's tables that hold at least one row, in one query."""
+    from django.db import connection
+
+    tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+    probes = " UNION ALL ".join(
+        f"SELECT %s WHERE EXISTS (SELECT 1 FROM {_quoted(table)})" for table in tables
+    )
+    cursor.execute(probes, tables)
+    return [row[0] for row in cursor.fetchall()]
+
+
+def migrated_snapshot_restore(snapshot: dict[str, bytes]) -> None:
+    """Empty every table a test wrote to and put the migrated rows back, ids included.
+
+    What Django's flush plus serialized rollback does, at a fraction of the cost: only
+    tables holding rows are emptied (not all ~250), and the migrated rows come back by
+    COPY, table by table, instead of one INSERT per object. Foreign keys are checked at
+    the commit, so the order of the tables does not matter."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        for table in sorted(set(_tables_with_rows(cursor)) | set(snapshot)):
+            # DELETE, not TRUNCATE: a test leaves a few rows in a few tables, and TRUNCATE
+            # pays for new files per table and index however few rows there were.
+            cursor.execute(f"DELETE FROM {_quoted(table)}")
+        for table, rows in snapshot.items():
+            with cursor.copy(f"COPY {_quoted(table)} FROM STDIN (FORMAT binary)") as copy:
+                copy.write(rows)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(
     request,
@@ -115,8 +160,16 @@ def django_db_setup(
     from django.db import connection
 
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if not worker or connection.vendor != "postgresql":
+    if connection.vendor != "postgresql":
         yield from _pytest_django_setup(request, django_db_blocker)
+        return
+    if not worker:
+        setup = _pytest_django_setup(request, django_db_blocker)
+        next(setup)
+        with django_db_blocker.unblock():
+            connection._test_migrated_snapshot = migrated_snapshot_take()
+        yield
+        next(setup, None)
         return
 
     own_name = connection.settings_dict["TEST"]["NAME"]  # e.g. test_test_gw1
@@ -136,6 +189,7 @@ def django_db_setup(
     connection._test_serialized_contents = json.loads(made.read_text())["serialized"]
     with django_db_blocker.unblock():
         _content_types_cache()
+        connection._test_migrated_snapshot = migrated_snapshot_take()
     yield
     with django_db_blocker.unblock():
         _database_drop(own_name)
