@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 
 import pytest
 from filelock import FileLock
@@ -36,7 +37,24 @@ def _pytest_django_setup(request, django_db_blocker):
         )
     yield
     with django_db_blocker.unblock():
+        _other_sessions_end()
         teardown_databases(old_config, verbosity=verbosity)
+
+
+def _other_sessions_end() -> None:
+    """End other sessions on this process's test database (PostgreSQL), so it can be
+    dropped: a live server's thread may still hold one when the run ends."""
+    from django.db import connection, connections
+
+    connections.close_all()
+    if connection.vendor != "postgresql":
+        return
+    with connection.creation._nodb_cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            [connection.settings_dict["NAME"]],
+        )
 
 
 def _quoted(name: str) -> str:
@@ -104,17 +122,28 @@ def _database_drop(name: str) -> None:
         cursor.execute(f"DROP DATABASE IF EXISTS {_quoted(name)} WITH (FORCE)")
 
 
-def migrated_snapshot_take() -> dict[str, bytes]:
+@dataclass(frozen=True)
+class MigratedSnapshot:
+    rows: dict[str, bytes]  # table -> its rows in PostgreSQL's binary COPY format
+    delete_guarded: frozenset[str]  # tables whose triggers refuse DELETE (the audit log)
+
+
+def migrated_snapshot_take() -> MigratedSnapshot:
     """The rows migrations left (content types, permissions, groups, Wagtail's root page and
-    locale...), table by table in PostgreSQL's COPY format, taken right after set-up."""
+    locale...), table by table, taken right after set-up."""
     from django.db import connection
 
-    snapshot = {}
+    rows = {}
     with connection.cursor() as cursor:
         for table in _tables_with_rows(cursor):
             with cursor.copy(f"COPY {_quoted(table)} TO STDOUT (FORMAT binary)") as copy:
-                snapshot[table] = b"".join(bytes(block) for block in copy)
-    return snapshot
+                rows[table] = b"".join(bytes(block) for block in copy)
+        cursor.execute(
+            "SELECT DISTINCT event_object_table FROM information_schema.triggers "
+            "WHERE event_manipulation = 'DELETE' AND trigger_schema = current_schema()"
+        )
+        guarded = frozenset(row[0] for row in cursor.fetchall())
+    return MigratedSnapshot(rows=rows, delete_guarded=guarded)
 
 
 def _tables_with_rows(cursor) -> list[str]:
@@ -130,7 +159,7 @@ def _tables_with_rows(cursor) -> list[str]:
     return [row[0] for row in cursor.fetchall()]
 
 
-def migrated_snapshot_restore(snapshot: dict[str, bytes]) -> None:
+def migrated_snapshot_restore(snapshot: MigratedSnapshot) -> None:
     """Empty every table a test wrote to and put the migrated rows back, ids included.
 
     What Django's flush plus serialized rollback does, at a fraction of the cost: only
@@ -141,11 +170,16 @@ def migrated_snapshot_restore(snapshot: dict[str, bytes]) -> None:
 
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-        for table in sorted(set(_tables_with_rows(cursor)) | set(snapshot)):
+        dirty = sorted(set(_tables_with_rows(cursor)) | set(snapshot.rows))
+        for table in dirty:
             # DELETE, not TRUNCATE: a test leaves a few rows in a few tables, and TRUNCATE
             # pays for new files per table and index however few rows there were.
-            cursor.execute(f"DELETE FROM {_quoted(table)}")  # noqa: S608 (as above)
-        for table, rows in snapshot.items():
+            if table not in snapshot.delete_guarded:
+                cursor.execute(f"DELETE FROM {_quoted(table)}")  # noqa: S608 (as above)
+        guarded = [_quoted(table) for table in dirty if table in snapshot.delete_guarded]
+        if guarded:  # an append-only table's trigger refuses DELETE, not TRUNCATE
+            cursor.execute(f"TRUNCATE {', '.join(guarded)}")
+        for table, rows in snapshot.rows.items():
             with cursor.copy(f"COPY {_quoted(table)} FROM STDIN (FORMAT binary)") as copy:
                 copy.write(rows)
 
