@@ -577,7 +577,7 @@ def study_instances(*, study, user) -> list:
     return list(
         Instance.objects.filter(series__study=study)
         .exclude(series__in=withheld)
-        .select_related("series")
+        .select_related("series__study")  # each instance's URL names its study
         .order_by("series__series_number", "series__pk", "instance_number", "pk")
     )
 

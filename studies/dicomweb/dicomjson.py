@@ -9,6 +9,8 @@ binary values replaced by BulkDataURIs (PS3.18 §F.2.6).
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -244,11 +246,62 @@ def instance_metadata(instance: Instance, *, path: Path, bulk_data_uri: Callable
     return dict(sorted(document.items()))
 
 
+# The metadata of an instance, as JSON, by file version: a study opened by a class of
+# residents is converted from DICOM once per web process, not once per viewer (converting
+# the chest CT's 134 headers and its SEG takes ~3 s of CPU). Bounded by size, oldest out.
+METADATA_CACHE_BYTES = 64 * 1024 * 1024
+_metadata_cache: OrderedDict[tuple, bytes] = OrderedDict()
+_metadata_cache_size = 0
+_metadata_cache_lock = threading.Lock()
+# Where the document names bulk data; JSON escapes a quote inside a value, so this byte
+# sequence occurs only as the key itself.
+_BULK_DATA_KEY = b'"BulkDataURI":"'
+
+
+def instance_metadata_encoded(instance: Instance, *, path: Path, instance_url: str) -> bytes:
+    """`instance_metadata` as JSON bytes, bulk data under `instance_url`; from the cache
+    when this version of the file (path, size, modification time) was converted before."""
+    global _metadata_cache_size
+    stat = path.stat()
+    key = (
+        str(path),
+        stat.st_mtime_ns,
+        stat.st_size,
+        instance.pixel_data_offset,
+        instance.pixel_data_length,
+        instance.bits_allocated,
+    )
+    with _metadata_cache_lock:
+        encoded = _metadata_cache.get(key)
+        if encoded is not None:
+            _metadata_cache.move_to_end(key)
+    if encoded is None:
+        document = instance_metadata(
+            instance, path=path, bulk_data_uri=lambda tag: f"bulkdata/{tag:08X}"
+        )
+        encoded = json.dumps(document, separators=(",", ":")).encode()
+        with _metadata_cache_lock:
+            if key not in _metadata_cache and len(encoded) <= METADATA_CACHE_BYTES:
+                _metadata_cache[key] = encoded
+                _metadata_cache_size += len(encoded)
+                while _metadata_cache_size > METADATA_CACHE_BYTES:
+                    _evicted_key, evicted = _metadata_cache.popitem(last=False)
+                    _metadata_cache_size -= len(evicted)
+    return encoded.replace(_BULK_DATA_KEY, _BULK_DATA_KEY + instance_url.encode() + b"/")
+
+
 def json_array_stream(documents: Iterable[dict]) -> Iterator[bytes]:
     """A JSON array written one element at a time (a series' metadata is not held whole)."""
+    return json_array_join(
+        json.dumps(document, separators=(",", ":")).encode() for document in documents
+    )
+
+
+def json_array_join(encoded: Iterable[bytes]) -> Iterator[bytes]:
+    """A JSON array of elements already encoded, written one at a time."""
     yield b"["
-    for index, document in enumerate(documents):
-        yield (b"," if index else b"") + json.dumps(document, separators=(",", ":")).encode()
+    for index, element in enumerate(encoded):
+        yield (b"," if index else b"") + element
     yield b"]"
 
 

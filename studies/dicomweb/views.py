@@ -368,19 +368,18 @@ def _located(request, study, series, instance) -> Instance:
 # --- WADO-RS metadata (PS3.18 §10.4.1.1.2) ----------------------------------------------------
 
 
-def _metadata_documents(request, instances: list[Instance]) -> Iterator[dict]:
+def _metadata_documents(request, instances: list[Instance]) -> Iterator[bytes]:
     for instance in instances:
-        url = _instance_url(request, instance)
-        yield dicomjson.instance_metadata(
+        yield dicomjson.instance_metadata_encoded(
             instance,
             path=selectors.instance_file_path(instance=instance),
-            bulk_data_uri=lambda tag, u=url: f"{u}/bulkdata/{tag:08X}",
+            instance_url=_instance_url(request, instance),
         )
 
 
 def _metadata_response(request, instances: list[Instance]) -> StreamingHttpResponse:
     return StreamingHttpResponse(
-        dicomjson.json_array_stream(_metadata_documents(request, instances)),
+        dicomjson.json_array_join(_metadata_documents(request, instances)),
         content_type=dicomjson.DICOM_JSON,
     )
 
