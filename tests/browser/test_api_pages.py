@@ -4,6 +4,7 @@ from the sidecar package under the site's CSP) and uses the token from a script.
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.services import enrolment_create
 from curriculum.services import demo_course_ensure
@@ -39,7 +40,7 @@ def test_token_page_reference_and_a_script_using_the_token(
     page.get_by_role("button", name="Make a token").click()
     token = page.locator("[data-new-token]").inner_text().strip()
     assert token.startswith("wagtail_")
-    assert page.get_by_role("cell", name="Gradebook export to the LMS", exact=True).is_visible()
+    expect(page.get_by_role("cell", name="Gradebook export to the LMS", exact=True)).to_be_visible()
     page.screenshot(path=screenshot_dir / "01-token-made.png", full_page=True)
 
     page.get_by_role("link", name="API reference").click()

@@ -3,6 +3,7 @@ Chromium, through the live server and a real worker, and sees original and pertu
 by side with the change in the model's output and the saliency maps."""
 
 import pytest
+from playwright.sync_api import expect
 
 from labs.models import LabRun, LabRunStatus
 from tests.browser.session import log_in
@@ -49,7 +50,7 @@ def test_resident_breaks_the_model_and_sees_both_sides(
     page.goto(live_server.url + demo_lesson.url)
     panel = page.locator(f"#lab-{exercise.pk}")
     panel.scroll_into_view_if_needed()
-    assert panel.locator('a[href="/labs/models/ct-tissue/"]').is_visible()
+    expect(panel.locator('a[href="/labs/models/ct-tissue/"]')).to_be_visible()
     panel.get_by_label("Perturbation").select_option("gaussian-noise")
     panel.get_by_label("Severity").fill("200")
     panel.get_by_label("Image (1–133)").fill("64")
@@ -75,9 +76,11 @@ def test_resident_breaks_the_model_and_sees_both_sides(
             viewers.nth(index).locator("xpath=self::*[@data-state='ready']").wait_for(
                 timeout=60_000
             )
-    assert page.get_by_role("rowheader", name="pixels relabelled (%)").is_visible()
-    assert page.get_by_role("rowheader", name="largest pixel change (modality units)").is_visible()
-    assert page.get_by_role("link", name="Read the model card").is_visible()
+    expect(page.get_by_role("rowheader", name="pixels relabelled (%)")).to_be_visible()
+    expect(
+        page.get_by_role("rowheader", name="largest pixel change (modality units)")
+    ).to_be_visible()
+    expect(page.get_by_role("link", name="Read the model card")).to_be_visible()
     page.screenshot(path=screenshot_dir / "3-result.png", full_page=True)
 
     grad_cam = page.locator(".lab-saliency img")
@@ -94,7 +97,7 @@ def test_resident_breaks_the_model_and_sees_both_sides(
 
     page.get_by_label("Which tissue changed label first?").fill("Fat became soft tissue.")
     page.get_by_role("button", name="Save answers").click()
-    assert page.get_by_text("Your answers were saved with this run.").is_visible()
+    expect(page.get_by_text("Your answers were saved with this run.")).to_be_visible()
     run = LabRun.objects.get(user=people["resident"])
     assert run.status == LabRunStatus.SUCCEEDED
     assert run.parameters["slice_number"] == 64 and run.parameters["severity"] == 200.0

@@ -103,7 +103,7 @@ def test_resident_takes_an_exam_with_an_image_question(
     log_in(page, live_server.url, people["resident"].username)
     page.goto(f"{live_server.url}/assess/{spleen_exam['exam'].pk}/")
     _start(page)
-    assert page.locator("[data-countdown]").is_visible()
+    expect(page.locator("[data-countdown]")).to_be_visible()
 
     page.get_by_label("Lung window option 1").check()
     _saved(page, 0)
@@ -112,7 +112,7 @@ def test_resident_takes_an_exam_with_an_image_question(
     assert viewer.get_attribute("data-state") == "ready", viewer.locator(
         ".viewer-message"
     ).text_content()
-    assert viewer.locator(".viewer-layers").is_hidden(), "the answer's SEG must not be offered"
+    expect(viewer.locator(".viewer-layers")).to_be_hidden()  # the answer's SEG must not be offered
     viewer.get_by_role("button", name="Point").click()
     x, y = image_point_on_screen(page, spleen_exam["target"])
     page.mouse.click(x, y)
@@ -123,7 +123,7 @@ def test_resident_takes_an_exam_with_an_image_question(
     # A dropped connection: the page is opened again and the answers are where they were.
     page.reload()
     assert page.get_by_label("Lung window option 1").is_checked()
-    assert page.locator("[data-saved-mark]").is_visible()
+    expect(page.locator("[data-saved-mark]")).to_be_visible()
 
     page.get_by_role("link", name="Review and submit").click()
     expect(page.get_by_role("heading", name="Review your answers")).to_be_visible()
@@ -147,11 +147,11 @@ def test_resident_takes_an_exam_with_an_image_question(
     assessment_results_release(assessment=spleen_exam["exam"])
     page.reload()
     assert "3 of 3 points (100 %)" in page.locator("[data-result]").text_content()
-    assert page.get_by_text("Correct: the point is on the finding.").is_visible()
+    expect(page.get_by_text("Correct: the point is on the finding.")).to_be_visible()
     # Releasing marks is not releasing the key (issue 13): the segmentation that is the
     # answer stays off the page until an educator releases the key after the exam closes.
     page.reload()
-    assert page.locator("[data-key-released='false']").is_visible()
+    expect(page.locator("[data-key-released='false']")).to_be_visible()
     assert page.locator("[data-viewer]").count() == 0
     page.screenshot(path=screenshot_dir / "4-marks-released-key-withheld.png", full_page=True)
 
@@ -360,7 +360,7 @@ def test_two_image_questions_on_one_series_keep_their_own_marks(
     # The second question's viewer shows the same series: the spleen point is not its mark.
     heart_field = page.locator("#q2 input[name=marks]")
     assert heart_field.input_value() == ""
-    assert page.locator("#status-1 [data-save-state='empty']").is_visible()
+    expect(page.locator("#status-1 [data-save-state='empty']")).to_be_visible()
 
     _second_viewer_on_heart_slice(page, one_series_exam)
     _point_place(page, 1, one_series_exam["heart"]["target"])
@@ -390,7 +390,7 @@ def test_marks_on_one_series_stay_apart_across_a_reload(
     page.reload()
     _viewers_ready(page)
     _one_point_shown(page, 0)
-    assert page.locator("#status-1 [data-save-state='empty']").is_visible()
+    expect(page.locator("#status-1 [data-save-state='empty']")).to_be_visible()
 
     _cpu_slowed(page)
     _second_viewer_on_heart_slice(page, one_series_exam)

@@ -2,6 +2,7 @@
 reads the mark and feedback."""
 
 import pytest
+from playwright.sync_api import expect
 
 from grading.models import MarkingState, ResponseMarking
 from tests.browser.session import log_in, nav_follow
@@ -28,14 +29,14 @@ def test_examiner_marks_an_essay_from_the_queue(live_server, people, browser_pag
     nav_follow(page, "Assess", "Grading queue")
     page.wait_for_url("**/grading/queue/")
     # One row per answer to mark (the essay and the auto-marked ones), each under the code.
-    assert page.get_by_role("cell", name=attempt.candidate_code, exact=True).first.is_visible()
+    expect(page.get_by_role("cell", name=attempt.candidate_code, exact=True).first).to_be_visible()
     assert people["resident"].username not in page.content()
     page.screenshot(path=screenshot_dir / "1-queue.png", full_page=True)
 
     page.get_by_role("link", name=f"Mark {attempt.candidate_code}").click()
     page.wait_for_url(f"**/grading/responses/{essay.pk}/")
     # The answer is shown as text: the <b> tag is visible, not applied.
-    assert page.get_by_text("<b>not bold</b>").is_visible()
+    expect(page.get_by_text("<b>not bold</b>")).to_be_visible()
     page.get_by_label("3 — Mostly right").check()
     page.get_by_label("5 — Thorough").check()
     page.get_by_label("Feedback on “Accuracy”").fill("Correct mechanism.")
@@ -64,5 +65,5 @@ def test_examiner_marks_an_essay_from_the_queue(live_server, people, browser_pag
     page.get_by_role("link", name="Noise exam").click()
     # 4 auto + 16 = 20 of 25 = 80 %
     assert "20 of 25 points (80 %)" in page.locator("#attempt-result").inner_text()
-    assert page.get_by_text("Correct mechanism.").is_visible()
+    expect(page.get_by_text("Correct mechanism.")).to_be_visible()
     page.screenshot(path=screenshot_dir / "4-resident-feedback.png", full_page=True)

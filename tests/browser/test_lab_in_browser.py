@@ -1,6 +1,7 @@
 """A resident runs the break-it lab in Chromium, through the live server and a real worker."""
 
 import pytest
+from playwright.sync_api import expect
 
 from labs.models import LabRun, LabRunStatus
 from tests.browser.session import log_in
@@ -18,10 +19,10 @@ def test_resident_runs_the_lab_and_sees_the_result(
     page = browser_page
     log_in(page, live_server.url, people["resident"].username)
     page.locator(".account-menu summary").click()
-    assert page.get_by_role("button", name="Log out").is_visible()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
     page.goto(live_server.url + demo_lesson.url)
-    assert page.get_by_role("heading", name="When noise breaks a model").is_visible()
+    expect(page.get_by_role("heading", name="When noise breaks a model")).to_be_visible()
     page.screenshot(path=screenshot_dir / "1-lesson.png", full_page=True)
 
     page.get_by_label("Gaussian noise").fill("180")
@@ -40,7 +41,7 @@ def test_resident_runs_the_lab_and_sees_the_result(
     )
     for index in range(4):
         assert images.nth(index).evaluate("img => img.complete && img.naturalWidth") >= 128
-    assert page.get_by_role("rowheader", name="pixels relabelled (%)").is_visible()
+    expect(page.get_by_role("rowheader", name="pixels relabelled (%)")).to_be_visible()
     page.screenshot(path=screenshot_dir / "3-result.png", full_page=True)
 
     run = LabRun.objects.get(user=people["resident"])
@@ -55,6 +56,6 @@ def test_outsider_is_told_they_are_not_enrolled(
     log_in(page, live_server.url, people["outsider"].username)
     response = page.goto(live_server.url + demo_lesson.url)
     assert response.status == 403
-    assert page.get_by_role("heading", name="You cannot open this page").is_visible()
-    assert page.get_by_text("not enrolled").is_visible()
+    expect(page.get_by_role("heading", name="You cannot open this page")).to_be_visible()
+    expect(page.get_by_text("not enrolled")).to_be_visible()
     page.screenshot(path=screenshot_dir / "forbidden.png", full_page=True)

@@ -4,6 +4,7 @@ lesson of module 1, which then reads in German with its lab (screenshots kept)."
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.services import enrolment_create
 from curriculum.models import LessonPage
@@ -44,11 +45,11 @@ def test_switching_to_german_and_back(live_server, browser_page, screenshot_dir)
     page.get_by_role("button", name="Deutsch").click()
     page.get_by_role("heading", name="Einen DICOM-Header lesen", exact=False).first.wait_for()
     assert page.url == f"{live_server.url}{lesson.url}"  # the same page, now in German
-    assert page.get_by_role("button", name="Labor ausführen").first.is_visible()
+    expect(page.get_by_role("button", name="Labor ausführen").first).to_be_visible()
     page.screenshot(path=screenshot_dir / "02-lesson-german.png", full_page=False)
 
     # The choice is remembered: a new visit of another page stays German, until switched back.
     page.goto(f"{live_server.url}/learn/progress/")
     assert page.locator("html").get_attribute("lang") == "de"
     page.get_by_role("button", name="English").click()
-    assert page.locator("html").get_attribute("lang") == "en"
+    expect(page.locator("html")).to_have_attribute("lang", "en")

@@ -4,6 +4,7 @@ generated model card."""
 
 import pytest
 from django.template.defaultfilters import floatformat
+from playwright.sync_api import expect
 
 from model_builder.models import TrainingRun, TrainingRunStatus
 from tests.browser.session import log_in, nav_follow
@@ -22,7 +23,7 @@ def test_resident_builds_a_model_and_reads_its_card(
     log_in(page, live_server.url, people["resident"].username)
     page.goto(live_server.url + "/labs/runs/")
     nav_follow(page, "Labs", "Build a model")
-    assert page.get_by_role("heading", name="Build a model without code").is_visible()
+    expect(page.get_by_role("heading", name="Build a model without code")).to_be_visible()
 
     page.get_by_label("Name your model").fill("My first lesion finder")
     page.get_by_label("Patients (lesion cohort)").fill("20")
@@ -47,9 +48,9 @@ def test_resident_builds_a_model_and_reads_its_card(
     )
     assert "2 of 2 epochs done" in curves.get_attribute("alt")
     metrics = page.locator("#held-out-metrics")
-    assert metrics.get_by_role("rowheader", name="AUC").is_visible()
-    assert page.locator("#confusion-matrix").get_by_text("Truly positive").is_visible()
-    assert page.get_by_text("No patient is on both sides of the split.").is_visible()
+    expect(metrics.get_by_role("rowheader", name="AUC")).to_be_visible()
+    expect(page.locator("#confusion-matrix").get_by_text("Truly positive")).to_be_visible()
+    expect(page.get_by_text("No patient is on both sides of the split.")).to_be_visible()
     page.screenshot(path=screenshot_dir / "3-evaluated.png", full_page=True)
 
     run = TrainingRun.objects.get(user=people["resident"])
@@ -57,19 +58,19 @@ def test_resident_builds_a_model_and_reads_its_card(
     assert run.config["augmentations"] == ["flip", "rotate", "intensity"]
     # As the page rounds it (floatformat rounds half up: an AUC of 0.0625 reads 0.063).
     auc_text = floatformat(run.metrics["test"]["auc"]["value"], 3)
-    assert metrics.get_by_role("cell", name=auc_text).first.is_visible()
+    expect(metrics.get_by_role("cell", name=auc_text).first).to_be_visible()
 
     page.get_by_role("link", name="Model card").click()
-    assert page.get_by_role("heading", name="My first lesion finder (trained by rhea)").is_visible()
-    assert page.get_by_text("Teaching only").is_visible()
+    expect(
+        page.get_by_role("heading", name="My first lesion finder (trained by rhea)")
+    ).to_be_visible()
+    expect(page.get_by_text("Teaching only")).to_be_visible()
     page.screenshot(path=screenshot_dir / "4-model-card.png", full_page=True)
 
     page.goto(live_server.url + "/build/leakage/")
-    assert (
-        page.locator("#leakage-table")
-        .get_by_role("link", name="My first lesion finder")
-        .is_visible()
-    )
+    expect(
+        page.locator("#leakage-table").get_by_role("link", name="My first lesion finder")
+    ).to_be_visible()
     page.screenshot(path=screenshot_dir / "5-leakage.png", full_page=True)
 
 
@@ -85,6 +86,6 @@ def test_a_second_training_is_refused_with_a_clear_message(
     page.goto(live_server.url + "/build/")
     page.get_by_label("Name your model").fill("Another one")
     page.get_by_role("button", name="Start training").click()
-    assert page.get_by_text("One training at a time per person").is_visible()
+    expect(page.get_by_text("One training at a time per person")).to_be_visible()
     assert page.get_by_label("Name your model").input_value() == "Another one"
     page.screenshot(path=screenshot_dir / "refused.png", full_page=True)

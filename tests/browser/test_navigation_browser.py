@@ -61,7 +61,7 @@ def test_wide_screen_groups_fit_one_row_and_open_by_keyboard(
     # One row: the brand, every group and the account menu share a line.
     header = page.locator(".site-header").bounding_box()
     assert header["height"] < 70
-    assert not page.locator(".nav-toggle").is_visible()
+    expect(page.locator(".nav-toggle")).to_be_hidden()
     # The page shown is marked in its group.
     assert page.locator("details.nav-group.current summary").inner_text().strip() == "Labs"
 
@@ -106,8 +106,9 @@ def test_narrow_screen_menu_button(live_server, people, browser_page, screenshot
     log_in(page, live_server.url, people["admin"].username)
     page.goto(live_server.url + "/labs/runs/")
     toggle = page.get_by_role("button", name="Menu")
-    assert toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false"
-    assert not page.get_by_role("navigation", name="Main").is_visible()
+    expect(toggle).to_be_visible()
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(page.get_by_role("navigation", name="Main")).to_be_hidden()
     _fits_across(page, NARROW["width"])
     page.screenshot(path=screenshot_dir / "1-closed-390.png")
 
@@ -150,8 +151,8 @@ def test_visitor_and_no_script(live_server, people, chromium, screenshot_dir):
             page.goto(live_server.url + "/accounts/login/")
             nav = page.get_by_role("navigation", name="Main")
             assert nav.get_by_role("link").all_inner_texts() == ["Courses"]
-            assert page.get_by_role("link", name="Log in").is_visible()
-            assert not page.get_by_role("button", name="Menu").is_visible()
+            expect(page.get_by_role("link", name="Log in")).to_be_visible()
+            expect(page.get_by_role("button", name="Menu")).to_be_hidden()
             page.screenshot(path=screenshot_dir / "1-visitor-no-script-390.png")
 
             log_in(page, live_server.url, people["resident"].username)

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pydicom
 import pytest
+from playwright.sync_api import expect
 
 from studies.selectors import library_root
 from tests.browser import viewer_support
@@ -65,10 +66,10 @@ def test_ct_renders_scrolls_and_windows(
     assert viewer.locator("[data-corner=bl]").text_content() == "W 1500 L -600"
 
     page.keyboard.press("?")
-    assert viewer.locator(".viewer-help").is_visible()
+    expect(viewer.locator(".viewer-help")).to_be_visible()
     page.screenshot(path=screenshot_dir / "4-help.png")
     page.keyboard.press("Escape")
-    assert not viewer.locator(".viewer-help").is_visible()
+    expect(viewer.locator(".viewer-help")).to_be_hidden()
     assert not errors, errors
     assert not outside, outside
 
@@ -180,7 +181,7 @@ def test_a_study_the_user_may_not_see_is_refused_clearly(
     viewer = viewer_open(page, f"{live_server.url}/viewer/{ct.study_instance_uid}/")
     assert viewer.get_attribute("data-state") == "error"
     message = viewer.locator(".viewer-message")
-    assert message.is_visible()
+    expect(message).to_be_visible()
     assert "do not have access" in message.text_content()
     page.screenshot(path=screenshot_dir / "refused.png", full_page=True)
 

@@ -10,6 +10,7 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from tests.browser import viewer_support
 from tests.browser.axe_support import axe_violations, blocking_violations
@@ -118,11 +119,11 @@ def test_viewer_tools_work_from_the_keyboard(
     _tab_to(page, "help")
     page.keyboard.press("Enter")
     help_panel = viewer.locator(".viewer-help")
-    assert help_panel.is_visible()
+    expect(help_panel).to_be_visible()
     page.screenshot(path=screenshot_dir / "3-help-open.png")
     assert page.evaluate("document.activeElement.closest('.viewer-help') !== null")
     page.keyboard.press("Escape")
-    assert help_panel.is_hidden()
+    expect(help_panel).to_be_hidden()
     assert page.evaluate(FOCUSED)["name"] == image
 
     # The image, which holds focus again, shows it (the focus ring's amber around the image)

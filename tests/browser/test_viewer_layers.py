@@ -324,7 +324,7 @@ def test_an_image_the_user_may_not_fetch_is_refused_clearly(
     viewer = viewer_open(page, f"{live_server.url}/viewer-test/layers/")
     assert viewer.get_attribute("data-state") == "error"
     message = viewer.locator(".viewer-message")
-    assert message.is_visible()
+    expect(message).to_be_visible()
     assert message.text_content() == "This image does not exist, or you do not have access to it."
     page.screenshot(path=screenshot_dir / "refused.png", full_page=True)
 
