@@ -271,6 +271,10 @@ WAGTAIL_I18N_ENABLED = True
 WAGTAIL_CONTENT_LANGUAGES = LANGUAGES
 WAGTAILADMIN_LOGIN_URL = "/accounts/login/"
 WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", "http://localhost:8000")
+# Wagtail's index updates run in the request or command that saved (django-tasks' immediate
+# backend); a bulk course load holds them until it ends and runs each once
+# (curriculum/task_batching.py).
+TASKS = {"default": {"BACKEND": "curriculum.task_batching.BatchingImmediateBackend"}}
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["pdf", "csv", "txt", "mp4", "webm"]
 

@@ -43,6 +43,7 @@ from curriculum.models import (
     ModulePage,
     ModulePrerequisite,
 )
+from curriculum.task_batching import tasks_batched
 from labs.models import LabExercise
 
 logger = logging.getLogger(__name__)
@@ -575,7 +576,6 @@ def curriculum_index_ensure() -> CurriculumIndexPage:
     return index
 
 
-@transaction.atomic
 def curriculum_content_load(
     *, content_dir: Path = CONTENT_DIR, only_lessons: set[str] | None = None
 ) -> tuple[CurriculumPage, LoadReport]:
@@ -583,8 +583,16 @@ def curriculum_content_load(
 
     `only_lessons` ("module-slug/lesson-slug") restricts the load to those lessons and their
     module and course pages (the demo set-up and fast tests use it). Prerequisites pointing
-    at modules not loaded are left out until a full load.
+    at modules not loaded are left out until a full load. One transaction; Wagtail's search
+    and reference indexes are updated once per page at the end, not after every save.
     """
+    with transaction.atomic(), tasks_batched():
+        return _course_write(content_dir=content_dir, only_lessons=only_lessons)
+
+
+def _course_write(
+    *, content_dir: Path, only_lessons: set[str] | None
+) -> tuple[CurriculumPage, LoadReport]:
     spec: CourseSpec = course_read(content_dir)
     report = LoadReport()
     index = curriculum_index_ensure()
