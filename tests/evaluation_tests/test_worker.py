@@ -48,15 +48,17 @@ def test_a_sweep_completes_on_the_worker_with_progress(celery_worker, people, se
 
 def test_one_sweep_is_shared_by_every_free_worker(worker_env, people, settings, tmp_path):
     """Two workers, one resident's sweep: both score its parts, and the result is whole."""
-    # Each progress report pauses a second (RUN_STEP_PAUSE_SECONDS; a part reports as it
-    # starts and when its 3 cases are done), so one worker alone would take 48 s or more:
-    # well past the second worker's model load (about 20 s on a machine at load 24). The
-    # test asserts a share, not a time.
+    # Both workers answer a ping before the sweep is queued, and each reserves one message
+    # at a time (acks late, prefetch 1), so each takes a part as soon as the parts are
+    # published. The pause per progress report (RUN_STEP_PAUSE_SECONDS; a part reports as
+    # it starts and when its 3 cases are done) keeps parts long enough that a worker still
+    # loading its model at first is not outrun by the other for all 24: one worker alone
+    # would take 14 s or more. The test asserts a share, not a time.
     env = {
         **worker_env,
         "EVALUATION_CASE_LIMIT": "24",
         "EVALUATION_CHUNK_CASES": "3",
-        "RUN_STEP_PAUSE_SECONDS": "1.0",
+        "RUN_STEP_PAUSE_SECONDS": "0.3",
     }
     settings.EVALUATION_CASE_LIMIT = 24
     settings.EVALUATION_CHUNK_CASES = 3
