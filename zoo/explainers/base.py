@@ -25,10 +25,14 @@ from zoo.base import ImageVolume, PreparedInput, ZooError, ZooModel
 
 # What "nothing here" means in modality units: air for CT (-1000 HU), black elsewhere.
 EMPTY_VALUE_BY_MODALITY = {"CT": -1000.0}
-# How many input values one batched pass may carry (IG's steps, occlusion's copies): a
-# 2 x 260 x 260 lesion-finder input goes ~30 at a time, a 1024 x 1024 one 3 at a time, so
-# a batch's activations stay a few hundred MB on a CPU worker.
-MAX_BATCH_INPUT_VALUES = 4_000_000
+# How many input values one batched pass may carry (IG's steps, occlusion's copies). On a
+# 2-core CPU worker a batch pays off only while its activations stay near the caches:
+# measured 2026-12-04 on an idle machine, the lesion finder (2 x 260 x 260 per image) was
+# fastest at 2-4 images a pass (IG 0.8 s, occlusion 1.9 s) and 2.5x slower at 29 (IG 2.0 s,
+# occlusion 4.7 s: most of the extra time is the kernel handing out fresh pages), while
+# the radiograph classifier (2 x 128 x 128) was fastest at 8-16. Both optima sit near half
+# a million values a pass; a 1024 x 1024 input goes one image at a time.
+MAX_BATCH_INPUT_VALUES = 550_000
 # The sandbox refuses more than zoo.sandbox.MAX_BATCH images per pass; stay well below.
 MAX_BATCH_IMAGES = 32
 

@@ -53,10 +53,11 @@ class IntegratedGradients(Explainer):
         straight path, per pixel, channels summed.
 
         The path's points go through the network as batches (as many steps per pass as
-        `batch_size_for` allows; all 16 for the zoo's 2-D models) rather than one pass per
-        step: one forward and one backward of a batch cost far less than that many single
-        ones on a CPU, and the gradient of the batch's summed score is each image's own
-        gradient, since the images do not interact (eval mode, no batch statistics).
+        `batch_size_for` allows: 4 for the lesion finder, all 16 for the radiograph
+        classifier) rather than one pass per step: a cache-sized batch costs less than as
+        many single passes on a CPU, and the gradient of the batch's summed score is each
+        image's own gradient, since the images do not interact (eval mode, no batch
+        statistics).
         """
         alphas, weights = trapezoid_steps(STEPS)
         alphas, weights = alphas.to(inputs), weights.to(inputs)

@@ -58,8 +58,8 @@ class Occlusion(Explainer):
         patches covering each pixel, summed over channels (as captum's Occlusion with a
         window spanning every channel).
 
-        The occluded copies go through the network many per pass (`batch_size_for`; about
-        30 for the lesion finder) instead of one pass per few patches.
+        The occluded copies go through the network several per pass (`batch_size_for`: 4
+        for the lesion finder, 16 for the radiograph classifier).
         """
         rows, columns = inputs.shape[-2:]
         (patch_rows, row_starts), (patch_columns, column_starts) = (
