@@ -61,7 +61,7 @@ from runs.services import (
     run_enqueue_on_commit,
     run_execute,
 )
-from zoo.base import Task, ZooError
+from zoo.base import Task, ZooError, torch_threads
 from zoo.perturbations.registry import perturbation_get
 from zoo.registry import UnknownModel, model_get
 
@@ -234,10 +234,11 @@ def cohort_run_compute(run: CohortRun, report):
     batch queue; this worker scores parts too, so with no other worker free the run takes
     as long as it always did, and each free worker shortens it.
     """
-    import torch
+    with torch_threads(settings.EVALUATION_TORCH_THREADS):
+        return _cohort_run_scored(run, report)
 
-    # One thread per worker process: two workers on two cores beat one worker on two.
-    torch.set_num_threads(settings.EVALUATION_TORCH_THREADS)
+
+def _cohort_run_scored(run: CohortRun, report):
     try:
         model = model_get(run.model_key)
         report(2, _("Building the cohort"))
@@ -351,9 +352,11 @@ def _parts_summary(run: CohortRun) -> dict:
 
 def cohort_chunk_compute(chunk: CohortChunk, report):
     """The engine's compute step for one part: score its cases under its condition."""
-    import torch
+    with torch_threads(settings.EVALUATION_TORCH_THREADS):
+        return _cohort_chunk_scored(chunk, report)
 
-    torch.set_num_threads(settings.EVALUATION_TORCH_THREADS)
+
+def _cohort_chunk_scored(chunk: CohortChunk, report):
     run = CohortRun.objects.get(pk=chunk.run_id)
     _chunk_stop_if_run_ended(chunk, run_status=run.status)
     report(1, None, worker=_worker_name())

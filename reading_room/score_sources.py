@@ -39,12 +39,17 @@ def _ct_lesion_held_out(*, cases: int, on_progress: Progress) -> CohortScores:
     `cohort_ct_lesions_build` draws cases one after another from one generator, so the
     first `cases` cases are the same whatever the total: a small run is a true subset.
     """
-    import torch
+    from zoo.base import torch_threads
 
+    # One thread, as a sweep's parts use: the score set shares the batch queue with them.
+    with torch_threads(1):
+        return _ct_lesion_held_out_scored(cases=cases, on_progress=on_progress)
+
+
+def _ct_lesion_held_out_scored(*, cases: int, on_progress: Progress) -> CohortScores:
     from zoo import ct_lesion
     from zoo.cohorts import ct_lesions
 
-    torch.set_num_threads(1)
     on_progress(5, "Building the held-out cohort")
     cohort = ct_lesions.cohort_ct_lesions_build(
         cases=cases, held_out=True, seed=ct_lesion.TEST_SEED

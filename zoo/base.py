@@ -18,6 +18,8 @@ import enum
 import json
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,6 +251,21 @@ class MetricsRecord:
     def overall_metrics(self) -> dict[str, float]:
         """The card's `metrics`: the whole-test-set values by name."""
         return {row.name: row.value for row in self.measured if not row.group}
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block on `count` torch threads, then give the process its previous count.
+
+    A worker process serves every queue it listens to: a sweep's one thread per worker
+    (two workers on two cores beat one worker on two) must not outlive the sweep and leave
+    the next interactive lab in that process on one core."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def inference_device() -> torch.device:

@@ -221,3 +221,18 @@ def test_exercise_severities_are_checked_against_the_perturbation():
         cohort_exercise_make(severities="low, high")
     with pytest.raises(ValidationError, match="burned-in marker"):
         cohort_exercise_make(kind=CohortExerciseKind.SHORTCUT, cohort_key="ct-lesions-held-out")
+
+
+def test_a_sweep_gives_the_worker_its_torch_threads_back(people, settings):
+    # A worker serves the interactive queue too: a sweep's one thread per worker must not
+    # leave the next lab in that process on one core.
+    import torch
+
+    settings.EVALUATION_TORCH_THREADS = 1
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        run_scored(user=people["resident"], exercise=cohort_exercise_make(severities="0, 300"))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
