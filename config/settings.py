@@ -336,6 +336,11 @@ RUN_PROGRESS_MIN_INTERVAL_SECONDS = float(
 RUN_STEP_PAUSE_SECONDS = float(
     os.environ.get("RUN_STEP_PAUSE_SECONDS", os.environ.get("LAB_RUN_STEP_PAUSE_SECONDS", "0"))
 )
+# A young run's progress poll is held until the run changes (runs.announcements), at most
+# this long; each web process holds at most RUN_STATUS_WAIT_SLOTS such polls at once (a
+# held poll occupies a web thread; the rest poll as before). 0 switches waiting off.
+RUN_STATUS_WAIT_SECONDS = float(os.environ.get("RUN_STATUS_WAIT_SECONDS", "2"))
+RUN_STATUS_WAIT_SLOTS = int(os.environ.get("RUN_STATUS_WAIT_SLOTS", "1"))
 # Cohort runs score at most this many cases when set (tests and demos on slow machines).
 EVALUATION_CASE_LIMIT = (
     int(os.environ["EVALUATION_CASE_LIMIT"]) if os.environ.get("EVALUATION_CASE_LIMIT") else None

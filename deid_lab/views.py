@@ -119,7 +119,7 @@ def run_status(request, attempt_pk: int):
         request,
         run=attempt,
         template="runs/_progress.html",
-        context=_attempt_context(request, attempt, with_header=False),
+        context=lambda fresh: _attempt_context(request, fresh, with_header=False),
     )
 
 

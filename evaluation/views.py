@@ -81,7 +81,10 @@ def cohort_run_status(request, run_pk: int):
         request.user, "evaluation.view_run", selectors.cohort_run_by_pk(run_pk)
     )
     return run_status_response(
-        request, run=run, template="runs/_progress.html", context=_run_context(request, run)
+        request,
+        run=run,
+        template="runs/_progress.html",
+        context=lambda fresh: _run_context(request, fresh),
     )
 
 

@@ -77,7 +77,10 @@ def lab_run_detail(request, run_pk: int):
 def lab_run_status(request, run_pk: int):
     run = permissions.access_or_404(request.user, "labs.view_run", selectors.lab_run_by_pk(run_pk))
     return run_status_response(
-        request, run=run, template="runs/_progress.html", context=_run_context(request, run)
+        request,
+        run=run,
+        template="runs/_progress.html",
+        context=lambda fresh: _run_context(request, fresh),
     )
 
 

@@ -110,7 +110,10 @@ def training_run_status(request, run_pk: int):
         request.user, "model_builder.view_run", selectors.training_run_by_pk(run_pk)
     )
     return run_status_response(
-        request, run=run, template="runs/_progress.html", context=_run_context(request, run)
+        request,
+        run=run,
+        template="runs/_progress.html",
+        context=lambda fresh: _run_context(request, fresh),
     )
 
 

@@ -88,7 +88,7 @@ def score_set_status(request, score_set_pk: int):
         request,
         run=score_set,
         template="runs/_progress.html",
-        context=selectors.score_set_progress_context(score_set=score_set),
+        context=lambda fresh: selectors.score_set_progress_context(score_set=fresh),
     )
 
 

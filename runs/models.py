@@ -118,6 +118,12 @@ class DurableRun(models.Model):
         return self.status in FINAL_STATUSES
 
     @property
+    def is_young(self) -> bool:
+        """In the first seconds of its life, when an interactive lab usually finishes."""
+        age = (timezone.now() - self.created_at).total_seconds() if self.created_at else 0
+        return age < POLL_YOUNG_SECONDS
+
+    @property
     def poll_delay_ms(self) -> int:
         """How long the progress panel waits before asking for the run's state again.
 
@@ -126,8 +132,7 @@ class DurableRun(models.Model):
         resident waits (issue 18: the platform may add 10 %). A young run is asked about
         often, an older one (a sweep, a training) at the usual pace.
         """
-        age = (timezone.now() - self.created_at).total_seconds() if self.created_at else 0
-        return POLL_DELAY_YOUNG_MS if age < POLL_YOUNG_SECONDS else POLL_DELAY_MS
+        return POLL_DELAY_YOUNG_MS if self.is_young else POLL_DELAY_MS
 
 
 class ExerciseQuestions(models.Model):

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from runs.announcements import run_change_announce
 from runs.log_context import run_logged
 from runs.models import ACTIVE_STATUSES, FINAL_STATUSES, DurableRun, RunPolicy, RunStatus
 
@@ -235,7 +236,9 @@ def run_claim(*, model: type[DurableRun], run_pk: int) -> DurableRun | None:
         error_message="",
     )
     if claimed:
-        return model.objects.get(pk=run_pk)
+        held = model.objects.get(pk=run_pk)
+        transaction.on_commit(lambda: run_change_announce(held))
+        return held
     if policy.claim_condition is not None:
         # queued_at moves with each offer, so the sweeper waits a stale period from now.
         rows.filter(status=RunStatus.QUEUED).update(
@@ -295,6 +298,8 @@ class RunProgress:
                 fields["progress_message"] = str(message)[:200]
             still_held = _held(self.run).update(heartbeat_at=timezone.now(), **fields)
             self.last_write = now
+            if still_held:
+                transaction.on_commit(lambda: run_change_announce(self.run))
         else:
             still_held = _held(self.run).exists()
         if not still_held:
@@ -420,7 +425,9 @@ def _run_execute(*, model_label: str, run_pk: int, delivered: bool) -> DurableRu
         logger.exception("%s %s failed", model_label, run_pk)
         run_fail_if_held(run, _("The run failed on the worker. The error has been logged."))
     finally:
-        # Ended one way or another: the place it held in its family's gate is free.
+        # Ended one way or another: a waiting panel shows it now, and the place it held in
+        # its family's gate is free.
+        transaction.on_commit(lambda: run_change_announce(run))
         transaction.on_commit(lambda: _wake_waiting(run))
     return model.objects.get(pk=run_pk)
 
@@ -449,13 +456,16 @@ def run_complete(*, run: DurableRun, store) -> DurableRun | None:
 
 def run_cancel(*, run: DurableRun) -> bool:
     """Cancel a waiting or running run; its worker notices at its next report or beat."""
-    return bool(
+    cancelled = (
         type(run)
         .objects.filter(pk=run.pk, status__in=ACTIVE_STATUSES)
         .update(
             status=RunStatus.CANCELLED, finished_at=timezone.now(), progress_message=_("Cancelled")
         )
     )
+    if cancelled:
+        transaction.on_commit(lambda: run_change_announce(run))
+    return bool(cancelled)
 
 
 def run_model_sweep(*, model: type[DurableRun], now=None) -> list[int]:
