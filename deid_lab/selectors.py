@@ -9,17 +9,13 @@ from deid_lab.header_table import HeaderRow, header_rows
 from deid_lab.models import DeidAttempt
 from deid_lab.scoring import FindingScore
 from deid_lab.seeding import seeded_study_build
+from runs.lessons import lesson_exercise_ids
 from studies.deidentify import PROFILE_OPTIONS_BY_KEY
 
 
 def lesson_deid_exercise_ids(page) -> set[int]:
-    """Primary keys of the de-identification exercises a lesson embeds (deleted ones skipped)."""
-    body = getattr(page.specific, "body", None) or []
-    return {
-        block.value["exercise"].pk
-        for block in body
-        if block.block_type == "deid" and block.value.get("exercise") is not None
-    }
+    """Primary keys of the de-identification exercises a lesson embeds."""
+    return lesson_exercise_ids(page, block_type="deid")
 
 
 def deid_attempts_for_user(*, user) -> list[DeidAttempt]:

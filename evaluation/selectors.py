@@ -9,6 +9,7 @@ from accounts import permissions
 from evaluation.measures.base import MeasureResult, OperatingPoint, ScoredCases
 from evaluation.measures.registry import MEASURES, measures_compute
 from evaluation.models import CohortCaseScore, CohortRun
+from runs.lessons import lesson_exercise_ids
 
 
 def cohort_runs_for_user(*, user, limit: int = 50):
@@ -19,13 +20,8 @@ def cohort_runs_for_user(*, user, limit: int = 50):
 
 
 def lesson_cohort_exercise_ids(page) -> set[int]:
-    """Primary keys of the cohort exercises a lesson embeds (deleted ones are skipped)."""
-    body = getattr(page.specific, "body", None) or []
-    return {
-        block.value["exercise"].pk
-        for block in body
-        if block.block_type == "cohort_lab" and block.value.get("exercise") is not None
-    }
+    """Primary keys of the cohort exercises a lesson embeds."""
+    return lesson_exercise_ids(page, block_type="cohort_lab")
 
 
 def run_scored_cases(*, run: CohortRun, condition_index: int) -> ScoredCases:

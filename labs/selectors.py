@@ -7,18 +7,14 @@ from accounts import permissions, roles
 from labs.models import LabRun, LabRunStatus
 from runs.answers import run_answers_rows
 from runs.files import local_path
+from runs.lessons import lesson_exercise_ids
 
 NON_IMAGE_MODALITIES = ("SEG", "SR", "RTSTRUCT", "PR", "KO")
 
 
 def lesson_lab_exercise_ids(page) -> set[int]:
-    """Primary keys of the lab exercises a lesson embeds (deleted ones are skipped)."""
-    body = getattr(page.specific, "body", None) or []
-    return {
-        block.value["exercise"].pk
-        for block in body
-        if block.block_type == "lab" and block.value.get("exercise") is not None
-    }
+    """Primary keys of the lab exercises a lesson embeds."""
+    return lesson_exercise_ids(page, block_type="lab")
 
 
 def _study_image_series(study_key: str):

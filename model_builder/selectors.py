@@ -11,6 +11,7 @@ from model_builder.models import (
     TrainingRunStatus,
 )
 from runs.answers import run_answers_complete, run_answers_rows
+from runs.lessons import lesson_exercise_ids
 
 
 def training_runs_for_user(*, user, limit: int = 50):
@@ -79,13 +80,8 @@ def labelled_cohort_by_pk(pk: int) -> LabelledCohort | None:
 
 
 def lesson_builder_exercise_ids(page) -> set[int]:
-    """Primary keys of the leakage exercises a lesson embeds (deleted ones skipped)."""
-    body = getattr(page.specific, "body", None) or []
-    return {
-        block.value["exercise"].pk
-        for block in body
-        if block.block_type == "model_builder" and block.value.get("exercise") is not None
-    }
+    """Primary keys of the leakage exercises a lesson embeds."""
+    return lesson_exercise_ids(page, block_type="model_builder")
 
 
 def exercise_pair_for_user(*, user, exercise: BuilderExercise, lesson_id: int | None) -> dict:

@@ -9,6 +9,7 @@ from reader_study.cases import AIDED, UNAIDED
 from reader_study.measures import PUBLISHED_EFFECT, RATING_SCALE, cohort_measures, lesion_call
 from reader_study.models import ReaderSession
 from runs.answers import line_question_prompts, run_answers_complete
+from runs.lessons import lesson_exercise_ids
 
 # An educator sees the cohort's aggregate only once this many residents finished the study,
 # so no one resident's ratings can be read off it.
@@ -17,12 +18,7 @@ AGGREGATE_MIN_READERS = 5
 
 def lesson_reader_study_exercise_ids(page) -> set[int]:
     """Primary keys of the reader studies a lesson embeds."""
-    body = getattr(page.specific, "body", None) or []
-    return {
-        block.value["exercise"].pk
-        for block in body
-        if block.block_type == "reader_study" and block.value.get("exercise") is not None
-    }
+    return lesson_exercise_ids(page, block_type="reader_study")
 
 
 def session_next_position(*, session: ReaderSession) -> int | None:

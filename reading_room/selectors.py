@@ -11,6 +11,7 @@ from accounts import permissions
 from reading_room.models import CaseScore, CohortScoreSet, SimulationRun
 from reading_room.score_sources import score_source_get
 from reading_room.simulation.presets import TRIAGE_PRESETS
+from runs.lessons import lesson_exercise_ids
 
 
 @dataclass(frozen=True)
@@ -62,12 +63,7 @@ def score_set_arrays(*, score_set: CohortScoreSet) -> ScorePool:
 
 def lesson_reading_room_exercise_ids(page) -> set[int]:
     """Primary keys of the reading-room exercises a lesson embeds."""
-    body = getattr(page.specific, "body", None) or []
-    return {
-        block.value["exercise"].pk
-        for block in body
-        if block.block_type == "reading_room" and block.value.get("exercise") is not None
-    }
+    return lesson_exercise_ids(page, block_type="reading_room")
 
 
 def simulation_runs_for_user(*, user, exercise=None, limit: int = 50):
