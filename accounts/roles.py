@@ -7,9 +7,10 @@ accounts' own models are used here, so every app may import it.
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Exists, Q
+from django.db.models import Q
 
-from accounts.models import Cohort, Enrolment, Role, User
+from accounts.models import Cohort, Enrolment, Role
+from accounts.request_memo import remembered
 
 STAFF_ROLES = frozenset({Role.EDUCATOR, Role.EXAMINER, Role.ADMIN})
 # Who may open other people's runs (lab, cohort, training, de-identification, reading room).
@@ -81,9 +82,18 @@ def may_cancel_run(user, run) -> bool:
 def enrolled_course_ids(user) -> list[int]:
     """The pks of the courses this user is enrolled in, directly or through a cohort, in one
     query over the enrolment and cohort tables alone (no join through the page tree: rules
-    asked on every request, such as studies.rules, build on it)."""
+    asked on every request, such as studies.rules, build on it). Read once per request
+    (accounts.request_memo): a lesson page asks it from several rules and blocks."""
     if not user.is_authenticated:
         return []
+    return sorted(_enrolled_ids(user.pk))
+
+
+def _enrolled_ids(user_id: int) -> frozenset[int]:
+    return remembered(("enrolled_course_ids", user_id), lambda: _enrolled_read(user_id))
+
+
+def _enrolled_read(user_id: int) -> frozenset[int]:
     # Plain SQL: the ORM spends longer building this union than the database answering it.
     enrolment = Enrolment._meta.db_table
     members = Cohort.members.through._meta.db_table
@@ -93,9 +103,9 @@ def enrolled_course_ids(user) -> list[int]:
             f"SELECT course_id FROM {enrolment} WHERE user_id = %s "  # noqa: S608 (table names from the models)
             f"UNION SELECT c.page_id FROM {cohort_courses} c "
             f"JOIN {members} m ON m.cohort_id = c.cohort_id WHERE m.user_id = %s",
-            [user.pk, user.pk],
+            [user_id, user_id],
         )
-        return [row[0] for row in cursor.fetchall()]
+        return frozenset(row[0] for row in cursor.fetchall())
 
 
 def is_enrolled(user, course) -> bool:
@@ -108,7 +118,4 @@ def is_enrolled_in(user, course_id: int) -> bool:
     need not read the course)."""
     if not user.is_authenticated:
         return False
-    # One query for both ways in: it is asked on every course page a resident opens.
-    direct = Enrolment.objects.filter(user=user, course_id=course_id)
-    through_cohort = Cohort.objects.filter(courses=course_id, members=user)
-    return User.objects.filter(Exists(direct) | Exists(through_cohort), pk=user.pk).exists()
+    return course_id in _enrolled_ids(user.pk)

@@ -92,6 +92,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every later log line of the request carries its id, and every answer is counted.
     "config.ops.RequestContextMiddleware",
+    # What one request asks several times is read once (accounts.request_memo).
+    "accounts.request_memo.RequestMemoMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # The LTI flow inside an LMS iframe: its cookies SameSite=None; Secure (lti.middleware).
     "lti.middleware.LtiCookieMiddleware",
@@ -105,6 +107,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+    # A lesson's URL found in one query before Wagtail's serve view walks the tree.
+    "curriculum.lesson_routes.LessonRouteMiddleware",
     # Content-Security-Policy on every response (config.csp: the policy and its one
     # exception, the Wagtail and Django admins' inline scripts).
     "config.csp.ArtefactCSPMiddleware",

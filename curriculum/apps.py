@@ -10,6 +10,7 @@ class CurriculumConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
         from wagtail.documents import get_document_model
         from wagtail.images import get_image_model
+        from wagtail.models import Site
         from wagtail.signals import page_published, page_unpublished, post_page_move
 
         from curriculum import rules  # noqa: F401
@@ -17,9 +18,10 @@ class CurriculumConfig(AppConfig):
 
         # Cached lesson frames copy titles and URLs of other pages and render images and
         # documents: any change to those makes every frame stale (curriculum.lesson_frame).
+        # Sites too: lesson routes keep each host's site and root (curriculum.lesson_routes).
         for signal in (page_published, page_unpublished, post_page_move):
             signal.connect(lesson_frames_invalidate, dispatch_uid=f"lesson-frames-{signal!r}")
-        for model in (get_image_model(), get_document_model()):
+        for model in (get_image_model(), get_document_model(), Site):
             for signal in (post_save, post_delete):
                 signal.connect(
                     lesson_frames_invalidate,

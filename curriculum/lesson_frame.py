@@ -35,6 +35,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.translation import get_language
 
 from accounts import roles
+from accounts.request_memo import remembered, request_memo_forget
 from curriculum.models import LessonPage, ModulePage
 from curriculum.selectors import (
     LessonDuration,
@@ -102,7 +103,13 @@ class LessonFrame:
     duration: LessonDuration
 
 
-def _generation() -> int:
+def frame_generation() -> int:
+    """The current generation: bumped whenever a cached frame may have become stale.
+    Read once per request (the route and the frame both ask)."""
+    return remembered(("lesson-frame-generation",), _generation_read)
+
+
+def _generation_read() -> int:
     generation = cache.get(GENERATION_KEY)
     if generation is None:
         # add(): of two processes starting at once, both end up reading the same value.
@@ -113,6 +120,7 @@ def _generation() -> int:
 
 def lesson_frames_invalidate(**_signal_kwargs) -> None:
     """Every cached frame is stale from now on (a page or a media item changed)."""
+    request_memo_forget()
     try:
         cache.incr(GENERATION_KEY)
     except ValueError:  # no generation yet: nothing cached under one either
@@ -184,7 +192,7 @@ def lesson_frame(lesson: LessonPage) -> LessonFrame:
     kept = getattr(lesson, "_lesson_frame_kept", None)
     if kept is not None and kept[0] == page_key:
         return kept[1]
-    key = f"curriculum:lesson-frame:{page_key}:{_generation()}"
+    key = f"curriculum:lesson-frame:{page_key}:{frame_generation()}"
     frame = cache.get(key)
     if frame is None:
         frame = _frame_build(lesson)
