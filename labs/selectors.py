@@ -1,7 +1,10 @@
 """Reads for labs."""
 
+import hashlib
 from functools import partial
 from pathlib import Path
+
+from django.core.cache import cache
 
 from accounts import permissions, roles
 from labs.models import LabRun, LabRunStatus
@@ -99,6 +102,25 @@ def study_seg_paths(*, study_key: str) -> list[Path]:
         .exclude(series__in=keys)
         .values_list("file_path", "file_size")
     ]
+
+
+# How long a lab block's image count is kept: a library reload (an admin's command, seldom)
+# reaches the lab form's slider within this time; a lab started meanwhile checks the image
+# number against the study as it is now (labs.services).
+IMAGE_COUNT_SHOWN_SECONDS = 5 * 60
+
+
+def study_image_count_shown(*, study_key: str) -> int:
+    """study_image_count for a lab block's form: the same for every reader, so kept in the
+    cache (two queries per lab block on every lesson page before)."""
+    key = (
+        "labs:study-image-count:" + hashlib.blake2b(study_key.encode(), digest_size=12).hexdigest()
+    )
+    count = cache.get(key)
+    if count is None:
+        count = study_image_count(study_key=study_key)
+        cache.set(key, count, timeout=IMAGE_COUNT_SHOWN_SECONDS)
+    return count
 
 
 def study_image_count(*, study_key: str) -> int:

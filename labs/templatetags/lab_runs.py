@@ -10,7 +10,7 @@ register = template.Library()
 @register.simple_tag
 def lab_exercise_images(exercise) -> dict:
     """{"count": images in the exercise's study, "default": the image it opens on}."""
-    count = selectors.study_image_count(study_key=exercise.study_key)
+    count = selectors.study_image_count_shown(study_key=exercise.study_key)
     return {"count": count, "default": selectors.exercise_default_slice(exercise, count=count)}
 
 
