@@ -94,18 +94,25 @@ def _enrolled_ids(user_id: int) -> frozenset[int]:
 
 
 def _enrolled_read(user_id: int) -> frozenset[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(*enrolled_courses_sql(user_id))
+        return frozenset(row[0] for row in cursor.fetchall())
+
+
+def enrolled_courses_sql(user_id: int) -> tuple[str, list[int]]:
+    """SQL (and its parameters) selecting the pks of the courses this user is enrolled in,
+    directly or through a cohort: enrolled_course_ids as a subquery, for a filter that
+    needs the courses only inside another query (one round trip less)."""
     # Plain SQL: the ORM spends longer building this union than the database answering it.
     enrolment = Enrolment._meta.db_table
     members = Cohort.members.through._meta.db_table
     cohort_courses = Cohort.courses.through._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT course_id FROM {enrolment} WHERE user_id = %s "  # noqa: S608 (table names from the models)
-            f"UNION SELECT c.page_id FROM {cohort_courses} c "
-            f"JOIN {members} m ON m.cohort_id = c.cohort_id WHERE m.user_id = %s",
-            [user_id, user_id],
-        )
-        return frozenset(row[0] for row in cursor.fetchall())
+    return (
+        f"SELECT course_id FROM {enrolment} WHERE user_id = %s "  # noqa: S608 (table names from the models)
+        f"UNION SELECT c.page_id FROM {cohort_courses} c "
+        f"JOIN {members} m ON m.cohort_id = c.cohort_id WHERE m.user_id = %s",
+        [user_id, user_id],
+    )
 
 
 def is_enrolled(user, course) -> bool:
