@@ -169,7 +169,7 @@ def _frame_build(lesson: LessonPage) -> LessonFrame:
         next_lesson=_link(next_lesson),
         body=tuple(body),
         required_modules=required_modules,
-        duration=lesson_duration(lesson),
+        duration=lesson_duration_shared(lesson),
     )
 
 
@@ -199,6 +199,24 @@ def lesson_frame(lesson: LessonPage) -> LessonFrame:
         cache.set(key, frame, timeout=FRAME_SECONDS)
     lesson._lesson_frame_kept = (page_key, frame)
     return frame
+
+
+def lesson_duration_shared(lesson: LessonPage) -> LessonDuration:
+    """lesson_duration as every reader sees it, cached like the frames (per live revision,
+    language and generation, FRAME_SECONDS at most): a module's or a course's progress
+    page shows every lesson's duration, which counted each lesson's words and read each
+    lab's run times on every view."""
+    if lesson.pk is None or lesson.live_revision_id is None:
+        return lesson_duration(lesson)
+    key = (
+        f"curriculum:lesson-duration:{lesson.pk}:{lesson.live_revision_id}:"
+        f"{get_language()}:{frame_generation()}"
+    )
+    duration = cache.get(key)
+    if duration is None:
+        duration = lesson_duration(lesson)
+        cache.set(key, duration, timeout=FRAME_SECONDS)
+    return duration
 
 
 def page_course_id(page) -> int | None:

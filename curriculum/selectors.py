@@ -116,6 +116,57 @@ def lesson_work(lesson) -> LessonWork:
     return LessonWork(exercises=lesson_exercises(lesson), quiz_ids=lesson_quiz_ids(lesson))
 
 
+def lessons_work(lessons: Iterable[LessonPage]) -> dict[int, LessonWork]:
+    """lesson_work of many lessons, by pk, read from their bodies' stored JSON: one query
+    per lab family they embed and one for their quizzes, where converting each lesson's
+    blocks cost a query per family per lesson (a course's progress page made 256).
+
+    The same answer as lesson_work: exercises in page order, a block whose exercise or quiz
+    was deleted (or never chosen) left out."""
+    from assessments.models import Assessment
+    from curriculum.blocks import LessonBodyBlock
+
+    named: dict[int, list[tuple[str, int]]] = {}
+    quizzes: dict[int, set[int]] = {}
+    for lesson in lessons:
+        named[lesson.pk], quizzes[lesson.pk] = [], set()
+        body = getattr(lesson, "body", None)
+        for raw in body.raw_data if body else []:
+            value = raw.get("value")
+            if not isinstance(value, dict):
+                continue
+            chosen_field = "assessment" if raw.get("type") == "quiz" else "exercise"
+            try:
+                chosen = int(value[chosen_field])
+            except (KeyError, TypeError, ValueError):
+                continue  # a block whose exercise or quiz was never chosen
+            if raw["type"] == "quiz":
+                quizzes[lesson.pk].add(chosen)
+            elif raw["type"] in EXERCISE_BLOCK_TYPES:
+                named[lesson.pk].append((raw["type"], chosen))
+    child_blocks = LessonBodyBlock().child_blocks
+    found: dict[str, dict[int, object]] = {}
+    for block_type in {kind for each in named.values() for kind, _ in each}:
+        model = child_blocks[block_type].child_blocks["exercise"].target_model
+        ids = {pk for each in named.values() for kind, pk in each if kind == block_type}
+        found[block_type] = model.objects.in_bulk(ids)
+    quiz_ids = {pk for each in quizzes.values() for pk in each}
+    existing_quizzes = (
+        set(Assessment.objects.filter(pk__in=quiz_ids).values_list("pk", flat=True))
+        if quiz_ids
+        else set()
+    )
+    return {
+        pk: LessonWork(
+            exercises=[
+                (kind, found[kind][chosen]) for kind, chosen in each if chosen in found[kind]
+            ],
+            quiz_ids=quizzes[pk] & existing_quizzes,
+        )
+        for pk, each in named.items()
+    }
+
+
 def lesson_has_work(lesson) -> bool:
     """Whether the lesson completes by its labs and quiz rather than by marking it."""
     return lesson_work(lesson).exists
@@ -283,9 +334,7 @@ def lesson_ids_completed(*, user, lesson_ids: Iterable[int] | None = None) -> se
     lessons = LessonPage.objects.all()
     if lesson_ids is not None:
         lessons = lessons.filter(pk__in=list(lesson_ids))
-    return _lessons_completed(
-        user=user, work={lesson.pk: lesson_work(lesson) for lesson in lessons}
-    )
+    return _lessons_completed(user=user, work=lessons_work(lessons))
 
 
 def lesson_is_completed(*, user, lesson: LessonPage, work: LessonWork | None = None) -> bool:
@@ -302,20 +351,36 @@ def module_lesson_ids(*, module: ModulePage) -> list[int]:
     )
 
 
-def module_is_completed(*, user, module: ModulePage) -> bool:
-    """Every live lesson of the module is complete (an empty module counts as complete)."""
-    lesson_ids = module_lesson_ids(module=module)
-    return set(lesson_ids) <= lesson_ids_completed(user=user, lesson_ids=lesson_ids)
+@dataclass(frozen=True)
+class CompletionsRead:
+    """Which lessons' completion a caller read for a user, and which of them are complete."""
+
+    lesson_ids: frozenset[int]
+    completed_ids: set[int]
 
 
-def unmet_prerequisites(*, user, module: ModulePage) -> list[ModulePage]:
-    """Required modules this user has not completed yet, in the order the author listed them."""
+def module_is_completed(*, user, module: ModulePage, known: CompletionsRead | None = None) -> bool:
+    """Every live lesson of the module is complete (an empty module counts as complete).
+    `known`: completions the caller read already, used when they cover the module."""
+    lesson_ids = set(module_lesson_ids(module=module))
+    if known is not None and lesson_ids <= known.lesson_ids:
+        return lesson_ids <= known.completed_ids
+    return lesson_ids <= lesson_ids_completed(user=user, lesson_ids=lesson_ids)
+
+
+def unmet_prerequisites(
+    *, user, module: ModulePage, known: CompletionsRead | None = None
+) -> list[ModulePage]:
+    """Required modules this user has not completed yet, in the order the author listed them.
+    `known`: as for module_is_completed (a course's progress passes the course's)."""
     required = [
         prerequisite.required_module
         for prerequisite in module.prerequisites.select_related("required_module")
         if prerequisite.required_module.live
     ]
-    return [each for each in required if not module_is_completed(user=user, module=each)]
+    return [
+        each for each in required if not module_is_completed(user=user, module=each, known=known)
+    ]
 
 
 def course_of(page) -> CurriculumPage | None:
@@ -420,23 +485,37 @@ def percent_of(part: int, whole: int) -> int:
 
 
 def module_progress(
-    *, user, module: ModulePage, completed_ids: set[int] | None = None
+    *,
+    user,
+    module: ModulePage,
+    known: CompletionsRead | None = None,
+    lessons: list[LessonPage] | None = None,
 ) -> ModuleProgress:
     """Progress through one module: lessons, outcomes met, prerequisites still missing.
 
     A lesson's outcomes are met when the lesson is complete; a module's own outcomes when the
-    whole module is.
+    whole module is. `lessons`: the module's live lessons in order, outcomes prefetched,
+    where the caller read them (a course's progress reads all its lessons at once).
     """
-    lessons = list(LessonPage.objects.child_of(module).live().order_by("path"))
+    from curriculum.lesson_frame import lesson_duration_shared
+
+    if lessons is None:
+        lessons = list(
+            LessonPage.objects.child_of(module).live().order_by("path").prefetch_related("outcomes")
+        )
     for lesson in lessons:
-        lesson.duration = lesson_duration(lesson)
-    if completed_ids is None:
-        completed_ids = lesson_ids_completed(user=user, lesson_ids=[each.pk for each in lessons])
+        lesson.duration = lesson_duration_shared(lesson)
+    lesson_ids = {each.pk for each in lessons}
+    if known is None or not lesson_ids <= known.lesson_ids:
+        known = CompletionsRead(
+            frozenset(lesson_ids), lesson_ids_completed(user=user, lesson_ids=lesson_ids)
+        )
+    completed_ids = known.completed_ids
     progress = ModuleProgress(
         module=module,
         lessons=lessons,
         completed_ids=completed_ids,
-        unmet_prerequisites=unmet_prerequisites(user=user, module=module),
+        unmet_prerequisites=unmet_prerequisites(user=user, module=module, known=known),
     )
     module_met = progress.is_completed and bool(lessons)
     progress.outcomes = [
@@ -460,10 +539,25 @@ def course_progress(*, user, course: CurriculumPage) -> CourseProgress:
     not completed and whose module is open to them.
     """
     modules = list(ModulePage.objects.child_of(course).live().order_by("path"))
-    lesson_ids = [each.pk for each in course_lessons(course=course)]
-    completed_ids = lesson_ids_completed(user=user, lesson_ids=lesson_ids)
+    lessons = list(
+        LessonPage.objects.descendant_of(course)
+        .live()
+        .order_by("path")
+        .prefetch_related("outcomes")
+    )
+    # A lesson's module is the page one level up the tree: its path without the last step.
+    by_module: dict[str, list[LessonPage]] = {}
+    for lesson in lessons:
+        by_module.setdefault(lesson.path[: -lesson.steplen], []).append(lesson)
+    lesson_ids = [each.pk for each in lessons]
+    # lesson_ids_completed's rule for the lessons just read (it would read them again).
+    completed_ids = _lessons_completed(user=user, work=lessons_work(lessons))
+    known = CompletionsRead(frozenset(lesson_ids), completed_ids)
     rows = [
-        module_progress(user=user, module=module, completed_ids=completed_ids) for module in modules
+        module_progress(
+            user=user, module=module, known=known, lessons=by_module.get(module.path, [])
+        )
+        for module in modules
     ]
     next_lesson = next(
         (
