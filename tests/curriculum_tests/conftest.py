@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 
 from accounts.services import enrolment_create
 from curriculum.models import (
@@ -14,6 +15,14 @@ from curriculum.models import (
     ModulePrerequisite,
 )
 from curriculum.services import curriculum_index_ensure
+
+
+@pytest.fixture
+def cache_empty():
+    """An empty cache before and after: tests of what is cached start from nothing."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def page_add(parent, page):

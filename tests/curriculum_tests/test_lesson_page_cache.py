@@ -5,7 +5,6 @@ the cost of a page is asserted here; its speed is bench/pages.py's business."""
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -19,7 +18,7 @@ from labs.models import LabRun, LabRunStatus
 from tests.curriculum_tests.conftest import page_add
 from tests.factories import UserFactory, lab_answers_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_empty")]
 
 # A lesson with prose, a callout, references and a lab, read by an enrolled resident once its
 # frame is cached: the lesson by its URL (the site and its root in the reader's language come
@@ -39,13 +38,6 @@ LAB_LESSON_QUERY_BOUND = 8
 PROSE_LESSON_QUERY_BOUND = 6
 COMPLETED = "You have completed this lesson."
 MARK_COMPLETE = "Mark complete"
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

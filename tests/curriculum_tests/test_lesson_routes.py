@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from wagtail.models import PageViewRestriction, Site
@@ -16,14 +15,7 @@ from accounts.services import enrolment_create
 from curriculum.models import LessonPage
 from tests.curriculum_tests.conftest import page_add
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_empty")]
 
 
 def test_a_lesson_is_found_without_walking_the_tree(client, demo_lesson, people):

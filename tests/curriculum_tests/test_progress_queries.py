@@ -5,7 +5,6 @@ course). Query counts are deterministic; the page's speed is measured, not asser
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -16,14 +15,7 @@ from labs.models import LabExercise
 from tests.assessments_tests.builders import choice_question, course_of, quiz
 from tests.curriculum_tests.conftest import page_add
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_empty")]
 
 
 def lab_lesson_add(module, number: int) -> LessonPage:
