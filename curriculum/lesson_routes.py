@@ -30,7 +30,7 @@ from wagtail.models import Site
 from wagtail.url_routing import RouteResult
 
 from curriculum.lesson_frame import FRAME_SECONDS, frame_generation
-from curriculum.models import CurriculumIndexPage, LessonPage
+from curriculum.models import CurriculumIndexPage
 
 
 def _site_and_course_root(request) -> tuple[Site | None, str | None]:
@@ -63,11 +63,10 @@ def lesson_route_prime(request, path: str) -> None:
         return
     site, course_root = _site_and_course_root(request)
     request._wagtail_site = site
-    components = [component for component in path.split("/") if component]
-    if course_root is None or not components:
+    if course_root is None:
         return
-    lesson = LessonPage.objects.live().filter(url_path=course_root + "/".join(components) + "/")
-    lesson = lesson.first()
+    components = [component for component in path.split("/") if component]
+    lesson = CurriculumIndexPage.live_lesson_at(course_root, components)
     if lesson is not None:
         request._wagtail_route_for_request = RouteResult(lesson)
 

@@ -124,12 +124,19 @@ class CurriculumIndexPage(Page):
         this page's url_path plus the path asked for, and Wagtail, like the walk, serves
         the page found when it is live.
         """
-        if path_components:
-            url_path = self.url_path + "/".join(path_components) + "/"
-            lesson = LessonPage.objects.live().filter(url_path=url_path).first()
-            if lesson is not None:
-                return RouteResult(lesson)
+        lesson = self.live_lesson_at(self.url_path, path_components)
+        if lesson is not None:
+            return RouteResult(lesson)
         return super().route(request, path_components)
+
+    @staticmethod
+    def live_lesson_at(index_url_path: str, path_components: list[str]) -> "LessonPage | None":
+        """The live lesson at this path below a course index whose url_path is given (one
+        query; curriculum.lesson_routes asks it knowing only the index's url_path)."""
+        if not path_components:
+            return None
+        url_path = index_url_path + "/".join(path_components) + "/"
+        return LessonPage.objects.live().filter(url_path=url_path).first()
 
     def get_context(self, request, *args, **kwargs):
         from curriculum.selectors import courses_for_user

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.apps import apps
+from django.db.models import prefetch_related_objects
 from django.utils.html import strip_tags
 from wagtail.models import Locale
 
@@ -124,27 +125,18 @@ def lessons_work(lessons: Iterable[LessonPage]) -> dict[int, LessonWork]:
     The same answer as lesson_work: exercises in page order, a block whose exercise or quiz
     was deleted (or never chosen) left out."""
     from assessments.models import Assessment
-    from curriculum.blocks import LessonBodyBlock
+    from runs.lessons import lesson_chosen_ids
 
     named: dict[int, list[tuple[str, int]]] = {}
     quizzes: dict[int, set[int]] = {}
     for lesson in lessons:
-        named[lesson.pk], quizzes[lesson.pk] = [], set()
-        body = getattr(lesson, "body", None)
-        for raw in body.raw_data if body else []:
-            value = raw.get("value")
-            if not isinstance(value, dict):
-                continue
-            chosen_field = "assessment" if raw.get("type") == "quiz" else "exercise"
-            try:
-                chosen = int(value[chosen_field])
-            except (KeyError, TypeError, ValueError):
-                continue  # a block whose exercise or quiz was never chosen
-            if raw["type"] == "quiz":
-                quizzes[lesson.pk].add(chosen)
-            elif raw["type"] in EXERCISE_BLOCK_TYPES:
-                named[lesson.pk].append((raw["type"], chosen))
-    child_blocks = LessonBodyBlock().child_blocks
+        named[lesson.pk] = [
+            (kind, pk) for kind, pk in lesson_chosen_ids(lesson) if kind in EXERCISE_BLOCK_TYPES
+        ]
+        quizzes[lesson.pk] = {
+            pk for kind, pk in lesson_chosen_ids(lesson, field="assessment") if kind == "quiz"
+        }
+    child_blocks = LessonPage._meta.get_field("body").stream_block.child_blocks
     found: dict[str, dict[int, object]] = {}
     for block_type in {kind for each in named.values() for kind, _ in each}:
         model = child_blocks[block_type].child_blocks["exercise"].target_model
@@ -539,12 +531,8 @@ def course_progress(*, user, course: CurriculumPage) -> CourseProgress:
     not completed and whose module is open to them.
     """
     modules = list(ModulePage.objects.child_of(course).live().order_by("path"))
-    lessons = list(
-        LessonPage.objects.descendant_of(course)
-        .live()
-        .order_by("path")
-        .prefetch_related("outcomes")
-    )
+    lessons = course_lessons(course=course)
+    prefetch_related_objects(lessons, "outcomes")
     # A lesson's module is the page one level up the tree: its path without the last step.
     by_module: dict[str, list[LessonPage]] = {}
     for lesson in lessons:
