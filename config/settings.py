@@ -352,6 +352,11 @@ EVALUATION_CASE_LIMIT = (
 # A sweep is scored in parts of this many cases, which every batch worker may take
 # (evaluation.models.CohortChunk): one resident's sweep uses every free worker.
 EVALUATION_CHUNK_CASES = int(os.environ.get("EVALUATION_CHUNK_CASES", "16"))
+# Messages a sweep sends for its parts. Each brings one more worker, which then takes part
+# after part of the sweep until none is left; parts never offered are taken that way or by
+# the run's own worker. More messages than workers that could help only cost each worker a
+# few milliseconds per message that finds nothing left to do.
+EVALUATION_PART_OFFERS = int(os.environ.get("EVALUATION_PART_OFFERS", "8"))
 # Torch threads per batch worker process while scoring: one, so that N workers on N cores
 # beat one worker on N (the sweep benchmark measures both).
 EVALUATION_TORCH_THREADS = int(os.environ.get("EVALUATION_TORCH_THREADS", "1"))

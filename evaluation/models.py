@@ -274,6 +274,7 @@ class CohortChunk(DurableRun):
         """A part is short; it shares its run's queue and gives up with its run."""
         return RunPolicy(
             compute="evaluation.services.cohort_chunk_compute",
+            next_run="evaluation.services.cohort_chunk_next",
             queue="batch",
             max_attempts=settings.LAB_RUN_MAX_ATTEMPTS,
             soft_limit_seconds=900,

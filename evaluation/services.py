@@ -168,8 +168,10 @@ def _worker_name() -> str:
 
 
 def cohort_chunks_plan(*, run: CohortRun, condition_indexes: list[int]) -> list[CohortChunk]:
-    """Split these conditions of the run into parts and offer each part still waiting to
-    the batch queue. Idempotent: a resumed run finds the parts it made, scored or not."""
+    """Split these conditions of the run into parts and offer the first waiting parts to
+    the batch queue (EVALUATION_PART_OFFERS: a worker that takes one takes the next parts
+    too, RunPolicy.next_run). Idempotent: a resumed run finds the parts it made, scored or
+    not, and offers those still waiting."""
     size = _chunk_cases()
     now = timezone.now()
     CohortChunk.objects.bulk_create(
@@ -186,10 +188,14 @@ def cohort_chunks_plan(*, run: CohortRun, condition_indexes: list[int]) -> list[
         ],
         ignore_conflicts=True,
     )
-    chunks = list(CohortChunk.objects.filter(run=run, condition_index__in=condition_indexes))
-    for chunk in chunks:
-        if chunk.status == RunStatus.QUEUED:
-            run_enqueue_on_commit(run=chunk)
+    chunks = list(
+        CohortChunk.objects.filter(run=run, condition_index__in=condition_indexes).order_by(
+            "condition_index", "case_start"
+        )
+    )
+    waiting = [chunk for chunk in chunks if chunk.status == RunStatus.QUEUED]
+    for chunk in waiting[: max(0, settings.EVALUATION_PART_OFFERS)]:
+        run_enqueue_on_commit(run=chunk)
     return chunks
 
 
@@ -243,7 +249,9 @@ def _cohort_run_scored(run: CohortRun, report):
         model = model_get(run.model_key)
         report(2, _("Building the cohort"))
         variants = cohort_variants(run.cohort_key, run.case_count)
+        reference = variants[run.conditions[0]["variant"]]
         results: dict[int, list[CaseResult]] = {}
+        measures: dict[int, dict] = {}  # condition index -> its threshold-free measures
         baselines: dict[int, BaselineScores] = {}  # condition index -> its cache row
         baseline_keys: dict[int, dict] = {}
         for index, condition in enumerate(run.conditions):
@@ -252,16 +260,32 @@ def _cohort_run_scored(run: CohortRun, report):
                 cached = BaselineScores.objects.filter(**key).first()
                 if cached is not None:
                     baselines[index], results[index] = cached, _baseline_results(cached)
+                    if cached.measures:
+                        measures[index] = cached.measures
                 else:
                     baseline_keys[index] = key
+
+        def condition_measured(index: int, condition_results: list[CaseResult]) -> None:
+            measures[index] = _condition_measures(reference=reference, results=condition_results)
+
         to_score = [index for index in range(len(run.conditions)) if index not in results]
-        results.update(_chunks_scored(run=run, condition_indexes=to_score, report=report))
+        results.update(
+            _chunks_scored(
+                run=run, condition_indexes=to_score, report=report, on_condition=condition_measured
+            )
+        )
+        report(93, _("Measuring"))
+        for index in range(len(run.conditions)):
+            if index not in measures:  # a cached baseline kept without its measures
+                condition_measured(index, results[index])
         for index, key in baseline_keys.items():
             baselines[index] = _baseline_keep(key=key, results=results[index])
+        for index, baseline in baselines.items():
+            if not baseline.measures:
+                # A repeated exercise on this model and cohort then skips the bootstrap too.
+                BaselineScores.objects.filter(pk=baseline.pk).update(measures=measures[index])
         ordered = [results[index] for index in range(len(run.conditions))]
-        report(93, _("Measuring"))
-        reference = variants[run.conditions[0]["variant"]]
-        summary = _summary(run=run, reference=reference, results=ordered, baselines=baselines)
+        summary = _summary(run=run, measures=measures)
         summary["parts"] = _parts_summary(run)
         report(96, _("Drawing the worst cases"))
         worst = _worst_cases(run=run, model=model, variants=variants, results=ordered)
@@ -272,21 +296,31 @@ def _cohort_run_scored(run: CohortRun, report):
     )
 
 
-# How long a run waits before looking again at parts other workers are scoring.
-CHUNK_WAIT_SECONDS = 0.2
-# A part checks that it and its run still stand after every this many cases.
-CHUNK_CHECK_EVERY = 4
+# How long a run waits before looking again at parts other workers are scoring: the
+# last part of a sweep ends on another worker a few hundred milliseconds before the run
+# can, so a coarse wait would be a large share of a short sweep. Each look is one query.
+CHUNK_WAIT_SECONDS = 0.05
+# While it scores, a part checks that it and its run still stand at most this often (two
+# queries). A part of 16 cases takes a tenth of a second or so and checks its run when it
+# starts, so a cancel still stops a sweep within one part.
+CHUNK_CHECK_SECONDS = 0.5
 
 
 def _chunks_scored(
-    *, run: CohortRun, condition_indexes: list[int], report
+    *, run: CohortRun, condition_indexes: list[int], report, on_condition
 ) -> dict[int, list[CaseResult]]:
     """Score the conditions part by part, taking parts here until none is left to take,
     then waiting for those other workers hold. A part of a worker that died goes stale
     and is taken here too (run_claim takes a stale part), so the run never waits on a
-    dead worker for longer than RUN_STALE_SECONDS."""
+    dead worker for longer than RUN_STALE_SECONDS.
+
+    `on_condition(index, results)` is called here as soon as every part of a condition is
+    in, before the next part is taken: the summary of the conditions already scored is
+    computed while other workers still score, rather than all of it once they are done.
+    """
     if not condition_indexes:
         return {}
+    results: dict[int, list[CaseResult]] = {}
     chunk_pks = [
         chunk.pk for chunk in cohort_chunks_plan(run=run, condition_indexes=condition_indexes)
     ]
@@ -307,34 +341,55 @@ def _chunks_scored(
             _("Scoring: %(done)d of %(total)d case-conditions (%(workers)d workers)")
             % {"done": scored, "total": total, "workers": max(workers, 1)},
         )
+        for index in condition_indexes:
+            parts = [chunk for chunk in chunks if chunk.condition_index == index]
+            if index not in results and all(p.status == RunStatus.SUCCEEDED for p in parts):
+                results[index] = _parts_results(parts)
+                on_condition(index, results[index])
         if len(done) == len(chunks):
             break
-        takeable = _chunk_takeable(chunk_pks)
+        takeable = _chunk_takeable(CohortChunk.objects.filter(pk__in=chunk_pks))
         if takeable is None:
             time.sleep(CHUNK_WAIT_SECONDS)
         else:
             run_execute(model_label="evaluation.CohortChunk", run_pk=takeable, delivered=False)
-    results: dict[int, list[CaseResult]] = {index: [] for index in condition_indexes}
-    for chunk in sorted(chunks, key=lambda chunk: (chunk.condition_index, chunk.case_start)):
-        results[chunk.condition_index] += [
-            CaseResult(score=score, dice=dice)
-            for score, dice in zip(chunk.scores, chunk.dices, strict=True)
-        ]
     return results
 
 
-def _chunk_takeable(chunk_pks: list[int]) -> int | None:
-    """A part no live worker holds: waiting, or running without a recent heartbeat."""
+def _parts_results(parts: list[CohortChunk]) -> list[CaseResult]:
+    """One condition's scores, in case order, from its scored parts."""
+    return [
+        CaseResult(score=score, dice=dice)
+        for part in sorted(parts, key=lambda part: part.case_start)
+        for score, dice in zip(part.scores, part.dices, strict=True)
+    ]
+
+
+def _chunk_takeable(chunks) -> int | None:
+    """Of these parts, the first no live worker holds: waiting, or running without a
+    recent heartbeat."""
     stale_before = timezone.now() - timedelta(seconds=settings.RUN_STALE_SECONDS)
     return (
-        CohortChunk.objects.filter(pk__in=chunk_pks)
-        .filter(
+        chunks.filter(
             Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, heartbeat_at__lt=stale_before)
         )
         .order_by("condition_index", "case_start")
         .values_list("pk", flat=True)
         .first()
     )
+
+
+def cohort_chunk_next(chunk_pk: int) -> int | None:
+    """The part a worker takes next after the part a message handed it (RunPolicy.next_run):
+    the next waiting part of the same sweep, at once, rather than one message per part,
+    most of which would then find their part already taken."""
+    run_pk = CohortChunk.objects.filter(pk=chunk_pk).values_list("run_id", flat=True).first()
+    if (
+        run_pk is None
+        or not CohortRun.objects.filter(pk=run_pk, status__in=ACTIVE_STATUSES).exists()
+    ):
+        return None
+    return _chunk_takeable(CohortChunk.objects.filter(run_id=run_pk))
 
 
 def _parts_summary(run: CohortRun) -> dict:
@@ -363,14 +418,16 @@ def _cohort_chunk_scored(chunk: CohortChunk, report):
     condition = run.conditions[chunk.condition_index]
     cases = chunk.case_range
     scored = 0
+    last_check = time.monotonic()
 
     def case_done(index: int) -> None:
-        # Every few cases (a case takes tens of milliseconds; the checks are queries): the
-        # part's own report (cancelled or taken over?) and its run's state.
-        nonlocal scored
+        # Now and then (the checks are queries): the part's own report (cancelled or taken
+        # over?) and its run's state.
+        nonlocal scored, last_check
         scored += 1
-        if scored % CHUNK_CHECK_EVERY and scored != len(cases):
+        if time.monotonic() - last_check < CHUNK_CHECK_SECONDS:
             return
+        last_check = time.monotonic()
         report(1 + int(98 * scored / len(cases)), None)
         _chunk_stop_if_run_ended(
             chunk, run_status=CohortRun.objects.values_list("status", flat=True).get(pk=run.pk)
@@ -414,35 +471,26 @@ def scored_cases(*, reference, results: list[CaseResult]) -> ScoredCases:
     )
 
 
-def _summary(
-    *,
-    run: CohortRun,
-    reference,
-    results: list[list[CaseResult]],
-    baselines: dict[int, BaselineScores],
-) -> dict:
-    """Per condition, the threshold-free measures (AUC and CIs, ECE, sites, Dice).
+def _condition_measures(*, reference, results: list[CaseResult]) -> dict:
+    """One condition's threshold-free measures (AUC and CIs, ECE, sites, Dice)."""
+    cases = scored_cases(reference=reference, results=results)
+    measured = measures_compute(cases, OperatingPoint(), uses_operating_point=False)
+    return {key: result.as_dict() for key, result in measured.items()}
 
-    The unperturbed conditions' measures are kept with their cached scores, so a repeated
-    exercise on the same model and cohort skips the bootstrap as well as the model.
-    """
-    per_condition = []
-    for index, (condition, condition_results) in enumerate(
-        zip(run.conditions, results, strict=True)
-    ):
-        baseline = baselines.get(index)
-        if baseline is not None and baseline.measures:
-            measures = baseline.measures
-        else:
-            cases = scored_cases(reference=reference, results=condition_results)
-            measured = measures_compute(cases, OperatingPoint(), uses_operating_point=False)
-            measures = {key: result.as_dict() for key, result in measured.items()}
-            if baseline is not None:
-                BaselineScores.objects.filter(pk=baseline.pk).update(measures=measures)
-        per_condition.append(
-            {"label": condition["label"], "severity": condition["severity"], "measures": measures}
-        )
-    return {"conditions": per_condition}
+
+def _summary(*, run: CohortRun, measures: dict[int, dict]) -> dict:
+    """Per condition, its label, severity and measures (the unperturbed conditions' measures
+    are kept with their cached scores, so a repeated exercise skips their bootstrap)."""
+    return {
+        "conditions": [
+            {
+                "label": condition["label"],
+                "severity": condition["severity"],
+                "measures": measures[index],
+            }
+            for index, condition in enumerate(run.conditions)
+        ]
+    }
 
 
 def _worst_cases(*, run: CohortRun, model, variants, results) -> list[dict]:

@@ -61,7 +61,9 @@ class RunPolicy:
     writes the results inside the transaction that marks the run SUCCEEDED. A claim gate
     (`claim_condition(stale_before)`) is ANDed into the claim's UPDATE, e.g. a per-person
     limit on running runs; a run it holds back stays QUEUED with `waiting_message` until a
-    run it `waits_for(ended_run)` ends and wakes it.
+    run it `waits_for(ended_run)` ends and wakes it. `next_run`, where given, is the dotted
+    path of `next_run(delivered_pk) -> pk | None`: after a broker message's run, the run of
+    the same family this worker should take next in the same process (a sweep's parts).
     """
 
     compute: str
@@ -72,6 +74,7 @@ class RunPolicy:
     claim_condition: Callable[[datetime], models.Q] | None = None
     waiting_message: str = ""
     waits_for: Callable[[DurableRun], models.Q] | None = None
+    next_run: str = ""
 
 
 def next_attempt_due(stale_before) -> models.Q:

@@ -66,28 +66,38 @@ BOOTSTRAP_BLOCK = 250
 
 
 def _resampled_aucs(*, scores: np.ndarray, positive: np.ndarray, seed: int) -> np.ndarray:
-    """AUC of every bootstrap resample, computed a block of resamples at a time.
+    """AUC of every bootstrap resample, a block of resamples at a time, without ranking.
 
-    The resamples are drawn exactly as bootstrap_interval draws them (one `integers` call
-    per resample from the same seed), and each row's AUC is the formula of `auc` on whole
-    arrays: the ranks are multiples of one half, so their sums are exact and each value is
-    bit-for-bit the one the loop gives (tests/labs_tests/test_evaluation_metrics.py). One
-    call ranks 250 resamples where the loop paid scipy's overhead 2,000 times per interval;
-    a cohort sweep's summary went from ~7 s to well under one.
+    A resample is a count per original case. With the cases grouped by distinct score
+    (ascending), a resample's Mann-Whitney U is the sum over score groups of its positives
+    there times (its negatives in lower groups + half its negatives in the same group):
+    integer and half-integer sums, exact in floating point, so each AUC is bit-for-bit the
+    one `auc` gives on the resampled arrays (tests/labs_tests/test_evaluation_metrics.py).
+    The resamples are drawn from the same seed and in the same order as bootstrap_interval
+    draws them one by one (a (rows, cases) draw yields the same stream). One call costs a
+    few milliseconds where ranking every resample cost ~25 ms and 2,000 draws ~12 ms: a
+    sweep's summary computes twenty of these intervals.
     """
     rng = np.random.default_rng(seed)
     positive = positive.astype(bool)
     cases = len(scores)
+    order = np.argsort(scores, kind="stable")
+    ordered = scores[order]
+    group_starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     values = []
     for start in range(0, BOOTSTRAP_RESAMPLES, BOOTSTRAP_BLOCK):
         rows = min(BOOTSTRAP_BLOCK, BOOTSTRAP_RESAMPLES - start)
-        indices = np.stack([rng.integers(0, cases, size=cases) for _ in range(rows)])
-        picked = positive[indices]
-        positives = picked.sum(axis=1)
-        negatives = cases - positives
-        rank_sums = np.where(picked, rankdata(scores[indices], axis=1), 0.0).sum(axis=1)
+        indices = rng.integers(0, cases, size=(rows, cases))
+        # counts[r, c]: how often case c was drawn in resample r (one bincount for the block).
+        flat = (indices + cases * np.arange(rows)[:, None]).ravel()
+        counts = np.bincount(flat, minlength=rows * cases).reshape(rows, cases)[:, order]
+        positives_at = np.add.reduceat(counts * positive[order], group_starts, axis=1)
+        negatives_at = np.add.reduceat(counts * ~positive[order], group_starts, axis=1)
+        negatives_below = np.cumsum(negatives_at, axis=1) - negatives_at
+        u = (positives_at * (negatives_below + 0.5 * negatives_at)).sum(axis=1)
+        positives, negatives = positives_at.sum(axis=1), negatives_at.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            block = (rank_sums - positives * (positives + 1) / 2) / (positives * negatives)
+            block = u / (positives * negatives)
         block[(positives == 0) | (negatives == 0)] = np.nan
         values.append(block)
     return np.concatenate(values)
@@ -110,11 +120,29 @@ def auc_with_interval(*, scores: np.ndarray, positive: np.ndarray) -> dict[str, 
     }
 
 
+def _resampled_means(*, values: np.ndarray, seed: int) -> np.ndarray:
+    """The mean of every bootstrap resample, a block at a time: the same draws as
+    bootstrap_interval's, and each row's mean the same pairwise sum as the loop's (a test
+    holds the two equal). One call costs ~2 ms where the loop cost ~30 (a sweep's Dice)."""
+    rng = np.random.default_rng(seed)
+    cases = len(values)
+    blocks = []
+    for start in range(0, BOOTSTRAP_RESAMPLES, BOOTSTRAP_BLOCK):
+        rows = min(BOOTSTRAP_BLOCK, BOOTSTRAP_RESAMPLES - start)
+        blocks.append(values[rng.integers(0, cases, size=(rows, cases))].mean(axis=1))
+    return np.concatenate(blocks)
+
+
 def mean_with_interval(*, values: np.ndarray) -> dict[str, float]:
+    values = np.asarray(values, dtype=float)
     if len(values) == 0:
         return {"value": float("nan"), "low": None, "high": None, "cases": 0}
-    low, high = bootstrap_interval(
-        statistic=lambda idx: float(values[idx].mean()), cases=len(values)
+    means = _resampled_means(values=values, seed=BOOTSTRAP_SEED)
+    finite = means[np.isfinite(means)]
+    low, high = (
+        (float(v) for v in np.percentile(finite, [2.5, 97.5]))
+        if finite.size
+        else (float("nan"), float("nan"))
     )
     return {"value": float(values.mean()), "low": low, "high": high, "cases": len(values)}
 

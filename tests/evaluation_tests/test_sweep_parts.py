@@ -11,7 +11,7 @@ import pytest
 from evaluation import services
 from evaluation.models import CohortCaseScore, CohortChunk, CohortRun
 from runs.models import RunStatus
-from runs.services import run_execute
+from runs.services import run_execute, run_execute_delivered
 from tests.evaluation_tests.support import cohort_exercise_make
 
 pytestmark = pytest.mark.django_db
@@ -107,3 +107,55 @@ def test_a_failed_part_fails_its_run_with_the_part_s_reason(people):
     assert done.status == RunStatus.FAILED
     assert done.error_message == "The run stopped 3 times; it was not retried."
     assert not CohortCaseScore.objects.filter(run=run).exists()
+
+
+def test_the_summary_measured_part_by_part_equals_the_measures_of_the_stored_scores(people):
+    # Each condition is measured as soon as its parts are in, while later parts are still
+    # to score; the resident's table must be what the stored scores give.
+    run = _run(people)
+    done = services.cohort_run_execute(run_pk=run.pk)
+
+    assert done.status == RunStatus.SUCCEEDED, done.error_message
+    reference = services.cohort_variants(done.cohort_key, done.case_count)["as-built"]
+    for index, condition in enumerate(done.summary["conditions"]):
+        stored = [
+            services.CaseResult(score=score, dice=dice)
+            for _c, _i, score, dice in _scores(done)
+            if _c == index
+        ]
+        assert condition["measures"] == services._condition_measures(
+            reference=reference, results=stored
+        )
+    assert done.summary["conditions"][2]["measures"]["roc-auc"]["rows"]
+
+
+def test_a_sweep_offers_a_few_parts_and_a_worker_handed_one_takes_the_rest(
+    people, settings, django_capture_on_commit_callbacks
+):
+    settings.EVALUATION_PART_OFFERS = 2
+    run = _run(people)
+    with django_capture_on_commit_callbacks() as offers:
+        parts = services.cohort_chunks_plan(run=run, condition_indexes=[1, 2])
+    assert len(parts) == 6
+    assert len(offers) == 2, "two messages for six parts"
+
+    # The message for the first part reaches a worker: it scores that part, then every
+    # part of the sweep still waiting, without a message for each.
+    run_execute_delivered(model_label="evaluation.CohortChunk", run_pk=parts[0].pk)
+
+    assert set(CohortChunk.objects.filter(run=run).values_list("status", flat=True)) == {
+        RunStatus.SUCCEEDED
+    }
+    assert {part.worker for part in CohortChunk.objects.filter(run=run)} != {""}
+
+
+def test_a_worker_handed_a_part_of_an_ended_sweep_takes_no_other_part(people):
+    run = _run(people)
+    parts = services.cohort_chunks_plan(run=run, condition_indexes=[1, 2])
+    CohortRun.objects.filter(pk=run.pk).update(status=RunStatus.CANCELLED)
+
+    run_execute_delivered(model_label="evaluation.CohortChunk", run_pk=parts[0].pk)
+
+    statuses = dict(CohortChunk.objects.filter(run=run).values_list("pk", "status"))
+    assert statuses.pop(parts[0].pk) == RunStatus.CANCELLED
+    assert set(statuses.values()) == {RunStatus.QUEUED}

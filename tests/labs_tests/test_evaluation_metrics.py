@@ -1,11 +1,12 @@
-"""The AUC interval computed on whole arrays gives the very numbers of the case-by-case loop."""
+"""The AUC and mean intervals computed on whole arrays give the very numbers of the
+resample-by-resample loop."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from zoo.evaluation import auc, auc_with_interval, bootstrap_interval
+from zoo.evaluation import auc, auc_with_interval, bootstrap_interval, mean_with_interval
 
 
 def _loop_interval(scores: np.ndarray, positive: np.ndarray) -> tuple[float, float]:
@@ -42,3 +43,24 @@ def test_the_vectorised_interval_equals_the_loop_exactly(cases, positives, decim
 def test_one_class_only_gives_no_interval():
     measured = auc_with_interval(scores=np.linspace(0, 1, 10), positive=np.ones(10, dtype=bool))
     assert np.isnan(measured["value"]) and np.isnan(measured["low"]) and np.isnan(measured["high"])
+
+
+@pytest.mark.parametrize("cases", [1, 7, 40, 120, 1001])
+def test_the_vectorised_mean_interval_equals_the_loop_exactly(cases):
+    values = np.random.default_rng(cases).random(cases)
+
+    measured = mean_with_interval(values=values)
+
+    loop = bootstrap_interval(statistic=lambda idx: float(values[idx].mean()), cases=cases)
+    assert (measured["low"], measured["high"]) == loop
+    assert measured["value"] == float(values.mean()) and measured["cases"] == cases
+    assert measured["low"] <= measured["value"] <= measured["high"]
+
+
+def test_no_values_give_no_mean_interval():
+    assert mean_with_interval(values=np.array([])) == {
+        "value": pytest.approx(float("nan"), nan_ok=True),
+        "low": None,
+        "high": None,
+        "cases": 0,
+    }
