@@ -8,8 +8,10 @@ submitted together (1: one resident waiting; more: a class) and timed from the f
 submission to the last completion. Each phase starts its workers and warms each with an
 untimed sweep (model load, cohort build, and the unperturbed scores, which are then served
 from the cache), so the timed work in every phase and in-process is the same: every case
-under every perturbed severity. "1 worker, 2 threads" shows the gain is the second worker's,
-not the second core's alone.
+under every perturbed severity. One worker and two are timed in alternating rounds with the
+same two processes (the second stops and resumes taking from the queue), each round starting
+with idle workers; the medians are compared. "1 worker, 2 threads" shows the gain is the
+second worker's, not the second core's alone.
 
     .venv/bin/python bench/robustness.py [--runs 1] [--cases 120] [--severities 0,50,100,200,300]
         [--repeats 5]
@@ -35,12 +37,6 @@ PERTURBATION = "gaussian-noise"
 # Goal (issue 19): on 2 cores, two workers of one thread score one sweep >= 1.8x as fast
 # as one such worker.
 GOAL_SPEED_UP = 1.8
-# (label, worker processes, torch threads per worker)
-PHASES = (
-    ("1 worker, 1 thread", 1, 1),
-    ("2 workers, 1 thread each", 2, 1),
-    ("1 worker, 2 threads", 1, 2),
-)
 
 
 def main() -> int:
@@ -149,47 +145,72 @@ def main() -> int:
                 time.sleep(0.2)
             raise RuntimeError("the workers did not become idle")
 
-        rates = {}
-        for label, workers, threads in PHASES:
-            log = (workdir / f"workers-{workers}-{threads}.log").open("wb")
+        def workers_started(count: int, threads: int) -> tuple[list, list[str]]:
+            log = (workdir / f"workers-{count}x{threads}.log").open("wb")
             phase_env = {**env, "EVALUATION_TORCH_THREADS": str(threads)}
-            started_workers = [
+            started = [
                 worker_start(
                     env=phase_env,
                     queues="batch",
-                    name=f"bench{workers}x{threads}-{index}",
+                    name=f"bench{count}x{threads}-{index}",
                     stdout=log,
                     stderr=log,
                 )
-                for index in range(workers)
+                for index in range(count)
             ]
-            try:
-                deadline = time.monotonic() + 120
-                while len(celery_app.control.ping(timeout=0.5)) < workers:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"{workers} workers did not all answer")
-                sweeps_run(workers)  # warm-up: every worker loads the model, untimed
-                rounds = []
-                for _ in range(args.repeats):
-                    workers_idle()
-                    rounds.append(sweeps_run(args.runs))
-                elapsed = statistics.median(rounds)
-                rates[label] = 60 * work / elapsed
-                print(
-                    f"{label}: {args.runs} sweep(s) x {args.cases} cases x "
-                    f"{conditions} perturbed severities = {work} case-conditions in "
-                    f"{elapsed:.2f} s (median of {', '.join(f'{r:.2f}' for r in rounds)}) "
-                    f"-> {rates[label]:.0f} per minute"
-                )
-            finally:
-                for worker in started_workers:
-                    worker.stop()
-        one, two, threaded = (rates[label] for label, _w, _t in PHASES)
+            deadline = time.monotonic() + 120
+            while len(answers := celery_app.control.ping(timeout=0.5)) < count:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{count} workers did not all answer")
+            sweeps_run(count)  # warm-up: every worker loads the model, untimed
+            return started, sorted(name for answer in answers for name in answer)
+
+        def timed_round() -> float:
+            workers_idle()
+            return sweeps_run(args.runs)
+
+        def rate_line(label: str, rounds: list[float]) -> float:
+            elapsed = statistics.median(rounds)
+            print(
+                f"{label}: {args.runs} sweep(s) x {args.cases} cases x {conditions} perturbed "
+                f"severities = {work} case-conditions in {elapsed:.2f} s (median of "
+                f"{', '.join(f'{r:.2f}' for r in rounds)}) -> {60 * work / elapsed:.0f} per minute"
+            )
+            return 60 * work / elapsed
+
+        # One worker and two workers of one thread, in alternating rounds with the same two
+        # processes (the second stops and starts taking from the queue), so that a slow
+        # minute on a shared machine weighs on both setups alike.
+        started, names = workers_started(2, 1)
+        alone, together = [], []
+        try:
+            for _ in range(args.repeats):
+                celery_app.control.cancel_consumer("batch", destination=names[1:], reply=True)
+                alone.append(timed_round())
+                celery_app.control.add_consumer("batch", destination=names[1:], reply=True)
+                together.append(timed_round())
+        finally:
+            for worker in started:
+                worker.stop()
+        one = rate_line("1 worker, 1 thread", alone)
+        two = rate_line("2 workers, 1 thread each", together)
+        started, _names = workers_started(1, 2)
+        try:
+            threaded = rate_line(
+                "1 worker, 2 threads", [timed_round() for _ in range(args.repeats)]
+            )
+        finally:
+            for worker in started:
+                worker.stop()
         print(
             f"in-process (1 thread, {args.cases} cases x {conditions} severities, warm): "
             f"{in_process_rate:.0f} case-conditions per minute"
         )
-        print(f"ratio 2 workers / 1 worker (1 thread each): {two / one:.2f}x")
+        paired = sorted(a / b for a, b in zip(alone, together, strict=True))
+        print(
+            f"ratio 2 workers / 1 worker (1 thread each): {two / one:.2f}x "
+            f"(round by round: {', '.join(f'{r:.2f}' for r in paired)})"
+        )
         print(f"ratio 1 worker of 2 threads / 1 worker of 1: {threaded / one:.2f}x")
         print(f"ratio 1 worker / in-process: {one / in_process_rate:.2f}x")
         print(

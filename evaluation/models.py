@@ -275,6 +275,7 @@ class CohortChunk(DurableRun):
         return RunPolicy(
             compute="evaluation.services.cohort_chunk_compute",
             next_run="evaluation.services.cohort_chunk_next",
+            announced=False,  # the run's panel shows its parts through the run's progress
             queue="batch",
             max_attempts=settings.LAB_RUN_MAX_ATTEMPTS,
             soft_limit_seconds=900,

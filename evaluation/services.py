@@ -327,7 +327,8 @@ def _chunks_scored(
     total = run.case_count * len(run.conditions)
     already = run.case_count * (len(run.conditions) - len(condition_indexes))  # from the cache
     while True:
-        chunks = list(CohortChunk.objects.filter(pk__in=chunk_pks))
+        # Statuses only: a condition's scores are read once, when its last part is in.
+        chunks = list(CohortChunk.objects.filter(pk__in=chunk_pks).defer("scores", "dices"))
         ended = [
             chunk for chunk in chunks if chunk.status in (RunStatus.FAILED, RunStatus.CANCELLED)
         ]
@@ -344,7 +345,9 @@ def _chunks_scored(
         for index in condition_indexes:
             parts = [chunk for chunk in chunks if chunk.condition_index == index]
             if index not in results and all(p.status == RunStatus.SUCCEEDED for p in parts):
-                results[index] = _parts_results(parts)
+                results[index] = _parts_results(
+                    CohortChunk.objects.filter(pk__in=[part.pk for part in parts])
+                )
                 on_condition(index, results[index])
         if len(done) == len(chunks):
             break
@@ -356,11 +359,11 @@ def _chunks_scored(
     return results
 
 
-def _parts_results(parts: list[CohortChunk]) -> list[CaseResult]:
+def _parts_results(parts) -> list[CaseResult]:
     """One condition's scores, in case order, from its scored parts."""
     return [
         CaseResult(score=score, dice=dice)
-        for part in sorted(parts, key=lambda part: part.case_start)
+        for part in parts.order_by("case_start")
         for score, dice in zip(part.scores, part.dices, strict=True)
     ]
 

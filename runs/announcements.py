@@ -54,10 +54,11 @@ def run_channel(run: DurableRun) -> str:
 
 
 def run_change_announce(run: DurableRun) -> None:
-    """Tell any panel waiting on `run` to read its row again (after the change committed)."""
+    """Tell any panel waiting on `run` to read its row again (after the change committed).
+    Families no panel waits on (RunPolicy.announced False) publish nothing."""
     import redis
 
-    if _celery_conf().task_always_eager:
+    if _celery_conf().task_always_eager or not type(run).run_policy().announced:
         return
     try:
         _redis().publish(run_channel(run), b"changed")

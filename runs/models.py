@@ -64,6 +64,8 @@ class RunPolicy:
     run it `waits_for(ended_run)` ends and wakes it. `next_run`, where given, is the dotted
     path of `next_run(delivered_pk) -> pk | None`: after a broker message's run, the run of
     the same family this worker should take next in the same process (a sweep's parts).
+    `announced`: whether the run's changes are published for waiting progress panels
+    (runs.announcements); False for rows no panel shows on their own.
     """
 
     compute: str
@@ -75,6 +77,7 @@ class RunPolicy:
     waiting_message: str = ""
     waits_for: Callable[[DurableRun], models.Q] | None = None
     next_run: str = ""
+    announced: bool = True
 
 
 def next_attempt_due(stale_before) -> models.Q:

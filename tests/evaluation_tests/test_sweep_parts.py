@@ -6,10 +6,13 @@ real workers in test_worker.py. 12 cases (settings.EVALUATION_CASE_LIMIT), parts
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from evaluation import services
 from evaluation.models import CohortCaseScore, CohortChunk, CohortRun
+from runs import announcements
 from runs.models import RunStatus
 from runs.services import run_execute, run_execute_delivered
 from tests.evaluation_tests.support import cohort_exercise_make
@@ -159,3 +162,24 @@ def test_a_worker_handed_a_part_of_an_ended_sweep_takes_no_other_part(people):
     statuses = dict(CohortChunk.objects.filter(run=run).values_list("pk", "status"))
     assert statuses.pop(parts[0].pk) == RunStatus.CANCELLED
     assert set(statuses.values()) == {RunStatus.QUEUED}
+
+
+def test_a_sweep_s_run_is_announced_to_its_panel_and_its_parts_are_not(people):
+    # No panel waits on a part (the run's panel shows the parts through the run's own
+    # progress), so a part's many changes cost the broker nothing.
+    run = _run(people)
+    part = services.cohort_chunks_plan(run=run, condition_indexes=[1])[0]
+    listening = announcements._redis().pubsub(ignore_subscribe_messages=True)
+    listening.subscribe(announcements.run_channel(run), announcements.run_channel(part))
+    try:
+        announcements.run_change_announce(part)
+        announcements.run_change_announce(run)
+        heard = []
+        deadline = time.monotonic() + 10
+        while not heard and time.monotonic() < deadline:
+            if message := listening.get_message(timeout=1):
+                heard.append(message["channel"].decode())
+        assert listening.get_message(timeout=0.5) is None
+    finally:
+        listening.close()
+    assert heard == [announcements.run_channel(run)]
