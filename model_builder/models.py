@@ -154,4 +154,9 @@ class TrainingRun(DurableRun, RunAnswers):
 
     @property
     def zoo_key(self) -> str:
-        return f"trained-{self.pk}"
+        return self.zoo_key_of(self.pk)
+
+    @staticmethod
+    def zoo_key_of(pk: int) -> str:
+        """The zoo key of the model the run with this pk trained."""
+        return f"trained-{pk}"

@@ -41,10 +41,14 @@ def trained_model_usable(*, key: str):
 
 def trained_model_choices_for_user(*, user) -> list[tuple[str, str]]:
     """(registry key, title) of this user's finished models, for a lab's model choice."""
-    runs = TrainingRun.objects.filter(user=user, status=TrainingRunStatus.SUCCEEDED).exclude(
-        model_archive=""
+    # Two columns, not the rows: asked on every lab lesson a resident opens, and a run's row
+    # carries its whole training history.
+    runs = (
+        TrainingRun.objects.filter(user=user, status=TrainingRunStatus.SUCCEEDED)
+        .exclude(model_archive="")
+        .values_list("pk", "title")
     )
-    return [(run.zoo_key, f"{run.title} (my model)") for run in runs]
+    return [(TrainingRun.zoo_key_of(pk), f"{title} (my model)") for pk, title in runs]
 
 
 def leakage_pair_for_user(*, user) -> dict:
