@@ -140,7 +140,14 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=8, help="client threads for frames")
+    parser.add_argument(
+        "--web",
+        default="8x1",
+        help="gunicorn WORKERSxTHREADS: 8x1 (the default, as every earlier run) closes the "
+        "connection after each answer; 4x2 is deploy/entrypoint.sh's default and keeps it "
+        "open between requests, as Orthanc does",
+    )
     parser.add_argument("--studies", type=int, default=200)
     args = parser.parse_args()
 
@@ -157,8 +164,13 @@ def main() -> int:
         synthetic = synthetic_studies_write(out_dir=library / "uploads", count=args.studies)
         manage(env, "library_load", "--index-only")
         resident_who_sees_every_study_create(env)
+        web_workers, web_threads = (int(part) for part in args.web.split("x"))
         base_url, orthanc_url = ours_and_orthanc_start(
-            work=work, env=env, workers=args.workers, children=children
+            work=work,
+            env=env,
+            workers=web_workers,
+            threads=web_threads if web_threads > 1 else None,
+            children=children,
         )
         ours_url = f"{base_url}/dicomweb"
         print("loading the same files into Orthanc ...", flush=True)
@@ -220,8 +232,8 @@ def main() -> int:
             rounds.append(measured)
 
         print(
-            f"{args.rounds} rounds, {args.queries} searches per row and round; "
-            f"load average {load_average()}"
+            f"{args.rounds} rounds, {args.queries} searches per row and round; ours on "
+            f"gunicorn {args.web} (workers x threads); load average {load_average()}"
         )
         print(
             f"{'measure (median of rounds)':48} {'ours':>10} {'orthanc':>10} "

@@ -177,14 +177,25 @@ def library_bench_prepare(env: Mapping[str, str], *, collectstatic: bool = False
 
 
 def ours_and_orthanc_start(
-    *, work: Path, env: Mapping[str, str], workers: int, children: list[ChildProcess]
+    *,
+    work: Path,
+    env: Mapping[str, str],
+    workers: int,
+    children: list[ChildProcess],
+    threads: int | None = None,
 ) -> tuple[str, str]:
     """gunicorn and Orthanc on free ports, both answering; appended to `children`.
-    Returns (our base URL, Orthanc's base URL)."""
+    `threads`: gunicorn's threaded workers, as deployed (deploy/entrypoint.sh), which keep
+    a client's connection open between requests as Orthanc does; None: single-threaded
+    workers, which close it after every answer. Returns (our base URL, Orthanc's)."""
     from config.localservices import free_port
 
     our_port, orthanc_port = free_port(), free_port()
-    children.append(gunicorn_start(env=env, port=our_port, workers=workers, log_level="warning"))
+    children.append(
+        gunicorn_start(
+            env=env, port=our_port, workers=workers, threads=threads, log_level="warning"
+        )
+    )
     children.append(orthanc_start(work_dir=work / "orthanc", port=orthanc_port))
     base_url = f"http://127.0.0.1:{our_port}"
     orthanc_url = f"http://127.0.0.1:{orthanc_port}"
