@@ -298,7 +298,7 @@ def _cohort_run_scored(run: CohortRun, report):
 
 # How long a run waits before looking again at parts other workers are scoring: the
 # last part of a sweep ends on another worker a few hundred milliseconds before the run
-# can, so a coarse wait would be a large share of a short sweep. Each look is one query.
+# can, so a coarse wait would be a large share of a short sweep. Each look is two queries.
 CHUNK_WAIT_SECONDS = 0.05
 # While it scores, a part checks that it and its run still stand at most this often (two
 # queries). A part of 16 cases takes a tenth of a second or so and checks its run when it
