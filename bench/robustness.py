@@ -127,9 +127,9 @@ def main() -> int:
         broker = redis.Redis.from_url(env["REDIS_URL"])
 
         def workers_idle() -> None:
-            """Wait until no message is queued or held: a sweep leaves one message per part
-            behind, which finds its part scored (a few ms each), and a round must not start
-            while the workers still clear the last one's."""
+            """Wait until no message is queued or held: a sweep leaves its part offers
+            behind (up to EVALUATION_PART_OFFERS), which find their parts scored (a few ms
+            each), and a round must not start while the workers still clear the last one's."""
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 queued = sum(broker.llen(key) for key in broker.scan_iter("batch*"))

@@ -386,11 +386,12 @@ def cohort_chunk_next(chunk_pk: int) -> int | None:
     """The part a worker takes next after the part a message handed it (RunPolicy.next_run):
     the next waiting part of the same sweep, at once, rather than one message per part,
     most of which would then find their part already taken."""
-    run_pk = CohortChunk.objects.filter(pk=chunk_pk).values_list("run_id", flat=True).first()
-    if (
-        run_pk is None
-        or not CohortRun.objects.filter(pk=run_pk, status__in=ACTIVE_STATUSES).exists()
-    ):
+    run_pk = (
+        CohortRun.objects.filter(chunks=chunk_pk, status__in=ACTIVE_STATUSES)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if run_pk is None:  # no such part, or its sweep ended
         return None
     return _chunk_takeable(CohortChunk.objects.filter(run_id=run_pk))
 

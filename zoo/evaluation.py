@@ -49,20 +49,31 @@ def bootstrap_interval(
 ) -> tuple[float, float]:
     """95 % percentile interval of `statistic(indices)` over resampled case indices."""
     rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(BOOTSTRAP_RESAMPLES):
-        value = statistic(rng.integers(0, cases, size=cases))
-        if np.isfinite(value):
-            values.append(value)
-    if not values:
+    values = [statistic(rng.integers(0, cases, size=cases)) for _ in range(BOOTSTRAP_RESAMPLES)]
+    return _percentile_interval(np.asarray(values, dtype=float))
+
+
+def _percentile_interval(values: np.ndarray) -> tuple[float, float]:
+    """The 95 % percentile interval of the finite resampled values (NaN, NaN: none)."""
+    finite = values[np.isfinite(values)]
+    if not finite.size:
         return float("nan"), float("nan")
-    low, high = np.percentile(values, [2.5, 97.5])
+    low, high = np.percentile(finite, [2.5, 97.5])
     return float(low), float(high)
 
 
-# Resamples handled per block in the vectorised AUC interval: bounds its arrays to
+# Resamples handled per block in the vectorised intervals: bounds their arrays to
 # block x cases values, whatever the cohort's size.
 BOOTSTRAP_BLOCK = 250
+
+
+def _resample_blocks(*, cases: int, seed: int):
+    """Bootstrap resamples of case indices, BOOTSTRAP_BLOCK rows at a time: the same
+    stream as bootstrap_interval's one draw per resample (a (rows, cases) draw yields it)."""
+    rng = np.random.default_rng(seed)
+    for start in range(0, BOOTSTRAP_RESAMPLES, BOOTSTRAP_BLOCK):
+        rows = min(BOOTSTRAP_BLOCK, BOOTSTRAP_RESAMPLES - start)
+        yield rng.integers(0, cases, size=(rows, cases))
 
 
 def _resampled_aucs(*, scores: np.ndarray, positive: np.ndarray, seed: int) -> np.ndarray:
@@ -73,21 +84,18 @@ def _resampled_aucs(*, scores: np.ndarray, positive: np.ndarray, seed: int) -> n
     there times (its negatives in lower groups + half its negatives in the same group):
     integer and half-integer sums, exact in floating point, so each AUC is bit-for-bit the
     one `auc` gives on the resampled arrays (tests/labs_tests/test_evaluation_metrics.py).
-    The resamples are drawn from the same seed and in the same order as bootstrap_interval
-    draws them one by one (a (rows, cases) draw yields the same stream). One call costs a
-    few milliseconds where ranking every resample cost ~25 ms and 2,000 draws ~12 ms: a
-    sweep's summary computes twenty of these intervals.
+    The resamples are bootstrap_interval's (`_resample_blocks`). One call costs a few
+    milliseconds where ranking every resample cost ~25 ms and 2,000 draws ~12 ms: a sweep's
+    summary computes twenty of these intervals.
     """
-    rng = np.random.default_rng(seed)
     positive = positive.astype(bool)
     cases = len(scores)
     order = np.argsort(scores, kind="stable")
     ordered = scores[order]
     group_starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     values = []
-    for start in range(0, BOOTSTRAP_RESAMPLES, BOOTSTRAP_BLOCK):
-        rows = min(BOOTSTRAP_BLOCK, BOOTSTRAP_RESAMPLES - start)
-        indices = rng.integers(0, cases, size=(rows, cases))
+    for indices in _resample_blocks(cases=cases, seed=seed):
+        rows = len(indices)
         # counts[r, c]: how often case c was drawn in resample r (one bincount for the block).
         flat = (indices + cases * np.arange(rows)[:, None]).ravel()
         counts = np.bincount(flat, minlength=rows * cases).reshape(rows, cases)[:, order]
@@ -106,12 +114,7 @@ def _resampled_aucs(*, scores: np.ndarray, positive: np.ndarray, seed: int) -> n
 def auc_with_interval(*, scores: np.ndarray, positive: np.ndarray) -> dict[str, float]:
     scores = np.asarray(scores, dtype=float)
     values = _resampled_aucs(scores=scores, positive=np.asarray(positive), seed=BOOTSTRAP_SEED)
-    finite = values[np.isfinite(values)]
-    low, high = (
-        (float(v) for v in np.percentile(finite, [2.5, 97.5]))
-        if finite.size
-        else (float("nan"), float("nan"))
-    )
+    low, high = _percentile_interval(values)
     return {
         "value": auc(scores=scores, positive=positive),
         "low": low,
@@ -120,30 +123,20 @@ def auc_with_interval(*, scores: np.ndarray, positive: np.ndarray) -> dict[str, 
     }
 
 
-def _resampled_means(*, values: np.ndarray, seed: int) -> np.ndarray:
-    """The mean of every bootstrap resample, a block at a time: the same draws as
-    bootstrap_interval's, and each row's mean the same pairwise sum as the loop's (a test
-    holds the two equal). One call costs ~2 ms where the loop cost ~30 (a sweep's Dice)."""
-    rng = np.random.default_rng(seed)
-    cases = len(values)
-    blocks = []
-    for start in range(0, BOOTSTRAP_RESAMPLES, BOOTSTRAP_BLOCK):
-        rows = min(BOOTSTRAP_BLOCK, BOOTSTRAP_RESAMPLES - start)
-        blocks.append(values[rng.integers(0, cases, size=(rows, cases))].mean(axis=1))
-    return np.concatenate(blocks)
-
-
 def mean_with_interval(*, values: np.ndarray) -> dict[str, float]:
+    """The mean with its bootstrap interval. Each resample's mean is computed a block at a
+    time, from bootstrap_interval's resamples and with the loop's pairwise sum (a test holds
+    the two equal): ~2 ms where the loop cost ~30 (a sweep's Dice)."""
     values = np.asarray(values, dtype=float)
     if len(values) == 0:
         return {"value": float("nan"), "low": None, "high": None, "cases": 0}
-    means = _resampled_means(values=values, seed=BOOTSTRAP_SEED)
-    finite = means[np.isfinite(means)]
-    low, high = (
-        (float(v) for v in np.percentile(finite, [2.5, 97.5]))
-        if finite.size
-        else (float("nan"), float("nan"))
+    means = np.concatenate(
+        [
+            values[indices].mean(axis=1)
+            for indices in _resample_blocks(cases=len(values), seed=BOOTSTRAP_SEED)
+        ]
     )
+    low, high = _percentile_interval(means)
     return {"value": float(values.mean()), "low": low, "high": high, "cases": len(values)}
 
 
