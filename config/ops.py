@@ -172,13 +172,15 @@ def queue_depths() -> dict[str, int]:
     from config.celery import app as celery_app
 
     client = _broker_client()
-    depths = {}
-    for queue in celery_app.conf.task_queues:
-        keys = [queue.name] + [
-            f"{queue.name}{KOMBU_PRIORITY_SEPARATOR}{step}" for step in KOMBU_PRIORITY_STEPS
-        ]
-        depths[queue.name] = sum(int(client.llen(key)) for key in keys)
-    return depths
+    return {
+        queue.name: sum(int(client.llen(key)) for key in queue_broker_keys(queue.name))
+        for queue in celery_app.conf.task_queues
+    }
+
+
+def queue_broker_keys(name: str) -> list[str]:
+    """The Redis lists holding one queue's messages: the queue's own and one per priority."""
+    return [name] + [f"{name}{KOMBU_PRIORITY_SEPARATOR}{step}" for step in KOMBU_PRIORITY_STEPS]
 
 
 class PlatformCollector:

@@ -160,6 +160,24 @@ def redis_server(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(autouse=True)
+def broker_queues_emptied(redis_server):
+    """Each test ends with every Celery queue empty on this session's broker.
+
+    A test without a worker leaves the runs it offered waiting in the queues (in their
+    priority lists); the next test's worker would take them and a queue-depth metric would
+    count them.
+    """
+    yield
+    import redis
+
+    from config.ops import queue_broker_keys
+
+    keys = [key for queue in celery_app.conf.task_queues for key in queue_broker_keys(queue.name)]
+    with redis.Redis.from_url(redis_server.url) as client:
+        client.delete(*keys)
+
+
 def _database_url_for_children() -> str:
     """The test database as a URL, so worker subprocesses write where the test reads."""
     settings = connection.settings_dict
