@@ -19,13 +19,13 @@ from collections.abc import Callable
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import authenticate
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.backends import ArtefactModelBackend
-from accounts.throttling import client_ip_address
+from accounts.throttling import active_user_and_failures, client_ip_address
 from studies.selectors import UID_PATTERN, UnsupportedMatch
 
 REALM = "Artefact DICOMweb"
@@ -83,14 +83,20 @@ def _basic_user(request: HttpRequest):
     ).hexdigest()
     cached = _basic_cache.get(key)
     if cached is not None and cached[2] > time.monotonic():
-        user = get_user_model().objects.filter(pk=cached[0], is_active=True).first()
+        user, failures_on_record = active_user_and_failures(
+            user_pk=cached[0], username=username, address=address
+        )
         if (
             user is not None
             and hmac.compare_digest(user.password, cached[1])
             and ArtefactModelBackend().user_can_authenticate(user)
             # A lockout of this (account, address) since, seen by whichever process
-            # counted the failures: the full check below then answers it (429).
-            and AxesProxyHandler.is_allowed(request, {"username": username})
+            # counted the failures: the full check below then answers it (429). Axes is
+            # asked only when a failure is on record (see active_user_and_failures).
+            and (
+                not failures_on_record
+                or AxesProxyHandler.is_allowed(request, {"username": username})
+            )
         ):
             return user
     _basic_cache.pop(key, None)

@@ -255,3 +255,49 @@ def test_only_the_admin_trees_allow_inline_scripts(client, people):
         "'unsafe-inline'"
         not in client.get("/")["Content-Security-Policy"].split("script-src")[1].split(";")[0]
     )
+
+
+def test_the_one_query_lockout_check_defers_to_axes_whenever_a_failure_is_on_record(rhea, settings):
+    """A remembered DICOMweb credential is re-checked in one query (account still active, a
+    failed sign-in of this account from this address within the cool-off?); axes decides
+    whenever there is one, so the quick answer never lets through what axes would refuse."""
+    from datetime import timedelta
+
+    from axes.handlers.proxy import AxesProxyHandler
+    from axes.models import AccessAttempt
+    from django.test import RequestFactory
+    from django.utils import timezone
+
+    from accounts.throttling import active_user_and_failures
+
+    def check(address=ATTACKER):
+        return active_user_and_failures(user_pk=rhea.pk, username="rhea", address=address)
+
+    def axes_allows(address=ATTACKER):
+        request = RequestFactory().get(STUDIES, REMOTE_ADDR=address)
+        return AxesProxyHandler.is_allowed(request, {"username": "rhea"})
+
+    user, failures_on_record = check()
+    assert (user, failures_on_record) == (rhea, False)
+    assert axes_allows()
+
+    attacker = Client(REMOTE_ADDR=ATTACKER)
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        attacker.get(STUDIES, HTTP_AUTHORIZATION=_basic("rhea", f"guess-{n}"))
+    assert check() == (rhea, True) and not axes_allows()  # locked: axes is asked, refuses
+    assert check(RESIDENT_HOME) == (rhea, False) and axes_allows(RESIDENT_HOME)
+
+    # Failures older than the cool-off are forgotten by both.
+    AccessAttempt.objects.update(
+        attempt_time=timezone.now() - settings.AXES_COOLOFF_TIME - timedelta(seconds=1)
+    )
+    assert check() == (rhea, False) and axes_allows()
+
+    # Another lockout rule than the one mirrored: axes answers every time.
+    settings.AXES_LOCKOUT_PARAMETERS = ["username"]
+    assert check() == (rhea, True)
+    settings.AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+
+    rhea.is_active = False
+    rhea.save()
+    assert check() == (None, True)
