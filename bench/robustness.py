@@ -58,7 +58,6 @@ def main() -> int:
     try:
         manage(env, "migrate", "--noinput", "-v", "0", stdout=subprocess.DEVNULL)
         import django
-        import redis
 
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         django.setup()
@@ -68,6 +67,7 @@ def main() -> int:
 
         from accounts.models import Role, User
         from config import celery_app
+        from config.ops import queue_depths
         from evaluation import services
         from evaluation.cohorts import cohort_variants
         from evaluation.models import CohortExercise, CohortRun
@@ -124,15 +124,13 @@ def main() -> int:
             finished = CohortRun.objects.filter(pk__in=runs).aggregate(last=Max("finished_at"))
             return finished["last"].timestamp() - started
 
-        broker = redis.Redis.from_url(env["REDIS_URL"])
-
         def workers_idle() -> None:
             """Wait until no message is queued or held: a sweep leaves its part offers
             behind (up to EVALUATION_PART_OFFERS), which find their parts scored (a few ms
             each), and a round must not start while the workers still clear the last one's."""
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
-                queued = sum(broker.llen(key) for key in broker.scan_iter("batch*"))
+                queued = queue_depths()["batch"]
                 inspect = celery_app.control.inspect(timeout=0.5)
                 busy = [
                     task

@@ -71,10 +71,9 @@ def test_metrics_need_the_token_and_count_queues_runs_and_requests(
 
     # Two messages wait in `batch` (no worker here consumes it); a run succeeded after 4 s.
     # An earlier test on this broker may have left a run's offer in one of the queue's
-    # priority lists, which the depth counts too: all of them start empty.
-    redis = ops._broker_client()
-    batch_keys = ops.queue_broker_keys("batch")
-    redis.delete(*batch_keys)
+    # priority lists, which the depth counts too: all of them start empty (and every test
+    # ends with them emptied: conftest's broker_queues_emptied).
+    ops._broker_client().delete(*ops.queue_broker_keys("batch"))
     for _ in range(2):
         celery_app.send_task("runs.tasks.runs_sweep_task", queue="batch")
     exercise = demo_lesson.body[1].value["exercise"]
@@ -88,7 +87,6 @@ def test_metrics_need_the_token_and_count_queues_runs_and_requests(
     answer = client.get(reverse("metrics"), HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert answer.status_code == 200
     samples = _samples(answer.content)
-    redis.delete(*batch_keys)
     assert samples[("artefact_queue_depth", (("queue", "batch"),))] == 2
     family = (("family", "labs.labrun"),)
     assert samples[("artefact_runs", (("family", "labs.labrun"), ("status", "succeeded")))] == 1
