@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
@@ -66,6 +66,12 @@ def uid_check(value: str, *, what: str) -> str:
     return value
 
 
+def _could_be_a_username(username: str) -> bool:
+    model = get_user_model()
+    longest = model._meta.get_field(model.USERNAME_FIELD).max_length
+    return len(username) <= longest and "\x00" not in username
+
+
 def _basic_user(request: HttpRequest):
     header = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _, encoded = header.partition(" ")
@@ -74,6 +80,11 @@ def _basic_user(request: HttpRequest):
     try:
         username, _, password = base64.b64decode(encoded.strip()).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError):
+        return None
+    if not _could_be_a_username(username):
+        # The login form refuses these (its field's length and NUL checks) before any
+        # query; here they would reach axes' failure record, which PostgreSQL refuses
+        # (a 500). No account has such a name: the answer is the wrong-credentials one.
         return None
     address = client_ip_address(request) or ""
     key = hmac.new(

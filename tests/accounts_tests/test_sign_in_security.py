@@ -301,3 +301,18 @@ def test_the_one_query_lockout_check_defers_to_axes_whenever_a_failure_is_on_rec
     rhea.is_active = False
     rhea.save()
     assert check() == (None, True)
+
+
+@pytest.mark.parametrize(
+    "username",
+    ["rhea\x00", "\x00", "r" * 151, "r" * 100_000],
+    ids=["nul", "only-nul", "151", "100k"],
+)
+def test_a_basic_username_no_account_could_have_is_refused_as_wrong_credentials(username):
+    """The login form's field refuses a NUL byte or an over-long name before any query;
+    DICOMweb Basic has no form, and PostgreSQL refused such a name in axes' failure record
+    (a 500). Now: 401 with the challenge, like any wrong credentials."""
+    attacker = Client(REMOTE_ADDR=ATTACKER)
+    response = attacker.get(STUDIES, HTTP_AUTHORIZATION=_basic(username, TEST_PASSWORD))
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Basic ")
