@@ -28,6 +28,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -113,9 +117,42 @@ def _generation_read() -> int:
     generation = cache.get(GENERATION_KEY)
     if generation is None:
         # add(): of two processes starting at once, both end up reading the same value.
-        cache.add(GENERATION_KEY, 1, timeout=None)
+        cache.add(GENERATION_KEY, _generation_start(), timeout=None)
         generation = cache.get(GENERATION_KEY, 1)
     return generation
+
+
+# What shared_cached keeps in this process: key -> (monotonic expiry, value), oldest first.
+_KEPT_LOCALLY: OrderedDict[str, tuple[float, object]] = OrderedDict()
+_KEPT_LOCALLY_MAX = 512
+_KEPT_LOCALLY_LOCK = threading.Lock()
+
+
+def shared_cached(key: str, build):
+    """The value cached under `key`, built and cached (FRAME_SECONDS) when missing.
+
+    For values that never change under their key (frames, shells: the key holds the
+    generation and the page's revision), so this process keeps the last few hundred in
+    memory too: reading a frame or a shell from Redis and unpickling it cost every
+    request more than using it. A bump of the generation changes the keys asked for, so
+    what is kept here is never served stale; kept entries also expire after
+    FRAME_SECONDS (at most twice that after the entry was first cached)."""
+    now = time.monotonic()
+    with _KEPT_LOCALLY_LOCK:
+        kept = _KEPT_LOCALLY.get(key)
+        if kept is not None and kept[0] > now:
+            _KEPT_LOCALLY.move_to_end(key)
+            return kept[1]
+    value = cache.get(key)
+    if value is None:
+        value = build()
+        cache.set(key, value, timeout=FRAME_SECONDS)
+    with _KEPT_LOCALLY_LOCK:
+        _KEPT_LOCALLY[key] = (now + FRAME_SECONDS, value)
+        _KEPT_LOCALLY.move_to_end(key)
+        while len(_KEPT_LOCALLY) > _KEPT_LOCALLY_MAX:
+            _KEPT_LOCALLY.popitem(last=False)
+    return value
 
 
 def lesson_frames_invalidate(**_signal_kwargs) -> None:
@@ -124,7 +161,13 @@ def lesson_frames_invalidate(**_signal_kwargs) -> None:
     try:
         cache.incr(GENERATION_KEY)
     except ValueError:  # no generation yet: nothing cached under one either
-        cache.add(GENERATION_KEY, 1, timeout=None)
+        cache.add(GENERATION_KEY, _generation_start(), timeout=None)
+
+
+def _generation_start() -> int:
+    """A random first generation: after a cache flush no generation repeats one whose
+    entries a process still keeps in memory (shared_cached) for pages with the same ids."""
+    return secrets.randbelow(2**48) + 1
 
 
 def _link(page) -> PageLink | None:
@@ -173,6 +216,19 @@ def _frame_build(lesson: LessonPage) -> LessonFrame:
     )
 
 
+def lesson_page_key(lesson: LessonPage) -> str:
+    """What a cached rendering of this published lesson depends on in the page itself: its
+    live revision, its body as this page object holds it, and the reader's language.
+
+    The body's digest keeps cached block indices true to the blocks rendered beside them,
+    even after a save that made no revision (or a translation put in place for this read)."""
+    body_digest = hashlib.blake2b(
+        json.dumps(list(lesson.body.raw_data), sort_keys=True, cls=DjangoJSONEncoder).encode(),
+        digest_size=12,
+    ).hexdigest()
+    return f"{lesson.pk}:{lesson.live_revision_id}:{body_digest}:{get_language()}"
+
+
 def lesson_frame(lesson: LessonPage) -> LessonFrame:
     """The reader-independent part of this lesson as last published (see the module
     docstring for what it holds and when it is rebuilt).
@@ -182,21 +238,12 @@ def lesson_frame(lesson: LessonPage) -> LessonFrame:
     object with the revision and body it was read for."""
     if lesson.pk is None or lesson.live_revision_id is None:
         return _frame_build(lesson)  # a preview of a page never published: nothing to share
-    # The digest of the body as this page object holds it keeps the frame's block indices
-    # true to the blocks rendered beside it, even after a save that made no revision.
-    body_digest = hashlib.blake2b(
-        json.dumps(list(lesson.body.raw_data), sort_keys=True, cls=DjangoJSONEncoder).encode(),
-        digest_size=12,
-    ).hexdigest()
-    page_key = f"{lesson.pk}:{lesson.live_revision_id}:{body_digest}:{get_language()}"
+    page_key = lesson_page_key(lesson)
     kept = getattr(lesson, "_lesson_frame_kept", None)
     if kept is not None and kept[0] == page_key:
         return kept[1]
     key = f"curriculum:lesson-frame:{page_key}:{frame_generation()}"
-    frame = cache.get(key)
-    if frame is None:
-        frame = _frame_build(lesson)
-        cache.set(key, frame, timeout=FRAME_SECONDS)
+    frame = shared_cached(key, lambda: _frame_build(lesson))
     lesson._lesson_frame_kept = (page_key, frame)
     return frame
 
@@ -212,11 +259,7 @@ def lesson_duration_shared(lesson: LessonPage) -> LessonDuration:
         f"curriculum:lesson-duration:{lesson.pk}:{lesson.live_revision_id}:"
         f"{get_language()}:{frame_generation()}"
     )
-    duration = cache.get(key)
-    if duration is None:
-        duration = lesson_duration(lesson)
-        cache.set(key, duration, timeout=FRAME_SECONDS)
-    return duration
+    return shared_cached(key, lambda: lesson_duration(lesson))
 
 
 def page_course_id(page) -> int | None:

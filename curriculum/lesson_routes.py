@@ -29,7 +29,7 @@ from wagtail import views as wagtail_views
 from wagtail.models import Site
 from wagtail.url_routing import RouteResult
 
-from curriculum.lesson_frame import FRAME_SECONDS, frame_generation
+from curriculum.lesson_frame import FRAME_SECONDS, frame_generation, shared_cached
 from curriculum.models import CurriculumIndexPage
 
 
@@ -42,13 +42,29 @@ def _site_and_course_root(request) -> tuple[Site | None, str | None]:
         f"curriculum:site-root:{frame_generation()}:{host_digest}:"
         f"{request.get_port()}:{get_language()}"
     )
-    found = cache.get(key)
-    if found is None:
+
+    def find() -> tuple[Site | None, str | None]:
         site = Site.find_for_request(request)
         root = None if site is None else site.root_page.localized.specific
-        found = (site, root.url_path if isinstance(root, CurriculumIndexPage) else None)
-        cache.set(key, found, timeout=FRAME_SECONDS)
-    return found
+        return (site, root.url_path if isinstance(root, CurriculumIndexPage) else None)
+
+    return shared_cached(key, find)
+
+
+def _live_lesson_at(course_root: str, components: list[str]):
+    """CurriculumIndexPage.live_lesson_at, the lesson kept in the cache under the frames'
+    generation (a publish, unpublish, move or deletion of any page bumps it). Reading the
+    lesson row and building the page object was a tenth of a lesson page's time. Only
+    lessons found are kept: a path that is not a lesson costs no cache entry, so made-up
+    URLs cannot fill the cache."""
+    path_digest = hashlib.blake2b("/".join(components).encode(), digest_size=12).hexdigest()
+    key = f"curriculum:live-lesson:{frame_generation()}:{course_root}:{path_digest}"
+    lesson = cache.get(key)
+    if lesson is None:
+        lesson = CurriculumIndexPage.live_lesson_at(course_root, components)
+        if lesson is not None:
+            cache.set(key, lesson, timeout=FRAME_SECONDS)
+    return lesson
 
 
 def lesson_route_prime(request, path: str) -> None:
@@ -66,7 +82,7 @@ def lesson_route_prime(request, path: str) -> None:
     if course_root is None:
         return
     components = [component for component in path.split("/") if component]
-    lesson = CurriculumIndexPage.live_lesson_at(course_root, components)
+    lesson = _live_lesson_at(course_root, components)
     if lesson is not None:
         request._wagtail_route_for_request = RouteResult(lesson)
 

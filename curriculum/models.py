@@ -6,6 +6,7 @@ domain (knowledge, skills, competences) and a level (I and II: residency; III: s
 
 from django.conf import settings
 from django.db import models
+from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
 from wagtail.admin.panels import FieldPanel, InlinePanel, MultiFieldPanel, PageChooserPanel
@@ -250,6 +251,17 @@ class LessonPage(Page):
         index.SearchField("summary"),
         index.SearchField("body"),
     ]
+
+    def serve(self, request, *args, **kwargs):
+        from curriculum.lesson_shell import lesson_page_render, shell_usable
+
+        # Most of the page is rendered once and kept (curriculum.lesson_shell); previews,
+        # visitors and pages with messages waiting are rendered whole, as Wagtail does.
+        if not shell_usable(self, request):
+            return super().serve(request, *args, **kwargs)
+        request.is_preview = False
+        context = self.get_context(request, *args, **kwargs)
+        return HttpResponse(lesson_page_render(self, request, context))
 
     def get_context(self, request, *args, **kwargs):
         from accounts import permissions

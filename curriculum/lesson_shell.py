@@ -1,0 +1,164 @@
+"""A lesson page served from a cached shell: the rendered page with holes for the reader.
+
+Rendering the whole page for every request cost most of a lesson page's time (issue 18,
+item 2): the layout (navigation, language switch, account menu) and the lesson's own
+template are the same for every reader of one role in one language, yet Django's
+templates rendered them anew each time. `lesson_page_render` renders the page once with
+*holes* where the reader appears (the CSRF token of the page's forms, the name and role
+in the account menu, the completion panel, and each block that depends on the reader:
+labs, quizzes, viewers, reading rooms...), keeps the result in the cache split at the
+holes, and for each request renders only what goes into the holes.
+
+A hole is a marker made of a random token drawn for each rendering, so no authored text
+can pose as one. Values put into holes are escaped (names) or are markup rendered now
+from the page's own blocks and templates (blocks, completion), exactly as the full page
+would render them.
+
+The key holds everything the shell's markup depends on: the lesson's frame key (live
+revision, body digest, language), the frames' generation (any publish, move or deletion
+of a page, any change to an image, document, site or view restriction), the navigation
+this reader may follow (so a role's own menu is never shown to another), and a digest of
+the templates (a deploy with changed templates never serves an older shell).
+
+The full page is rendered as before (`LessonPage.get_context` and the template, holes
+filled by the template itself) for previews, for a reader who is not signed in, and for a
+request with messages waiting to be shown (a one-off part of the layout).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, replace
+from functools import cache as cache_in_process
+
+from django.contrib import messages
+from django.middleware.csrf import get_token
+from django.template import engines
+from django.template.loader import get_template, render_to_string
+from django.utils.html import escape
+
+from curriculum.lesson_frame import frame_generation, lesson_page_key, shared_cached
+
+LESSON_TEMPLATE = "curriculum/lesson_page.html"
+COMPLETION_TEMPLATE = "curriculum/_lesson_completion.html"
+
+
+@dataclass(frozen=True)
+class Shell:
+    """A rendered page split at its holes: literal, hole name, literal, ..., literal."""
+
+    pieces: tuple[str, ...]
+
+    def fill(self, values: dict[str, str]) -> str:
+        return "".join(
+            values[piece] if position % 2 else piece for position, piece in enumerate(self.pieces)
+        )
+
+
+class _Holes:
+    """Markers for one rendering: `self["name"]` is a string no authored text can contain."""
+
+    def __init__(self) -> None:
+        self.token = secrets.token_hex(16)
+
+    def __getitem__(self, name: str) -> str:
+        return f"{self.token}{name}{self.token}"
+
+    def shell(self, rendered: str) -> Shell:
+        # Splitting at the token gives literal, name, literal, name, ...: the markers'
+        # opening and closing tokens sit either side of each hole's name.
+        return Shell(tuple(rendered.split(self.token)))
+
+
+class _ReaderInHoles:
+    """The `user` the layout sees while the shell is rendered: signed in, its name and role
+    holes (the layout shows nothing else of the user)."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, holes: _Holes) -> None:
+        self._holes = holes
+        self.username = holes["user-name"]
+
+    def get_full_name(self) -> str:
+        return self._holes["user-name"]
+
+    def get_role_display(self) -> str:
+        return self._holes["user-role"]
+
+
+@cache_in_process
+def _templates_digest() -> str:
+    """The sources of the lesson template and everything it extends or includes directly."""
+    names = (LESSON_TEMPLATE, COMPLETION_TEMPLATE, "base.html", "curriculum/_duration_basis.html")
+    sources = "\0".join(get_template(name).template.source for name in names)
+    return hashlib.blake2b(sources.encode(), digest_size=8).hexdigest()
+
+
+def _navigation_digest(nav_items) -> str:
+    return hashlib.blake2b(repr(nav_items).encode(), digest_size=8).hexdigest()
+
+
+def _request_context(request, page_context: dict) -> dict:
+    """What a template rendered for this request sees: the page's own context, then the
+    context processors' values (request, user, messages, navigation, CSRF token), which
+    win as they do in a RequestContext."""
+    flat = dict(page_context)
+    for processor in engines["django"].engine.template_context_processors:
+        flat.update(processor(request))
+    return flat
+
+
+def shell_usable(lesson, request) -> bool:
+    """Whether this request's page may come from a shell (see the module docstring)."""
+    return (
+        lesson.live_revision_id is not None
+        and not getattr(request, "is_preview", False)
+        and request.user.is_authenticated
+        and not len(messages.get_messages(request))  # counts without marking them shown
+    )
+
+
+def lesson_page_render(lesson, request, page_context: dict) -> str:
+    """The lesson page for this request, from the cached shell (rendered on a miss).
+    `page_context`: LessonPage.get_context's reader-independent values plus the reader's
+    completion state (see LessonPage.get_context)."""
+    context = _request_context(request, page_context)
+    key = (
+        f"curriculum:lesson-shell:{lesson_page_key(lesson)}:{frame_generation()}:"
+        f"{_navigation_digest(context['nav_items'])}:{_templates_digest()}"
+    )
+    shell = shared_cached(key, lambda: _shell_render(context))
+    user = request.user
+    values = {
+        "csrf": get_token(request),
+        "user-name": escape(user.get_full_name() or user.username),
+        "user-role": escape(user.get_role_display()),
+        "completion": render_to_string(COMPLETION_TEMPLATE, context),
+    }
+    for part, block in context["body_parts"]:
+        if block is not None:
+            values[f"block-{part.index}"] = block.render_as_block(context=context)
+    return shell.fill(values)
+
+
+def _shell_render(context: dict) -> Shell:
+    holes = _Holes()
+    shell_context = {
+        **context,
+        "csrf_token": holes["csrf"],
+        "user": _ReaderInHoles(holes),
+        "completion_html": holes["completion"],
+        "body_parts": [
+            (part, None) if block is None else (_hole_part(part, holes), None)
+            for part, block in context["body_parts"]
+        ],
+    }
+    # No request: a RequestContext would put the processors' user and token back.
+    return holes.shell(get_template(LESSON_TEMPLATE).render(shell_context))
+
+
+def _hole_part(part, holes: _Holes):
+    return replace(part, html=holes[f"block-{part.index}"])
