@@ -7,10 +7,10 @@ class CurriculumConfig(AppConfig):
 
     def ready(self):
         # Register this app's access rules (accounts.permissions) at start-up.
-        from django.db.models.signals import post_delete, post_save
+        from django.db.models.signals import m2m_changed, post_delete, post_save
         from wagtail.documents import get_document_model
         from wagtail.images import get_image_model
-        from wagtail.models import Site
+        from wagtail.models import PageViewRestriction, Site
         from wagtail.signals import page_published, page_unpublished, post_page_move
 
         from curriculum import rules  # noqa: F401
@@ -30,4 +30,17 @@ class CurriculumConfig(AppConfig):
                 )
         post_delete.connect(
             lesson_frames_invalidate, sender="wagtailcore.Page", dispatch_uid="lesson-frames-del"
+        )
+        # A frame records whether any view restriction applies to its lesson: a restriction
+        # made, changed or removed (its groups too) makes every frame stale.
+        for signal in (post_save, post_delete):
+            signal.connect(
+                lesson_frames_invalidate,
+                sender=PageViewRestriction,
+                dispatch_uid=f"lesson-frames-restriction-{signal!r}",
+            )
+        m2m_changed.connect(
+            lesson_frames_invalidate,
+            sender=PageViewRestriction.groups.through,
+            dispatch_uid="lesson-frames-restriction-groups",
         )

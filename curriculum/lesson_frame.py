@@ -32,11 +32,12 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.translation import get_language
+from wagtail.models import Page
 
 from accounts import roles
 from accounts.request_memo import remembered, request_memo_forget
@@ -105,6 +106,16 @@ class LessonFrame:
     # Words and the median time residents took in each lab: the same for every reader (the
     # lab times are at most FRAME_SECONDS or one publish old).
     duration: LessonDuration
+    # Whether a Wagtail view restriction applies (on the lesson or an ancestor): almost never,
+    # so LessonPage.get_view_restrictions answers "none" without its two queries.
+    view_restricted: bool
+
+
+# The frame's shape in its cache key: frames cached by a version of the code with other
+# fields are not read back by this one (a rolling deploy shares the cache).
+FRAME_FORMAT = hashlib.blake2b(
+    ",".join(field.name for field in fields(LessonFrame)).encode(), digest_size=4
+).hexdigest()
 
 
 def frame_generation() -> int:
@@ -213,6 +224,7 @@ def _frame_build(lesson: LessonPage) -> LessonFrame:
         body=tuple(body),
         required_modules=required_modules,
         duration=lesson_duration_shared(lesson),
+        view_restricted=Page.get_view_restrictions(lesson).exists(),
     )
 
 
@@ -242,7 +254,7 @@ def lesson_frame(lesson: LessonPage) -> LessonFrame:
     kept = getattr(lesson, "_lesson_frame_kept", None)
     if kept is not None and kept[0] == page_key:
         return kept[1]
-    key = f"curriculum:lesson-frame:{page_key}:{frame_generation()}"
+    key = f"curriculum:lesson-frame:{FRAME_FORMAT}:{page_key}:{frame_generation()}"
     frame = shared_cached(key, lambda: _frame_build(lesson))
     lesson._lesson_frame_kept = (page_key, frame)
     return frame

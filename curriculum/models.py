@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
 from wagtail.admin.panels import FieldPanel, InlinePanel, MultiFieldPanel, PageChooserPanel
 from wagtail.fields import RichTextField, StreamField
-from wagtail.models import Orderable, Page
+from wagtail.models import Orderable, Page, PageViewRestriction
 from wagtail.search import index
 from wagtail.url_routing import RouteResult
 
@@ -262,6 +262,18 @@ class LessonPage(Page):
         request.is_preview = False
         context = self.get_context(request, *args, **kwargs)
         return HttpResponse(lesson_page_render(self, request, context))
+
+    def get_view_restrictions(self):
+        """Wagtail's restrictions of this lesson and its ancestors; when its cached frame says
+        none apply (the usual case), an empty query that asks nothing of the database.
+        Adding, changing or removing a restriction bumps the frames' generation
+        (CurriculumConfig.ready), so a new restriction is enforced at once."""
+        from curriculum.lesson_frame import lesson_frame
+
+        published = self.pk is not None and self.live_revision_id is not None
+        if published and not lesson_frame(self).view_restricted:
+            return PageViewRestriction.objects.none()
+        return super().get_view_restrictions()
 
     def get_context(self, request, *args, **kwargs):
         from accounts import permissions

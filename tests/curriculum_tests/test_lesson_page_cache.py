@@ -21,21 +21,22 @@ from tests.factories import UserFactory, lab_answers_for
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_empty")]
 
 # A lesson with prose, a callout, references and a lab, read by an enrolled resident once its
-# frame is cached: the lesson by its URL (the site and its root in the reader's language come
-# from the cache: curriculum.lesson_routes), the user, Wagtail's view restrictions (2), the
-# enrolment (read once for the whole request: accounts.request_memo; the course comes from
-# the frame), the lab exercises, the resident's progress (their completion and every lab
-# family's runs, answers and reader studies in one query), and the lab block's own models of
-# the resident (once for the page; a built-in sample study's images cost none, a library
-# study's one query per lab). Was 25 (issue 18: each lab family's runs read apart, the page
-# read again for its completion, the lab block's model titles, image counts and own models
-# read per block, the labs' median times per request; 26 with the Locale); 11 after that;
-# 8 since the route and the enrolment are read once (the site, the Locale, the root page
-# twice and the second enrolment read are gone).
-LAB_LESSON_QUERY_BOUND = 8
-# A lesson of prose alone: no lab block, one query for completion; "mark complete" asks the
-# enrolment again from the request's memo (was 18; 10 with the Locale; 6 as above).
-PROSE_LESSON_QUERY_BOUND = 6
+# frame and shell are cached: the user, the enrolment (read once for the whole request:
+# accounts.request_memo; the course comes from the frame), the lab exercises, the
+# resident's progress (their completion and every lab family's runs, answers and reader
+# studies in one query), and the lab block's own models of the resident (once for the page;
+# a built-in sample study's images cost none, a library study's one query per lab). The
+# lesson itself (by its URL) and whether view restrictions apply come from the cache:
+# curriculum.lesson_routes, LessonPage.get_view_restrictions. Was 25 (issue 18: each lab
+# family's runs read apart, the page read again for its completion, the lab block's model
+# titles, image counts and own models read per block, the labs' median times per request;
+# 26 with the Locale); 11 after that; 8 once the route and the enrolment were read once; 5
+# with the lesson and its restrictions cached.
+LAB_LESSON_QUERY_BOUND = 5
+# A lesson of prose alone: the user, the enrolment, its completion (a plain read); "mark
+# complete" asks the enrolment again from the request's memo (was 18; 10 with the Locale;
+# 6 as above; 3).
+PROSE_LESSON_QUERY_BOUND = 3
 COMPLETED = "You have completed this lesson."
 MARK_COMPLETE = "Mark complete"
 

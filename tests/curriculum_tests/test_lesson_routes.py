@@ -80,6 +80,39 @@ def test_wagtail_view_restrictions_still_guard_a_lesson(client, demo_lesson, peo
     refused = client.get(demo_lesson.url)
     assert refused.status_code in (302, 403)
     assert demo_lesson.title not in refused.content.decode()
+    # The resident joins the group: the restriction (still there) lets them in.
+    people["resident"].groups.add(restriction.groups.get())
+    assert client.get(demo_lesson.url).status_code == 200
+    restriction.delete()
+    assert demo_lesson.title in client.get(demo_lesson.url).content.decode()
+
+
+def test_a_lesson_without_restrictions_asks_none_once_cached(client, demo_lesson, people):
+    """Whether any view restriction applies is kept in the lesson's frame: Wagtail's two
+    queries for them (ancestors, restrictions) are not made on every page."""
+    client.force_login(people["resident"])
+    assert client.get(demo_lesson.url).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(demo_lesson.url).status_code == 200
+    sql = " ".join(query["sql"] for query in queries.captured_queries)
+    assert "wagtailcore_pageviewrestriction" not in sql and '"alias_of_id"' not in sql
+    # A password put on the course (no groups: only the restriction's own save says it
+    # exists) asks even an enrolled resident for it at once...
+    restriction = PageViewRestriction.objects.create(
+        page=demo_lesson.get_parent().get_parent(),
+        restriction_type=PageViewRestriction.PASSWORD,
+        password="faculty-2026",
+    )
+    asked = client.get(demo_lesson.url).content.decode()
+    assert 'name="password"' in asked and 'class="lab-panel"' not in asked
+    # ... and once it is lifted, the lesson is read without asking again.
+    restriction.delete()
+    assert 'class="lab-panel"' in client.get(demo_lesson.url).content.decode()
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(demo_lesson.url).status_code == 200
+    assert "wagtailcore_pageviewrestriction" not in " ".join(
+        query["sql"] for query in queries.captured_queries
+    )
 
 
 def test_a_host_wagtail_does_not_serve_is_not_cached_for_it(client, demo_lesson, people):
