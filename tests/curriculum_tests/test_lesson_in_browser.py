@@ -19,7 +19,7 @@ pytestmark = [
 ]
 
 
-def test_resident_works_through_a_lesson(live_server, people, browser_page):
+def test_resident_works_through_a_lesson(live_server, people, browser_page, screenshot_dir):
     course, _report = curriculum_content_load(
         only_lessons={
             "where-ai-fails/when-noise-breaks-a-model",
@@ -39,6 +39,11 @@ def test_resident_works_through_a_lesson(live_server, people, browser_page):
     # A lesson with a lab completes by doing it: no "Mark complete" to skip it.
     assert page.get_by_role("button", name="Mark complete").count() == 0
     assert page.get_by_text("questions answered in the lab").first.is_visible()
+    # The page from its cached shell (curriculum.lesson_shell): the reader's own name in
+    # the account menu, the lab's form with its token.
+    page.reload()
+    assert page.get_by_text(resident.get_full_name()).first.is_visible()
+    page.screenshot(path=screenshot_dir / "1-lesson-from-the-shell.png", full_page=True)
     # The lab work done (a succeeded run of each lab with its questions answered; running
     # the models for real is the lab browser tests' part).
     lesson = LessonPage.objects.get(title="When noise breaks a model")
@@ -52,6 +57,7 @@ def test_resident_works_through_a_lesson(live_server, people, browser_page):
         )
     page.reload()
     assert page.get_by_text("You have completed this lesson.").first.is_visible()
+    page.screenshot(path=screenshot_dir / "2-lesson-completed.png", full_page=True)
     # Keyboard only: focus the next lesson's link and press Enter.
     page.get_by_role("link", name="Next: Domain shift and shortcut learning").first.focus()
     page.keyboard.press("Enter")
