@@ -21,7 +21,9 @@ class CurriculumConfig(AppConfig):
         # Sites too: lesson routes keep each host's site and root (curriculum.lesson_routes).
         for signal in (page_published, page_unpublished, post_page_move):
             signal.connect(lesson_frames_invalidate, dispatch_uid=f"lesson-frames-{signal!r}")
-        for model in (get_image_model(), get_document_model(), Site):
+        # A frame also records whether any view restriction applies to its lesson: a
+        # restriction made, changed or removed (its groups too) makes every frame stale.
+        for model in (get_image_model(), get_document_model(), Site, PageViewRestriction):
             for signal in (post_save, post_delete):
                 signal.connect(
                     lesson_frames_invalidate,
@@ -31,14 +33,6 @@ class CurriculumConfig(AppConfig):
         post_delete.connect(
             lesson_frames_invalidate, sender="wagtailcore.Page", dispatch_uid="lesson-frames-del"
         )
-        # A frame records whether any view restriction applies to its lesson: a restriction
-        # made, changed or removed (its groups too) makes every frame stale.
-        for signal in (post_save, post_delete):
-            signal.connect(
-                lesson_frames_invalidate,
-                sender=PageViewRestriction,
-                dispatch_uid=f"lesson-frames-restriction-{signal!r}",
-            )
         m2m_changed.connect(
             lesson_frames_invalidate,
             sender=PageViewRestriction.groups.through,

@@ -31,6 +31,14 @@ def page_add(parent, page):
     return page
 
 
+def page_as(client, user, lesson) -> str:
+    """The lesson page as `user` reads it (signed in, answered 200)."""
+    client.force_login(user)
+    response = client.get(lesson.url)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
 @pytest.fixture
 def small_course(db, people):
     """Course > module A (2 lessons) and module B (1 lesson, requires A); resident enrolled."""

@@ -15,7 +15,7 @@ from curriculum.lesson_frame import lesson_frame
 from curriculum.models import CompletionSource, LessonPage, ModulePage, ModulePrerequisite
 from curriculum.services import curriculum_content_load, lesson_completion_record
 from labs.models import LabRun, LabRunStatus
-from tests.curriculum_tests.conftest import page_add
+from tests.curriculum_tests.conftest import page_add, page_as
 from tests.factories import UserFactory, lab_answers_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_empty")]
@@ -53,13 +53,6 @@ def resident_enrolled(course):
     resident = UserFactory(role=Role.RESIDENT)
     enrolment_create(user=resident, course=course)
     return resident
-
-
-def page_as(client, user, lesson) -> str:
-    client.force_login(user)
-    response = client.get(lesson.url)
-    assert response.status_code == 200
-    return response.content.decode()
 
 
 def test_a_cached_lesson_page_costs_a_bounded_number_of_queries(client, lab_lesson, people):

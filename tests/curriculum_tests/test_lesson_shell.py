@@ -16,7 +16,7 @@ from accounts.services import enrolment_create
 from curriculum import lesson_shell
 from curriculum.models import CompletionSource, LessonPage
 from curriculum.services import lesson_completion_record
-from tests.curriculum_tests.conftest import page_add
+from tests.curriculum_tests.conftest import page_add, page_as
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_empty")]
@@ -49,13 +49,6 @@ def resident_named(course, first_name, last_name="Reader"):
     resident = UserFactory(role=Role.RESIDENT, first_name=first_name, last_name=last_name)
     enrolment_create(user=resident, course=course)
     return resident
-
-
-def page_as(client, user, lesson) -> str:
-    client.force_login(user)
-    response = client.get(lesson.url)
-    assert response.status_code == 200
-    return response.content.decode()
 
 
 def full_page(user, lesson) -> str:
