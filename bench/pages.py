@@ -2,7 +2,8 @@
 
 Creates a throw-away PostgreSQL database and Redis (production's cache), loads the shipped
 course into it, collects static files, and starts gunicorn with ARTEFACT_ENV=production.
-The clients read as several residents with different progress (each completed a different
+The study library is loaded before the course, so lessons show their viewers as residents
+see them. The clients read as several residents with different progress (each completed a different
 set of lessons), and each client walks through several lessons, so that no cache of one
 whole page can serve the run; before the run every (resident, lesson) page is checked to
 show that resident's own completion. The same 32 clients then fetch a static file from the
@@ -112,6 +113,9 @@ def main() -> int:
     try:
         for command, env in (
             (["migrate", "--noinput", "-v", "0"], common),
+            # The study library first, so that the course's viewers show real studies (a
+            # viewer block is rendered per reader); needs `python -m studies.library fetch`.
+            (["library_load"], common),
             (["demo_setup"], common),  # demo content is refused under production settings
             (["collectstatic", "--noinput", "-v", "0"], production),
         ):
