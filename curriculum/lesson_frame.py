@@ -233,11 +233,19 @@ def lesson_page_key(lesson: LessonPage) -> str:
     live revision, its body as this page object holds it, and the reader's language.
 
     The body's digest keeps cached block indices true to the blocks rendered beside them,
-    even after a save that made no revision (or a translation put in place for this read)."""
-    body_digest = hashlib.blake2b(
-        json.dumps(list(lesson.body.raw_data), sort_keys=True, cls=DjangoJSONEncoder).encode(),
-        digest_size=12,
-    ).hexdigest()
+    even after a save that made no revision (or a translation put in place for this read).
+    One page is asked several times while it is served (access rule, view restrictions,
+    prerequisites, context, shell): the digest is kept on the object with the body value it
+    was taken of, and taken again once another body is put in place."""
+    kept = getattr(lesson, "_lesson_body_digest_kept", None)
+    if kept is not None and kept[0] is lesson.body:
+        body_digest = kept[1]
+    else:
+        body_digest = hashlib.blake2b(
+            json.dumps(list(lesson.body.raw_data), sort_keys=True, cls=DjangoJSONEncoder).encode(),
+            digest_size=12,
+        ).hexdigest()
+        lesson._lesson_body_digest_kept = (lesson.body, body_digest)
     return f"{lesson.pk}:{lesson.live_revision_id}:{body_digest}:{get_language()}"
 
 

@@ -56,7 +56,8 @@ def _live_lesson_at(course_root: str, components: list[str]):
     generation (a publish, unpublish, move or deletion of any page bumps it). Reading the
     lesson row and building the page object was a tenth of a lesson page's time. Only
     lessons found are kept: a path that is not a lesson costs no cache entry, so made-up
-    URLs cannot fill the cache."""
+    URLs cannot fill the cache. Not shared_cached: each request needs its own page object
+    (the translation hook changes it in memory), which unpickling from the cache gives."""
     path_digest = hashlib.blake2b("/".join(components).encode(), digest_size=12).hexdigest()
     key = f"curriculum:live-lesson:{frame_generation()}:{course_root}:{path_digest}"
     lesson = cache.get(key)

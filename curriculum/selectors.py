@@ -267,15 +267,17 @@ def _progress_read(*, user, work: dict[int, LessonWork]) -> _Progress:
     and one for their quizzes where they have any."""
     families = {block_type for each in work.values() for block_type, _ in each.exercises}
     progress = _Progress(sources={}, runs={}, participated=set(), quiz_passed=set())
-    if not families:
+    if families:
+        rows = _progress_rows(user=user, lesson_ids=list(work), families=families)
+    else:
         # Completions alone (lessons of prose, or with only a quiz): a plain read, not the
         # union of shaped rows (whose building cost a prose lesson page more than the read).
+        rows = ()
         progress.sources = dict(
             LessonCompletion.objects.filter(user=user, lesson_id__in=list(work)).values_list(
                 "lesson_id", "source"
             )
         )
-    rows = _progress_rows(user=user, lesson_ids=list(work), families=families) if families else ()
     for kind, lesson_id, exercise_id, source, split, answers, asks in rows:
         if kind == "completion":
             progress.sources[lesson_id] = source
