@@ -14,7 +14,8 @@ url_path, live pages only. Wagtail's serve view takes a route already found from
 `request._wagtail_route_for_request` and the site from `request._wagtail_site` (both its
 documented per-request caches), so everything after routing stays Wagtail's own: its
 view-restriction check, every before_serve_page hook (course access, prerequisites) and
-the page's serve. A URL that is not a lesson is routed by Wagtail as before.
+the page's serve. A lesson's reader parts (`<lesson>/reader-parts/`) are routed the same
+way, as LessonPage.route would. A URL that is not a lesson is routed by Wagtail as before.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from wagtail.models import Site
 from wagtail.url_routing import RouteResult
 
 from curriculum.lesson_frame import FRAME_SECONDS, frame_generation, shared_cached
-from curriculum.models import CurriculumIndexPage
+from curriculum.models import READER_PARTS_SLUG, CurriculumIndexPage
 
 
 def _site_and_course_root(request) -> tuple[Site | None, str | None]:
@@ -83,9 +84,13 @@ def lesson_route_prime(request, path: str) -> None:
     if course_root is None:
         return
     components = [component for component in path.split("/") if component]
-    lesson = _live_lesson_at(course_root, components)
+    # A lesson's reader parts are routed as LessonPage.route routes them.
+    reader_parts = components[-1:] == [READER_PARTS_SLUG]
+    lesson = _live_lesson_at(course_root, components[:-1] if reader_parts else components)
     if lesson is not None:
-        request._wagtail_route_for_request = RouteResult(lesson)
+        request._wagtail_route_for_request = RouteResult(
+            lesson, kwargs={"reader_parts": True} if reader_parts else None
+        )
 
 
 class LessonRouteMiddleware:

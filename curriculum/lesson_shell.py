@@ -1,4 +1,4 @@
-"""A lesson page served from a cached shell: the rendered page with holes for the reader.
+"""A lesson page served from a cached shell, and its reader's own parts fetched after it.
 
 Rendering the whole page for every request cost most of a lesson page's time (issue 18,
 item 2): the layout (navigation, language switch, account menu) and the lesson's own
@@ -8,6 +8,16 @@ templates rendered them anew each time. `lesson_page_render` renders the page on
 in the account menu, the completion panel, and each block that depends on the reader:
 labs, quizzes, viewers, reading rooms...), keeps the result in the cache split at the
 holes, and for each request renders only what goes into the holes.
+
+The reader's own blocks and completion cost more than the rest of the page together
+(their queries and templates: issue 18, item 2). A lesson that has such blocks therefore
+shows, where they go, a placeholder that is part of the shell, and the page fetches them
+once it has loaded, in one request to `<lesson URL>reader-parts/` (READER_PARTS_SLUG):
+`lesson_reader_parts_response` renders each block and the completion panel with the
+request, as the whole page would, each marked to replace its placeholder (htmx
+out-of-band swaps). That request is routed and checked by Wagtail like the page itself
+(LessonPage.route): the same view restrictions, course access and prerequisites. A lesson
+of prose alone keeps its completion panel in the page (one read, cheaper than a request).
 
 A hole is a marker made of a random token drawn for each rendering, so no authored text
 can pose as one. Values put into holes are escaped (names) or are markup rendered now
@@ -29,19 +39,28 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache as cache_in_process
 
 from django.contrib import messages
+from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.template import engines
 from django.template.loader import get_template, render_to_string
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import escape
 
 from curriculum.lesson_frame import frame_generation, lesson_page_key, shared_cached
+from curriculum.models import READER_PARTS_SLUG
+
+# Relative to the lesson's own URL (which ends in a slash): the shell holds no path a
+# request chose.
+READER_PARTS_URL = f"{READER_PARTS_SLUG}/"
 
 LESSON_TEMPLATE = "curriculum/lesson_page.html"
 COMPLETION_TEMPLATE = "curriculum/_lesson_completion.html"
+READER_PARTS_TEMPLATE = "curriculum/_lesson_reader_parts.html"
+PENDING_TEMPLATE = "curriculum/_reader_part_pending.html"
 
 
 @dataclass(frozen=True)
@@ -92,7 +111,13 @@ class _ReaderInHoles:
 @cache_in_process
 def _templates_digest() -> str:
     """The sources of the lesson template and everything it extends or includes directly."""
-    names = (LESSON_TEMPLATE, COMPLETION_TEMPLATE, "base.html", "curriculum/_duration_basis.html")
+    names = (
+        LESSON_TEMPLATE,
+        COMPLETION_TEMPLATE,
+        PENDING_TEMPLATE,
+        "base.html",
+        "curriculum/_duration_basis.html",
+    )
     sources = "\0".join(get_template(name).template.source for name in names)
     return hashlib.blake2b(sources.encode(), digest_size=8).hexdigest()
 
@@ -121,44 +146,59 @@ def shell_usable(lesson, request) -> bool:
     )
 
 
-def lesson_page_render(lesson, request, page_context: dict) -> str:
-    """The lesson page for this request, from the cached shell (rendered on a miss).
-    `page_context`: LessonPage.get_context's reader-independent values plus the reader's
-    completion state (see LessonPage.get_context)."""
+def has_reader_parts(frame) -> bool:
+    """Whether the lesson has blocks rendered per reader, fetched after the page."""
+    return any(part.index is not None for part in frame.body)
+
+
+def lesson_page_render(lesson, request) -> str:
+    """The lesson page for this request, from the cached shell (rendered on a miss)."""
+    page_context = lesson.get_shared_context(request)
+    deferred = has_reader_parts(page_context["frame"])
+    if not deferred:
+        page_context.update(lesson.get_reader_context(request))
     context = _request_context(request, page_context)
     key = (
         f"curriculum:lesson-shell:{lesson_page_key(lesson)}:{frame_generation()}:"
         f"{_navigation_digest(context['nav_items'])}:{_templates_digest()}"
     )
-    shell = shared_cached(key, lambda: _shell_render(context))
+    shell = shared_cached(key, lambda: _shell_render(context, deferred=deferred))
     user = request.user
     values = {
         "csrf": get_token(request),
         "user-name": escape(user.get_full_name() or user.username),
         "user-role": escape(user.get_role_display()),
-        "completion": render_to_string(COMPLETION_TEMPLATE, context),
     }
-    for part, block in context["body_parts"]:
-        if block is not None:
-            values[f"block-{part.index}"] = block.render_as_block(context=context)
+    if not deferred:
+        values["completion"] = render_to_string(COMPLETION_TEMPLATE, context)
     return shell.fill(values)
 
 
-def _shell_render(context: dict) -> Shell:
+def _shell_render(context: dict, *, deferred: bool) -> Shell:
     holes = _Holes()
     shell_context = {
         **context,
         "csrf_token": holes["csrf"],
         "user": _ReaderInHoles(holes),
-        "completion_html": holes["completion"],
-        "body_parts": [
-            (part, None) if block is None else (_hole_part(part, holes), None)
-            for part, block in context["body_parts"]
-        ],
+        "reader_parts_url": READER_PARTS_URL if deferred else "",
     }
+    if not deferred:
+        shell_context["completion_html"] = holes["completion"]
     # No request: a RequestContext would put the processors' user and token back.
     return holes.shell(get_template(LESSON_TEMPLATE).render(shell_context))
 
 
-def _hole_part(part, holes: _Holes):
-    return replace(part, html=holes[f"block-{part.index}"])
+def lesson_reader_parts_response(lesson, request) -> HttpResponse:
+    """The reader's own blocks of this lesson and its completion panel, each marked to
+    replace its placeholder in the page (see the module docstring). Never cached: it is
+    one reader's, and changes as they work."""
+    # What the blocks and the panel use of a RequestContext, without its navigation (the
+    # layout is not rendered here).
+    context = {
+        **lesson.get_context(request),
+        "user": request.user,
+        "csrf_token": get_token(request),
+    }
+    response = HttpResponse(render_to_string(READER_PARTS_TEMPLATE, context))
+    add_never_cache_headers(response)
+    return response

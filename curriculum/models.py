@@ -229,6 +229,11 @@ class ModulePrerequisite(Orderable):
         return str(self.required_module)
 
 
+# Below a lesson's URL, its reader's own parts (labs, quizzes, viewers, completion), which
+# the page fetches after it has loaded (curriculum.lesson_shell).
+READER_PARTS_SLUG = "reader-parts"
+
+
 class LessonPage(Page):
     summary = models.CharField(max_length=300, blank=True)
     # No longer shown or edited: durations are computed from the words and the measured lab
@@ -252,16 +257,30 @@ class LessonPage(Page):
         index.SearchField("body"),
     ]
 
-    def serve(self, request, *args, **kwargs):
-        from curriculum.lesson_shell import lesson_page_render, shell_usable
+    def route(self, request, path_components):
+        """The lesson itself, or below it its reader's own parts (curriculum.lesson_shell),
+        served through Wagtail's serve view like the page: the same view restrictions,
+        course access and prerequisite hooks decide who may have them."""
+        if path_components == [READER_PARTS_SLUG] and self.live:
+            return RouteResult(self, kwargs={"reader_parts": True})
+        return super().route(request, path_components)
 
-        # Most of the page is rendered once and kept (curriculum.lesson_shell); previews,
-        # visitors and pages with messages waiting are rendered whole, as Wagtail does.
+    def serve(self, request, *args, reader_parts=False, **kwargs):
+        from curriculum.lesson_shell import (
+            lesson_page_render,
+            lesson_reader_parts_response,
+            shell_usable,
+        )
+
+        if reader_parts:
+            return lesson_reader_parts_response(self, request)
+        # Most of the page is rendered once and kept, and the reader's own parts follow it
+        # (curriculum.lesson_shell); previews, visitors and pages with messages waiting are
+        # rendered whole, as Wagtail does.
         if not shell_usable(self, request):
             return super().serve(request, *args, **kwargs)
         request.is_preview = False
-        context = self.get_context(request, *args, **kwargs)
-        return HttpResponse(lesson_page_render(self, request, context))
+        return HttpResponse(lesson_page_render(self, request))
 
     def get_view_restrictions(self):
         """Wagtail's restrictions of this lesson and its ancestors; when its cached frame says
@@ -276,33 +295,49 @@ class LessonPage(Page):
         return super().get_view_restrictions()
 
     def get_context(self, request, *args, **kwargs):
-        from accounts import permissions
+        context = self.get_shared_context(request, *args, **kwargs)
+        # Each part rendered per reader with its block (a StreamField converts, with their
+        # queries, only the blocks asked for).
+        context["body_parts"] = [
+            (part, None if part.index is None else self.body[part.index])
+            for part, _block in context["body_parts"]
+        ]
+        context.update(self.get_reader_context(request))
+        return context
+
+    def get_shared_context(self, request, *args, **kwargs):
+        """What every reader of this lesson sees alike (from the cache); `body_parts` pairs
+        each part of the body with None: its block is only converted when it is rendered."""
         from curriculum.lesson_frame import lesson_frame
-        from curriculum.selectors import READING_WORDS_PER_MINUTE, lesson_is_completed, lesson_work
+        from curriculum.selectors import READING_WORDS_PER_MINUTE
 
         context = super().get_context(request, *args, **kwargs)
-        # What every reader sees alike comes from the cache; what is the reader's own
-        # (completion, permissions, and the lab and quiz blocks) is read for this request.
         context["frame"] = frame = lesson_frame(self)
-        # Shared parts carry their cached markup; the others are this page's own blocks,
-        # rendered now with the request (a StreamField converts only the blocks asked for).
-        context["body_parts"] = [
-            (part, None if part.index is None else self.body[part.index]) for part in frame.body
-        ]
+        context["body_parts"] = [(part, None) for part in frame.body]
         context["duration"] = frame.duration
         context["reading_wpm"] = READING_WORDS_PER_MINUTE
+        return context
+
+    def get_reader_context(self, request) -> dict:
+        """The reader's own state of this lesson: completed, or what completes it."""
+        from accounts import permissions
+        from curriculum.selectors import lesson_is_completed, lesson_work
+
         # The lesson's labs and quizzes, read once for the completion rule and the page.
         work = lesson_work(self)
-        context["has_work"] = work.exists
-        context["is_completed"] = lesson_is_completed(user=request.user, lesson=self, work=work)
-        # The page offers "Mark complete" only to a reader who has not completed a lesson
-        # with nothing to do (the rule says so too; known here, it spares the rule's reads).
-        context["may_mark_complete"] = (
-            not context["is_completed"]
-            and not work.exists
-            and permissions.may(request.user, "curriculum.mark_lesson_complete", self)
-        )
-        return context
+        is_completed = lesson_is_completed(user=request.user, lesson=self, work=work)
+        return {
+            "has_work": work.exists,
+            "is_completed": is_completed,
+            # The page offers "Mark complete" only to a reader who has not completed a
+            # lesson with nothing to do (the rule says so too; known here, it spares the
+            # rule's reads).
+            "may_mark_complete": (
+                not is_completed
+                and not work.exists
+                and permissions.may(request.user, "curriculum.mark_lesson_complete", self)
+            ),
+        }
 
 
 class LessonLearningOutcome(LearningOutcome):

@@ -186,6 +186,14 @@ MATRIX = [
         lambda c: c["lesson"].url,
         {**signed_in(200), "outsider": 403},
     ),
+    # A lesson's reader's own parts (its lab, completion), fetched after the page: the same
+    # readers as the page.
+    Row(
+        "wagtail-pages/*",
+        "get",
+        lambda c: c["lesson"].url + "reader-parts/",
+        {**signed_in(200), "outsider": 403},
+    ),
     Row(
         "curriculum:course_enrol",
         "post",

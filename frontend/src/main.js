@@ -3,6 +3,7 @@
 import "./styles.css";
 import htmx from "htmx.org";
 import "./navigation.js";
+import "./lesson.js";
 
 // No evaluated strings from the page: authored and submitted text must never become code.
 htmx.config.allowEval = false;

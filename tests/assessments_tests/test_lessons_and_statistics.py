@@ -12,6 +12,7 @@ from curriculum.services import lesson_completion_record_from_lab_run
 from labs.models import LabRun, LabRunStatus
 from tests.assessments_tests.builders import choice_question, course_of, exam, quiz
 from tests.factories import lab_answers_for
+from tests.lesson_pages import lesson_page_read
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +72,7 @@ def test_a_passed_quiz_without_the_lab_does_not_complete_the_lesson(lesson_with_
 def test_the_quiz_is_answered_inline_in_the_lesson(client, lesson_with_quiz, people):
     lesson, assessment = lesson_with_quiz
     client.force_login(people["resident"])
-    page = client.get(lesson.url).content.decode()
+    page = lesson_page_read(client, lesson.url).content.decode()
     assert "Quiz: A quiz" in page and "Start the quiz" in page
     response = client.post(
         reverse("assessments:start", args=[assessment.pk]), {"lesson_id": lesson.pk}
@@ -79,7 +80,7 @@ def test_the_quiz_is_answered_inline_in_the_lesson(client, lesson_with_quiz, peo
     attempt = Attempt.objects.get(user=people["resident"])
     assert attempt.lesson_id == lesson.pk
     assert response.status_code == 302
-    page = client.get(lesson.url).content.decode()
+    page = lesson_page_read(client, lesson.url).content.decode()
     assert "Lesson Q1 option 0" in page and "Review and finish the quiz" in page
     review = client.get(
         reverse("assessments:review", args=[attempt.pk]), {"next": lesson.url + "#quiz"}
@@ -91,7 +92,7 @@ def test_the_quiz_is_answered_inline_in_the_lesson(client, lesson_with_quiz, peo
         reverse("assessments:submit", args=[attempt.pk]), {"next": lesson.url + "#quiz"}
     )
     assert finished["Location"] == lesson.url + "#quiz"
-    page = client.get(lesson.url).content.decode()
+    page = lesson_page_read(client, lesson.url).content.decode()
     assert "Your last attempt: 0%" in page and "Try the quiz again" in page
 
 

@@ -23,6 +23,8 @@ def test_resident_runs_the_lab_and_sees_the_result(
 
     page.goto(live_server.url + demo_lesson.url)
     expect(page.get_by_role("heading", name="When noise breaks a model")).to_be_visible()
+    # The lab is the reader's own part of the lesson, fetched after the page.
+    expect(page.get_by_role("button", name="Run the lab")).to_be_visible()
     page.screenshot(path=screenshot_dir / "1-lesson.png", full_page=True)
 
     page.get_by_label("Gaussian noise").fill("180")

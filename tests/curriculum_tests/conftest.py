@@ -15,6 +15,7 @@ from curriculum.models import (
     ModulePrerequisite,
 )
 from curriculum.services import curriculum_index_ensure
+from tests.lesson_pages import lesson_page_read
 
 
 @pytest.fixture
@@ -32,9 +33,10 @@ def page_add(parent, page):
 
 
 def page_as(client, user, lesson) -> str:
-    """The lesson page as `user` reads it (signed in, answered 200)."""
+    """The lesson page as `user` reads it (signed in, answered 200, its reader's parts in
+    place)."""
     client.force_login(user)
-    response = client.get(lesson.url)
+    response = lesson_page_read(client, lesson.url)
     assert response.status_code == 200
     return response.content.decode()
 

@@ -14,6 +14,7 @@ from curriculum.blocks import (
     ReferencesBlock,
 )
 from labs.models import LabExercise
+from tests.lesson_pages import lesson_page_read
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +74,7 @@ def test_a_lab_block_pointing_to_a_deleted_exercise_shows_a_placeholder(client, 
     demo_lesson.save_revision().publish()
     exercise.delete()
     client.force_login(demo_lesson.owner or _resident(demo_lesson))
-    response = client.get(demo_lesson.url)
+    response = lesson_page_read(client, demo_lesson.url)
     assert response.status_code == 200
     assert "This lab is no longer available" in response.content.decode()
 

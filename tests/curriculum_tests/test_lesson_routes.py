@@ -14,6 +14,7 @@ from accounts.roles import is_enrolled_in
 from accounts.services import enrolment_create
 from curriculum.models import LessonPage
 from tests.curriculum_tests.conftest import page_add
+from tests.lesson_pages import lesson_page_read
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_empty")]
 
@@ -103,11 +104,11 @@ def test_a_lesson_without_restrictions_asks_none_once_cached(client, demo_lesson
         restriction_type=PageViewRestriction.PASSWORD,
         password="faculty-2026",
     )
-    asked = client.get(demo_lesson.url).content.decode()
+    asked = lesson_page_read(client, demo_lesson.url).content.decode()
     assert 'name="password"' in asked and 'class="lab-panel"' not in asked
     # ... and once it is lifted, the lesson is read without asking again.
     restriction.delete()
-    assert 'class="lab-panel"' in client.get(demo_lesson.url).content.decode()
+    assert 'class="lab-panel"' in lesson_page_read(client, demo_lesson.url).content.decode()
     with CaptureQueriesContext(connection) as queries:
         assert client.get(demo_lesson.url).status_code == 200
     assert "wagtailcore_pageviewrestriction" not in " ".join(

@@ -1,6 +1,6 @@
 """The lesson page from a cached shell (curriculum.lesson_shell): rendered once, filled for
-each reader with their own name, role, token, completion and labs, and the same page the
-full rendering gives."""
+each reader with their own name, role, token and completion, its reader's own blocks
+fetched after it, and the same page the full rendering gives."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from django.contrib.messages.storage.fallback import FallbackStorage
 from django.test import RequestFactory
 from django.urls import reverse
+from wagtail.models import PageViewRestriction
 
 from accounts.models import Role
 from accounts.services import enrolment_create
@@ -18,6 +19,7 @@ from curriculum.models import CompletionSource, LessonPage
 from curriculum.services import lesson_completion_record
 from tests.curriculum_tests.conftest import page_add, page_as
 from tests.factories import UserFactory
+from tests.lesson_pages import READER_PARTS_MARK, lesson_page_read, reader_parts_split
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_empty")]
 
@@ -31,9 +33,9 @@ def shell_renders(monkeypatch):
     calls = []
     render = lesson_shell._shell_render
 
-    def counted(context):
+    def counted(context, **options):
         calls.append(1)
-        return render(context)
+        return render(context, **options)
 
     monkeypatch.setattr(lesson_shell, "_shell_render", counted)
     return calls
@@ -70,6 +72,11 @@ def without_tokens(markup: str) -> str:
     return CSRF_INPUT.sub('name="csrfmiddlewaretoken" value=""', markup)
 
 
+def without_parts_loader(markup: str) -> str:
+    """The page without the element that fetched its reader's parts (which stays, hidden)."""
+    return re.sub(r"\n  <div hidden data-reader-parts [^>]*></div>", "\n  ", markup)
+
+
 def test_each_reader_gets_their_own_name_completion_and_token(
     client, demo_lesson, prose_lesson, shell_renders
 ):
@@ -96,13 +103,16 @@ def test_each_reader_gets_their_own_name_completion_and_token(
 
 
 def test_the_shell_page_is_the_page_rendered_whole(client, demo_lesson, prose_lesson, people):
-    """The lab lesson (prose, callout, lab, references) and a prose lesson, served twice from
-    the shell, are the markup Wagtail's full rendering gives the same reader."""
+    """The lab lesson (prose, callout, lab, references) with its parts in place, and a prose
+    lesson, served twice from the shell, are the markup Wagtail's full rendering gives the
+    same reader."""
     resident = people["resident"]
     for lesson in (demo_lesson, prose_lesson):
         page_as(client, resident, lesson)  # renders and caches the shell
         from_shell = page_as(client, resident, lesson)
-        assert without_tokens(from_shell) == without_tokens(full_page(resident, lesson))
+        assert without_parts_loader(without_tokens(from_shell)) == without_tokens(
+            full_page(resident, lesson)
+        )
     lab_page = page_as(client, resident, demo_lesson)
     assert lab_page.count('class="block block-') >= 4 and 'class="lab-panel"' in lab_page
 
@@ -143,3 +153,63 @@ def test_a_new_revision_is_seen_at_once(client, prose_lesson, people):
     prose_lesson.title = "Reading a histogram, revised"
     prose_lesson.save_revision().publish()
     assert "Reading a histogram, revised" in page_as(client, people["resident"], prose_lesson)
+
+
+def test_a_lesson_with_a_lab_shows_a_place_for_it_and_fetches_it(client, demo_lesson, people):
+    """The page holds no block of the reader's own: a placeholder per block and for the
+    completion, and the request that fills them; the parts answer one of each, never cached."""
+    client.force_login(people["resident"])
+    page = client.get(demo_lesson.url).content.decode()
+    assert READER_PARTS_MARK in page and 'hx-get="reader-parts/"' in page
+    assert 'class="lab-panel"' not in page and "Mark complete" not in page
+    placeholders = re.findall(r'<div id="(reader-part-\d+)" class="reader-part pending"', page)
+    assert placeholders and 'id="lesson-completion"' in page
+    parts_response = client.get(demo_lesson.url + "reader-parts/")
+    assert parts_response.status_code == 200
+    assert "no-store" in parts_response["Cache-Control"]
+    assert "private" in parts_response["Cache-Control"]
+    parts = reader_parts_split(parts_response.content.decode())
+    assert set(parts) == {*placeholders, "lesson-completion"}
+    assert 'class="lab-panel"' in "".join(parts.values())
+    assert "<html" not in parts_response.content.decode()  # parts, not a page
+
+
+def test_a_prose_lesson_fetches_nothing_after_it(client, prose_lesson, people):
+    client.force_login(people["resident"])
+    page = client.get(prose_lesson.url).content.decode()
+    assert READER_PARTS_MARK not in page and "Mark complete" in page
+
+
+def test_reader_parts_are_for_whom_the_page_is(client, demo_lesson, people):
+    """The parts are routed and checked like the page: signed out, not enrolled, or held back
+    by a view restriction, nobody gets a lab from them."""
+    parts_url = demo_lesson.url + "reader-parts/"
+    signed_out = client.get(parts_url)
+    assert signed_out.status_code == 302 and "/accounts/login/" in signed_out["Location"]
+    client.force_login(UserFactory(role=Role.RESIDENT))  # not enrolled
+    assert client.get(parts_url).status_code == 403
+    client.force_login(people["resident"])
+    assert client.get(parts_url).status_code == 200
+    restriction = PageViewRestriction.objects.create(
+        page=demo_lesson.get_parent(),
+        restriction_type=PageViewRestriction.PASSWORD,
+        password="faculty-2026",
+    )
+    asked = client.get(parts_url).content.decode()
+    assert 'name="password"' in asked and 'class="lab-panel"' not in asked
+    restriction.delete()
+    # Below a page that is not a lesson, or a lesson taken offline, there are none.
+    assert client.get(demo_lesson.get_parent().url + "reader-parts/").status_code == 404
+    assert client.get(parts_url + "more/").status_code == 404
+    demo_lesson.unpublish()
+    assert client.get(parts_url).status_code == 404
+
+
+def test_the_lessons_parts_follow_the_readers_progress(client, demo_lesson, people):
+    """The page comes from the cache; the parts are read anew each time: a completion
+    recorded after the page was cached shows in the next parts."""
+    resident = people["resident"]
+    before = page_as(client, resident, demo_lesson)
+    assert COMPLETED not in before
+    lesson_completion_record(user=resident, lesson=demo_lesson, source=CompletionSource.LAB)
+    assert COMPLETED in lesson_page_read(client, demo_lesson.url).content.decode()

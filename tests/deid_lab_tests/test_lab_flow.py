@@ -12,6 +12,7 @@ from curriculum.demo import DEMO_LESSON_SLUG, deid_demo_lesson_ensure
 from deid_lab import services
 from deid_lab.models import DeidAttempt, DeidAttemptStatus, DeidExercise
 from tests.deid_lab_tests.matrix_support import deid_lesson_make
+from tests.lesson_pages import lesson_page_read
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def start(client, person, lesson, exercise):
 
 def test_the_lesson_offers_the_exercise(client, people, deid_lesson, exercise):
     client.force_login(people["resident"])
-    page = client.get(deid_lesson.url).content.decode()
+    page = lesson_page_read(client, deid_lesson.url).content.decode()
     assert reverse("deid_lab:attempt_create", args=[exercise.pk]) in page
     assert "Leaks &lt;b&gt;everywhere&lt;/b&gt;" in page  # the title is escaped
 

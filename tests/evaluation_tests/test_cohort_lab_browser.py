@@ -1,6 +1,7 @@
 """A resident runs a robustness sweep in Chromium, then measures it at their own threshold."""
 
 import pytest
+from playwright.sync_api import expect
 
 from evaluation.models import CohortRun
 from tests.browser.session import log_in
@@ -32,7 +33,7 @@ def test_resident_sweeps_then_moves_the_threshold(
     page = browser_page
     log_in(page, live_server.url, people["resident"].username)
     page.goto(live_server.url + demo_lesson.url)
-    assert page.get_by_role("heading", name="Cohort lab: Noise sweep").is_visible()
+    expect(page.get_by_role("heading", name="Cohort lab: Noise sweep")).to_be_visible()
     page.get_by_role("button", name="Score the cohort").click()
     page.wait_for_url("**/evaluation/runs/*/")
     page.screenshot(path=screenshot_dir / "1-progress.png", full_page=True)

@@ -16,6 +16,7 @@ from django.urls import reverse
 from evaluation import services
 from evaluation.models import BaselineScores, CohortCaseScore, CohortExerciseKind, CohortRun
 from tests.evaluation_tests.support import cohort_exercise_make, lesson_embed
+from tests.lesson_pages import lesson_page_read
 from zoo.cohorts import ct_lesions
 from zoo.evaluation import auc
 
@@ -196,7 +197,7 @@ def test_a_resident_starts_a_run_from_a_lesson_that_embeds_the_lab(client, peopl
     # Not embedded in this lesson yet: refused.
     assert client.post(url, {"lesson_id": demo_lesson.pk}).status_code == 403
     lesson_embed(demo_lesson, exercise)
-    page = client.get(demo_lesson.url)
+    page = lesson_page_read(client, demo_lesson.url)
     assert exercise.title.encode() in page.content and b"Score the cohort" in page.content
     response = client.post(url, {"lesson_id": demo_lesson.pk})
     run = CohortRun.objects.get(user=people["resident"])

@@ -15,6 +15,7 @@ from curriculum.models import LessonPage, ModulePage
 from curriculum.services import curriculum_content_load
 from curriculum.translation import curriculum_translations_load
 from tests.factories import people_create
+from tests.lesson_pages import lesson_page_read
 
 pytestmark = pytest.mark.django_db
 MODULE = "dicom-and-the-information-model"
@@ -58,7 +59,7 @@ def test_a_german_reader_gets_the_german_lesson_at_the_same_url_with_its_lab(ger
     for client in (english, german):
         client.force_login(resident)
     german.cookies[settings.LANGUAGE_COOKIE_NAME] = "de"
-    page = german.get(lesson.url)
+    page = lesson_page_read(german, lesson.url)
     html = page.content.decode()
     assert page.status_code == 200 and '<html lang="de">' in html
     assert "Einen DICOM-Header lesen" in html and "Datenelemente und Value Representations" in html
@@ -70,7 +71,7 @@ def test_a_german_reader_gets_the_german_lesson_at_the_same_url_with_its_lab(ger
     exercise_pk = _labs(lesson)[0]
     assert f'action="/labs/exercises/{exercise_pk}/runs/"' in html
     assert f'name="lesson_id" value="{lesson.pk}"' in html
-    english_html = english.get(lesson.url).content.decode()
+    english_html = lesson_page_read(english, lesson.url).content.decode()
     assert "Reading a DICOM header" in english_html and "Einen DICOM-Header" not in english_html
 
 

@@ -27,6 +27,7 @@ from tests.labs_tests.lab_support import (
     offer,
     question,
 )
+from tests.lesson_pages import lesson_page_read
 
 chest_ct_library = lab_support.chest_ct_library  # the session's built library (fixture)
 
@@ -449,7 +450,7 @@ def test_the_lab_block_offers_each_perturbation_and_the_image_choice(client, dem
 
     resident = Enrolment.objects.filter(course=demo_lesson.get_parent().get_parent()).first()
     client.force_login(resident.user)
-    page = client.get(demo_lesson.url).content.decode()
+    page = lesson_page_read(client, demo_lesson.url).content.decode()
     assert "Adversarial noise (FGSM) (0–20: HU" in page
     assert "Gaussian noise" in page
     assert reverse("labs:model_card", args=["ct-tissue"]) in page

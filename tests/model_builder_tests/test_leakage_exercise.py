@@ -13,6 +13,7 @@ from curriculum.selectors import lesson_is_completed
 from curriculum.services import curriculum_content_load
 from model_builder import services
 from model_builder.models import BuilderExercise, TrainingRun, TrainingRunStatus
+from tests.lesson_pages import lesson_page_read
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +76,7 @@ def test_the_course_embeds_the_exercise_and_the_lesson_offers_both_splits(
     assert [b.block_type for b in lesson.body].count("model_builder") == 1
     assert exercise.question_prompts and exercise.is_published
     client.force_login(people["resident"])
-    page = client.get(lesson.url).content.decode()
+    page = lesson_page_read(client, lesson.url).content.decode()
     assert f'id="builder-exercise-{exercise.pk}"' in page
     assert page.count('name="split"') == 2
     assert 'value="patient"' in page and 'value="image"' in page

@@ -6,6 +6,7 @@ from labs import services as lab_services
 from labs.models import LabRunStatus
 from model_builder import services
 from model_builder.models import TrainingRunStatus
+from tests.lesson_pages import lesson_page_read
 from tests.model_builder_tests.support import TINY
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +27,7 @@ def test_a_resident_breaks_their_own_model_and_nobody_else_can_use_it(people, de
     exercise = demo_lesson.body[1].value["exercise"]
 
     client.force_login(people["resident"])
-    page = client.get(demo_lesson.url).content.decode()
+    page = lesson_page_read(client, demo_lesson.url).content.decode()
     assert f'<option value="{trained.zoo_key}">Mine (my model)</option>' in page
 
     run = lab_services.lab_run_create(

@@ -12,6 +12,7 @@ from curriculum.selectors import lesson_exercises, lesson_is_completed
 from labs.models import LabRun, LabRunStatus
 from reader_study.models import ReaderRating, ReaderSession
 from tests.factories import UserFactory, lab_answers_for
+from tests.lesson_pages import lesson_page_read
 from tests.reader_study_tests.matrix_support import exercise_embed, session_finish
 
 
@@ -30,7 +31,7 @@ def test_the_resident_rates_in_order_and_sees_only_their_own_results(
     client, demo_lesson, people, study
 ):
     client.force_login(people["resident"])
-    page = client.get(demo_lesson.url)
+    page = lesson_page_read(client, demo_lesson.url)
     assert b"2 of the 6 AI suggestions are deliberately wrong" in page.content
     response = start(client, demo_lesson, study)
     session = ReaderSession.objects.get(user=people["resident"])

@@ -4,6 +4,7 @@ with AI marks (following every mark), then their own results."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from reader_study.models import ReaderSession
 from tests.browser.session import log_in, log_out
@@ -26,7 +27,7 @@ def test_a_resident_takes_a_short_reader_study(
     log_in(page, live_server.url, people["resident"].username)
     page.goto(f"{live_server.url}{demo_lesson.url}#reader-study-{exercise.pk}")
     block = page.locator(f"#reader-study-{exercise.pk}")
-    assert block.get_by_text("2 of the 6 AI suggestions are deliberately wrong").is_visible()
+    expect(block.get_by_text("2 of the 6 AI suggestions are deliberately wrong")).to_be_visible()
     block.screenshot(path=str(screenshot_dir / "lesson-block.png"))
     block.get_by_role("button", name="Start the reader study").click()
 
@@ -70,7 +71,7 @@ def test_a_resident_takes_a_short_reader_study(
 
     # Back in the lesson, the block now leads to the results.
     page.goto(f"{live_server.url}{demo_lesson.url}#reader-study-{exercise.pk}")
-    assert block.get_by_role("link", name="See your results").is_visible()
+    expect(block.get_by_role("link", name="See your results")).to_be_in_viewport()
 
     # Four more residents take part: the educator now sees the cohort's aggregate of five.
     residents_finish(range(4), lesson=demo_lesson, exercise=exercise)

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from reading_room.models import CohortScoreSet, SimulationRun
 from runs.models import RunStatus
+from tests.lesson_pages import lesson_page_read
 from tests.reading_room_tests.matrix_support import (
     MATRIX_SCORE_CASES,
     exercises_embed,
@@ -51,7 +52,7 @@ def svg_text(root) -> str:
 def test_before_scores_exist_the_lesson_offers_to_prepare_them(
     client, resident, demo_lesson, exercises
 ):
-    page = client.get(demo_lesson.url).content.decode()
+    page = lesson_page_read(client, demo_lesson.url).content.decode()
     assert "Prepare the model&#x27;s scores" in page or "Prepare the model's scores" in page
     response = client.post(
         reverse("reading_room:scores_request", args=[exercises["triage"].pk]),
@@ -60,7 +61,7 @@ def test_before_scores_exist_the_lesson_offers_to_prepare_them(
     assert response.status_code == 302
     score_set = CohortScoreSet.objects.get()
     assert (score_set.cases, score_set.status) == (MATRIX_SCORE_CASES, RunStatus.QUEUED)
-    page = client.get(demo_lesson.url).content.decode()
+    page = lesson_page_read(client, demo_lesson.url).content.decode()
     assert "<progress" in page
     assert reverse("reading_room:scores_status", args=[score_set.pk]) in page
 
@@ -69,7 +70,7 @@ def test_a_run_shows_its_numbers_and_plots_and_a_replay_sits_beside_it(
     client, resident, demo_lesson, exercises
 ):
     scores_make_ready()
-    page = client.get(demo_lesson.url).content.decode()
+    page = lesson_page_read(client, demo_lesson.url).content.decode()
     assert "Run the simulation" in page
     assert "1 radiologist(s) share one worklist" in page
     assert "Borrowed scores: no pulmonary embolism model" in page
@@ -150,7 +151,7 @@ def test_author_text_is_escaped(client, resident, demo_lesson, exercises):
     exercise.title = "<script>alert(1)</script> triage"
     exercise.save()
     scores_make_ready()
-    page = client.get(demo_lesson.url).content.decode()
+    page = lesson_page_read(client, demo_lesson.url).content.decode()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; triage" in page
     response = run_triage(client, demo_lesson, exercise)

@@ -5,6 +5,7 @@ screening pathways against double reading."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from reading_room.models import SimulationRun
 from tests.browser.session import log_in
@@ -41,7 +42,7 @@ def test_run_replay_and_compare_in_the_browser(
     log_in(page, live_server.url, people["resident"].username)
     page.goto(f"{live_server.url}{demo_lesson.url}#reading-room-{exercise.pk}")
     block = page.locator(f"#reading-room-{exercise.pk}")
-    assert block.get_by_text("Borrowed scores: no pulmonary embolism model").is_visible()
+    expect(block.get_by_text("Borrowed scores: no pulmonary embolism model")).to_be_visible()
     block.screenshot(path=str(screenshot_dir / "lesson-block.png"))
     page.get_by_label("Flag studies scoring at least").fill("0.3")
     page.get_by_label("Reading order").first.select_option("flag")

@@ -1242,9 +1242,13 @@ function linkedViewersOf(viewer) {
   return group.includes(viewer) ? group.filter((other) => other !== viewer) : [];
 }
 
-async function viewersMount() {
+/** Mounts every viewer within `container` not yet mounted. */
+async function viewersMount(container) {
   const viewers = [];
-  for (const root of document.querySelectorAll("[data-viewer]")) {
+  const roots = [...container.querySelectorAll("[data-viewer]")];
+  if (container.matches?.("[data-viewer]")) roots.push(container);
+  for (const root of roots) {
+    if (root.artefactViewer) continue;
     const viewer = new Viewer(root);
     root.artefactViewer = viewer;
     viewers.push(viewer.mount());
@@ -1252,4 +1256,7 @@ async function viewersMount() {
   await Promise.all(viewers);
 }
 
-viewersMount();
+viewersMount(document);
+// A lesson's viewers arrive with its reader's parts after the page has loaded (htmx swaps
+// them in; curriculum.lesson_shell): each new piece of content is looked through too.
+document.addEventListener("htmx:load", (event) => viewersMount(event.detail.elt));
