@@ -37,6 +37,7 @@ class QuizBlock(blocks.StructBlock):
     def get_context(self, value, parent_context=None):
         from accounts import permissions
         from assessments import selectors, services
+        from assessments.models import AttemptStatus
 
         context = super().get_context(value, parent_context=parent_context)
         request = (parent_context or {}).get("request")
@@ -51,19 +52,28 @@ class QuizBlock(blocks.StructBlock):
             return context
         from django.utils import timezone
 
-        attempt = services.attempt_in_progress(assessment=assessment, user=user, now=timezone.now())
+        now = timezone.now()
+        # The resident's attempts, read once for the open one, the last result and the
+        # attempts left (a lesson's parts asked three queries for them).
+        attempts = list(selectors.attempts_of_user(user=user, assessment=assessment))
+        attempt = services.attempt_in_progress(
+            assessment=assessment, user=user, now=now, attempts=attempts
+        )
+        if attempt is None and any(each.status == AttemptStatus.IN_PROGRESS for each in attempts):
+            # One ran past its deadline and was closed just now: read them as they are.
+            attempts = list(selectors.attempts_of_user(user=user, assessment=assessment))
         if attempt is not None:
             items = selectors.attempt_paper_for_answering(attempt=attempt)
             context.update(
                 attempt=attempt, items=items, likert=selectors.LIKERT_VALUES, lab_runs=[]
             )
             return context
-        last = selectors.attempts_of_user(user=user, assessment=assessment).last()
+        last = attempts[-1] if attempts else None
         if last is not None:
             context["last_attempt"] = last
             context["last_result"] = selectors.attempt_result(attempt=last)
             context["last_passed"] = selectors.attempt_passed(attempt=last)
         context["refusal"] = services.assessment_availability_error(
-            assessment=assessment, user=user, now=timezone.now()
+            assessment=assessment, user=user, now=now, used=len(attempts)
         )
         return context

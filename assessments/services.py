@@ -52,8 +52,11 @@ class AnswerSaved:
 # --- Starting ---------------------------------------------------------------------------
 
 
-def assessment_availability_error(*, assessment: Assessment, user, now: dt.datetime) -> str:
-    """Why this user cannot start a new attempt now ('' when they can)."""
+def assessment_availability_error(
+    *, assessment: Assessment, user, now: dt.datetime, used: int | None = None
+) -> str:
+    """Why this user cannot start a new attempt now ('' when they can). `used`: how many
+    attempts the user has made at it, when the caller knows."""
     if not assessment.is_published:
         return _("This assessment is not published.")
     if assessment.opens_at and now < assessment.opens_at:
@@ -61,7 +64,8 @@ def assessment_availability_error(*, assessment: Assessment, user, now: dt.datet
         return _("This assessment opens on %(when)s.") % {"when": f"{local:%d %b %Y %H:%M}"}
     if assessment.closes_at and now >= assessment.closes_at:
         return _("This assessment closed; no new attempts.")
-    used = assessment.attempts.filter(user=user).count()
+    if used is None:
+        used = assessment.attempts.filter(user=user).count()
     if assessment.max_attempts is not None and used >= assessment.max_attempts:
         return _("You have used all %(count)d attempts.") % {"count": assessment.max_attempts}
     return ""
@@ -160,9 +164,16 @@ def attempt_start(
     return attempt
 
 
-def attempt_in_progress(*, assessment: Assessment, user, now: dt.datetime) -> Attempt | None:
-    """The user's open attempt, after timing out any that ran past their deadline."""
-    for attempt in assessment.attempts.filter(user=user, status=AttemptStatus.IN_PROGRESS):
+def attempt_in_progress(
+    *, assessment: Assessment, user, now: dt.datetime, attempts: list[Attempt] | None = None
+) -> Attempt | None:
+    """The user's open attempt, after timing out any that ran past their deadline.
+    `attempts`: the user's attempts at this assessment when the caller has read them."""
+    if attempts is None:
+        attempts = assessment.attempts.filter(user=user, status=AttemptStatus.IN_PROGRESS)
+    for attempt in attempts:
+        if attempt.status != AttemptStatus.IN_PROGRESS:
+            continue
         attempt = attempt_expire_if_overdue(attempt=attempt, now=now)
         if attempt.status == AttemptStatus.IN_PROGRESS:
             return attempt

@@ -280,20 +280,27 @@ def main() -> int:
 
         page_lat, parts_lat, _ = results["lesson page"]
         alone_lat = results["page alone"][0]
+        parts_p95 = f"{ratio(parts_lat, 0.95):.2f}x" if parts_lat else "none fetched"
         print(
             f"lesson/static: p50 {ratio(page_lat, 0.5):.2f}x  p95 {ratio(page_lat, 0.95):.2f}x; "
-            f"its parts p95 {ratio(parts_lat, 0.95):.2f}x; "
-            f"the page alone p95 {ratio(alone_lat, 0.95):.2f}x"
+            f"its parts p95 {parts_p95}; the page alone p95 {ratio(alone_lat, 0.95):.2f}x"
         )
-        p95_ratio = ratio(page_lat, 0.95)
-        print(
-            verdict(
-                f"lesson page p95 <= {GOAL_P95_RATIO:g}x the static file's "
-                "(read as a browser reads it, its parts fetched after it)",
-                p95_ratio <= GOAL_P95_RATIO,
-                f"{p95_ratio:.2f}x",
+        # Two readings of the goal: the lesson page's requests alone under 32 clients (the
+        # issue's bench, whose clients only read pages), and the page under the load a
+        # browser makes, its reader's parts fetched after it. Both are printed, neither
+        # hides the other.
+        for reading, latencies in (
+            ("the page's requests alone", alone_lat),
+            ("read as a browser reads it, its parts fetched after it", page_lat),
+        ):
+            p95_ratio = ratio(latencies, 0.95)
+            print(
+                verdict(
+                    f"lesson page p95 <= {GOAL_P95_RATIO:g}x the static file's ({reading})",
+                    p95_ratio <= GOAL_P95_RATIO,
+                    f"{p95_ratio:.2f}x",
+                )
             )
-        )
         return 0
     finally:
         if web is not None:

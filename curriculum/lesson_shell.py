@@ -37,6 +37,7 @@ request with messages waiting to be shown (a one-off part of the layout).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -192,10 +193,15 @@ def lesson_reader_parts_response(lesson, request) -> HttpResponse:
     """The reader's own blocks of this lesson and its completion panel, each marked to
     replace its placeholder in the page (see the module docstring). Never cached: it is
     one reader's, and changes as they work."""
+    # The blocks are rendered as the page's own: what they link back to as "this page"
+    # (request.path: a quiz's "finish, then return here") is the lesson, not this request.
+    page_request = copy.copy(request)
+    page_request.path = request.path.removesuffix(READER_PARTS_URL)
+    page_request.path_info = request.path_info.removesuffix(READER_PARTS_URL)
     # What the blocks and the panel use of a RequestContext, without its navigation (the
     # layout is not rendered here).
     context = {
-        **lesson.get_context(request),
+        **lesson.get_context(page_request),
         "user": request.user,
         "csrf_token": get_token(request),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 from django.urls import reverse
 
@@ -82,6 +84,10 @@ def test_the_quiz_is_answered_inline_in_the_lesson(client, lesson_with_quiz, peo
     assert response.status_code == 302
     page = lesson_page_read(client, lesson.url).content.decode()
     assert "Lesson Q1 option 0" in page and "Review and finish the quiz" in page
+    # The quiz arrived with the lesson's reader parts; it still leads back to the lesson.
+    back = quote(lesson.url)
+    assert f"?next={back}%23quiz-{assessment.pk}" in page and "reader-parts" not in back
+    assert "?next=" + quote(lesson.url + "reader-parts/") not in page
     review = client.get(
         reverse("assessments:review", args=[attempt.pk]), {"next": lesson.url + "#quiz"}
     ).content.decode()
