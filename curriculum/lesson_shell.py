@@ -5,24 +5,24 @@ item 2): the layout (navigation, language switch, account menu) and the lesson's
 template are the same for every reader of one role in one language, yet Django's
 templates rendered them anew each time. `lesson_page_render` renders the page once with
 *holes* where the reader appears (the CSRF token of the page's forms, the name and role
-in the account menu, the completion panel, and each block that depends on the reader:
-labs, quizzes, viewers, reading rooms...), keeps the result in the cache split at the
-holes, and for each request renders only what goes into the holes.
+in the account menu, and for a lesson of prose alone the completion panel), keeps the
+result in the cache split at the holes, and for each request renders only what goes into
+the holes.
 
-The reader's own blocks and completion cost more than the rest of the page together
-(their queries and templates: issue 18, item 2). A lesson that has such blocks therefore
-shows, where they go, a placeholder that is part of the shell, and the page fetches them
-once it has loaded, in one request to `<lesson URL>reader-parts/` (READER_PARTS_SLUG):
-`lesson_reader_parts_response` renders each block and the completion panel with the
-request, as the whole page would, each marked to replace its placeholder (htmx
-out-of-band swaps). That request is routed and checked by Wagtail like the page itself
-(LessonPage.route): the same view restrictions, course access and prerequisites. A lesson
-of prose alone keeps its completion panel in the page (one read, cheaper than a request).
+The reader's own blocks (labs, quizzes, viewers, reading rooms...) and their completion
+panel cost more than the rest of the page together (their queries and templates). A
+lesson that has such blocks therefore shows, where they go, a placeholder that is part of
+the shell, and the page fetches them once it has loaded, in one request to
+`<lesson URL>reader-parts/` (READER_PARTS_SLUG): `lesson_reader_parts_response` renders
+each block and the completion panel with the request, as the whole page would, each
+marked to replace its placeholder by id (htmx out-of-band swaps). That request is routed
+and checked by Wagtail like the page itself (LessonPage.route): the same view
+restrictions, course access and prerequisites. A lesson of prose alone keeps its
+completion panel in the page (one read, cheaper than a request).
 
 A hole is a marker made of a random token drawn for each rendering, so no authored text
-can pose as one. Values put into holes are escaped (names) or are markup rendered now
-from the page's own blocks and templates (blocks, completion), exactly as the full page
-would render them.
+can pose as one. Values put into holes are escaped (names) or rendered now from the
+page's own template (completion), exactly as the full page would render them.
 
 The key holds everything the shell's markup depends on: the lesson's frame key (live
 revision, body digest, language), the frames' generation (any publish, move or deletion
@@ -30,9 +30,9 @@ of a page, any change to an image, document, site or view restriction), the navi
 this reader may follow (so a role's own menu is never shown to another), and a digest of
 the templates (a deploy with changed templates never serves an older shell).
 
-The full page is rendered as before (`LessonPage.get_context` and the template, holes
-filled by the template itself) for previews, for a reader who is not signed in, and for a
-request with messages waiting to be shown (a one-off part of the layout).
+The full page, the reader's blocks in place, is rendered as before (`LessonPage.get_context`
+and the template) for previews, for a reader who is not signed in, and for a request with
+messages waiting to be shown (a one-off part of the layout).
 """
 
 from __future__ import annotations

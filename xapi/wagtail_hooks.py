@@ -16,6 +16,8 @@ def xapi_lesson_viewed(page, request, serve_args, serve_kwargs):
     # pages are not. Returning None lets Wagtail serve the page as usual.
     if not xapi_enabled() or not isinstance(page.specific, LessonPage):
         return None
+    if serve_kwargs.get("reader_parts"):
+        return None  # the page's own parts, fetched after it: the same view (LessonPage.route)
     user = request.user
     # Asked as the page asks: a lesson the person may not open was not viewed.
     if (
