@@ -14,8 +14,9 @@ url_path, live pages only. Wagtail's serve view takes a route already found from
 `request._wagtail_route_for_request` and the site from `request._wagtail_site` (both its
 documented per-request caches), so everything after routing stays Wagtail's own: its
 view-restriction check, every before_serve_page hook (course access, prerequisites) and
-the page's serve. A lesson's reader parts (`<lesson>/reader-parts/`) are routed the same
-way, as LessonPage.route would. A URL that is not a lesson is routed by Wagtail as before.
+the page's serve. A lesson's reader parts (`<lesson>/reader-parts/`): the lesson is found the
+same way and LessonPage.route routes the rest. A URL that is not a lesson is routed by
+Wagtail as before.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from django.http.request import split_domain_port
 from django.utils.translation import get_language
 from wagtail import views as wagtail_views
 from wagtail.models import Site
-from wagtail.url_routing import RouteResult
 
 from curriculum.lesson_frame import FRAME_SECONDS, frame_generation, shared_cached
 from curriculum.models import READER_PARTS_SLUG, CurriculumIndexPage
@@ -84,13 +84,11 @@ def lesson_route_prime(request, path: str) -> None:
     if course_root is None:
         return
     components = [component for component in path.split("/") if component]
-    # A lesson's reader parts are routed as LessonPage.route routes them.
-    reader_parts = components[-1:] == [READER_PARTS_SLUG]
-    lesson = _live_lesson_at(course_root, components[:-1] if reader_parts else components)
+    # Below a lesson, only its reader parts: the lesson routes the rest of the path itself.
+    below = components[-1:] if components[-1:] == [READER_PARTS_SLUG] else []
+    lesson = _live_lesson_at(course_root, components[: len(components) - len(below)])
     if lesson is not None:
-        request._wagtail_route_for_request = RouteResult(
-            lesson, kwargs={"reader_parts": True} if reader_parts else None
-        )
+        request._wagtail_route_for_request = lesson.route(request, below)
 
 
 class LessonRouteMiddleware:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from curriculum.models import READER_PARTS_SLUG
+from curriculum.lesson_shell import READER_PARTS_URL
 
 READER_PARTS_MARK = "data-reader-parts"
 # Each part of the response: its element, marked to replace the page's element of its id.
@@ -48,7 +48,7 @@ def lesson_page_read(client, url: str, **extra):
     response.reader_parts = None
     if response.status_code != 200 or READER_PARTS_MARK not in response.content.decode():
         return response
-    parts_response = client.get(url + READER_PARTS_SLUG + "/", **extra)
+    parts_response = client.get(url + READER_PARTS_URL, **extra)
     assert parts_response.status_code == 200, parts_response.status_code
     response.reader_parts = parts_response
     parts = reader_parts_split(parts_response.content.decode())
