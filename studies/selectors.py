@@ -23,6 +23,7 @@ from django.http import Http404
 from pydicom.data import get_testdata_file
 
 from runs.files import StoredFileMissing, cache_path, local_path, storage_is_local
+from studies.search_plans import planned_search
 
 # PS3.5 §9.1: components of digits without leading zeros, dot-separated, at most 64 chars.
 # Strict on purpose: UIDs become file paths and URLs (no "..", "/", "%", spaces).
@@ -323,8 +324,26 @@ def _date_bound(text: str) -> dt.date:
         raise UnsupportedMatch(f"{text!r} is not a date (YYYYMMDD).") from None
 
 
+def _exact_text(match: MatchField, value: str) -> str | None:
+    """The string a text attribute must equal (§C.2.2.2.1 single value matching), or None
+    where the match is anything else (universal, wildcard, another kind of attribute)."""
+    value = value.strip()
+    if (
+        match.kind != "text"
+        or value in ("", "*")
+        or "*" in value
+        or "?" in value
+        or len(value) > QIDO_PATTERN_MAX_CHARACTERS
+    ):
+        return None
+    return value
+
+
 def _match_q(match: MatchField, value: str, *, fuzzy: bool) -> Q:
     """One attribute's condition. Empty and '*' are universal matching (§C.2.2.2.3)."""
+    exact = _exact_text(match, value)
+    if exact is not None:
+        return Q(**{match.field: exact})
     value = value.strip()
     if value in ("", "*"):
         return Q()
@@ -363,9 +382,8 @@ def _match_q(match: MatchField, value: str, *, fuzzy: bool) -> Q:
                 q |= _wildcard_q(match.field, f"{start}{pattern}*", case_insensitive=True)
             return q
         return _wildcard_q(match.field, pattern, case_insensitive=True)
-    if "*" in pattern or "?" in pattern:
-        return _wildcard_q(match.field, pattern, case_insensitive=False)
-    return Q(**{match.field: value})
+    # Text without a wildcard was matched exactly above (_exact_text).
+    return _wildcard_q(match.field, pattern, case_insensitive=False)
 
 
 def matching_filter(*, fields: dict[str, MatchField], matches: dict[str, str], fuzzy: bool) -> Q:
@@ -379,9 +397,10 @@ def matching_filter(*, fields: dict[str, MatchField], matches: dict[str, str], f
     return q
 
 
-def _page(queryset: QuerySet, *, limit: int | None, offset: int) -> list:
+def _page(queryset: QuerySet, *, limit: int | None, offset: int, evaluate: bool = True):
+    """The page's rows (or, `evaluate=False`, the sliced queryset)."""
     queryset = queryset[offset:] if limit is None else queryset[offset : offset + limit]
-    return list(queryset)
+    return list(queryset) if evaluate else queryset
 
 
 def _matching_where_visible(queryset: QuerySet, *, visible: Q, matching: Q) -> QuerySet:
@@ -428,19 +447,45 @@ def studies_search(
     """Studies the user may see that match every condition, ordered, paged; conditions are
     evaluated only on studies the user may see."""
     from accounts.permissions import visible_q
+
+    def visibility(someone) -> Q:
+        return visible_q(someone, "studies.studies")
+
+    def build(visible: Q, values: dict[str, str]) -> QuerySet:
+        queryset = _studies_matching(visible=visible, matches=values, fuzzy=fuzzy)
+        return _page(queryset, limit=limit, offset=offset, evaluate=False)
+
+    exact = {
+        keyword: _exact_text(STUDY_MATCH_FIELDS[keyword], value)
+        for keyword, value in matches.items()
+        if keyword in STUDY_MATCH_FIELDS
+    }
+    if exact and len(exact) == len(matches) and None not in exact.values():
+        # Every condition an exact text match (PatientID=..., AccessionNumber=...): the
+        # query's SQL is the same for every such search but for the values (search_plans).
+        found = planned_search(
+            shape=("studies", fuzzy, limit, offset),
+            user=user,
+            visibility=visibility,
+            values=exact,
+            build=build,
+        )
+        if found is not None:
+            return found
+    return list(build(visibility(user), matches))
+
+
+def _studies_matching(*, visible: Q, matches: dict[str, str], fuzzy: bool) -> QuerySet:
     from studies.models import Study
 
     q = matching_filter(fields=STUDY_MATCH_FIELDS, matches=matches, fuzzy=fuzzy)
     # The rule's filter over Study itself (not "pk in (visible studies)"): the same rows,
     # one subquery less to build and plan on every search.
-    queryset = _matching_where_visible(
-        Study.objects.all(), visible=visible_q(user, "studies.studies"), matching=q
-    )
+    queryset = _matching_where_visible(Study.objects.all(), visible=visible, matching=q)
     if any("__" in STUDY_MATCH_FIELDS[keyword].field for keyword in matches):
         # Only a match across a relation (ModalitiesInStudy: series) repeats a study.
         queryset = queryset.distinct()
-    queryset = queryset.order_by("study_date", "study_instance_uid")
-    return _page(queryset, limit=limit, offset=offset)
+    return queryset.order_by("study_date", "study_instance_uid")
 
 
 def series_search(
