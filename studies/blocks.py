@@ -63,8 +63,20 @@ PRESET_CHOICES = [
 ]
 
 
+class LibrarySeriesChoiceBlock(blocks.ChoiceBlock):
+    """A series of the study library, by its UID. The choices (every series, labelled) are
+    for the editor's form and its validation; a stored value is read back as the UID it
+    is. ChoiceBlock's own reading matches the stored value against the choices, which ran
+    the choices' query over the whole library, and labelled every series, each time a
+    lesson with a viewer was rendered (issue 18: ~10 ms of a viewer block, growing with the
+    library)."""
+
+    def to_python(self, value):
+        return value
+
+
 class ViewerBlock(blocks.StructBlock):
-    series = blocks.ChoiceBlock(
+    series = LibrarySeriesChoiceBlock(
         choices=image_series_choices,
         label=_("Series"),
         help_text=_("A study and series from the study library."),
@@ -76,7 +88,7 @@ class ViewerBlock(blocks.StructBlock):
         choices=PRESET_CHOICES, required=False, label=_("Window preset")
     )
     overlays = blocks.ListBlock(
-        blocks.ChoiceBlock(choices=overlay_series_choices, label=_("Overlay series")),
+        LibrarySeriesChoiceBlock(choices=overlay_series_choices, label=_("Overlay series")),
         required=False,
         default=[],
         label=_("Overlays"),
