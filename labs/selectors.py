@@ -69,14 +69,15 @@ def study_image_sop_uids(*, study_key: str) -> list[str]:
 
 def exercise_prompt_viewer(exercise) -> dict | None:
     """What the lab block's viewer needs to let a resident draw a box on the exercise's
-    study: the study and series UIDs and the image to open on; None if not in the library."""
-    series = _study_image_series(exercise.study_key)
-    if series is None:
+    study: the study and series UIDs and the image to open on; None if not in the library.
+    Read through the cache as the form's image count is (study_image_series_shown)."""
+    shown = study_image_series_shown(study_key=exercise.study_key)
+    if not shown["series_uid"]:
         return None
     return {
-        "study_uid": series.study.study_instance_uid,
-        "series_uid": series.series_instance_uid,
-        "slice": exercise_default_slice(exercise),
+        "study_uid": shown["study_uid"],
+        "series_uid": shown["series_uid"],
+        "slice": exercise_default_slice(exercise, count=shown["count"]),
     }
 
 
@@ -104,23 +105,44 @@ def study_seg_paths(*, study_key: str) -> list[Path]:
     ]
 
 
-# How long a lab block's image count is kept: a library reload (an admin's command, seldom)
-# reaches the lab form's slider within this time; a lab started meanwhile checks the image
-# number against the study as it is now (labs.services).
+# How long a lab block's image series is kept: a library reload (an admin's command,
+# seldom) reaches the lab form's slider and prompt viewer within this time; a lab started
+# meanwhile checks the image number against the study as it is now (labs.services). The
+# viewer reads the pixels through DICOMweb, which applies the reader's visibility itself.
 IMAGE_COUNT_SHOWN_SECONDS = 5 * 60
 
 
-def study_image_count_shown(*, study_key: str) -> int:
-    """study_image_count for a lab block's form: the same for every reader, so kept in the
-    cache (two queries per lab block on every lesson page before)."""
+def study_image_series_shown(*, study_key: str) -> dict:
+    """What a lab block's form shows of the study's first image series: {"study_uid",
+    "series_uid" (both "" for a built-in sample or a study not in the library), "count"
+    (study_image_count)}. The same for every reader, so kept in the cache: two queries per
+    lab block on every lesson view before, four more for a prompt lab's viewer."""
     key = (
-        "labs:study-image-count:" + hashlib.blake2b(study_key.encode(), digest_size=12).hexdigest()
+        "labs:study-image-series:" + hashlib.blake2b(study_key.encode(), digest_size=12).hexdigest()
     )
-    count = cache.get(key)
-    if count is None:
-        count = study_image_count(study_key=study_key)
-        cache.set(key, count, timeout=IMAGE_COUNT_SHOWN_SECONDS)
-    return count
+    shown = cache.get(key)
+    if shown is None:
+        shown = _study_image_series_read(study_key)
+        cache.set(key, shown, timeout=IMAGE_COUNT_SHOWN_SECONDS)
+    return shown
+
+
+def _study_image_series_read(study_key: str) -> dict:
+    from studies.selectors import SAMPLE_STUDIES
+
+    series = None if study_key in SAMPLE_STUDIES else _study_image_series(study_key)
+    if series is None:
+        return {"study_uid": "", "series_uid": "", "count": study_image_count(study_key=study_key)}
+    return {
+        "study_uid": series.study.study_instance_uid,
+        "series_uid": series.series_instance_uid,
+        "count": series.instances.count(),
+    }
+
+
+def study_image_count_shown(*, study_key: str) -> int:
+    """study_image_count for a lab block's form, through the cache (see above)."""
+    return study_image_series_shown(study_key=study_key)["count"]
 
 
 def study_image_count(*, study_key: str) -> int:

@@ -113,6 +113,16 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def cache_emptied_before_each_test():
+    """Each test starts from an empty cache (the test process's own): what the platform
+    keeps for every reader (a lab's image series, lesson shells) was read from an earlier
+    test's library and pages otherwise."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def deid_secret_for_tests(settings):
     """Tests never read or record the developer's var/deid-secret."""
     settings.DEID_SECRET = "tests-deid-secret-not-secret"

@@ -364,6 +364,32 @@ def test_classifier_probabilities_and_their_change_on_the_chest_ct(
     assert (perturbed.Rows, perturbed.Columns) == (512, 512)
 
 
+def test_a_prompt_labs_viewer_opens_the_studys_first_image_series_from_the_cache(
+    people, settings, chest_ct_library, django_assert_num_queries
+):
+    from studies.models import Study
+
+    library_index(chest_ct_library, settings)
+    study = Study.objects.get(key="chest-ct")
+    ct = study.series.exclude(modality="SEG").get()
+    images = ct.instances.count()
+    exercise = exercise_make(kind="prompt", study_key="chest-ct", slice_default=0)
+    viewer = selectors.exercise_prompt_viewer(exercise)
+    assert viewer == {
+        "study_uid": study.study_instance_uid,
+        "series_uid": ct.series_instance_uid,
+        "slice": (images + 1) // 2,
+    }
+    # Every later reader of the lesson: no query (the form's image count shares the entry).
+    with django_assert_num_queries(0):
+        assert selectors.exercise_prompt_viewer(exercise) == viewer
+        assert selectors.study_image_count_shown(study_key="chest-ct") == images
+    # Not in the library (a built-in sample): no viewer, and the sample's own image count.
+    sample = exercise_make(kind="prompt", study_key="ct-small")
+    assert selectors.exercise_prompt_viewer(sample) is None
+    assert selectors.study_image_count_shown(study_key="ct-small") == 1
+
+
 # --- Pages: result, files, answers, the run picker ----------------------------------------
 
 
