@@ -73,14 +73,15 @@ class SearchPlan:
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
             rows = cursor.fetchall()
-        converters = [
-            (position, converters, column)
-            for position, column in enumerate(self.columns)
-            if (
-                converters := connection.ops.get_db_converters(column)
-                + column.get_db_converters(connection)
+        # As the ORM converts a row (SQLCompiler.apply_converters), with this thread's
+        # connection: dates from SQLite's text, booleans from its integers, JSON...
+        converters = []
+        for position, column in enumerate(self.columns):
+            functions = connection.ops.get_db_converters(column) + column.get_db_converters(
+                connection
             )
-        ]
+            if functions:
+                converters.append((position, functions, column))
         found = []
         for row in rows:
             if converters:
