@@ -68,8 +68,8 @@ class LibrarySeriesChoiceBlock(blocks.ChoiceBlock):
     for the editor's form and its validation; a stored value is read back as the UID it
     is. ChoiceBlock's own reading matches the stored value against the choices, which ran
     the choices' query over the whole library, and labelled every series, each time a
-    lesson with a viewer was rendered (issue 18: ~10 ms of a viewer block, growing with the
-    library)."""
+    lesson with a viewer was rendered (issue 18: 5.7 ms per viewer block on a library of
+    203 series, growing with the library)."""
 
     def to_python(self, value):
         return value
