@@ -12,7 +12,7 @@ appears among the parameters become slots that a request fills with its own valu
 
 What makes this safe, checked rather than assumed:
 - The caller's filter must be the stand-in's filter with only the user's pk changed
-  (`_same_but_pk`, over a closed set of leaf types; anything else is not planned). A rule
+  (`_filter_key`, over a closed set of leaf types; anything else is not planned). A rule
   that branches on the user's data (a role, a list read from the database) gives another
   filter and so another shape, or no plan at all.
 - Every stand-in must appear verbatim among the compiled parameters, and none may appear
@@ -116,9 +116,11 @@ def planned_search(
         return None
     stand_in.pk = STAND_IN_USER_PK
     stand_in_filter = visibility(stand_in)
-    if not _same_but_pk(visibility(user), stand_in_filter, user.pk):
+    # The caller's filter must be the stand-in's but for whose pk it holds.
+    filter_key = _filter_key(stand_in_filter, STAND_IN_USER_PK)
+    if filter_key is None or _filter_key(visibility(user), user.pk) != filter_key:
         return None
-    key = (shape, _filter_key(stand_in_filter), tuple(sorted(values)))
+    key = (shape, filter_key, tuple(sorted(values)))
     with _plans_lock:
         known = key in _plans
         plan = _plans.get(key)
@@ -188,50 +190,25 @@ def _plan_compile(
 
 
 _PLAIN_LEAVES = (type(None), bool, int, float, str, dt.date, dt.datetime)
+_USER_PK = ("user pk",)
 
 
-def _same_but_pk(real: Any, stand_in: Any, user_pk: int) -> bool:
-    """Whether two filters are the same tree with the same leaves, except that the
-    stand-in has STAND_IN_USER_PK wherever the real one has the user's pk. Leaves outside
-    a closed set of types (a queryset, an unknown expression) make the answer False: such
-    a filter is not planned."""
-    if type(real) is not type(stand_in):
-        return False
-    if isinstance(real, Q):
-        return (
-            real.connector == stand_in.connector
-            and real.negated == stand_in.negated
-            and len(real.children) == len(stand_in.children)
-            and all(
-                _same_but_pk(a, b, user_pk)
-                for a, b in zip(real.children, stand_in.children, strict=True)
-            )
-        )
-    if isinstance(real, list | tuple):
-        return len(real) == len(stand_in) and all(
-            _same_but_pk(a, b, user_pk) for a, b in zip(real, stand_in, strict=True)
-        )
-    if type(real) is RawSQL:
-        return real.sql == stand_in.sql and _same_but_pk(
-            list(real.params), list(stand_in.params), user_pk
-        )
-    if type(real) is F:
-        return real.name == stand_in.name
-    if type(real) in _PLAIN_LEAVES:
-        if type(real) is int and stand_in == STAND_IN_USER_PK:
-            return real == user_pk
-        return real == stand_in
-    return False
-
-
-def _filter_key(q: Any) -> tuple:
-    """A hashable rendering of a filter that `_same_but_pk` accepted."""
+def _filter_key(q: Any, user_pk: int) -> tuple | None:
+    """A hashable rendering of a filter, the user's pk (an int leaf equal to `user_pk`)
+    rendered as a mark of its own: two filters that differ only in whose pk they hold
+    render alike. None where a leaf is outside a closed set of types (a queryset, an
+    unknown expression): such a filter is not planned."""
     if isinstance(q, Q):
-        return ("Q", q.connector, q.negated, tuple(_filter_key(child) for child in q.children))
+        children = tuple(_filter_key(child, user_pk) for child in q.children)
+        return None if None in children else ("Q", q.connector, q.negated, children)
     if isinstance(q, list | tuple):
-        return (type(q).__name__, tuple(_filter_key(item) for item in q))
+        items = tuple(_filter_key(item, user_pk) for item in q)
+        return None if None in items else (type(q).__name__, items)
     if type(q) is RawSQL:
-        return ("RawSQL", q.sql, _filter_key(list(q.params)))
+        params = _filter_key(list(q.params), user_pk)
+        return None if params is None else ("RawSQL", q.sql, params)
     if type(q) is F:
         return ("F", q.name)
-    return (type(q).__name__, q)
+    if type(q) in _PLAIN_LEAVES:
+        return _USER_PK if type(q) is int and q == user_pk else (type(q).__name__, q)
+    return None
