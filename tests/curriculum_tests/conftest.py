@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 
 from accounts.services import enrolment_create
 from curriculum.models import (
@@ -16,14 +15,6 @@ from curriculum.models import (
 )
 from curriculum.services import curriculum_index_ensure
 from tests.lesson_pages import lesson_page_read
-
-
-@pytest.fixture
-def cache_empty():
-    """An empty cache before and after: tests of what is cached start from nothing."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def page_add(parent, page):

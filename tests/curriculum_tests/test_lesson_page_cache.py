@@ -18,7 +18,7 @@ from labs.models import LabRun, LabRunStatus
 from tests.curriculum_tests.conftest import page_add, page_as
 from tests.factories import UserFactory, lab_answers_for
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_empty")]
+pytestmark = [pytest.mark.django_db]  # each test starts from an empty cache (tests/conftest.py)
 
 # A lesson with prose, a callout, references and a lab, read by an enrolled resident once its
 # frame and shell are cached. The page itself: the user and the enrolment (read once for the

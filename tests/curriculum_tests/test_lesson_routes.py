@@ -16,7 +16,7 @@ from curriculum.models import LessonPage
 from tests.curriculum_tests.conftest import page_add
 from tests.lesson_pages import lesson_page_read
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_empty")]
+pytestmark = [pytest.mark.django_db]  # each test starts from an empty cache (tests/conftest.py)
 
 
 def lesson_reads(queries) -> list[str]:

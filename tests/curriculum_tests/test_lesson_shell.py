@@ -21,7 +21,7 @@ from tests.curriculum_tests.conftest import page_add, page_as
 from tests.factories import UserFactory
 from tests.lesson_pages import READER_PARTS_MARK, lesson_page_read, reader_parts_split
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_empty")]
+pytestmark = [pytest.mark.django_db]  # each test starts from an empty cache (tests/conftest.py)
 
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 COMPLETED = "You have completed this lesson."

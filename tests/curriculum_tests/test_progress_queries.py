@@ -15,7 +15,7 @@ from labs.models import LabExercise
 from tests.assessments_tests.builders import choice_question, course_of, quiz
 from tests.curriculum_tests.conftest import page_add
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_empty")]
+pytestmark = [pytest.mark.django_db]  # each test starts from an empty cache (tests/conftest.py)
 
 
 def lab_lesson_add(module, number: int) -> LessonPage:
