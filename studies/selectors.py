@@ -326,7 +326,12 @@ def _date_bound(text: str) -> dt.date:
 
 def _exact_text(match: MatchField, value: str) -> str | None:
     """The string a text attribute must equal (§C.2.2.2.1 single value matching), or None
-    where the match is anything else (universal, wildcard, another kind of attribute)."""
+    where the match is anything else (universal, wildcard, another kind of attribute).
+    Every matching value passes here first (_match_q): one that no stored value can hold
+    is refused."""
+    if "\x00" in value:
+        # No DICOM string VR allows NUL, and PostgreSQL refuses it in a query (a 500).
+        raise UnsupportedMatch("A matching value may not contain a NUL character.")
     value = value.strip()
     if (
         match.kind != "text"

@@ -168,3 +168,19 @@ def test_anonymous_gets_a_basic_challenge_and_basic_auth_works(client, people, s
     assert len(json.loads(response.content)) == 5
     # Basic auth is checked per request; it does not open a session.
     assert client.get(STUDIES).status_code == 401
+
+
+def test_a_nul_in_a_matching_value_is_refused_with_the_reason(educator_client):
+    """No DICOM string holds NUL, and PostgreSQL refused one in the query (a 500): every
+    level and kind of match, planned exact searches included, answers 400 and says why."""
+    for url, params in (
+        (STUDIES, {"PatientID": "BENCH\x00150"}),
+        (STUDIES, {"PatientName": "\x00*"}),
+        (STUDIES, {"ModalitiesInStudy": "CT\x00"}),
+        (STUDIES, {"StudyDate": "2024\x00"}),
+        ("/dicomweb/series", {"Modality": "\x00"}),
+        ("/dicomweb/instances", {"SOPClassUID": "1.2\x00"}),
+    ):
+        response = educator_client.get(url, params)
+        assert response.status_code == 400, (url, params)
+        assert b"NUL" in response.content
