@@ -8,9 +8,10 @@ accounts (which imports no app). Templates read `nav_items` and never test roles
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from django.contrib.auth.models import AnonymousUser
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts import roles
@@ -40,7 +41,40 @@ def navigation_for(user) -> list[NavLink | NavGroup]:
     """The top navigation this user may follow: a single link for visitors, groups of links
     for people signed in (a group the user may use nothing of is left out)."""
     if not roles.is_signed_in(user):
-        return [NavLink(_("Courses"), reverse("home"))]
+        return list(_navigation_built(None, get_script_prefix(), get_urlconf()))
+    allowed = _NavigationAllowed(
+        mark=may(user, "grading.mark"),
+        gradebook=may(user, "grading.view_gradebook"),
+        author=roles.is_author(user),
+        admin=roles.is_admin(user),
+        import_enrolments=may(user, "accounts.import_enrolments"),
+        audit_log=may(user, "grading.view_audit_log"),
+    )
+    return list(_navigation_built(allowed, get_script_prefix(), get_urlconf()))
+
+
+@dataclass(frozen=True)
+class _NavigationAllowed:
+    """What a signed-in user's navigation depends on: the entries they may follow."""
+
+    mark: bool
+    gradebook: bool
+    author: bool
+    admin: bool
+    import_enrolments: bool
+    audit_log: bool
+
+
+# Every signed-in page builds the navigation; reversing its URLs cost about a third of a
+# millisecond each time, for the same few answers. The labels stay lazy (translated when
+# shown), so one built navigation serves every language; the URLs depend only on the
+# script prefix and URLconf, which are part of the key.
+@lru_cache(maxsize=64)
+def _navigation_built(
+    allowed: _NavigationAllowed | None, script_prefix: str, urlconf
+) -> tuple[NavLink | NavGroup, ...]:
+    if allowed is None:
+        return (NavLink(_("Courses"), reverse("home")),)
     learn = [
         NavLink(_("Courses"), reverse("home")),
         NavLink(_("My progress"), reverse("curriculum:my_progress")),
@@ -57,23 +91,23 @@ def navigation_for(user) -> list[NavLink | NavGroup]:
         NavLink(_("Quizzes and exams"), reverse("assessments:list")),
         NavLink(_("My grades"), reverse("grading:my_grades")),
     ]
-    if may(user, "grading.mark"):
+    if allowed.mark:
         assess.append(NavLink(_("Grading queue"), reverse("grading:queue")))
-    if may(user, "grading.view_gradebook"):
+    if allowed.gradebook:
         assess.append(NavLink(_("Gradebook"), reverse("grading:gradebook_index")))
     teach = []
-    if roles.is_author(user):
+    if allowed.author:
         teach = [
             NavLink(_("Authoring"), reverse("wagtailadmin_home")),
             NavLink(_("Study library"), reverse("study_list")),
             NavLink(_("Uploaded models"), reverse("labs:uploaded_models")),
         ]
     admin = []
-    if roles.is_admin(user):
+    if allowed.admin:
         admin.append(NavLink(_("Administration"), reverse("admin:index")))
-    if may(user, "accounts.import_enrolments"):
+    if allowed.import_enrolments:
         admin.append(NavLink(_("Enrol from a CSV"), reverse("enrolment_import")))
-    if may(user, "grading.view_audit_log"):
+    if allowed.audit_log:
         admin.append(NavLink(_("Audit log"), reverse("grading:audit_log")))
     groups = [
         (_("Learn"), learn),
@@ -82,7 +116,7 @@ def navigation_for(user) -> list[NavLink | NavGroup]:
         (_("Teach"), teach),
         (_("Admin"), admin),
     ]
-    return [NavGroup(label, tuple(links)) for label, links in groups if links]
+    return tuple(NavGroup(label, tuple(links)) for label, links in groups if links)
 
 
 def navigation_mark_current(entries: list[NavLink | NavGroup], path: str) -> list:

@@ -294,7 +294,7 @@ CACHE_URL = os.environ.get("CACHE_URL", REDIS_URL if PRODUCTION else "")
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.ArtefactRedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": "artefact-cache",
         }
