@@ -15,6 +15,7 @@ from wagtail.models import Locale
 
 from accounts import permissions
 from accounts.models import Cohort, Enrolment, Role
+from accounts.query_plans import PlanCache, plan_compile
 from assessments.selectors import lesson_ids_quiz_passed, lesson_quiz_ids
 from curriculum.models import (
     SYLLABUS_ROLES,
@@ -164,12 +165,45 @@ def lesson_has_work(lesson) -> bool:
     return lesson_work(lesson).exists
 
 
-def _progress_rows(*, user, lesson_ids: list[int], families: set[str]):
+# Stand-ins a progress plan is compiled from (accounts.query_plans): no user or lesson has
+# such a primary key.
+_PLAN_USER_PK = 7_340_019_853_211
+_PLAN_LESSON_PK = 7_340_019_853_400  # the first lesson's; the next ones count up from it
+# Shapes of progress queries kept per process: lab families x numbers of lessons.
+_progress_plans = PlanCache(128)
+
+
+def _progress_rows(*, user, lesson_ids: list[int], families: set[str]) -> list:
     """One query for a user's progress in these lessons: their completion rows and the
     finished work of each lab family in `families` (reader studies included), as rows of
     (kind, lesson id, exercise id, completion source, training split, run answers, reader
     study questions). kind is "completion" or the family's block type; absent columns are
-    NULL."""
+    NULL.
+
+    The query (a union of up to seven shaped parts) took the ORM longer to build than the
+    database to answer, on every lesson page's reader parts (issue 18): it is compiled once
+    per shape (the families, the number of lessons) and run with the user's and lessons'
+    primary keys."""
+    shape = (tuple(sorted(families)), len(lesson_ids))
+    plan = _progress_plans.get(shape, lambda: _progress_plan_compile(families, len(lesson_ids)))
+    values = {f"lesson {index}": pk for index, pk in enumerate(lesson_ids)}
+    values["user"] = user.pk
+    if plan is not None and plan.takes(values):
+        return plan.rows(values)
+    return list(_progress_query(user_pk=user.pk, lesson_ids=lesson_ids, families=families))
+
+
+def _progress_plan_compile(families: set[str], lessons: int):
+    stand_ins = {f"lesson {index}": _PLAN_LESSON_PK + index for index in range(lessons)}
+    queryset = _progress_query(
+        user_pk=_PLAN_USER_PK, lesson_ids=list(stand_ins.values()), families=families
+    )
+    compiled = plan_compile(queryset, {**stand_ins, "user": _PLAN_USER_PK})
+    return None if compiled is None else compiled[0]
+
+
+def _progress_query(*, user_pk: int, lesson_ids: list[int], families: set[str]):
+    """The query of _progress_rows, as the ORM builds it (a values_list queryset)."""
     from django.db.models import CharField, F, IntegerField, JSONField, TextField, Value
     from django.db.models.fields.json import KeyTextTransform
 
@@ -198,7 +232,7 @@ def _progress_rows(*, user, lesson_ids: list[int], families: set[str]):
 
     parts = [
         shaped(
-            LessonCompletion.objects.filter(user=user, lesson_id__in=lesson_ids),
+            LessonCompletion.objects.filter(user_id=user_pk, lesson_id__in=lesson_ids),
             "completion",
             source=F("source"),
         )
@@ -206,7 +240,9 @@ def _progress_rows(*, user, lesson_ids: list[int], families: set[str]):
     for block_type, (label, finished) in EXERCISE_RUNS.items():
         if block_type not in families:
             continue
-        runs = apps.get_model(label).objects.filter(user=user, lesson_id__in=lesson_ids, **finished)
+        runs = apps.get_model(label).objects.filter(
+            user_id=user_pk, lesson_id__in=lesson_ids, **finished
+        )
         answered = block_type in ANSWERED_IN_THE_LAB or block_type == "model_builder"
         split = KeyTextTransform("split", "config") if block_type == "model_builder" else None
         parts.append(
@@ -223,7 +259,7 @@ def _progress_rows(*, user, lesson_ids: list[int], families: set[str]):
         # exercise's questions come with it.
         parts.append(
             shaped(
-                lesson_participations(user=user, lesson_ids=lesson_ids),
+                lesson_participations(user=user_pk, lesson_ids=lesson_ids),
                 "reader_study",
                 exercise=F("exercise_id"),
                 answers=F("answers"),
@@ -231,7 +267,7 @@ def _progress_rows(*, user, lesson_ids: list[int], families: set[str]):
             )
         )
     first, *others = parts
-    return list(first.union(*others, all=True)) if others else list(first)
+    return first.union(*others, all=True) if others else first
 
 
 @dataclass

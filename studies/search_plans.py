@@ -28,17 +28,15 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import EmptyResultSet, FullResultSet
-from django.db import connections
 from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.functional import LazyObject
+
+from accounts.query_plans import PlanCache, QueryPlan, plan_compile
 
 # Values no real user, study or request carries. A stand-in string holds what common
 # transformations change (LIKE's "%" and "_", the escape "\\", both letter cases, an inner
@@ -49,48 +47,22 @@ _STAND_IN_DIGITS = "8{:02d}61537249"
 _STAND_IN_TEXT = "Artefact%Plan_Slot\\ " + _STAND_IN_DIGITS
 PLANS_KEPT = 512  # shapes per process: keywords x page sizes x visibility shapes
 
-_plans: OrderedDict[tuple, SearchPlan | None] = OrderedDict()
-_plans_lock = threading.Lock()
+_plans = PlanCache(PLANS_KEPT)
+# The user's pk's slot: no keyword of a search is named so.
+_USER_SLOT = "(user pk)"
 
 
 @dataclass(frozen=True)
 class SearchPlan:
-    """The compiled SQL of one shape and where each request's values go."""
+    """A compiled search (accounts.query_plans) and the model its rows are."""
 
-    db: str
-    sql: str
-    params: tuple
-    slots: tuple[tuple[int, str], ...]  # (parameter index, value name); "" is the user pk
+    plan: QueryPlan
     model: type
     init_list: tuple[str, ...]  # attribute names of the selected columns, in order
-    columns: tuple  # the compiled select expressions (for the backend's converters)
 
     def run(self, *, user_pk: int, values: Mapping[str, str]) -> list:
-        params = list(self.params)
-        for index, name in self.slots:
-            params[index] = user_pk if name == "" else values[name]
-        connection = connections[self.db]
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            rows = cursor.fetchall()
-        # As the ORM converts a row (SQLCompiler.apply_converters), with this thread's
-        # connection: dates from SQLite's text, booleans from its integers, JSON...
-        converters = []
-        for position, column in enumerate(self.columns):
-            functions = connection.ops.get_db_converters(column) + column.get_db_converters(
-                connection
-            )
-            if functions:
-                converters.append((position, functions, column))
-        found = []
-        for row in rows:
-            if converters:
-                row = list(row)
-                for position, functions, column in converters:
-                    for function in functions:
-                        row[position] = function(row[position], column, connection)
-            found.append(self.model.from_db(self.db, self.init_list, row))
-        return found
+        rows = self.plan.rows({**values, _USER_SLOT: user_pk})
+        return [self.model.from_db(self.plan.db, self.init_list, row) for row in rows]
 
 
 def planned_search(
@@ -121,17 +93,7 @@ def planned_search(
     if filter_key is None or _filter_key(visibility(user), user.pk) != filter_key:
         return None
     key = (shape, filter_key, tuple(sorted(values)))
-    with _plans_lock:
-        known = key in _plans
-        plan = _plans.get(key)
-        if known:
-            _plans.move_to_end(key)
-    if not known:
-        plan = _plan_compile(stand_in_filter, sorted(values), build)
-        with _plans_lock:
-            _plans[key] = plan
-            while len(_plans) > PLANS_KEPT:
-                _plans.popitem(last=False)
+    plan = _plans.get(key, lambda: _plan_compile(stand_in_filter, sorted(values), build))
     if plan is None:
         return None
     return plan.run(user_pk=user.pk, values=values)
@@ -139,23 +101,21 @@ def planned_search(
 
 def plans_forget() -> None:
     """Drop every plan (tests that change how queries compile)."""
-    with _plans_lock:
-        _plans.clear()
+    _plans.forget()
 
 
 def _plan_compile(
     stand_in_filter: Q, names: list[str], build: Callable[[Q, Mapping[str, str]], QuerySet]
 ) -> SearchPlan | None:
     stand_ins = {name: _STAND_IN_TEXT.format(index) for index, name in enumerate(names)}
-    markers = [str(STAND_IN_USER_PK)] + [
-        _STAND_IN_DIGITS.format(index) for index in range(len(names))
-    ]
     queryset = build(stand_in_filter, stand_ins)
-    compiler = queryset.query.get_compiler(using=queryset.db)
-    try:
-        sql, params = compiler.as_sql()
-    except (EmptyResultSet, FullResultSet):
+    # The user's pk may be absent (a staff filter sees everything); every value is there.
+    compiled = plan_compile(
+        queryset, {**stand_ins, _USER_SLOT: STAND_IN_USER_PK}, optional=frozenset({_USER_SLOT})
+    )
+    if compiled is None:
         return None
+    plan, compiler = compiled
     info = compiler.klass_info
     if (
         not info
@@ -166,26 +126,10 @@ def _plan_compile(
         or info["select_fields"] != list(range(len(compiler.select)))
     ):
         return None
-    by_value = {value: name for name, value in stand_ins.items()}
-    slots = []
-    for index, param in enumerate(params):
-        if type(param) is int and param == STAND_IN_USER_PK:
-            slots.append((index, ""))
-        elif type(param) is str and param in by_value:
-            slots.append((index, by_value[param]))
-        elif any(marker in str(param) for marker in markers):
-            return None  # a stand-in inside another value: transformed on the way in
-    # The user's pk may be absent (a staff filter sees everything); every value is there.
-    if {name for _, name in slots} - {""} != set(names) or any(marker in sql for marker in markers):
-        return None
     return SearchPlan(
-        db=queryset.db,
-        sql=sql,
-        params=tuple(params),
-        slots=tuple(slots),
+        plan=plan,
         model=info["model"],
         init_list=tuple(column.target.attname for column, _, _ in compiler.select),
-        columns=tuple(column for column, _, _ in compiler.select),
     )
 
 
