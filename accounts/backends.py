@@ -1,9 +1,17 @@
-"""The password backend: Django's, except that demo accounts are refused in production."""
+"""The password backend: Django's, except that demo accounts are refused in production, and
+that the user of a session is read from a compiled plan."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+
+from accounts.query_plans import PlanCache, model_plan_compile
+
+# A user pk no account has: the plan of "the user with this pk" is compiled from it.
+_STAND_IN_USER_PK = 7_340_019_853_211
+_user_plans = PlanCache(2)
 
 
 class ArtefactModelBackend(ModelBackend):
@@ -15,3 +23,20 @@ class ArtefactModelBackend(ModelBackend):
         if getattr(user, "is_demo", False) and not settings.DEMO_LOGIN_ALLOWED:
             return False
         return super().user_can_authenticate(user)
+
+    def get_user(self, user_id):
+        """The user of a session (Django asks on every signed-in request): the same row and
+        the same checks as Django's, read from a plan compiled once (accounts.query_plans),
+        which spares the ORM's building of the query, about 0.2 ms of every page (issue 18)."""
+        model = get_user_model()
+        plan = _user_plans.get(
+            (model._meta.label, model._default_manager.db),
+            lambda: model_plan_compile(
+                model._default_manager.filter(pk=_STAND_IN_USER_PK), {"pk": _STAND_IN_USER_PK}
+            ),
+        )
+        if plan is None or not plan.plan.takes({"pk": user_id}):
+            return super().get_user(user_id)
+        found = plan.objects({"pk": user_id})
+        user = found[0] if found else None
+        return user if user is not None and self.user_can_authenticate(user) else None

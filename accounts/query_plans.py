@@ -133,6 +133,47 @@ def plan_compile(
     return plan, compiler
 
 
+@dataclass(frozen=True)
+class ModelPlan:
+    """A plan whose rows are a model's objects (a plain queryset: no joins loaded, no
+    annotations, no prefetching)."""
+
+    plan: QueryPlan
+    model: type
+    init_list: tuple[str, ...]  # attribute names of the selected columns, in order
+
+    def objects(self, values: Mapping[str, int | str]) -> list:
+        rows = self.plan.rows(values)
+        return [self.model.from_db(self.plan.db, self.init_list, row) for row in rows]
+
+
+def model_plan_compile(
+    queryset, stand_ins: Mapping[str, int | str], *, optional: frozenset[str] = frozenset()
+) -> ModelPlan | None:
+    """The plan of a queryset of model objects (see plan_compile); None where it cannot be
+    planned, or where the queryset loads more than the model's own columns (related
+    objects, annotations, prefetches), which `ModelPlan.objects` would not rebuild."""
+    compiled = plan_compile(queryset, stand_ins, optional=optional)
+    if compiled is None:
+        return None
+    plan, compiler = compiled
+    info = compiler.klass_info
+    if (
+        not info
+        or info.get("related_klass_infos")
+        or compiler.annotation_col_map
+        or queryset._prefetch_related_lookups
+        or queryset._known_related_objects
+        or info["select_fields"] != list(range(len(compiler.select)))
+    ):
+        return None
+    return ModelPlan(
+        plan=plan,
+        model=info["model"],
+        init_list=tuple(column.target.attname for column, _, _ in compiler.select),
+    )
+
+
 class PlanCache:
     """The last `size` shapes' plans in this process; a shape that could not be planned
     is remembered as such (None) so that it is not compiled again."""

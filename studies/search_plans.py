@@ -29,14 +29,13 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.functional import LazyObject
 
-from accounts.query_plans import PlanCache, QueryPlan, plan_compile
+from accounts.query_plans import ModelPlan, PlanCache, model_plan_compile
 
 # Values no real user, study or request carries. A stand-in string holds what common
 # transformations change (LIKE's "%" and "_", the escape "\\", both letter cases, an inner
@@ -50,19 +49,6 @@ PLANS_KEPT = 512  # shapes per process: keywords x page sizes x visibility shape
 _plans = PlanCache(PLANS_KEPT)
 # The user's pk's slot: no keyword of a search is named so.
 _USER_SLOT = "(user pk)"
-
-
-@dataclass(frozen=True)
-class SearchPlan:
-    """A compiled search (accounts.query_plans) and the model its rows are."""
-
-    plan: QueryPlan
-    model: type
-    init_list: tuple[str, ...]  # attribute names of the selected columns, in order
-
-    def run(self, *, user_pk: int, values: Mapping[str, str]) -> list:
-        rows = self.plan.rows({**values, _USER_SLOT: user_pk})
-        return [self.model.from_db(self.plan.db, self.init_list, row) for row in rows]
 
 
 def planned_search(
@@ -96,7 +82,7 @@ def planned_search(
     plan = _plans.get(key, lambda: _plan_compile(stand_in_filter, sorted(values), build))
     if plan is None:
         return None
-    return plan.run(user_pk=user.pk, values=values)
+    return plan.objects({**values, _USER_SLOT: user.pk})
 
 
 def plans_forget() -> None:
@@ -106,30 +92,12 @@ def plans_forget() -> None:
 
 def _plan_compile(
     stand_in_filter: Q, names: list[str], build: Callable[[Q, Mapping[str, str]], QuerySet]
-) -> SearchPlan | None:
+) -> ModelPlan | None:
     stand_ins = {name: _STAND_IN_TEXT.format(index) for index, name in enumerate(names)}
     queryset = build(stand_in_filter, stand_ins)
     # The user's pk may be absent (a staff filter sees everything); every value is there.
-    compiled = plan_compile(
+    return model_plan_compile(
         queryset, {**stand_ins, _USER_SLOT: STAND_IN_USER_PK}, optional=frozenset({_USER_SLOT})
-    )
-    if compiled is None:
-        return None
-    plan, compiler = compiled
-    info = compiler.klass_info
-    if (
-        not info
-        or info.get("related_klass_infos")
-        or compiler.annotation_col_map
-        or queryset._prefetch_related_lookups
-        or queryset._known_related_objects
-        or info["select_fields"] != list(range(len(compiler.select)))
-    ):
-        return None
-    return SearchPlan(
-        plan=plan,
-        model=info["model"],
-        init_list=tuple(column.target.attname for column, _, _ in compiler.select),
     )
 
 
