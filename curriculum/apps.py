@@ -33,6 +33,14 @@ class CurriculumConfig(AppConfig):
         post_delete.connect(
             lesson_frames_invalidate, sender="wagtailcore.Page", dispatch_uid="lesson-frames-del"
         )
+        # A lab's form is kept rendered with the lesson's reader parts
+        # (curriculum.lesson_shell): an exercise edited or deleted makes it stale.
+        for signal in (post_save, post_delete):
+            signal.connect(
+                lesson_frames_invalidate,
+                sender="labs.LabExercise",
+                dispatch_uid=f"lesson-frames-lab-exercise-{signal!r}",
+            )
         m2m_changed.connect(
             lesson_frames_invalidate,
             sender=PageViewRestriction.groups.through,

@@ -139,15 +139,15 @@ _KEPT_LOCALLY_MAX = 512
 _KEPT_LOCALLY_LOCK = threading.Lock()
 
 
-def shared_cached(key: str, build):
-    """The value cached under `key`, built and cached (FRAME_SECONDS) when missing.
+def shared_cached(key: str, build, *, seconds: int = FRAME_SECONDS):
+    """The value cached under `key`, built and cached (for `seconds`) when missing.
 
     For values that never change under their key (frames, shells: the key holds the
     generation and the page's revision), so this process keeps the last few hundred in
     memory too: reading a frame or a shell from Redis and unpickling it cost every
     request more than using it. A bump of the generation changes the keys asked for, so
-    what is kept here is never served stale; kept entries also expire after
-    FRAME_SECONDS (at most twice that after the entry was first cached)."""
+    what is kept here is never served stale; kept entries also expire after `seconds`
+    (at most twice that after the entry was first cached)."""
     now = time.monotonic()
     with _KEPT_LOCALLY_LOCK:
         kept = _KEPT_LOCALLY.get(key)
@@ -157,9 +157,9 @@ def shared_cached(key: str, build):
     value = cache.get(key)
     if value is None:
         value = build()
-        cache.set(key, value, timeout=FRAME_SECONDS)
+        cache.set(key, value, timeout=seconds)
     with _KEPT_LOCALLY_LOCK:
-        _KEPT_LOCALLY[key] = (now + FRAME_SECONDS, value)
+        _KEPT_LOCALLY[key] = (now + seconds, value)
         _KEPT_LOCALLY.move_to_end(key)
         while len(_KEPT_LOCALLY) > _KEPT_LOCALLY_MAX:
             _KEPT_LOCALLY.popitem(last=False)

@@ -50,6 +50,7 @@ from django.template import engines
 from django.template.loader import get_template, render_to_string
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from curriculum.lesson_frame import frame_generation, lesson_page_key, shared_cached
 from curriculum.models import READER_PARTS_SLUG
@@ -191,20 +192,116 @@ def _shell_render(context: dict, *, deferred: bool) -> Shell:
 
 def lesson_reader_parts_response(lesson, request) -> HttpResponse:
     """The reader's own blocks of this lesson and its completion panel, each marked to
-    replace its placeholder in the page (see the module docstring). Never cached: it is
-    one reader's, and changes as they work."""
+    replace its placeholder in the page (see the module docstring). Never cached as a
+    whole: it is one reader's, and changes as they work; a lab's form is kept with holes
+    for the reader (_lab_form_render)."""
     # The blocks are rendered as the page's own: what they link back to as "this page"
     # (request.path: a quiz's "finish, then return here") is the lesson, not this request.
     page_request = copy.copy(request)
     page_request.path = request.path.removesuffix(READER_PARTS_URL)
     page_request.path_info = request.path_info.removesuffix(READER_PARTS_URL)
+    shared = lesson.get_shared_context(page_request)
     # What the blocks and the panel use of a RequestContext, without its navigation (the
     # layout is not rendered here).
     context = {
-        **lesson.get_context(page_request),
+        **shared,
+        **lesson.get_reader_context(page_request),
         "user": request.user,
         "csrf_token": get_token(request),
     }
+    parts = []
+    for part, _block in shared["body_parts"]:
+        if part.index is None:
+            continue
+        if part.block_type in FORM_SHELL_BLOCK_TYPES and request.user.is_authenticated:
+            html = _lab_form_render(lesson, part, context)
+        else:
+            # A StreamField converts only the blocks asked for (and their type's together).
+            html = lesson.body[part.index].render(context=context)
+        parts.append((part, html))
+    context["reader_parts"] = parts
     response = HttpResponse(render_to_string(READER_PARTS_TEMPLATE, context))
     add_never_cache_headers(response)
     return response
+
+
+# Reader parts whose markup is the same for every signed-in reader but for holes: a lab's
+# form (its instructions, offers, image slider, prompt viewer, explainers) is rendered once
+# per published lesson, language and generation, with holes for the form's CSRF token and
+# the reader's own trained models. Rendering it, and reading its exercise to do so, was
+# most of a lab lesson's parts (issue 18: ~2.6 ms per lab). An exercise saved or deleted
+# bumps the generation (CurriculumConfig.ready); the image count and prompt viewer it shows
+# are the cache's (labs.selectors.study_image_series_shown), so the form is kept no longer
+# than they are.
+FORM_SHELL_BLOCK_TYPES = frozenset({"lab"})
+LAB_FORM_TEMPLATES = ("blocks/lab_block.html", "viewer/viewer.html")
+
+
+@dataclass(frozen=True)
+class _LabFormShell:
+    shell: Shell
+    # hole name: (exercise pk, its model key, its model's title) for the own models' choice
+    own_models_choices: dict[str, tuple[int, str, str]]
+
+
+class _LabFormHoles:
+    """What lab_own_models_choice asks for while a shared lab form is rendered."""
+
+    def __init__(self, holes: _Holes) -> None:
+        self._holes = holes
+        self.choices: dict[str, tuple[int, str, str]] = {}
+
+    def own_models_choice(self, exercise) -> str:
+        name = f"own-models-{exercise.pk}"
+        self.choices[name] = (
+            exercise.pk,
+            exercise.model_key,
+            str(exercise.get_model_key_display()),
+        )
+        return self._holes[name]
+
+
+def _lab_form_render(lesson, part, context: dict) -> str:
+    from labs.selectors import IMAGE_COUNT_SHOWN_SECONDS
+    from labs.templatetags.lab_runs import lab_own_models, lab_own_models_choice_render
+
+    key = (
+        f"curriculum:lab-form:{lesson_page_key(lesson)}:{frame_generation()}:{part.index}:"
+        f"{_lab_form_templates_digest()}"
+    )
+    kept = shared_cached(
+        key,
+        lambda: _lab_form_shell_render(lesson, part, context),
+        seconds=IMAGE_COUNT_SHOWN_SECONDS,
+    )
+    values = {"csrf": context["csrf_token"]}
+    for name, (exercise_pk, model_key, model_title) in kept.own_models_choices.items():
+        values[name] = lab_own_models_choice_render(
+            exercise_pk=exercise_pk,
+            model_key=model_key,
+            model_title=model_title,
+            own_models=lab_own_models(context, context["user"]),
+        )
+    return mark_safe(kept.shell.fill(values))  # noqa: S308 - pieces rendered by templates
+
+
+def _lab_form_shell_render(lesson, part, context: dict) -> _LabFormShell:
+    holes = _Holes()
+    lab_holes = _LabFormHoles(holes)
+    # Nothing of the reader or the request: a signed-in reader whose name and role would
+    # be holes never filled (a fill would fail loudly), the token and models as holes.
+    shell_context = {
+        **context,
+        "request": None,
+        "user": _ReaderInHoles(holes),
+        "csrf_token": holes["csrf"],
+        "lab_form_holes": lab_holes,
+    }
+    rendered = str(lesson.body[part.index].render(context=shell_context))
+    return _LabFormShell(shell=holes.shell(rendered), own_models_choices=lab_holes.choices)
+
+
+@cache_in_process
+def _lab_form_templates_digest() -> str:
+    sources = "\0".join(get_template(name).template.source for name in LAB_FORM_TEMPLATES)
+    return hashlib.blake2b(sources.encode(), digest_size=8).hexdigest()

@@ -1,6 +1,7 @@
 """Template tags for pages that embed labs: the lab block and the lab-report run picker."""
 
 from django import template
+from django.template.loader import render_to_string
 
 from labs import selectors
 
@@ -47,3 +48,40 @@ def lab_own_models(context, user) -> list[tuple[str, str]]:
     if request is not None:
         request._lab_own_models = (user.pk, choices)
     return choices
+
+
+OWN_MODELS_CHOICE_TEMPLATE = "labs/_lab_own_models_choice.html"
+
+
+@register.simple_tag(takes_context=True)
+def lab_own_models_choice(context, exercise) -> str:
+    """A lab form's choice of the reader's own trained models (lab_own_models) in place of
+    the exercise's model; empty when they have none. While a lab form is rendered once for
+    every reader (curriculum.lesson_shell puts `lab_form_holes` in the context), a hole
+    that each request fills with lab_own_models_choice_render."""
+    holes = context.get("lab_form_holes")
+    if holes is not None:
+        return holes.own_models_choice(exercise)
+    return lab_own_models_choice_render(
+        exercise_pk=exercise.pk,
+        model_key=exercise.model_key,
+        model_title=str(exercise.get_model_key_display()),
+        own_models=lab_own_models(context, context.get("user")),
+    )
+
+
+def lab_own_models_choice_render(
+    *, exercise_pk: int, model_key: str, model_title: str, own_models: list[tuple[str, str]]
+) -> str:
+    """The markup of lab_own_models_choice, from what it shows of the exercise."""
+    if not own_models:
+        return ""
+    return render_to_string(
+        OWN_MODELS_CHOICE_TEMPLATE,
+        {
+            "exercise_pk": exercise_pk,
+            "model_key": model_key,
+            "model_title": model_title,
+            "own_models": own_models,
+        },
+    )
