@@ -33,16 +33,36 @@ class CurriculumConfig(AppConfig):
         post_delete.connect(
             lesson_frames_invalidate, sender="wagtailcore.Page", dispatch_uid="lesson-frames-del"
         )
-        # A lab's form is kept rendered with the lesson's reader parts
-        # (curriculum.lesson_shell): an exercise edited or deleted makes it stale.
-        for signal in (post_save, post_delete):
-            signal.connect(
-                lesson_frames_invalidate,
-                sender="labs.LabExercise",
-                dispatch_uid=f"lesson-frames-lab-exercise-{signal!r}",
-            )
+        # A lab's form is kept rendered with the lesson's reader parts, and a lesson's
+        # exercises and quizzes with its frame (curriculum.lesson_shell, lesson_frame): any
+        # snippet a lesson's blocks choose (lab, cohort and other exercises, quizzes),
+        # edited or deleted, makes them stale.
+        for model in _lesson_snippet_models():
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    lesson_frames_invalidate,
+                    sender=model,
+                    dispatch_uid=f"lesson-frames-{model._meta.label}-{signal!r}",
+                )
         m2m_changed.connect(
             lesson_frames_invalidate,
             sender=PageViewRestriction.groups.through,
             dispatch_uid="lesson-frames-restriction-groups",
         )
+
+
+def _lesson_snippet_models() -> set:
+    """The models of the snippets a lesson's blocks choose (SnippetChooserBlock fields of
+    the body's blocks): lab-family exercises, quizzes."""
+    from wagtail.blocks import StructBlock
+    from wagtail.snippets.blocks import SnippetChooserBlock
+
+    from curriculum.models import LessonPage
+
+    models = set()
+    for block in LessonPage._meta.get_field("body").stream_block.child_blocks.values():
+        if isinstance(block, StructBlock):
+            for child in block.child_blocks.values():
+                if isinstance(child, SnippetChooserBlock):
+                    models.add(child.target_model)
+    return models

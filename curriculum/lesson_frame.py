@@ -44,10 +44,12 @@ from accounts.request_memo import remembered, request_memo_forget
 from curriculum.models import LessonPage, ModulePage
 from curriculum.selectors import (
     LessonDuration,
+    LessonWork,
     course_of,
     lesson_duration,
     lesson_ids_completed,
     lesson_neighbours,
+    lesson_work,
     module_lesson_ids,
 )
 
@@ -164,6 +166,19 @@ def shared_cached(key: str, build, *, seconds: int = FRAME_SECONDS):
         while len(_KEPT_LOCALLY) > _KEPT_LOCALLY_MAX:
             _KEPT_LOCALLY.popitem(last=False)
     return value
+
+
+def lesson_work_kept(lesson: LessonPage) -> LessonWork:
+    """lesson_work of this published lesson (its exercises and quizzes, which its reader's
+    completion is judged by), kept with the lesson's frame: converting the blocks to read
+    them cost a query per lab family and one for quizzes on every reader-parts request.
+    Any snippet a lesson's blocks choose, saved or deleted, bumps the generation
+    (CurriculumConfig.ready). The exercises are shared by the requests of this process and
+    only read."""
+    if lesson.pk is None or lesson.live_revision_id is None:
+        return lesson_work(lesson)
+    key = f"curriculum:lesson-work:{lesson_page_key(lesson)}:{frame_generation()}"
+    return shared_cached(key, lambda: lesson_work(lesson))
 
 
 def lesson_frames_invalidate(**_signal_kwargs) -> None:

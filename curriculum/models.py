@@ -321,10 +321,11 @@ class LessonPage(Page):
     def get_reader_context(self, request) -> dict:
         """The reader's own state of this lesson: completed, or what completes it."""
         from accounts import permissions
-        from curriculum.selectors import lesson_is_completed, lesson_work
+        from curriculum.lesson_frame import lesson_work_kept
+        from curriculum.selectors import lesson_is_completed
 
         # The lesson's labs and quizzes, read once for the completion rule and the page.
-        work = lesson_work(self)
+        work = lesson_work_kept(self)
         is_completed = lesson_is_completed(user=request.user, lesson=self, work=work)
         return {
             "has_work": work.exists,

@@ -96,3 +96,31 @@ def test_an_edited_or_deleted_exercise_shows_at_once(client, demo_lesson, people
     exercise.delete()
     response = client.get(demo_lesson.url + READER_PARTS_URL)
     assert "This lab is no longer available" in response.content.decode()
+
+
+def test_the_kept_exercises_follow_an_edit_of_their_questions_at_once(client, demo_lesson, people):
+    """A lesson's exercises are kept with its frame for the completion rule
+    (curriculum.lesson_frame.lesson_work_kept): a question added to a lab takes back the
+    completion of a resident who has not answered it, on the next read."""
+    from curriculum import selectors
+    from labs.models import LabRun, LabRunStatus
+    from tests.factories import lab_answers_for
+
+    resident = people["resident"]
+    for _block_type, exercise in selectors.lesson_exercises(demo_lesson):
+        LabRun.objects.create(
+            exercise=exercise,
+            user=resident,
+            lesson=demo_lesson,
+            status=LabRunStatus.SUCCEEDED,
+            answers=lab_answers_for(exercise),
+        )
+    client.force_login(resident)
+    completed = "You have completed this lesson."
+    assert completed in client.get(demo_lesson.url + READER_PARTS_URL).content.decode()
+    exercise = LabExercise.objects.get(pk=demo_lesson.body[1].value["exercise"].pk)
+    exercise.questions.append(("question", "What did the saliency show?"))
+    exercise.save()
+    late_question = exercise.question_prompts[-1][0]
+    assert late_question not in LabRun.objects.get(exercise=exercise, user=resident).answers
+    assert completed not in client.get(demo_lesson.url + READER_PARTS_URL).content.decode()
