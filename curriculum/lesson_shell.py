@@ -18,7 +18,11 @@ each block and the completion panel with the request, as the whole page would, e
 marked to replace its placeholder by id (htmx out-of-band swaps). That request is routed
 and checked by Wagtail like the page itself (LessonPage.route): the same view
 restrictions, course access and prerequisites. A lesson of prose alone keeps its
-completion panel in the page (one read, cheaper than a request).
+completion panel in the page (one read, cheaper than a request). Among the parts, a lab's
+form is itself kept as a shell (the same for every signed-in reader but for the form's
+token and the reader's own trained models: `_lab_form_render`), and the lesson's exercises
+and quizzes that the completion panel judges by are kept with the frame
+(curriculum.lesson_frame.lesson_work_kept).
 
 A hole is a marker made of a random token drawn for each rendering, so no authored text
 can pose as one. Values put into holes are escaped (names) or rendered now from the
