@@ -79,10 +79,14 @@ def test_each_reader_gets_the_form_a_fresh_rendering_gives_them(client, demo_les
     assert "blocks/lab_block.html" not in templates
     assert mine.zoo_key not in second and 'name="model_key"' not in second
     assert _without_tokens(second) == _without_tokens(_fresh_render(demo_lesson, client, outsider))
-    theirs = _trained_model(outsider, "Theirs")
+    # A title the resident typed is text, in the kept form as everywhere.
+    theirs = _trained_model(outsider, "<b onclick=x()>Theirs</b>")
     second, _ = _lab_part(client, demo_lesson)
-    assert f'<option value="{theirs.zoo_key}">Theirs (my model)</option>' in second
-    assert mine.zoo_key not in second
+    assert (
+        f'<option value="{theirs.zoo_key}">&lt;b onclick=x()&gt;Theirs&lt;/b&gt; (my model)'
+        "</option>"
+    ) in second
+    assert mine.zoo_key not in second and "<b onclick" not in second
 
 
 def test_an_edited_or_deleted_exercise_shows_at_once(client, demo_lesson, people):
