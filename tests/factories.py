@@ -44,6 +44,29 @@ def lab_answers_for(exercise) -> dict:
     }
 
 
+def lab_run_answered(*, exercise, user, lesson):
+    """A single-image lab's run as the lab leaves it once succeeded and its questions
+    answered (made directly: completion tests need its row, not a model's seconds)."""
+    from labs.models import LabRun, LabRunStatus
+
+    return LabRun.objects.create(
+        exercise=exercise,
+        user=user,
+        lesson=lesson,
+        status=LabRunStatus.SUCCEEDED,
+        answers=lab_answers_for(exercise),
+    )
+
+
+def lesson_labs_answered(*, lesson, user) -> None:
+    """Every single-image lab the lesson embeds, run and answered by `user` (lab_run_answered)."""
+    from curriculum.selectors import lesson_exercises
+
+    for block_type, exercise in lesson_exercises(lesson):
+        if block_type == "lab":
+            lab_run_answered(exercise=exercise, user=user, lesson=lesson)
+
+
 def cohort_run_finished(*, exercise, user, lesson, **fields):
     """A cohort run as the engine leaves it (succeeded unless `status` says otherwise), made
     directly: completion and gradebook tests need its row, not a sweep's minutes."""

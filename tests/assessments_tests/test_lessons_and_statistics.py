@@ -11,9 +11,8 @@ from assessments import selectors, services
 from assessments.models import Attempt
 from curriculum.selectors import lesson_is_completed
 from curriculum.services import lesson_completion_record_from_lab_run
-from labs.models import LabRun, LabRunStatus
 from tests.assessments_tests.builders import choice_question, course_of, exam, quiz
-from tests.factories import lab_answers_for
+from tests.factories import lab_run_answered
 from tests.lesson_pages import lesson_page_read
 
 pytestmark = pytest.mark.django_db
@@ -35,13 +34,7 @@ def lesson_with_quiz(demo_lesson):
 
 def _lab_succeeded(lesson, user):
     exercise = next(b.value["exercise"] for b in lesson.body if b.block_type == "lab")
-    return LabRun.objects.create(
-        exercise=exercise,
-        user=user,
-        lesson=lesson,
-        status=LabRunStatus.SUCCEEDED,
-        answers=lab_answers_for(exercise),
-    )
+    return lab_run_answered(exercise=exercise, user=user, lesson=lesson)
 
 
 def _take(assessment, user, lesson, answers):

@@ -106,19 +106,11 @@ def test_the_kept_exercises_follow_an_edit_of_their_questions_at_once(client, de
     """A lesson's exercises are kept with its frame for the completion rule
     (curriculum.lesson_frame.lesson_work_kept): a question added to a lab takes back the
     completion of a resident who has not answered it, on the next read."""
-    from curriculum import selectors
-    from labs.models import LabRun, LabRunStatus
-    from tests.factories import lab_answers_for
+    from labs.models import LabRun
+    from tests.factories import lesson_labs_answered
 
     resident = people["resident"]
-    for _block_type, exercise in selectors.lesson_exercises(demo_lesson):
-        LabRun.objects.create(
-            exercise=exercise,
-            user=resident,
-            lesson=demo_lesson,
-            status=LabRunStatus.SUCCEEDED,
-            answers=lab_answers_for(exercise),
-        )
+    lesson_labs_answered(lesson=demo_lesson, user=resident)
     client.force_login(resident)
     completed = "You have completed this lesson."
     assert completed in client.get(demo_lesson.url + READER_PARTS_URL).content.decode()

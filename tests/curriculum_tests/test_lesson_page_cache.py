@@ -14,9 +14,8 @@ from curriculum import selectors
 from curriculum.lesson_frame import lesson_frame
 from curriculum.models import CompletionSource, LessonPage, ModulePage, ModulePrerequisite
 from curriculum.services import curriculum_content_load, lesson_completion_record
-from labs.models import LabRun, LabRunStatus
 from tests.curriculum_tests.conftest import page_add, page_as
-from tests.factories import UserFactory, lab_answers_for
+from tests.factories import UserFactory, lab_run_answered
 
 pytestmark = [pytest.mark.django_db]  # each test starts from an empty cache (tests/conftest.py)
 
@@ -138,13 +137,7 @@ def test_each_resident_sees_their_own_progress_on_a_cached_page(client, lab_less
     # Completed before the lab rule of issue 15 (kept: nothing issued is revoked).
     lesson_completion_record(user=marked, lesson=lesson, source=CompletionSource.LEGACY)
     exercise = next(block.value["exercise"] for block in lesson.body if block.block_type == "lab")
-    LabRun.objects.create(
-        exercise=exercise,
-        user=by_lab,
-        lesson=lesson,
-        status=LabRunStatus.SUCCEEDED,
-        answers=lab_answers_for(exercise),
-    )
+    lab_run_answered(exercise=exercise, user=by_lab, lesson=lesson)
 
     # The first reader fills the cache; the others are served from it.
     for reader, completed in ((marked, True), (fresh, False), (by_lab, True), (fresh, False)):
