@@ -15,7 +15,9 @@ def nav_follow(page, group: str, link: str) -> None:
     """Open a group of the main navigation (a disclosure menu) and follow one of its links."""
     nav = page.get_by_role("navigation", name="Main")
     nav.locator("summary", has_text=group).click()
-    nav.get_by_role("link", name=link).click()
+    # Returns once the followed page has loaded, so that what a test checks next is on it.
+    with page.expect_navigation():
+        nav.get_by_role("link", name=link).click()
 
 
 def log_out(page) -> None:
