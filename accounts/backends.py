@@ -7,10 +7,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
-from accounts.query_plans import PlanCache, model_plan_compile
+from accounts.query_plans import STAND_IN_USER_PK, PlanCache, model_plan_compile
 
-# A user pk no account has: the plan of "the user with this pk" is compiled from it.
-_STAND_IN_USER_PK = 7_340_019_853_211
 _user_plans = PlanCache(2)
 
 
@@ -32,7 +30,7 @@ class ArtefactModelBackend(ModelBackend):
         plan = _user_plans.get(
             (model._meta.label, model._default_manager.db),
             lambda: model_plan_compile(
-                model._default_manager.filter(pk=_STAND_IN_USER_PK), {"pk": _STAND_IN_USER_PK}
+                model._default_manager.filter(pk=STAND_IN_USER_PK), {"pk": STAND_IN_USER_PK}
             ),
         )
         if plan is None or not plan.plan.takes({"pk": user_id}):

@@ -37,6 +37,8 @@ from django.db import connections
 
 # A stand-in string must carry a run of at least this many digits: its marker.
 _MARKER_DIGITS = re.compile(r"\d{8,}")
+# A primary key no user has: the stand-in for the user asking, in every plan.
+STAND_IN_USER_PK = 7_340_019_853_211
 
 
 @dataclass(frozen=True)

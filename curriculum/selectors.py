@@ -15,7 +15,7 @@ from wagtail.models import Locale
 
 from accounts import permissions
 from accounts.models import Cohort, Enrolment, Role
-from accounts.query_plans import PlanCache, plan_compile
+from accounts.query_plans import STAND_IN_USER_PK, PlanCache, plan_compile
 from assessments.selectors import lesson_ids_quiz_passed, lesson_quiz_ids
 from curriculum.models import (
     SYLLABUS_ROLES,
@@ -165,10 +165,9 @@ def lesson_has_work(lesson) -> bool:
     return lesson_work(lesson).exists
 
 
-# Stand-ins a progress plan is compiled from (accounts.query_plans): no user or lesson has
-# such a primary key.
-_PLAN_USER_PK = 7_340_019_853_211
-_PLAN_LESSON_PK = 7_340_019_853_400  # the first lesson's; the next ones count up from it
+# The first lesson's stand-in a progress plan is compiled from (accounts.query_plans; the
+# next ones count up from it): no lesson has such a primary key.
+_PLAN_LESSON_PK = 7_340_019_853_400
 # Shapes of progress queries kept per process: lab families x numbers of lessons.
 _progress_plans = PlanCache(128)
 
@@ -196,9 +195,9 @@ def _progress_rows(*, user, lesson_ids: list[int], families: set[str]) -> list:
 def _progress_plan_compile(families: set[str], lessons: int):
     stand_ins = {f"lesson {index}": _PLAN_LESSON_PK + index for index in range(lessons)}
     queryset = _progress_query(
-        user_pk=_PLAN_USER_PK, lesson_ids=list(stand_ins.values()), families=families
+        user_pk=STAND_IN_USER_PK, lesson_ids=list(stand_ins.values()), families=families
     )
-    compiled = plan_compile(queryset, {**stand_ins, "user": _PLAN_USER_PK})
+    compiled = plan_compile(queryset, {**stand_ins, "user": STAND_IN_USER_PK})
     return None if compiled is None else compiled[0]
 
 

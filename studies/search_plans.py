@@ -35,13 +35,13 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.functional import LazyObject
 
-from accounts.query_plans import ModelPlan, PlanCache, model_plan_compile
+from accounts.query_plans import STAND_IN_USER_PK, ModelPlan, PlanCache, model_plan_compile
 
-# Values no real user, study or request carries. A stand-in string holds what common
-# transformations change (LIKE's "%" and "_", the escape "\\", both letter cases, an inner
-# space), so a transformed value is not found verbatim; and a run of digits they keep, so a
-# transformed copy beside the verbatim one is still found (either refuses the plan).
-STAND_IN_USER_PK = 7_340_019_853_211
+# Strings no real study or request carries (the user's stand-in is STAND_IN_USER_PK). A
+# stand-in string holds what common transformations change (LIKE's "%" and "_", the escape
+# "\\", both letter cases, an inner space), so a transformed value is not found verbatim;
+# and a run of digits they keep, so a transformed copy beside the verbatim one is still
+# found (either refuses the plan).
 _STAND_IN_DIGITS = "8{:02d}61537249"
 _STAND_IN_TEXT = "Artefact%Plan_Slot\\ " + _STAND_IN_DIGITS
 PLANS_KEPT = 512  # shapes per process: keywords x page sizes x visibility shapes
