@@ -214,11 +214,11 @@ def lesson_reader_parts_response(lesson, request) -> HttpResponse:
         "csrf_token": get_token(request),
     }
     parts = []
-    for part, _block in shared["body_parts"]:
+    for part in shared["frame"].body:
         if part.index is None:
             continue
-        if part.block_type in FORM_SHELL_BLOCK_TYPES and request.user.is_authenticated:
-            html = _lab_form_render(lesson, part, context)
+        if part.block_type == LAB_BLOCK_TYPE and request.user.is_authenticated:
+            html = _lab_form_render(lesson, part, shared=shared, context=context)
         else:
             # A StreamField converts only the blocks asked for (and their type's together).
             html = lesson.body[part.index].render(context=context)
@@ -237,7 +237,7 @@ def lesson_reader_parts_response(lesson, request) -> HttpResponse:
 # bumps the generation (CurriculumConfig.ready); the image count and prompt viewer it shows
 # are the cache's (labs.selectors.study_image_series_shown), so the form is kept no longer
 # than they are.
-FORM_SHELL_BLOCK_TYPES = frozenset({"lab"})
+LAB_BLOCK_TYPE = "lab"
 LAB_FORM_TEMPLATES = ("blocks/lab_block.html", "viewer/viewer.html")
 
 
@@ -265,7 +265,9 @@ class _LabFormHoles:
         return self._holes[name]
 
 
-def _lab_form_render(lesson, part, context: dict) -> str:
+def _lab_form_render(lesson, part, *, shared: dict, context: dict) -> str:
+    """The lab block's markup for this reader: the kept form (rendered from the lesson's
+    `shared` context on a miss) with the reader's token and own models (from `context`)."""
     from labs.selectors import IMAGE_COUNT_SHOWN_SECONDS
     from labs.templatetags.lab_runs import lab_own_models, lab_own_models_choice_render
 
@@ -275,27 +277,31 @@ def _lab_form_render(lesson, part, context: dict) -> str:
     )
     kept = shared_cached(
         key,
-        lambda: _lab_form_shell_render(lesson, part, context),
+        lambda: _lab_form_shell_render(lesson, part, shared),
         seconds=IMAGE_COUNT_SHOWN_SECONDS,
     )
     values = {"csrf": context["csrf_token"]}
-    for name, (exercise_pk, model_key, model_title) in kept.own_models_choices.items():
-        values[name] = lab_own_models_choice_render(
-            exercise_pk=exercise_pk,
-            model_key=model_key,
-            model_title=model_title,
-            own_models=lab_own_models(context, context["user"]),
-        )
+    if kept.own_models_choices:
+        own_models = lab_own_models(context, context["user"])
+        for name, (exercise_pk, model_key, model_title) in kept.own_models_choices.items():
+            values[name] = lab_own_models_choice_render(
+                exercise_pk=exercise_pk,
+                model_key=model_key,
+                model_title=model_title,
+                own_models=own_models,
+            )
     return mark_safe(kept.shell.fill(values))  # noqa: S308 - pieces rendered by templates
 
 
-def _lab_form_shell_render(lesson, part, context: dict) -> _LabFormShell:
+def _lab_form_shell_render(lesson, part, shared: dict) -> _LabFormShell:
     holes = _Holes()
     lab_holes = _LabFormHoles(holes)
-    # Nothing of the reader or the request: a signed-in reader whose name and role would
-    # be holes never filled (a fill would fail loudly), the token and models as holes.
+    # What every reader sees alike, nothing of the reader or the request (not their
+    # completion, not the request Page.get_context put in): a signed-in reader whose name
+    # and role would be holes never filled (a fill would fail loudly), the token and
+    # models as holes.
     shell_context = {
-        **context,
+        **shared,
         "request": None,
         "user": _ReaderInHoles(holes),
         "csrf_token": holes["csrf"],
